@@ -1,0 +1,53 @@
+# Tocsin developer and CI entry points. See `make help`.
+
+PYTHON ?= python3
+VENV ?= .venv
+# Debian packages the test suite needs; extend this list as tests grow.
+SYSTEM_PACKAGES ?= postgresql
+PYTEST_ARGS ?=
+
+BIN := $(VENV)/bin
+# Touched after a successful install; pip only re-runs when pyproject.toml changes.
+INSTALL_STAMP := $(VENV)/.tocsin-installed
+
+.DEFAULT_GOAL := help
+
+.PHONY: help install system-deps test lint run clean
+
+help:
+	@echo "make test         venv + package + system deps, then ruff and pytest"
+	@echo "make lint         ruff check, ruff format --check, mypy"
+	@echo "make run          tocsin init (if needed) + tocsin serve on 127.0.0.1:8080"
+	@echo "make system-deps  install Debian packages: $(SYSTEM_PACKAGES)"
+	@echo "make clean        remove the venv and caches"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALL_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(INSTALL_STAMP)
+
+system-deps:
+	bash scripts/install-system-deps.sh $(SYSTEM_PACKAGES)
+
+test: $(INSTALL_STAMP) system-deps
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(INSTALL_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+run: $(INSTALL_STAMP)
+	@if [ ! -f tocsin.yaml ]; then $(BIN)/tocsin init; fi
+	$(BIN)/tocsin serve --host 127.0.0.1 --port 8080
+
+clean:
+	rm -rf $(VENV) build .pytest_cache .ruff_cache .mypy_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	find . -name '*.egg-info' -type d -prune -exec rm -rf {} +

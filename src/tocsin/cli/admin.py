@@ -1,0 +1,171 @@
+"""Local admin commands: init, migrate, serve, token create/list/revoke."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from types import FrameType
+
+import typer
+from rich.table import Table
+
+from tocsin.auth import Role, TokenExists, create_token, list_tokens, revoke_token
+from tocsin.cli.local import (
+    PolicyOption,
+    err,
+    open_database,
+    out,
+    read_credentials,
+    settings_for,
+    write_credentials,
+)
+from tocsin.clock import SystemClock
+from tocsin.db import session_scope
+from tocsin.db.migrate import current_revision, head_revision
+from tocsin.policy import PolicyError, example_policy_text
+
+token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)
+
+
+def init(
+    directory: Path = typer.Option(Path("."), "--dir", help="Where to create tocsin.yaml."),
+    url: str = typer.Option("http://127.0.0.1:8080", help="URL the CLI should talk to."),
+) -> None:
+    """Write an example tocsin.yaml and .tocsin/, create the database and an admin token."""
+    directory.mkdir(parents=True, exist_ok=True)
+    policy_path = directory / "tocsin.yaml"
+    if policy_path.exists():
+        out.print(f"{policy_path} exists; kept as it is.")
+    else:
+        policy_path.write_text(example_policy_text(), encoding="utf-8")
+        out.print(f"Wrote the example policy to {policy_path}")
+    settings = settings_for(policy_path)
+    sessions = open_database(settings)
+    out.print("Database ready (migrations applied).")
+    existing = read_credentials(settings.state_dir)
+    if existing and existing.get("token"):
+        out.print(f"Admin credentials already in {settings.state_dir}/credentials.json")
+        out.print(existing["token"])
+        return
+    with session_scope(sessions) as session:
+        name = _free_token_name(session, "admin")
+        token = create_token(
+            session=session, name=name, role=Role.admin, person=None, now=SystemClock().now()
+        )
+    write_credentials(settings.state_dir, url=url, token=token)
+    out.print(f"Created admin token {name!r}; the CLI in this directory uses it.")
+    out.print("Admin token (shown once, also saved in .tocsin/credentials.json):")
+    out.print(token)
+
+
+def migrate(policy: Path | None = PolicyOption) -> None:
+    """Apply pending database migrations."""
+    settings = settings_for(policy)
+    sessions = open_database(settings, migrate=False)
+    before = current_revision(sessions.engine)
+    open_database(settings)
+    out.print(f"Database at revision {head_revision()} (was {before or 'empty'}).")
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to bind."),
+    port: int = typer.Option(8080, help="Port to bind."),
+    policy: Path | None = PolicyOption,
+    migrate_db: bool = typer.Option(
+        True, "--migrate/--no-migrate", help="Apply pending migrations at start."
+    ),
+) -> None:
+    """Run the API server. SIGHUP reloads the policy (a bad file is refused)."""
+    import uvicorn
+
+    from tocsin.web.app import create_app
+    from tocsin.web.context import AppContext
+
+    settings = settings_for(policy).model_copy(update={"host": host, "port": port})
+    try:
+        context = AppContext.from_settings(settings)
+    except PolicyError as exc:
+        err.print(f"[red]The policy {settings.policy} is invalid:[/red]\n{exc}")
+        raise typer.Exit(1) from None
+    if migrate_db:
+        open_database(settings)
+    creds = read_credentials(settings.state_dir)
+    out.print(f"Tocsin on http://{host}:{port}  (policy {settings.policy})")
+    if creds and creds.get("token"):
+        out.print(f"Admin token (from {settings.state_dir}/credentials.json):")
+        out.print(creds["token"])
+
+    def reload_policy(_signum: int, _frame: FrameType | None) -> None:
+        try:
+            context.policy.reload()
+            err.print("Policy reloaded.")
+        except PolicyError as exc:
+            err.print(f"[red]Policy refused; the running policy is unchanged:[/red]\n{exc}")
+
+    signal.signal(signal.SIGHUP, reload_policy)
+    uvicorn.run(create_app(context), host=host, port=port, log_level="info")
+
+
+@token_app.command("create")
+def token_create(
+    name: str = typer.Argument(..., help="A name for the token (shown on timelines)."),
+    role: Role = typer.Option(Role.responder, "--role", "-r", help="viewer, responder or admin"),
+    person: str | None = typer.Option(None, help="The policy person this token acts for."),
+    policy: Path | None = PolicyOption,
+) -> None:
+    """Create a token; it is printed once, on the last line."""
+    settings = settings_for(policy)
+    sessions = open_database(settings)
+    try:
+        with session_scope(sessions) as session:
+            token = create_token(
+                session=session, name=name, role=role, person=person, now=SystemClock().now()
+            )
+    except TokenExists as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    out.print(f"Created {role} token {name!r}. Store it now; it is not shown again:")
+    out.print(token)
+
+
+@token_app.command("list")
+def token_list(policy: Path | None = PolicyOption) -> None:
+    """List tokens (never their secret)."""
+    sessions = open_database(settings_for(policy))
+    with session_scope(sessions, write=False) as session:
+        rows = list_tokens(session=session)
+    table = Table("name", "role", "person", "created", "revoked")
+    for row in rows:
+        table.add_row(
+            row.name,
+            row.role,
+            row.person or "",
+            row.created_at.isoformat(),
+            row.revoked_at.isoformat() if row.revoked_at else "",
+        )
+    out.print(table)
+
+
+@token_app.command("revoke")
+def token_revoke(name: str, policy: Path | None = PolicyOption) -> None:
+    """Revoke a token by name; it stops working at once."""
+    sessions = open_database(settings_for(policy))
+    with session_scope(sessions) as session:
+        done = revoke_token(session=session, name=name, now=SystemClock().now())
+    if not done:
+        err.print(f"[red]no active token named {name!r}[/red]")
+        raise typer.Exit(1)
+    out.print(f"Revoked {name!r}.")
+
+
+def _free_token_name(session: object, base: str) -> str:
+    from sqlalchemy.orm import Session
+
+    assert isinstance(session, Session)
+    taken = {t.name for t in list_tokens(session=session)}
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"

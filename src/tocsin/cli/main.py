@@ -1,0 +1,24 @@
+"""The `tocsin` command."""
+
+from __future__ import annotations
+
+import typer
+
+from tocsin.cli.admin import init, migrate, serve, token_app
+from tocsin.cli.incidents import incident_app
+from tocsin.cli.policy import policy_app
+
+app = typer.Typer(
+    help="Tocsin: incidents, on-call paging and escalation, status page.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command()(init)
+app.command()(migrate)
+app.command()(serve)
+app.add_typer(token_app, name="token")
+app.add_typer(policy_app, name="policy")
+app.add_typer(incident_app, name="incident")
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,32 @@
+"""Gap-free human numbers (INC-1, INC-2, ...) shared by every process using the database."""
+
+from __future__ import annotations
+
+from sqlalchemy import Integer, String, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from tocsin.db.base import Base
+
+__all__ = ["Counter", "next_number"]
+
+
+class Counter(Base):
+    __tablename__ = "counters"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+
+
+def next_number(session: Session, name: str) -> int:
+    """Increment and return the named counter inside the caller's transaction.
+
+    The UPDATE takes a row lock (PostgreSQL) or the write lock (SQLite), so concurrent
+    callers are serialised and a rolled-back transaction gives its number back.
+    """
+    stmt = update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
+    value = session.execute(stmt.returning(Counter.value)).scalar_one_or_none()
+    if value is None:
+        session.add(Counter(name=name, value=1))
+        session.flush()
+        return 1
+    return value

@@ -1,0 +1,1 @@
+"""Incidents: lifecycle state machine, roles, timeline and status updates."""

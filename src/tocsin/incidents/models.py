@@ -1,0 +1,204 @@
+"""Incident tables and the API's pydantic schemas (IncidentCreate / Update / Read / List)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from tocsin.db.base import Base, JSONValue, UTCDateTime
+
+# ---------------------------------------------------------------- tables
+
+
+class Incident(Base):
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    severity: Mapped[str] = mapped_column(String(50), index=True)
+    severity_rank: Mapped[int] = mapped_column(Integer)
+    tags: Mapped[list[str]] = mapped_column(JSONValue, default=list)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    mitigated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(100))
+
+    services: Mapped[list[IncidentService]] = relationship(
+        cascade="all, delete-orphan", order_by="IncidentService.service", lazy="selectin"
+    )
+    roles: Mapped[list[IncidentRole]] = relationship(
+        cascade="all, delete-orphan", order_by="IncidentRole.id", lazy="selectin"
+    )
+
+
+class IncidentService(Base):
+    __tablename__ = "incident_services"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    service: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
+class IncidentRole(Base):
+    __tablename__ = "incident_roles"
+    __table_args__ = (UniqueConstraint("incident_id", "role", "person"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(50))
+    person: Mapped[str] = mapped_column(String(100))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    assigned_by: Mapped[str] = mapped_column(String(100))
+
+
+class TimelineEvent(Base):
+    """Append-only: rows are inserted, never updated or deleted."""
+
+    __tablename__ = "timeline_events"
+    __table_args__ = (Index("ix_timeline_events_incident_at", "incident_id", "at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(50))
+    summary: Mapped[str] = mapped_column(Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
+
+
+class StatusUpdate(Base):
+    __tablename__ = "status_updates"
+    __table_args__ = (Index("ix_status_updates_incident", "incident_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))
+    message: Mapped[str] = mapped_column(Text)
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    actor: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# ---------------------------------------------------------------- schemas
+
+_STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
+Title = Field(min_length=1, max_length=300)
+Message = Field(min_length=1, max_length=20_000)
+
+
+class IncidentCreate(BaseModel):
+    model_config = _STRICT
+
+    title: str = Title
+    description: str = Field(default="", max_length=50_000)
+    severity: str = Field(min_length=1, max_length=50)
+    services: list[str] = Field(default_factory=list, max_length=100)
+    started_at: datetime | None = Field(default=None, description="When impact began.")
+
+    @field_validator("started_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("must include a time zone offset, e.g. 2026-01-05T09:00:00Z")
+        return value
+
+
+RoleAssignment = str | list[str] | None
+
+
+class IncidentUpdate(BaseModel):
+    model_config = _STRICT
+
+    title: str | None = Field(default=None, min_length=1, max_length=300)
+    description: str | None = Field(default=None, max_length=50_000)
+    severity: str | None = Field(default=None, min_length=1, max_length=50)
+    services: list[str] | None = Field(default=None, max_length=100)
+    roles: dict[str, RoleAssignment] | None = Field(
+        default=None,
+        description='Role -> person, list of people, or null to clear: {"commander": "alice"}',
+    )
+
+
+class TransitionRequest(BaseModel):
+    model_config = _STRICT
+
+    message: str | None = Field(default=None, min_length=1, max_length=20_000)
+    public: bool = False
+
+
+class StatusUpdateCreate(BaseModel):
+    model_config = _STRICT
+
+    status: str | None = None
+    message: str = Message
+    public: bool = False
+
+
+class IncidentRead(BaseModel):
+    id: str
+    number: int
+    title: str
+    description: str
+    status: str
+    severity: str
+    severity_rank: int
+    services: list[str]
+    tags: list[str]
+    roles: dict[str, list[str]]
+    started_at: datetime | None
+    detected_at: datetime
+    acknowledged_at: datetime | None
+    mitigated_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    created_by: str
+    allowed_transitions: list[str]
+
+
+class IncidentList(BaseModel):
+    items: list[IncidentRead]
+    total: int
+    limit: int
+    offset: int
+
+
+class StatusUpdateRead(BaseModel):
+    id: int
+    incident_id: str
+    status: str
+    message: str
+    public: bool
+    actor: str
+    created_at: datetime
+
+
+class StatusUpdateList(BaseModel):
+    items: list[StatusUpdateRead]
+
+
+class TimelineEventRead(BaseModel):
+    id: int
+    at: datetime
+    actor: str
+    kind: str
+    summary: str
+    data: dict[str, Any]
+
+
+class TimelineList(BaseModel):
+    items: list[TimelineEventRead]

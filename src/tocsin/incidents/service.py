@@ -1,0 +1,528 @@
+"""Incident use cases: validate, change state, append to the timeline — one transaction.
+
+Every function takes the caller's session and never commits; the request scope or
+`session_scope()` does. Later features (paging, status page) hook in here so that a
+state change and the work it causes commit together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tocsin.db.counters import next_number
+from tocsin.errors import Conflict, InvalidInput, NotFound
+from tocsin.incidents.models import (
+    Incident,
+    IncidentCreate,
+    IncidentRead,
+    IncidentRole,
+    IncidentService,
+    IncidentUpdate,
+    StatusUpdate,
+    StatusUpdateCreate,
+    StatusUpdateRead,
+    TimelineEvent,
+    TimelineEventRead,
+)
+from tocsin.incidents.rules import (
+    ACTIVE_STATUSES,
+    IllegalTransition,
+    IncidentStatus,
+    Milestones,
+    allowed_transitions,
+    check_transition,
+    format_incident_id,
+    parse_incident_id,
+    record_milestones,
+)
+from tocsin.policy import Policy, Severity, UnknownSeverity, compute_tags
+
+__all__ = [
+    "acknowledge",
+    "declare",
+    "edit",
+    "get",
+    "list_incidents",
+    "list_updates",
+    "post_update",
+    "timeline",
+    "timeline_to_read",
+    "to_read",
+    "transition",
+    "update_to_read",
+]
+
+#: How far into the future a client clock may be before a start time is refused.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def declare(
+    *, session: Session, policy: Policy, actor: str, data: IncidentCreate, now: datetime
+) -> Incident:
+    severity = _severity(policy, data.severity)
+    services = _services(policy, data.services)
+    started_at = data.started_at or now
+    if started_at > now + CLOCK_SKEW:
+        raise InvalidInput("started_at", "is in the future")
+    incident = Incident(
+        number=next_number(session, "incident"),
+        title=data.title,
+        description=data.description,
+        status=IncidentStatus.triggered.value,
+        severity=severity.name,
+        severity_rank=severity.rank,
+        tags=compute_tags(
+            policy, title=data.title, description=data.description, services=services
+        ),
+        started_at=started_at,
+        detected_at=now,
+        created_at=now,
+        updated_at=now,
+        created_by=actor,
+        services=[IncidentService(service=s) for s in services],
+    )
+    session.add(incident)
+    session.flush()
+    _record(
+        session,
+        incident,
+        now,
+        actor,
+        "declared",
+        f"Declared {severity.name}: {data.title}",
+        {"severity": severity.name, "services": services, "started_at": started_at.isoformat()},
+    )
+    return incident
+
+
+def get(*, session: Session, ref: str) -> Incident:
+    number = parse_incident_id(ref)
+    incident = None
+    if number is not None:
+        incident = session.scalar(select(Incident).where(Incident.number == number))
+    if incident is None:
+        raise NotFound(f"incident {ref!r} not found")
+    return incident
+
+
+def list_incidents(
+    *,
+    session: Session,
+    policy: Policy,
+    statuses: Sequence[str] = (),
+    severity: str | None = None,
+    service: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Incident], int]:
+    query = select(Incident)
+    wanted = _status_filter(statuses)
+    if wanted:
+        query = query.where(Incident.status.in_(wanted))
+    if severity:
+        query = query.where(Incident.severity == _severity(policy, severity, "severity").name)
+    if service:
+        query = query.where(
+            Incident.id.in_(
+                select(IncidentService.incident_id).where(IncidentService.service == service)
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Incident.number.desc()).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def edit(
+    *,
+    session: Session,
+    policy: Policy,
+    incident: Incident,
+    actor: str,
+    changes: IncidentUpdate,
+    now: datetime,
+) -> Incident:
+    """Apply a PATCH. Every field is validated before anything is written."""
+    severity = _severity(policy, changes.severity) if changes.severity is not None else None
+    services = _services(policy, changes.services) if changes.services is not None else None
+    roles = _roles(policy, changes.roles) if changes.roles is not None else None
+    if incident.status == IncidentStatus.closed and (
+        severity is not None or services is not None or roles is not None
+    ):
+        raise Conflict(f"{format_incident_id(incident.number)} is closed and can no longer change")
+
+    text_changed: dict[str, Any] = {}
+    if changes.title is not None and changes.title != incident.title:
+        text_changed["title"] = {"from": incident.title, "to": changes.title}
+        incident.title = changes.title
+    if changes.description is not None and changes.description != incident.description:
+        text_changed["description"] = {"to": changes.description}
+        incident.description = changes.description
+    if text_changed:
+        _record(
+            session,
+            incident,
+            now,
+            actor,
+            "edited",
+            "Edited " + " and ".join(text_changed),
+            text_changed,
+        )
+    if severity is not None and severity.name != incident.severity:
+        _change_severity(session, incident, severity, actor, now)
+    if services is not None and services != sorted(s.service for s in incident.services):
+        _change_services(session, incident, services, actor, now)
+    if roles is not None:
+        for role, people in roles.items():
+            _assign_role(session, incident, role, people, actor, now)
+    if text_changed or services is not None:
+        incident.tags = compute_tags(
+            policy,
+            title=incident.title,
+            description=incident.description,
+            services=[s.service for s in incident.services],
+        )
+    incident.updated_at = now
+    return incident
+
+
+def transition(
+    *,
+    session: Session,
+    incident: Incident,
+    actor: str,
+    target: IncidentStatus,
+    now: datetime,
+    message: str | None = None,
+    public: bool = False,
+) -> Incident:
+    current = IncidentStatus(incident.status)
+    try:
+        check_transition(current, target)
+    except IllegalTransition as exc:
+        raise Conflict(f"{format_incident_id(incident.number)}: {exc}") from exc
+    _apply_transition(session, incident, current, target, actor, now)
+    if message:
+        _add_update(session, incident, message=message, public=public, actor=actor, now=now)
+    return incident
+
+
+def acknowledge(*, session: Session, incident: Incident, actor: str, now: datetime) -> Incident:
+    if incident.status != IncidentStatus.triggered:
+        who = _acknowledger(session, incident)
+        by = f" (acknowledged by {who})" if who else ""
+        allowed = ", ".join(allowed_transitions(IncidentStatus(incident.status))) or "none"
+        raise Conflict(
+            f"{format_incident_id(incident.number)} is already {incident.status}{by}; "
+            f"allowed from {incident.status}: {allowed}"
+        )
+    return transition(
+        session=session,
+        incident=incident,
+        actor=actor,
+        target=IncidentStatus.acknowledged,
+        now=now,
+    )
+
+
+def post_update(
+    *, session: Session, incident: Incident, actor: str, data: StatusUpdateCreate, now: datetime
+) -> StatusUpdate:
+    """A status update; with a status that differs from the current one it also moves there."""
+    if data.status is not None:
+        try:
+            target = IncidentStatus(data.status.lower())
+        except ValueError:
+            valid = ", ".join(s.value for s in IncidentStatus)
+            message = f"unknown status {data.status!r}; valid: {valid}"
+            raise InvalidInput("status", message) from None
+        if target.value != incident.status:
+            current = IncidentStatus(incident.status)
+            try:
+                check_transition(current, target)
+            except IllegalTransition as exc:
+                raise Conflict(f"{format_incident_id(incident.number)}: {exc}") from exc
+            _apply_transition(session, incident, current, target, actor, now)
+    elif incident.status == IncidentStatus.closed:
+        raise Conflict(f"{format_incident_id(incident.number)} is closed")
+    return _add_update(
+        session, incident, message=data.message, public=data.public, actor=actor, now=now
+    )
+
+
+def timeline(*, session: Session, incident: Incident) -> list[TimelineEvent]:
+    return list(
+        session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.incident_id == incident.id)
+            .order_by(TimelineEvent.at, TimelineEvent.id)
+        )
+    )
+
+
+def list_updates(*, session: Session, incident: Incident) -> list[StatusUpdate]:
+    return list(
+        session.scalars(
+            select(StatusUpdate)
+            .where(StatusUpdate.incident_id == incident.id)
+            .order_by(StatusUpdate.created_at, StatusUpdate.id)
+        )
+    )
+
+
+def to_read(incident: Incident) -> IncidentRead:
+    roles: dict[str, list[str]] = {}
+    for assignment in incident.roles:
+        roles.setdefault(assignment.role, []).append(assignment.person)
+    return IncidentRead(
+        id=format_incident_id(incident.number),
+        number=incident.number,
+        title=incident.title,
+        description=incident.description,
+        status=incident.status,
+        severity=incident.severity,
+        severity_rank=incident.severity_rank,
+        services=sorted(s.service for s in incident.services),
+        tags=list(incident.tags),
+        roles=roles,
+        started_at=incident.started_at,
+        detected_at=incident.detected_at,
+        acknowledged_at=incident.acknowledged_at,
+        mitigated_at=incident.mitigated_at,
+        resolved_at=incident.resolved_at,
+        closed_at=incident.closed_at,
+        created_at=incident.created_at,
+        updated_at=incident.updated_at,
+        created_by=incident.created_by,
+        allowed_transitions=[s.value for s in allowed_transitions(IncidentStatus(incident.status))],
+    )
+
+
+def update_to_read(incident: Incident, update: StatusUpdate) -> StatusUpdateRead:
+    return StatusUpdateRead(
+        id=update.id,
+        incident_id=format_incident_id(incident.number),
+        status=update.status,
+        message=update.message,
+        public=update.public,
+        actor=update.actor,
+        created_at=update.created_at,
+    )
+
+
+def timeline_to_read(event: TimelineEvent) -> TimelineEventRead:
+    return TimelineEventRead(
+        id=event.id,
+        at=event.at,
+        actor=event.actor,
+        kind=event.kind,
+        summary=event.summary,
+        data=event.data,
+    )
+
+
+# ---------------------------------------------------------------- internals
+
+_TRANSITION_EVENTS = {
+    IncidentStatus.acknowledged: "acknowledged",
+    IncidentStatus.resolved: "resolved",
+    IncidentStatus.closed: "closed",
+}
+
+
+def _apply_transition(
+    session: Session,
+    incident: Incident,
+    current: IncidentStatus,
+    target: IncidentStatus,
+    actor: str,
+    now: datetime,
+) -> None:
+    before = Milestones(
+        incident.acknowledged_at, incident.mitigated_at, incident.resolved_at, incident.closed_at
+    )
+    after = record_milestones(before, current, target, now)
+    incident.acknowledged_at = after.acknowledged_at
+    incident.mitigated_at = after.mitigated_at
+    incident.resolved_at = after.resolved_at
+    incident.closed_at = after.closed_at
+    incident.status = target.value
+    incident.updated_at = now
+    reopened = current is IncidentStatus.resolved and target is IncidentStatus.triggered
+    kind = "reopened" if reopened else _TRANSITION_EVENTS.get(target, "status_changed")
+    summary = "Reopened" if reopened else f"Status {current} → {target}"
+    if kind == "acknowledged":
+        summary = f"Acknowledged by {actor}"
+    _record(
+        session, incident, now, actor, kind, summary, {"from": current.value, "to": target.value}
+    )
+
+
+def _add_update(
+    session: Session, incident: Incident, *, message: str, public: bool, actor: str, now: datetime
+) -> StatusUpdate:
+    update = StatusUpdate(
+        incident_id=incident.id,
+        status=incident.status,
+        message=message,
+        public=public,
+        actor=actor,
+        created_at=now,
+    )
+    session.add(update)
+    incident.updated_at = now
+    visibility = "public" if public else "internal"
+    _record(
+        session,
+        incident,
+        now,
+        actor,
+        "update_posted",
+        f"{visibility.capitalize()} update ({incident.status}): {message}",
+        {"status": incident.status, "public": public, "message": message},
+    )
+    session.flush()
+    return update
+
+
+def _change_severity(
+    session: Session, incident: Incident, severity: Severity, actor: str, now: datetime
+) -> None:
+    direction = "raised" if severity.rank < incident.severity_rank else "lowered"
+    _record(
+        session,
+        incident,
+        now,
+        actor,
+        "severity_changed",
+        f"Severity {direction} from {incident.severity} to {severity.name}",
+        {"from": incident.severity, "to": severity.name, "direction": direction},
+    )
+    incident.severity = severity.name
+    incident.severity_rank = severity.rank
+
+
+def _change_services(
+    session: Session, incident: Incident, services: list[str], actor: str, now: datetime
+) -> None:
+    before = sorted(s.service for s in incident.services)
+    incident.services = [IncidentService(service=s) for s in services]
+    _record(
+        session,
+        incident,
+        now,
+        actor,
+        "services_changed",
+        "Affected services: " + (", ".join(services) or "none"),
+        {"from": before, "to": services},
+    )
+
+
+def _assign_role(
+    session: Session, incident: Incident, role: str, people: list[str], actor: str, now: datetime
+) -> None:
+    current = [r.person for r in incident.roles if r.role == role]
+    if current == people:
+        return
+    incident.roles = [r for r in incident.roles if r.role != role] + [
+        IncidentRole(role=role, person=p, assigned_at=now, assigned_by=actor) for p in people
+    ]
+    if people:
+        _record(
+            session,
+            incident,
+            now,
+            actor,
+            "role_assigned",
+            f"{', '.join(people)} assigned as {role}",
+            {"role": role, "people": people, "previous": current},
+        )
+    else:
+        _record(
+            session,
+            incident,
+            now,
+            actor,
+            "role_cleared",
+            f"{role} cleared",
+            {"role": role, "previous": current},
+        )
+
+
+def _acknowledger(session: Session, incident: Incident) -> str | None:
+    return session.scalar(
+        select(TimelineEvent.actor)
+        .where(TimelineEvent.incident_id == incident.id, TimelineEvent.kind == "acknowledged")
+        .order_by(TimelineEvent.id.desc())
+        .limit(1)
+    )
+
+
+def _record(
+    session: Session,
+    incident: Incident,
+    now: datetime,
+    actor: str,
+    kind: str,
+    summary: str,
+    data: dict[str, Any],
+) -> None:
+    session.add(
+        TimelineEvent(
+            incident_id=incident.id, at=now, actor=actor, kind=kind, summary=summary, data=data
+        )
+    )
+
+
+def _severity(policy: Policy, name: str, field: str = "severity") -> Severity:
+    try:
+        return policy.severity(name)
+    except UnknownSeverity as exc:
+        raise InvalidInput(field, str(exc)) from None
+
+
+def _services(policy: Policy, names: Sequence[str]) -> list[str]:
+    unknown = [n for n in names if policy.service(n) is None]
+    if unknown:
+        known = ", ".join(s.name for s in policy.services) or "none defined in the policy"
+        raise InvalidInput("services", f"unknown service {unknown[0]!r}; known: {known}")
+    return sorted(set(names))
+
+
+def _roles(policy: Policy, roles: dict[str, str | list[str] | None]) -> dict[str, list[str]]:
+    result: dict[str, list[str]] = {}
+    for role, value in roles.items():
+        definition = policy.role(role)
+        if definition is None:
+            known = ", ".join(r.name for r in policy.roles)
+            raise InvalidInput(f"roles.{role}", f"unknown role {role!r}; known: {known}")
+        people = [] if value is None else [value] if isinstance(value, str) else list(value)
+        if len(people) > 1 and not definition.multiple:
+            raise InvalidInput(f"roles.{role}", f"{role} is held by one person at a time")
+        for person in people:
+            if policy.person(person) is None:
+                raise InvalidInput(f"roles.{role}", f"unknown person {person!r}")
+        result[role] = list(dict.fromkeys(people))
+    return result
+
+
+def _status_filter(statuses: Sequence[str]) -> list[str]:
+    wanted: list[str] = []
+    for raw in statuses:
+        for value in raw.split(","):
+            name = value.strip().lower()
+            if not name:
+                continue
+            if name == "active":
+                wanted.extend(s.value for s in ACTIVE_STATUSES)
+                continue
+            try:
+                wanted.append(IncidentStatus(name).value)
+            except ValueError:
+                valid = ", ".join(["active", *(s.value for s in IncidentStatus)])
+                raise InvalidInput("status", f"unknown status {name!r}; valid: {valid}") from None
+    return wanted

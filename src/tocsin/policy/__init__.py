@@ -1,0 +1,49 @@
+"""Policy as code: the ``tocsin.yaml`` file, its models, loader, checks and schema."""
+
+from tocsin.policy.durations import Duration, format_duration, parse_duration
+from tocsin.policy.loader import (
+    PolicyError,
+    PolicyIssue,
+    example_policy_text,
+    load_policy,
+    parse_policy,
+)
+from tocsin.policy.models import (
+    DEFAULT_ROLES,
+    Person,
+    Policy,
+    RoleDef,
+    Service,
+    Severity,
+    StatusPageComponent,
+    TaggingRule,
+    Team,
+    UnknownSeverity,
+)
+from tocsin.policy.rules import compute_tags
+from tocsin.policy.schema import policy_json_schema
+from tocsin.policy.store import PolicyStore
+
+__all__ = [
+    "DEFAULT_ROLES",
+    "Duration",
+    "Person",
+    "Policy",
+    "PolicyError",
+    "PolicyIssue",
+    "PolicyStore",
+    "RoleDef",
+    "Service",
+    "Severity",
+    "StatusPageComponent",
+    "TaggingRule",
+    "Team",
+    "UnknownSeverity",
+    "compute_tags",
+    "example_policy_text",
+    "format_duration",
+    "load_policy",
+    "parse_duration",
+    "parse_policy",
+    "policy_json_schema",
+]

@@ -1,0 +1,1 @@
+"""HTTP edge: the FastAPI app, its dependencies and thin routers."""

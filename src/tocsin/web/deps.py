@@ -1,0 +1,100 @@
+"""Annotated dependencies shared by the routers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from tocsin.auth import Principal, Role, authenticate
+from tocsin.clock import Clock
+from tocsin.db import session_scope
+from tocsin.policy import Policy
+from tocsin.web.context import AppContext
+
+__all__ = [
+    "ContextDep",
+    "CurrentPolicy",
+    "CurrentPrincipal",
+    "NowClock",
+    "SessionDep",
+    "require",
+]
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_context(request: Request) -> AppContext:
+    context: AppContext = request.app.state.context
+    return context
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+def get_session(request: Request, context: ContextDep) -> Iterator[Session]:
+    """One transaction per request, committed before the response is sent."""
+    with session_scope(context.sessions, write=request.method not in _READ_METHODS) as session:
+        yield session
+
+
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def get_policy(context: ContextDep) -> Policy:
+    return context.policy.current
+
+
+CurrentPolicy = Annotated[Policy, Depends(get_policy)]
+
+
+def get_clock(context: ContextDep) -> Clock:
+    return context.clock
+
+
+NowClock = Annotated[Clock, Depends(get_clock)]
+
+
+def get_principal(request: Request, context: ContextDep) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(
+            status_code=401,
+            detail="missing bearer token: send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    with session_scope(context.sessions, write=False) as session:
+        principal = authenticate(session=session, token=token.strip())
+    if principal is None:
+        raise HTTPException(
+            status_code=401,
+            detail="invalid or revoked token",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require(role: Role) -> Callable[[Principal], Principal]:
+    """A dependency that admits callers whose role is at least `role`."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.role.allows(role):
+            raise HTTPException(
+                status_code=403,
+                detail=f"permission denied: this action needs the {role} role; "
+                f"token {principal.name!r} has {principal.role}",
+            )
+        return principal
+
+    return check
+
+
+Viewer = Annotated[Principal, Depends(require(Role.viewer))]
+Responder = Annotated[Principal, Depends(require(Role.responder))]
+Admin = Annotated[Principal, Depends(require(Role.admin))]

@@ -1,0 +1,86 @@
+"""Client mistakes become 4xx answers that name the field; never a 500.
+
+Every error body has `detail` (one human sentence) and, for validation, `errors`
+(a list of `{field, message}`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tocsin.errors import Conflict, InvalidInput, NotFound
+from tocsin.policy import PolicyError
+
+__all__ = ["install_error_handlers"]
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def _error(
+    status: int,
+    detail: str,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _validation(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    problems = list(exc.errors())
+    for problem in problems:
+        if problem.get("type") == "json_invalid":
+            ctx = problem.get("ctx") or {}
+            reason = ctx.get("error", "invalid JSON")
+            return _error(400, f"malformed JSON body: {reason}")
+    errors = [
+        {"field": _field(p.get("loc", ())), "message": str(p.get("msg", "invalid"))}
+        for p in problems
+    ]
+    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    return _error(422, detail, errors)
+
+
+async def _invalid_input(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidInput)
+    return _error(422, str(exc), [{"field": exc.field, "message": exc.message}])
+
+
+async def _not_found(_request: Request, exc: Exception) -> JSONResponse:
+    return _error(404, str(exc))
+
+
+async def _conflict(_request: Request, exc: Exception) -> JSONResponse:
+    return _error(409, str(exc))
+
+
+async def _policy_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, PolicyError)
+    errors = [
+        {"field": issue.path, "line": issue.line, "message": issue.message} for issue in exc.issues
+    ]
+    return _error(422, f"policy refused, the running policy is unchanged:\n{exc}", errors)
+
+
+async def _http(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return _error(exc.status_code, str(exc.detail), headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
+    app.add_exception_handler(InvalidInput, _invalid_input)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(Conflict, _conflict)
+    app.add_exception_handler(PolicyError, _policy_error)
+    app.add_exception_handler(StarletteHTTPException, _http)

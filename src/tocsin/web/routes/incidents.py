@@ -1,0 +1,184 @@
+"""`/api/v1/incidents`: thin handlers over `tocsin.incidents.service`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from tocsin.incidents import service
+from tocsin.incidents.models import (
+    IncidentCreate,
+    IncidentList,
+    IncidentRead,
+    IncidentUpdate,
+    StatusUpdateCreate,
+    StatusUpdateList,
+    StatusUpdateRead,
+    TimelineList,
+    TransitionRequest,
+)
+from tocsin.incidents.rules import IncidentStatus
+from tocsin.web.deps import CurrentPolicy, NowClock, Responder, SessionDep, Viewer
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+
+@router.post("", status_code=201)
+def declare_incident(
+    body: IncidentCreate,
+    session: SessionDep,
+    policy: CurrentPolicy,
+    clock: NowClock,
+    principal: Responder,
+) -> IncidentRead:
+    incident = service.declare(
+        session=session, policy=policy, actor=principal.actor, data=body, now=clock.now()
+    )
+    return service.to_read(incident)
+
+
+@router.get("")
+def list_incidents(
+    session: SessionDep,
+    policy: CurrentPolicy,
+    _principal: Viewer,
+    status: Annotated[list[str], Query(description="Repeatable; 'active' = not resolved")] = [],  # noqa: B006
+    severity: str | None = None,
+    service_name: Annotated[str | None, Query(alias="service")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> IncidentList:
+    rows, total = service.list_incidents(
+        session=session,
+        policy=policy,
+        statuses=status,
+        severity=severity,
+        service=service_name,
+        limit=limit,
+        offset=offset,
+    )
+    return IncidentList(
+        items=[service.to_read(r) for r in rows], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{incident_id}")
+def get_incident(incident_id: str, session: SessionDep, _principal: Viewer) -> IncidentRead:
+    return service.to_read(service.get(session=session, ref=incident_id))
+
+
+@router.patch("/{incident_id}")
+def edit_incident(
+    incident_id: str,
+    body: IncidentUpdate,
+    session: SessionDep,
+    policy: CurrentPolicy,
+    clock: NowClock,
+    principal: Responder,
+) -> IncidentRead:
+    incident = service.get(session=session, ref=incident_id)
+    service.edit(
+        session=session,
+        policy=policy,
+        incident=incident,
+        actor=principal.actor,
+        changes=body,
+        now=clock.now(),
+    )
+    return service.to_read(incident)
+
+
+@router.post("/{incident_id}/acknowledge")
+def acknowledge_incident(
+    incident_id: str, session: SessionDep, clock: NowClock, principal: Responder
+) -> IncidentRead:
+    incident = service.get(session=session, ref=incident_id)
+    service.acknowledge(session=session, incident=incident, actor=principal.actor, now=clock.now())
+    return service.to_read(incident)
+
+
+def _move(
+    target: IncidentStatus,
+    incident_id: str,
+    body: TransitionRequest | None,
+    session: SessionDep,
+    clock: NowClock,
+    principal: Responder,
+) -> IncidentRead:
+    request = body or TransitionRequest()
+    incident = service.get(session=session, ref=incident_id)
+    service.transition(
+        session=session,
+        incident=incident,
+        actor=principal.actor,
+        target=target,
+        now=clock.now(),
+        message=request.message,
+        public=request.public,
+    )
+    return service.to_read(incident)
+
+
+@router.post("/{incident_id}/resolve")
+def resolve_incident(
+    incident_id: str,
+    session: SessionDep,
+    clock: NowClock,
+    principal: Responder,
+    body: TransitionRequest | None = None,
+) -> IncidentRead:
+    return _move(IncidentStatus.resolved, incident_id, body, session, clock, principal)
+
+
+@router.post("/{incident_id}/close")
+def close_incident(
+    incident_id: str,
+    session: SessionDep,
+    clock: NowClock,
+    principal: Responder,
+    body: TransitionRequest | None = None,
+) -> IncidentRead:
+    return _move(IncidentStatus.closed, incident_id, body, session, clock, principal)
+
+
+@router.post("/{incident_id}/reopen")
+def reopen_incident(
+    incident_id: str,
+    session: SessionDep,
+    clock: NowClock,
+    principal: Responder,
+    body: TransitionRequest | None = None,
+) -> IncidentRead:
+    return _move(IncidentStatus.triggered, incident_id, body, session, clock, principal)
+
+
+@router.post("/{incident_id}/updates", status_code=201)
+def post_status_update(
+    incident_id: str,
+    body: StatusUpdateCreate,
+    session: SessionDep,
+    clock: NowClock,
+    principal: Responder,
+) -> StatusUpdateRead:
+    incident = service.get(session=session, ref=incident_id)
+    update = service.post_update(
+        session=session, incident=incident, actor=principal.actor, data=body, now=clock.now()
+    )
+    return service.update_to_read(incident, update)
+
+
+@router.get("/{incident_id}/updates")
+def list_status_updates(
+    incident_id: str, session: SessionDep, _principal: Viewer
+) -> StatusUpdateList:
+    incident = service.get(session=session, ref=incident_id)
+    updates = service.list_updates(session=session, incident=incident)
+    return StatusUpdateList(items=[service.update_to_read(incident, u) for u in updates])
+
+
+@router.get("/{incident_id}/timeline")
+def incident_timeline(incident_id: str, session: SessionDep, _principal: Viewer) -> TimelineList:
+    incident = service.get(session=session, ref=incident_id)
+    events = service.timeline(session=session, incident=incident)
+    return TimelineList(items=[service.timeline_to_read(e) for e in events])
