@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 from types import FrameType
 
@@ -92,8 +93,12 @@ def serve(
     creds = read_credentials(settings.state_dir)
     out.print(f"Tocsin on http://{host}:{port}  (policy {settings.policy})")
     if creds and creds.get("token"):
-        out.print(f"Admin token (from {settings.state_dir}/credentials.json):")
-        out.print(creds["token"])
+        # Only to a person at a terminal: a service manager's log must not keep the secret.
+        if sys.stdout.isatty():
+            out.print(f"Admin token (from {settings.state_dir}/credentials.json):")
+            out.print(creds["token"])
+        else:
+            out.print(f"Admin token: see {settings.state_dir}/credentials.json")
 
     def reload_policy(_signum: int, _frame: FrameType | None) -> None:
         try:

@@ -123,7 +123,9 @@ def declare(
     service: Annotated[
         list[str] | None, typer.Option("--service", help="Affected service (repeatable).")
     ] = None,
-    description: Annotated[str | None, typer.Option("--description", "-d")] = None,
+    description: Annotated[
+        str | None, typer.Option("--description", "-d", help="What is known so far.")
+    ] = None,
     started_at: Annotated[
         str | None, typer.Option("--started-at", help="When impact began (ISO-8601).")
     ] = None,
@@ -150,7 +152,7 @@ def declare(
         severity_text(incident),
         "): ",
         str(incident.get("title", "")),
-        f" [{services}]" if services else "",
+        f" — {services}" if services else "",
     )
 
 
@@ -160,12 +162,16 @@ def list_incidents(
         list[str] | None,
         typer.Option("--status", help="Only this status (repeatable); 'active' = open ones."),
     ] = None,
-    severity: Annotated[str | None, typer.Option("--severity", "-s")] = None,
-    service: Annotated[str | None, typer.Option("--service")] = None,
+    severity: Annotated[
+        str | None, typer.Option("--severity", "-s", help="Only this severity (or alias).")
+    ] = None,
+    service: Annotated[
+        str | None, typer.Option("--service", help="Only incidents affecting this service.")
+    ] = None,
     all_: Annotated[
         bool, typer.Option("--all", "-a", help="Include resolved and closed incidents.")
     ] = False,
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1)] = 50,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most N incidents.")] = 50,
     json_output: JsonOpt = False,
 ) -> None:
     """List incidents, most recent first (active ones unless --all or --status)."""

@@ -141,7 +141,7 @@ def _commander(incident: Mapping[str, Any]) -> str:
 
 
 def incident_table(items: Sequence[Mapping[str, Any]], now: datetime | None = None) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
     table.add_column("ID", no_wrap=True, style="bold")
     table.add_column("SEV", no_wrap=True)
     table.add_column("STATUS", no_wrap=True)
@@ -216,7 +216,9 @@ def incident_panel(incident: Mapping[str, Any]) -> Panel:
 
 
 def timeline_table(events: Sequence[Mapping[str, Any]]) -> Table:
-    table = Table(title="Timeline", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title="Timeline", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
+    )
     table.add_column("TIME (UTC)", no_wrap=True)
     table.add_column("ACTOR", no_wrap=True)
     table.add_column("EVENT", no_wrap=True)
@@ -232,7 +234,9 @@ def timeline_table(events: Sequence[Mapping[str, Any]]) -> Table:
 
 
 def updates_table(updates: Sequence[Mapping[str, Any]]) -> Table:
-    table = Table(title="Status updates", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table = Table(
+        title="Status updates", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False
+    )
     table.add_column("TIME (UTC)", no_wrap=True)
     table.add_column("STATUS", no_wrap=True)
     table.add_column("AUDIENCE", no_wrap=True)

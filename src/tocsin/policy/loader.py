@@ -108,7 +108,7 @@ def parse_policy(text: str, source: str = "<string>") -> Policy:
     try:
         policy = Policy.model_validate(data, context={SKIP_REFERENCE_CHECKS: True})
     except ValidationError as exc:
-        found += [(tuple(error["loc"]), _message(error)) for error in exc.errors()]
+        found += _field_errors(exc)
     found += reference_issues(data)
     if found:
         issues = [_issue(loc, message, positions) for loc, message in found]
@@ -196,19 +196,50 @@ _FRIENDLY = {
     "bool_parsing": "expected true or false",
     "int_type": "expected a whole number",
     "int_parsing": "expected a whole number",
+    "int_from_float": "expected a whole number",
 }
+
+
+def _field_errors(exc: ValidationError) -> list[tuple[Loc, str]]:
+    errors = exc.errors()
+    locs = [tuple(error["loc"]) for error in errors]
+    found: list[tuple[Loc, str]] = []
+    for error, loc in zip(errors, locs, strict=True):
+        # A list whose items failed also fails its length check, counting only the
+        # valid items; that second error is noise.
+        if error["type"] == "too_short" and any(
+            len(other) > len(loc) and other[: len(loc)] == loc for other in locs
+        ):
+            continue
+        found.append((loc, _message(error)))
+    return found
 
 
 def _message(error: ErrorDetails) -> str:
     kind = error["type"]
+    ctx = error.get("ctx", {})
+    value = error["input"]
     if kind == "extra_forbidden":
         return _unknown_key(tuple(error["loc"]))
-    if kind in {"too_short"} and not error["input"]:
-        return "must not be empty"
-    message = _FRIENDLY.get(kind, error["msg"])
-    if kind.endswith("_type") and kind in _FRIENDLY and error["input"] is not None:
-        message += f", not {_kind(error['input'])}"
-    return message.removeprefix("Value error, ")
+    if kind == "too_short":
+        count = ctx.get("min_length", 1)
+        return "must not be empty" if count == 1 else f"must have at least {count} items"
+    if kind in {"greater_than_equal", "less_than_equal"}:
+        bound = "at least" if kind == "greater_than_equal" else "at most"
+        limit = ctx.get("ge", ctx.get("le"))
+        return f"must be {bound} {limit}, not {value!r}"
+    if kind == "literal_error":
+        return f"must be {ctx.get('expected')}, not {value!r}"
+    if kind in _FRIENDLY:
+        message = _FRIENDLY[kind]
+        if kind.endswith("_type") and value is not None:
+            message += f", not {_kind(value)}"
+            if kind == "string_type" and _kind(value) == "a number":
+                message += " (put it in quotes)"
+        elif kind != "missing":
+            message += f", not {value!r}"
+        return message
+    return error["msg"].removeprefix("Value error, ")
 
 
 def _unknown_key(loc: Loc) -> str:

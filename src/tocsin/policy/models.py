@@ -62,19 +62,24 @@ SKIP_REFERENCE_CHECKS = "tocsin_skip_reference_checks"
 @dataclass(frozen=True)
 class _Pattern:
     """``Annotated`` marker: the string must match ``pattern``. Gives a readable error
-    (pydantic's own names only the regex) and keeps the pattern in the JSON Schema."""
+    (pydantic's own shows only the regex) and keeps the pattern in the JSON Schema."""
 
     pattern: str
     what: str
+    rule: str  # completes "<value> is not a valid <what>: use ..."
     example: str
-    description: str
 
     def _check(self, value: str) -> str:
         if not re.match(self.pattern, value):
             raise PydanticCustomError(
                 "policy_pattern",
-                "{value} is not a valid {what}; expected something like {example!r}",
-                {"value": repr(value), "what": self.what, "example": repr(self.example)},
+                "{value} is not a valid {what}: use {rule}, e.g. {example}",
+                {
+                    "value": repr(value),
+                    "what": self.what,
+                    "rule": self.rule,
+                    "example": repr(self.example),
+                },
             )
         return value
 
@@ -86,7 +91,8 @@ class _Pattern:
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        return {"type": "string", "pattern": self.pattern, "description": self.description}
+        description = f"A {self.what}: {self.rule}, e.g. {self.example!r}."
+        return {"type": "string", "pattern": self.pattern, "description": description}
 
 
 def _check_timezone(value: str) -> str:
@@ -104,28 +110,28 @@ def _check_timezone(value: str) -> str:
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 Slug = Annotated[
     str,
-    _Pattern(SLUG_PATTERN, "name", "checkout-api", "Lower-case letters, digits, '.', '_', '-'."),
+    _Pattern(SLUG_PATTERN, "name", "lower-case letters, digits, '.', '_' and '-'", "checkout-api"),
 ]
 SeverityName = Annotated[
     str,
     _Pattern(
         r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
         "severity name",
+        "letters, digits, '.', '_' and '-' (matched ignoring case)",
         "SEV1",
-        "Letters, digits, '.', '_' and '-'; matched case-insensitively.",
     ),
 ]
 Email = Annotated[
     str,
-    _Pattern(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "email address", "alice@example.com", "Email."),
+    _Pattern(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "email address", "name@domain", "alice@example.com"),
 ]
 Phone = Annotated[
     str,
     _Pattern(
         r"^\+[1-9][0-9]{1,14}$",
         "phone number",
+        "E.164, a '+' and up to 15 digits, quoted in YAML",
         "+15555550101",
-        "E.164 phone number; quote it in YAML so that it stays a string.",
     ),
 ]
 Timezone = Annotated[

@@ -6,6 +6,7 @@ Every error body has `detail` (one human sentence) and, for validation, `errors`
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,7 +29,7 @@ def _error(
     status: int,
     detail: str,
     errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"detail": detail}
     if errors is not None:
