@@ -36,6 +36,7 @@ system-deps:
 
 test: $(INSTALL_STAMP) system-deps
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALL_STAMP)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import sys
+import threading
 from pathlib import Path
-from types import FrameType
 
 import typer
 from rich.table import Table
@@ -23,7 +24,9 @@ from tocsin.cli.local import (
 from tocsin.clock import SystemClock
 from tocsin.db import session_scope
 from tocsin.db.migrate import current_revision, head_revision
+from tocsin.engine.worker import Worker
 from tocsin.policy import PolicyError, example_policy_text
+from tocsin.web.context import AppContext
 
 token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)
 
@@ -75,12 +78,17 @@ def serve(
     migrate_db: bool = typer.Option(
         True, "--migrate/--no-migrate", help="Apply pending migrations at start."
     ),
+    run_worker: bool = typer.Option(
+        True, "--worker/--no-worker", help="Run the engine worker in this process."
+    ),
+    tls_cert: Path | None = typer.Option(None, help="PEM certificate: serve HTTPS."),
+    tls_key: Path | None = typer.Option(None, help="PEM private key for --tls-cert."),
 ) -> None:
-    """Run the API server. SIGHUP reloads the policy (a bad file is refused)."""
+    """Run the API server and the engine worker. SIGHUP reloads the policy (a bad file is
+    refused)."""
     import uvicorn
 
     from tocsin.web.app import create_app
-    from tocsin.web.context import AppContext
 
     settings = settings_for(policy).model_copy(update={"host": host, "port": port})
     try:
@@ -88,10 +96,14 @@ def serve(
     except PolicyError as exc:
         err.print(f"[red]The policy {settings.policy} is invalid:[/red]\n{exc}")
         raise typer.Exit(1) from None
+    if (tls_cert is None) != (tls_key is None):
+        err.print("[red]--tls-cert and --tls-key go together[/red]")
+        raise typer.Exit(2)
     if migrate_db:
         open_database(settings)
     creds = read_credentials(settings.state_dir)
-    out.print(f"Tocsin on http://{host}:{port}  (policy {settings.policy})")
+    scheme = "https" if tls_cert else "http"
+    out.print(f"Tocsin on {scheme}://{host}:{port}  (policy {settings.policy})")
     if creds and creds.get("token"):
         # Only to a person at a terminal: a service manager's log must not keep the secret.
         if sys.stdout.isatty():
@@ -100,15 +112,58 @@ def serve(
         else:
             out.print(f"Admin token: see {settings.state_dir}/credentials.json")
 
-    def reload_policy(_signum: int, _frame: FrameType | None) -> None:
-        try:
-            context.policy.reload()
-            err.print("Policy reloaded.")
-        except PolicyError as exc:
-            err.print(f"[red]Policy refused; the running policy is unchanged:[/red]\n{exc}")
+    signal.signal(signal.SIGHUP, lambda _s, _f: _reload(context))
+    stop = threading.Event()
+    worker_thread = None
+    if run_worker:
+        engine_worker = Worker(
+            sessions=context.sessions, policy=context.policy, clock=context.clock
+        )
+        worker_thread = threading.Thread(
+            target=engine_worker.run_forever, args=(stop,), name="tocsin-worker", daemon=True
+        )
+        worker_thread.start()
+    try:
+        uvicorn.run(
+            create_app(context),
+            host=host,
+            port=port,
+            log_level="info",
+            ssl_certfile=str(tls_cert) if tls_cert else None,
+            ssl_keyfile=str(tls_key) if tls_key else None,
+        )
+    finally:
+        stop.set()
+        if worker_thread is not None:
+            worker_thread.join(timeout=10)
 
-    signal.signal(signal.SIGHUP, reload_policy)
-    uvicorn.run(create_app(context), host=host, port=port, log_level="info")
+
+def worker(policy: Path | None = PolicyOption) -> None:
+    """Run only the engine worker (timers, escalations); several may share PostgreSQL."""
+    from tocsin.web.context import AppContext
+
+    settings = settings_for(policy)
+    try:
+        context = AppContext.from_settings(settings)
+    except PolicyError as exc:
+        err.print(f"[red]The policy {settings.policy} is invalid:[/red]\n{exc}")
+        raise typer.Exit(1) from None
+    open_database(settings)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
+    signal.signal(signal.SIGINT, lambda _s, _f: stop.set())
+    signal.signal(signal.SIGHUP, lambda _s, _f: _reload(context))
+    out.print(f"Tocsin worker (policy {settings.policy})")
+    Worker(sessions=context.sessions, policy=context.policy, clock=context.clock).run_forever(stop)
+
+
+def _reload(context: AppContext) -> None:
+    try:
+        context.policy.reload()
+        err.print("Policy reloaded.")
+    except PolicyError as exc:
+        err.print(f"[red]Policy refused; the running policy is unchanged:[/red]\n{exc}")
 
 
 @token_app.command("create")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from tocsin.cli.admin import init, migrate, serve, token_app
+from tocsin.cli.admin import init, migrate, serve, token_app, worker
 from tocsin.cli.incidents import incident_app
 from tocsin.cli.policy import policy_app
 
@@ -16,6 +16,7 @@ app = typer.Typer(
 app.command()(init)
 app.command()(migrate)
 app.command()(serve)
+app.command()(worker)
 app.add_typer(token_app, name="token")
 app.add_typer(policy_app, name="policy")
 app.add_typer(incident_app, name="incident")

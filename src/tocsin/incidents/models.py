@@ -10,6 +10,7 @@ from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, Unique
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tocsin.db.base import Base, JSONValue, UTCDateTime
+from tocsin.schemas import PlainText, aware_utc
 
 # ---------------------------------------------------------------- tables
 
@@ -64,6 +65,28 @@ class IncidentRole(Base):
     assigned_by: Mapped[str] = mapped_column(String(100))
 
 
+class IncidentEscalation(Base):
+    """Where an incident's escalation stands. The timers themselves are jobs.
+
+    `epoch` grows each time the escalation starts over (a reopen), so that timers of an
+    earlier run, should one still fire, are recognised as stale and do nothing.
+    """
+
+    __tablename__ = "incident_escalations"
+
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
+    )
+    policy: Mapped[str | None] = mapped_column(String(100))
+    epoch: Mapped[int] = mapped_column(Integer, default=1)
+    step: Mapped[int] = mapped_column(Integer, default=-1)
+    state: Mapped[str] = mapped_column(String(20))
+    repages: Mapped[int] = mapped_column(Integer, default=0)
+    next_escalation_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class TimelineEvent(Base):
     """Append-only: rows are inserted, never updated or deleted."""
 
@@ -102,31 +125,29 @@ Message = Field(min_length=1, max_length=20_000)
 class IncidentCreate(BaseModel):
     model_config = _STRICT
 
-    title: str = Title
-    description: str = Field(default="", max_length=50_000)
-    severity: str = Field(min_length=1, max_length=50)
-    services: list[str] = Field(default_factory=list, max_length=100)
+    title: PlainText = Title
+    description: PlainText = Field(default="", max_length=50_000)
+    severity: PlainText = Field(min_length=1, max_length=50)
+    services: list[PlainText] = Field(default_factory=list, max_length=100)
     started_at: datetime | None = Field(default=None, description="When impact began.")
 
     @field_validator("started_at")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            raise ValueError("must include a time zone offset, e.g. 2026-01-05T09:00:00Z")
-        return value
+        return None if value is None else aware_utc(value)
 
 
-RoleAssignment = str | list[str] | None
+RoleAssignment = PlainText | list[PlainText] | None
 
 
 class IncidentUpdate(BaseModel):
     model_config = _STRICT
 
-    title: str | None = Field(default=None, min_length=1, max_length=300)
-    description: str | None = Field(default=None, max_length=50_000)
-    severity: str | None = Field(default=None, min_length=1, max_length=50)
-    services: list[str] | None = Field(default=None, max_length=100)
-    roles: dict[str, RoleAssignment] | None = Field(
+    title: PlainText | None = Field(default=None, min_length=1, max_length=300)
+    description: PlainText | None = Field(default=None, max_length=50_000)
+    severity: PlainText | None = Field(default=None, min_length=1, max_length=50)
+    services: list[PlainText] | None = Field(default=None, max_length=100)
+    roles: dict[PlainText, RoleAssignment] | None = Field(
         default=None,
         description='Role -> person, list of people, or null to clear: {"commander": "alice"}',
     )
@@ -135,15 +156,38 @@ class IncidentUpdate(BaseModel):
 class TransitionRequest(BaseModel):
     model_config = _STRICT
 
-    message: str | None = Field(default=None, min_length=1, max_length=20_000)
+    message: PlainText | None = Field(default=None, min_length=1, max_length=20_000)
     public: bool = False
+
+
+class AcknowledgeRequest(BaseModel):
+    model_config = _STRICT
+
+    on_behalf_of: list[PlainText] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Other people acknowledging together with the caller (a pair).",
+    )
+
+
+class EscalateRequest(BaseModel):
+    model_config = _STRICT
+
+    tier: int | None = Field(default=None, ge=1, le=50, description="1-based; default: next")
+    reason: PlainText | None = Field(default=None, max_length=2000)
+
+
+class ReassignRequest(BaseModel):
+    model_config = _STRICT
+
+    person: PlainText = Field(min_length=1, max_length=100)
 
 
 class StatusUpdateCreate(BaseModel):
     model_config = _STRICT
 
-    status: str | None = None
-    message: str = Message
+    status: PlainText | None = None
+    message: PlainText = Message
     public: bool = False
 
 

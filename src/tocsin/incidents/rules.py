@@ -105,13 +105,18 @@ def record_milestones(
     return m
 
 
+#: Incident numbers are stored as 32-bit integers; a larger one cannot exist.
+_MAX_NUMBER = 2**31 - 1
 _ID = re.compile(r"^(?:inc-)?(\d{1,12})$", re.IGNORECASE)
 
 
 def parse_incident_id(value: str) -> int | None:
     """'INC-12', 'inc-12' and '12' all name incident number 12."""
     match = _ID.match(value.strip())
-    return int(match.group(1)) if match else None
+    if match is None:
+        return None
+    number = int(match.group(1))
+    return number if number <= _MAX_NUMBER else None
 
 
 def format_incident_id(number: int) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.db.counters import next_number
 from tocsin.errors import Conflict, InvalidInput, NotFound
+from tocsin.incidents import paging
 from tocsin.incidents.models import (
     Incident,
     IncidentCreate,
@@ -40,15 +41,31 @@ from tocsin.incidents.rules import (
     parse_incident_id,
     record_milestones,
 )
+from tocsin.incidents.timeline import record
 from tocsin.policy import Policy, Severity, UnknownSeverity, compute_tags
+
+
+def _record(
+    session: Session,
+    incident: Incident,
+    now: datetime,
+    actor: str,
+    kind: str,
+    summary: str,
+    data: dict[str, Any],
+) -> None:
+    record(session, incident, now=now, actor=actor, kind=kind, summary=summary, data=data)
+
 
 __all__ = [
     "acknowledge",
     "declare",
     "edit",
     "get",
+    "get_by_id",
     "list_incidents",
     "list_updates",
+    "numbers_by_id",
     "post_update",
     "timeline",
     "timeline_to_read",
@@ -97,6 +114,7 @@ def declare(
         f"Declared {severity.name}: {data.title}",
         {"severity": severity.name, "services": services, "started_at": started_at.isoformat()},
     )
+    paging.on_declared(session=session, policy=policy, incident=incident, now=now)
     return incident
 
 
@@ -108,6 +126,19 @@ def get(*, session: Session, ref: str) -> Incident:
     if incident is None:
         raise NotFound(f"incident {ref!r} not found")
     return incident
+
+
+def get_by_id(*, session: Session, incident_id: int) -> Incident | None:
+    return session.get(Incident, incident_id)
+
+
+def numbers_by_id(*, session: Session, ids: set[int | None]) -> dict[int, int]:
+    """Human numbers for internal ids (to show INC-n beside rows of other tables)."""
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    rows = session.execute(select(Incident.id, Incident.number).where(Incident.id.in_(wanted)))
+    return {row.id: row.number for row in rows}
 
 
 def list_incidents(
@@ -174,6 +205,7 @@ def edit(
         )
     if severity is not None and severity.name != incident.severity:
         _change_severity(session, incident, severity, actor, now)
+        paging.on_severity_changed(session=session, policy=policy, incident=incident, now=now)
     if services is not None and services != sorted(s.service for s in incident.services):
         _change_services(session, incident, services, actor, now)
     if roles is not None:
@@ -193,6 +225,7 @@ def edit(
 def transition(
     *,
     session: Session,
+    policy: Policy,
     incident: Incident,
     actor: str,
     target: IncidentStatus,
@@ -205,13 +238,22 @@ def transition(
         check_transition(current, target)
     except IllegalTransition as exc:
         raise Conflict(f"{format_incident_id(incident.number)}: {exc}") from exc
-    _apply_transition(session, incident, current, target, actor, now)
+    _apply_transition(session, policy, incident, current, target, actor, now)
     if message:
         _add_update(session, incident, message=message, public=public, actor=actor, now=now)
     return incident
 
 
-def acknowledge(*, session: Session, incident: Incident, actor: str, now: datetime) -> Incident:
+def acknowledge(
+    *,
+    session: Session,
+    policy: Policy,
+    incident: Incident,
+    actor: str,
+    now: datetime,
+    on_behalf_of: Sequence[str] = (),
+) -> Incident:
+    """Acknowledge, optionally for several people at once (a pair taking the page)."""
     if incident.status != IncidentStatus.triggered:
         who = _acknowledger(session, incident)
         by = f" (acknowledged by {who})" if who else ""
@@ -220,17 +262,30 @@ def acknowledge(*, session: Session, incident: Incident, actor: str, now: dateti
             f"{format_incident_id(incident.number)} is already {incident.status}{by}; "
             f"allowed from {incident.status}: {allowed}"
         )
-    return transition(
-        session=session,
-        incident=incident,
-        actor=actor,
-        target=IncidentStatus.acknowledged,
-        now=now,
+    unknown = [p for p in on_behalf_of if policy.person(p) is None]
+    if unknown:
+        raise InvalidInput("on_behalf_of", f"unknown person {unknown[0]!r}")
+    people = list(dict.fromkeys([actor, *on_behalf_of]))
+    _apply_transition(
+        session,
+        policy,
+        incident,
+        IncidentStatus.triggered,
+        IncidentStatus.acknowledged,
+        " and ".join(people) if len(people) > 1 else actor,
+        now,
     )
+    return incident
 
 
 def post_update(
-    *, session: Session, incident: Incident, actor: str, data: StatusUpdateCreate, now: datetime
+    *,
+    session: Session,
+    policy: Policy,
+    incident: Incident,
+    actor: str,
+    data: StatusUpdateCreate,
+    now: datetime,
 ) -> StatusUpdate:
     """A status update; with a status that differs from the current one it also moves there."""
     if data.status is not None:
@@ -246,12 +301,14 @@ def post_update(
                 check_transition(current, target)
             except IllegalTransition as exc:
                 raise Conflict(f"{format_incident_id(incident.number)}: {exc}") from exc
-            _apply_transition(session, incident, current, target, actor, now)
+            _apply_transition(session, policy, incident, current, target, actor, now)
     elif incident.status == IncidentStatus.closed:
         raise Conflict(f"{format_incident_id(incident.number)} is closed")
-    return _add_update(
+    update = _add_update(
         session, incident, message=data.message, public=data.public, actor=actor, now=now
     )
+    paging.on_status_update(session=session, policy=policy, incident=incident, now=now)
+    return update
 
 
 def timeline(*, session: Session, incident: Incident) -> list[TimelineEvent]:
@@ -336,6 +393,7 @@ _TRANSITION_EVENTS = {
 
 def _apply_transition(
     session: Session,
+    policy: Policy,
     incident: Incident,
     current: IncidentStatus,
     target: IncidentStatus,
@@ -360,6 +418,12 @@ def _apply_transition(
     _record(
         session, incident, now, actor, kind, summary, {"from": current.value, "to": target.value}
     )
+    if target is IncidentStatus.resolved:
+        paging.on_resolved(session=session, incident=incident, now=now)
+    elif reopened:
+        paging.on_reopened(session=session, policy=policy, incident=incident, now=now)
+    elif current is IncidentStatus.triggered:
+        paging.on_acknowledged(session=session, incident=incident, now=now)
 
 
 def _add_update(
@@ -428,9 +492,15 @@ def _assign_role(
     current = [r.person for r in incident.roles if r.role == role]
     if current == people:
         return
-    incident.roles = [r for r in incident.roles if r.role != role] + [
-        IncidentRole(role=role, person=p, assigned_at=now, assigned_by=actor) for p in people
-    ]
+    leaving = [r for r in incident.roles if r.role == role and r.person not in people]
+    for assignment in leaving:
+        incident.roles.remove(assignment)
+    session.flush()  # the rows of people who leave go before anyone (re)joins
+    incident.roles.extend(
+        IncidentRole(role=role, person=p, assigned_at=now, assigned_by=actor)
+        for p in people
+        if p not in current
+    )
     if people:
         _record(
             session,
@@ -459,22 +529,6 @@ def _acknowledger(session: Session, incident: Incident) -> str | None:
         .where(TimelineEvent.incident_id == incident.id, TimelineEvent.kind == "acknowledged")
         .order_by(TimelineEvent.id.desc())
         .limit(1)
-    )
-
-
-def _record(
-    session: Session,
-    incident: Incident,
-    now: datetime,
-    actor: str,
-    kind: str,
-    summary: str,
-    data: dict[str, Any],
-) -> None:
-    session.add(
-        TimelineEvent(
-            incident_id=incident.id, at=now, actor=actor, kind=kind, summary=summary, data=data
-        )
     )
 
 

@@ -263,7 +263,10 @@ def _fields_at(loc: Loc) -> list[str]:
             continue
         field = model.model_fields.get(part)
         model = _model_in(field.annotation) if field is not None else None
-    return list(model.model_fields) if model is not None else []
+    if model is None:
+        return []
+    # Keys as written in YAML: a field such as ``from_`` is spelt by its alias.
+    return [field.alias or name for name, field in model.model_fields.items()]
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from tocsin.policy.alerting import AlertingSettings, Route, alerting_reference_issues
 from tocsin.policy.durations import Duration
 
 __all__ = [
@@ -236,6 +237,9 @@ class Service(_Model):
     status_page: StatusPageComponent | None = Field(
         default=None, description="Where it appears on the status page; absent = not shown."
     )
+    escalation_policy: Slug | None = Field(
+        default=None, description="From `escalation_policies`; absent = the one named `default`."
+    )
 
 
 class TaggingRule(_Model):
@@ -277,6 +281,19 @@ DEFAULT_ROLES: tuple[RoleDef, ...] = (
 )
 
 
+# The on-call models build on the types above, so they are imported here rather than at
+# the top (tocsin.policy.oncall imports this module). The package imports this module
+# first, which makes the order safe.
+from tocsin.policy.oncall import (  # noqa: E402
+    CommanderAssignment,
+    EscalationPolicy,
+    Schedule,
+    StakeholderMatrix,
+    oncall_reference_issues,
+    schedules_with_team_timezones,
+)
+
+
 class Policy(_Model):
     """The whole policy file. Only ``severities`` is required."""
 
@@ -287,8 +304,23 @@ class Policy(_Model):
     people: tuple[Person, ...] = ()
     services: tuple[Service, ...] = ()
     tagging: tuple[TaggingRule, ...] = ()
+    schedules: tuple[Schedule, ...] = ()
+    escalation_policies: tuple[EscalationPolicy, ...] = ()
+    stakeholders: tuple[StakeholderMatrix, ...] = Field(
+        default=(), description="Who hears about an unresolved incident, by severity."
+    )
+    commander_assignment: CommanderAssignment | None = None
+    routes: Route | None = Field(
+        default=None, description="Alert routing tree; the top entry is the default route."
+    )
+    alerting: AlertingSettings = AlertingSettings()
 
     _severity_index: dict[str, Severity] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _schedule_timezones(cls, data: Any) -> Any:
+        return schedules_with_team_timezones(data)
 
     @model_validator(mode="after")
     def _finish(self, info: ValidationInfo) -> Self:
@@ -328,6 +360,12 @@ class Policy(_Model):
 
     def role(self, name: str) -> RoleDef | None:
         return next((r for r in self.roles if r.name == name), None)
+
+    def schedule(self, name: str) -> Schedule | None:
+        return next((s for s in self.schedules if s.name == name), None)
+
+    def escalation_policy(self, name: str) -> EscalationPolicy | None:
+        return next((e for e in self.escalation_policies if e.name == name), None)
 
 
 # --- cross-reference checks ---------------------------------------------------------
@@ -486,4 +524,6 @@ def reference_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
                 (("teams", index, "lead"), f"lead {lead!r} is not one of the team's members")
             )
     _service_issues(data, services, teams, issues)
+    issues += oncall_reference_issues(data)
+    issues += alerting_reference_issues(data)
     return issues

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tocsin.errors import Conflict, InvalidInput, NotFound
@@ -73,6 +74,11 @@ async def _policy_error(_request: Request, exc: Exception) -> JSONResponse:
     return _error(422, f"policy refused, the running policy is unchanged:\n{exc}", errors)
 
 
+async def _data_error(_request: Request, exc: Exception) -> JSONResponse:
+    """A value the database cannot hold (out of range, NUL in text) is the client's input."""
+    return _error(422, "a value in the request cannot be stored: out of range or invalid text")
+
+
 async def _http(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     return _error(exc.status_code, str(exc.detail), headers=exc.headers)
@@ -85,3 +91,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(PolicyError, _policy_error)
     app.add_exception_handler(StarletteHTTPException, _http)
+    app.add_exception_handler(DataError, _data_error)

@@ -5,13 +5,10 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import text
 
-import tocsin.auth.models
-import tocsin.db.counters
-import tocsin.incidents.models  # noqa: F401  (registers tables for autogenerate)
-from tocsin.db.base import Base
+from tocsin.tables import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 #: Any constant: serialises concurrent `tocsin migrate` runs against one PostgreSQL database.
 _MIGRATION_LOCK = 7_460_001

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from tocsin.incidents import service
 from tocsin.incidents.models import (
+    AcknowledgeRequest,
     IncidentCreate,
     IncidentList,
     IncidentRead,
@@ -47,7 +48,7 @@ def list_incidents(
     severity: str | None = None,
     service_name: Annotated[str | None, Query(alias="service")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> IncidentList:
     rows, total = service.list_incidents(
         session=session,
@@ -91,10 +92,23 @@ def edit_incident(
 
 @router.post("/{incident_id}/acknowledge")
 def acknowledge_incident(
-    incident_id: str, session: SessionDep, clock: NowClock, principal: Responder
+    incident_id: str,
+    session: SessionDep,
+    policy: CurrentPolicy,
+    clock: NowClock,
+    principal: Responder,
+    body: AcknowledgeRequest | None = None,
 ) -> IncidentRead:
+    """Acknowledge (stops the escalation); `on_behalf_of` names others taking it too."""
     incident = service.get(session=session, ref=incident_id)
-    service.acknowledge(session=session, incident=incident, actor=principal.actor, now=clock.now())
+    service.acknowledge(
+        session=session,
+        policy=policy,
+        incident=incident,
+        actor=principal.actor,
+        now=clock.now(),
+        on_behalf_of=body.on_behalf_of if body else (),
+    )
     return service.to_read(incident)
 
 
@@ -103,6 +117,7 @@ def _move(
     incident_id: str,
     body: TransitionRequest | None,
     session: SessionDep,
+    policy: CurrentPolicy,
     clock: NowClock,
     principal: Responder,
 ) -> IncidentRead:
@@ -110,6 +125,7 @@ def _move(
     incident = service.get(session=session, ref=incident_id)
     service.transition(
         session=session,
+        policy=policy,
         incident=incident,
         actor=principal.actor,
         target=target,
@@ -124,33 +140,36 @@ def _move(
 def resolve_incident(
     incident_id: str,
     session: SessionDep,
+    policy: CurrentPolicy,
     clock: NowClock,
     principal: Responder,
     body: TransitionRequest | None = None,
 ) -> IncidentRead:
-    return _move(IncidentStatus.resolved, incident_id, body, session, clock, principal)
+    return _move(IncidentStatus.resolved, incident_id, body, session, policy, clock, principal)
 
 
 @router.post("/{incident_id}/close")
 def close_incident(
     incident_id: str,
     session: SessionDep,
+    policy: CurrentPolicy,
     clock: NowClock,
     principal: Responder,
     body: TransitionRequest | None = None,
 ) -> IncidentRead:
-    return _move(IncidentStatus.closed, incident_id, body, session, clock, principal)
+    return _move(IncidentStatus.closed, incident_id, body, session, policy, clock, principal)
 
 
 @router.post("/{incident_id}/reopen")
 def reopen_incident(
     incident_id: str,
     session: SessionDep,
+    policy: CurrentPolicy,
     clock: NowClock,
     principal: Responder,
     body: TransitionRequest | None = None,
 ) -> IncidentRead:
-    return _move(IncidentStatus.triggered, incident_id, body, session, clock, principal)
+    return _move(IncidentStatus.triggered, incident_id, body, session, policy, clock, principal)
 
 
 @router.post("/{incident_id}/updates", status_code=201)
@@ -158,12 +177,18 @@ def post_status_update(
     incident_id: str,
     body: StatusUpdateCreate,
     session: SessionDep,
+    policy: CurrentPolicy,
     clock: NowClock,
     principal: Responder,
 ) -> StatusUpdateRead:
     incident = service.get(session=session, ref=incident_id)
     update = service.post_update(
-        session=session, incident=incident, actor=principal.actor, data=body, now=clock.now()
+        session=session,
+        policy=policy,
+        incident=incident,
+        actor=principal.actor,
+        data=body,
+        now=clock.now(),
     )
     return service.update_to_read(incident, update)
 

@@ -1,0 +1,191 @@
+"""Durable timers: the jobs table, written inside the caller's transaction.
+
+Any service sets a timer with `schedule(session, ...)` in the same transaction as the
+state change that needs it, so a rolled-back change leaves no timer behind and a
+committed one is never lost. Workers claim due jobs (`FOR UPDATE SKIP LOCKED` on
+PostgreSQL; SQLite has a single writer) and complete each in the transaction that
+applies its effects. The key makes scheduling idempotent: a second `schedule` with the
+same key is ignored.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import CheckConstraint, Index, Integer, String, Text, event, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from tocsin.db.base import Base, JSONValue, UTCDateTime
+
+__all__ = [
+    "Job",
+    "JobState",
+    "cancel_jobs",
+    "claim_due",
+    "next_due_at",
+    "pending_jobs",
+    "schedule",
+    "wakeup",
+]
+
+
+class JobState:
+    pending = "pending"
+    done = "done"
+    cancelled = "cancelled"
+    failed = "failed"
+
+
+class Job(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (
+        Index("ix_jobs_state_due", "state", "due_at"),
+        CheckConstraint("state IN ('pending', 'done', 'cancelled', 'failed')", name="state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONValue, default=dict)
+    state: Mapped[str] = mapped_column(String(10), default=JobState.pending)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+def schedule(
+    session: Session,
+    *,
+    kind: str,
+    due_at: datetime,
+    payload: dict[str, Any],
+    key: str,
+    now: datetime,
+) -> bool:
+    """Set a timer; returns False when a job with this key already exists."""
+    values = {
+        "kind": kind,
+        "key": key,
+        "due_at": due_at,
+        "payload": payload,
+        "state": JobState.pending,
+        "attempts": 0,
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Job).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    created = bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    if created:
+        session.info["tocsin_job_scheduled"] = True
+    return created
+
+
+def cancel_jobs(
+    session: Session, *, key_prefix: str, now: datetime, kinds: tuple[str, ...] = ()
+) -> int:
+    """Cancel pending jobs whose key starts with `key_prefix` (optionally of some kinds)."""
+    stmt = (
+        update(Job)
+        .where(Job.state == JobState.pending, Job.key.startswith(key_prefix, autoescape=True))
+        .values(state=JobState.cancelled, finished_at=now)
+    )
+    if kinds:
+        stmt = stmt.where(Job.kind.in_(kinds))
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def pending_jobs(session: Session, *, key_prefix: str) -> list[Job]:
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.state == JobState.pending, Job.key.startswith(key_prefix, autoescape=True))
+            .order_by(Job.due_at, Job.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Claim:
+    id: int
+    kind: str
+    key: str
+
+
+def claim_due(
+    session: Session, *, now: datetime, worker: str, limit: int, lease: timedelta
+) -> list[Claim]:
+    """Lease up to `limit` due jobs to `worker`; the caller commits to publish the lease."""
+    query = (
+        select(Job)
+        .where(
+            Job.state == JobState.pending,
+            Job.due_at <= now,
+            or_(Job.claimed_until.is_(None), Job.claimed_until < now),
+        )
+        .order_by(Job.due_at, Job.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    jobs = list(session.scalars(query))
+    for job in jobs:
+        job.claimed_by = worker
+        job.claimed_until = now + lease
+    return [Claim(job.id, job.kind, job.key) for job in jobs]
+
+
+def lock_claimed(session: Session, claim: Claim, worker: str) -> Job | None:
+    """Re-read a claimed job under a row lock; None if it was finished or re-leased meanwhile."""
+    query = select(Job).where(Job.id == claim.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    job = session.scalar(query)
+    if job is None or job.state != JobState.pending or job.claimed_by != worker:
+        return None
+    return job
+
+
+def next_due_at(session: Session) -> datetime | None:
+    return session.scalar(
+        select(Job.due_at).where(Job.state == JobState.pending).order_by(Job.due_at).limit(1)
+    )
+
+
+# ---------------------------------------------------------------- in-process wake-ups
+
+_wakeups: list[threading.Event] = []
+_wakeups_lock = threading.Lock()
+
+
+def wakeup(event_: threading.Event) -> None:
+    """Have `event_` set whenever a transaction that scheduled a job commits."""
+    with _wakeups_lock:
+        _wakeups.append(event_)
+
+
+def forget_wakeup(event_: threading.Event) -> None:
+    with _wakeups_lock:
+        if event_ in _wakeups:
+            _wakeups.remove(event_)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop("tocsin_job_scheduled", False):
+        with _wakeups_lock:
+            for waiting in _wakeups:
+                waiting.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop("tocsin_job_scheduled", None)

@@ -1,0 +1,1 @@
+"""The durable engine: a worker that claims due jobs and hands each to its handler."""

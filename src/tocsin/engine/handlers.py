@@ -1,0 +1,60 @@
+"""One handler per job kind. Each runs inside the transaction that completes its job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+from tocsin.incidents import paging
+from tocsin.incidents.models import Incident
+from tocsin.incidents.service import get_by_id
+from tocsin.policy import Policy
+
+__all__ = ["HANDLERS", "EngineContext", "JobHandler"]
+
+
+@dataclass(frozen=True)
+class EngineContext:
+    policy: Policy
+    now: datetime
+
+
+class JobHandler(Protocol):
+    def __call__(
+        self, session: Session, context: EngineContext, payload: Mapping[str, Any]
+    ) -> str: ...
+
+
+IncidentStep = Callable[..., str]
+
+
+def _for_incident(step: IncidentStep) -> JobHandler:
+    """Load the job's incident and hand it to a paging step; a deleted incident is a no-op."""
+
+    def handle(session: Session, context: EngineContext, payload: Mapping[str, Any]) -> str:
+        incident: Incident | None = get_by_id(
+            session=session, incident_id=int(payload["incident_id"])
+        )
+        if incident is None:
+            return "gone"
+        return step(
+            session=session,
+            policy=context.policy,
+            incident=incident,
+            payload=payload,
+            now=context.now,
+        )
+
+    return handle
+
+
+HANDLERS: dict[str, JobHandler] = {
+    paging.ESCALATE: _for_incident(paging.handle_escalate),
+    paging.STAKEHOLDER: _for_incident(paging.handle_stakeholder),
+    paging.ACK_SLA: _for_incident(paging.handle_ack_sla),
+    paging.UPDATE_REMINDER: _for_incident(paging.handle_update_reminder),
+}

@@ -1,0 +1,87 @@
+"""Writing to and reading the outbox, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tocsin.notify.models import Notification, NotificationKind, NotificationState
+
+__all__ = ["cancel_pending", "enqueue", "list_notifications"]
+
+#: The channel of a message whose delivery route is decided at delivery time from the
+#: person's notification rules.
+PERSON_CHANNEL = "person"
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    person: str,
+    kind: NotificationKind,
+    subject: str,
+    body: str,
+    reason: str,
+    now: datetime,
+    incident_id: int | None = None,
+    channel: str = PERSON_CHANNEL,
+    data: dict[str, Any] | None = None,
+) -> bool:
+    """Queue one message; False if a message with this idempotency key already exists."""
+    values = {
+        "key": key,
+        "incident_id": incident_id,
+        "person": person,
+        "kind": kind.value,
+        "channel": channel,
+        "subject": subject[:300],
+        "body": body,
+        "reason": reason,
+        "data": data or {},
+        "state": NotificationState.pending.value,
+        "attempts": 0,
+        "due_at": now,
+        "created_at": now,
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def list_notifications(
+    session: Session,
+    *,
+    incident_id: int | None = None,
+    states: Sequence[str] = (),
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[Notification], int]:
+    query = select(Notification)
+    if incident_id is not None:
+        query = query.where(Notification.incident_id == incident_id)
+    if states:
+        query = query.where(Notification.state.in_(list(states)))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Notification.id).limit(limit).offset(offset))
+    return list(rows), total
+
+
+def cancel_pending(session: Session, *, incident_id: int, kinds: Sequence[NotificationKind]) -> int:
+    """Drop messages not yet sent that an acknowledgement or resolution made moot."""
+    stmt = (
+        update(Notification)
+        .where(
+            Notification.incident_id == incident_id,
+            Notification.state == NotificationState.pending.value,
+            Notification.kind.in_([k.value for k in kinds]),
+        )
+        .values(state=NotificationState.cancelled.value, sent_at=None, last_error=None)
+    )
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,16 @@
+"""Imports every module that defines tables, so `Base.metadata` holds the whole schema.
+
+Used by the migration environment (autogenerate) and the schema-drift test.
+"""
+
+import tocsin.auth.models
+import tocsin.db.counters
+import tocsin.db.jobs
+import tocsin.incidents.models
+import tocsin.notify.models
+import tocsin.oncall.models  # noqa: F401
+from tocsin.db.base import Base
+
+metadata = Base.metadata
+
+__all__ = ["metadata"]

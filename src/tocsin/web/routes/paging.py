@@ -1,0 +1,138 @@
+"""Escalation controls and the notification outbox views."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from tocsin.incidents import paging, service
+from tocsin.incidents.models import EscalateRequest, IncidentRead, ReassignRequest
+from tocsin.incidents.rules import format_incident_id
+from tocsin.notify.models import (
+    Notification,
+    NotificationList,
+    NotificationRead,
+    NotificationState,
+)
+from tocsin.notify.service import list_notifications
+from tocsin.web.deps import CurrentPolicy, NowClock, Responder, SessionDep, Viewer
+
+router = APIRouter(prefix="/api/v1", tags=["paging"])
+
+
+@router.post("/incidents/{incident_id}/escalate")
+def escalate_incident(
+    incident_id: str,
+    session: SessionDep,
+    policy: CurrentPolicy,
+    clock: NowClock,
+    principal: Responder,
+    body: EscalateRequest | None = None,
+) -> IncidentRead:
+    """Page the next tier now, or a chosen tier (1-based) of the current round."""
+    request = body or EscalateRequest()
+    incident = service.get(session=session, ref=incident_id)
+    paging.escalate_now(
+        session=session,
+        policy=policy,
+        incident=incident,
+        now=clock.now(),
+        actor=principal.actor,
+        tier=request.tier,
+        reason=request.reason or (f"to tier {request.tier}" if request.tier else "next tier"),
+    )
+    return service.to_read(incident)
+
+
+@router.post("/incidents/{incident_id}/repage")
+def repage_incident(
+    incident_id: str,
+    session: SessionDep,
+    policy: CurrentPolicy,
+    clock: NowClock,
+    principal: Responder,
+) -> IncidentRead:
+    """Page the current tier again and restart its timeout."""
+    incident = service.get(session=session, ref=incident_id)
+    paging.repage(
+        session=session, policy=policy, incident=incident, now=clock.now(), actor=principal.actor
+    )
+    return service.to_read(incident)
+
+
+@router.post("/incidents/{incident_id}/reassign")
+def reassign_incident(
+    incident_id: str,
+    body: ReassignRequest,
+    session: SessionDep,
+    policy: CurrentPolicy,
+    clock: NowClock,
+    principal: Responder,
+) -> IncidentRead:
+    """Page one chosen person now; the escalation goes on if they do not acknowledge."""
+    incident = service.get(session=session, ref=incident_id)
+    paging.reassign(
+        session=session,
+        policy=policy,
+        incident=incident,
+        person=body.person,
+        now=clock.now(),
+        actor=principal.actor,
+    )
+    return service.to_read(incident)
+
+
+@router.get("/incidents/{incident_id}/notifications")
+def incident_notifications(
+    incident_id: str,
+    session: SessionDep,
+    _principal: Viewer,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> NotificationList:
+    """Who was paged or told, when, and why."""
+    incident = service.get(session=session, ref=incident_id)
+    rows, total = list_notifications(session, incident_id=incident.id, limit=limit, offset=offset)
+    ref = format_incident_id(incident.number)
+    return NotificationList(items=[_read(r, ref) for r in rows], total=total)
+
+
+@router.get("/notifications")
+def notifications(
+    session: SessionDep,
+    _principal: Viewer,
+    state: Annotated[list[NotificationState], Query()] = [],  # noqa: B006
+    limit: Annotated[int, Query(ge=1, le=1000)] = 200,
+    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+) -> NotificationList:
+    rows, total = list_notifications(
+        session, states=[s.value for s in state], limit=limit, offset=offset
+    )
+    numbers = service.numbers_by_id(session=session, ids={r.incident_id for r in rows})
+    return NotificationList(
+        items=[
+            _read(r, format_incident_id(numbers[r.incident_id]) if r.incident_id else None)
+            for r in rows
+        ],
+        total=total,
+    )
+
+
+def _read(row: Notification, incident_ref: str | None) -> NotificationRead:
+    return NotificationRead(
+        id=row.id,
+        incident_id=incident_ref,
+        person=row.person,
+        kind=row.kind,
+        channel=row.channel,
+        subject=row.subject,
+        body=row.body,
+        reason=row.reason,
+        state=row.state,
+        attempts=row.attempts,
+        due_at=row.due_at,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+    )
