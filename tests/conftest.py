@@ -73,6 +73,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 @pytest.fixture
+def postgres_url(pg_cluster: PostgresCluster) -> Iterator[str]:
+    """A fresh migrated PostgreSQL database, for tests of what only PostgreSQL does."""
+    name = f"t_{next(_counter)}"
+    pg_cluster.create_database(name, template=TEMPLATE_DB)
+    yield pg_cluster.url(name)
+    pg_cluster.drop_database(name)
+
+
+@pytest.fixture
 def policy_file(tmp_path: Path) -> Path:
     path = tmp_path / "tocsin.yaml"
     path.write_text(example_policy_text(), encoding="utf-8")

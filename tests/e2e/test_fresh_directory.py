@@ -8,32 +8,13 @@ from what `init` wrote.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from tests.support.pgcluster import PostgresCluster
-
-TOCSIN = str(Path(sys.executable).parent / "tocsin")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _env(extra: dict[str, str]) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TOCSIN_")}
-    env.update({"COLUMNS": "200", "NO_COLOR": "1", **extra})
-    return env
+from tests.support.servers import clean_env, free_port, run_tocsin, start_server, stop_server
 
 
 class Workspace:
@@ -42,14 +23,7 @@ class Workspace:
         self.env = env
 
     def run(self, *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [TOCSIN, *args],
-            cwd=self.directory,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = run_tocsin(*args, cwd=self.directory, env=self.env)
         if ok:
             assert result.returncode == 0, f"tocsin {' '.join(args)}:\n{result.stderr}"
         return result
@@ -62,35 +36,16 @@ def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Worksp
         cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
         cluster.create_database("fresh_e2e")
         extra["TOCSIN_DATABASE_URL"] = cluster.url("fresh_e2e")
-    port = _free_port()
-    ws = Workspace(tmp_path, _env(extra))
+    port = free_port()
+    ws = Workspace(tmp_path, clean_env(extra))
     init = ws.run("init", "--url", f"http://127.0.0.1:{port}")
     token = init.stdout.strip().splitlines()[-1]
     assert token.startswith("tcs_")
-    server = subprocess.Popen(
-        [TOCSIN, "serve", "--port", str(port)],
-        cwd=tmp_path,
-        env=ws.env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    server = start_server(tmp_path, port, ws.env)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, "server exited early"
-            time.sleep(0.1)
-        else:
-            pytest.fail("tocsin serve did not become ready within 30 s")
         yield ws
     finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=15)
+        output = stop_server(server)
         assert token not in output, "the server log must not show the token"
         if request.param == "postgres":
             cluster.drop_database("fresh_e2e")
@@ -154,16 +109,8 @@ def test_the_readme_walkthrough(workspace: Workspace) -> None:
 
 
 def test_a_bad_policy_is_refused_at_start(tmp_path: Path) -> None:
-    env = _env({})
     (tmp_path / "tocsin.yaml").write_text("severities:\n  - name: SEV1\n    respond_within: soon\n")
-    result = subprocess.run(
-        [TOCSIN, "serve", "--port", str(_free_port())],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_tocsin("serve", "--port", str(free_port()), cwd=tmp_path, env=clean_env())
     assert result.returncode == 1
     assert "respond_within" in result.stderr
     assert ":3:" in result.stderr  # the line of the bad value

@@ -82,8 +82,13 @@ def schedule(
     }
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Job).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    created = bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    stmt = (
+        insert(Job)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Job.id)
+    )
+    created = session.execute(stmt).scalar_one_or_none() is not None
     if created:
         session.info["tocsin_job_scheduled"] = True
     return created

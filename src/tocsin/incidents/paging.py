@@ -86,10 +86,17 @@ def _overrides(session: Session, now: datetime) -> Mapping[str, Sequence[Overrid
 # ---------------------------------------------------------------- lifecycle hooks
 
 
-def on_declared(*, session: Session, policy: Policy, incident: Incident, now: datetime) -> None:
+def on_declared(
+    *,
+    session: Session,
+    policy: Policy,
+    incident: Incident,
+    now: datetime,
+    escalation_policy: str | None = None,
+) -> None:
     """A new incident: assign a commander, page tier 1 and set every timer."""
     _assign_commander(session, policy, incident, now)
-    _start(session, policy, incident, now)
+    _start(session, policy, incident, now, chosen=escalation_policy)
 
 
 def on_reopened(*, session: Session, policy: Policy, incident: Incident, now: datetime) -> None:
@@ -460,11 +467,17 @@ def handle_update_reminder(
 # ---------------------------------------------------------------- internals
 
 
-def _start(session: Session, policy: Policy, incident: Incident, now: datetime) -> None:
+def _start(
+    session: Session, policy: Policy, incident: Incident, now: datetime, chosen: str | None = None
+) -> None:
     esc = session.get(IncidentEscalation, incident.id)
-    ep = choose_escalation_policy(
-        policy, service=_routing_service(policy, incident), severity=incident.severity
-    )
+    if chosen is None and esc is not None and esc.policy is not None:
+        chosen = esc.policy  # a restart (reopen) keeps the policy the incident was opened with
+    ep = policy.escalation_policy(chosen) if chosen else None
+    if ep is None:
+        ep = choose_escalation_policy(
+            policy, service=_routing_service(policy, incident), severity=incident.severity
+        )
     if esc is None:
         esc = IncidentEscalation(
             incident_id=incident.id,

@@ -79,9 +79,23 @@ CLOCK_SKEW = timedelta(minutes=5)
 
 
 def declare(
-    *, session: Session, policy: Policy, actor: str, data: IncidentCreate, now: datetime
+    *,
+    session: Session,
+    policy: Policy,
+    actor: str,
+    data: IncidentCreate,
+    now: datetime,
+    escalation_policy: str | None = None,
+    detected_at: datetime | None = None,
 ) -> Incident:
+    """Open an incident and page for it.
+
+    `escalation_policy` (an alert route's choice) replaces the one the services name;
+    `detected_at` is when monitoring noticed, if that was before now.
+    """
     severity = _severity(policy, data.severity)
+    if escalation_policy is not None and policy.escalation_policy(escalation_policy) is None:
+        raise InvalidInput("escalation_policy", f"unknown escalation policy {escalation_policy!r}")
     services = _services(policy, data.services)
     started_at = data.started_at or now
     if started_at > now + CLOCK_SKEW:
@@ -97,7 +111,7 @@ def declare(
             policy, title=data.title, description=data.description, services=services
         ),
         started_at=started_at,
-        detected_at=now,
+        detected_at=min(detected_at or now, now),
         created_at=now,
         updated_at=now,
         created_by=actor,
@@ -114,7 +128,13 @@ def declare(
         f"Declared {severity.name}: {data.title}",
         {"severity": severity.name, "services": services, "started_at": started_at.isoformat()},
     )
-    paging.on_declared(session=session, policy=policy, incident=incident, now=now)
+    paging.on_declared(
+        session=session,
+        policy=policy,
+        incident=incident,
+        now=now,
+        escalation_policy=escalation_policy,
+    )
     return incident
 
 

@@ -51,8 +51,13 @@ def enqueue(
     }
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(Notification).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    stmt = (
+        insert(Notification)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Notification.id)
+    )
+    return session.execute(stmt).scalar_one_or_none() is not None
 
 
 def list_notifications(
