@@ -70,7 +70,10 @@ def schedule(
     key: str,
     now: datetime,
 ) -> bool:
-    """Set a timer; returns False when a job with this key already exists."""
+    """Set a timer; returns False when a job with this key is already pending or done.
+
+    A cancelled job with the key is set again: scheduling it is a new decision.
+    """
     values = {
         "kind": kind,
         "key": key,
@@ -82,13 +85,21 @@ def schedule(
     }
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(Job)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(Job.id)
+    upsert = insert(Job).values(**values).on_conflict_do_update(
+        index_elements=["key"],
+        set_={
+            "state": JobState.pending,
+            "due_at": due_at,
+            "payload": payload,
+            "attempts": 0,
+            "claimed_by": None,
+            "claimed_until": None,
+            "finished_at": None,
+            "last_error": None,
+        },
+        where=Job.state == JobState.cancelled,
     )
-    created = session.execute(stmt).scalar_one_or_none() is not None
+    created = session.execute(upsert.returning(Job.id)).scalar_one_or_none() is not None
     if created:
         session.info["tocsin_job_scheduled"] = True
     return created

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from tocsin.engine.handoffs import HANDOFF, handle_handoff
 from tocsin.incidents import paging
 from tocsin.incidents.models import Incident
 from tocsin.incidents.service import get_by_id
@@ -52,7 +53,12 @@ def _for_incident(step: IncidentStep) -> JobHandler:
     return handle
 
 
+def _handoff(session: Session, context: EngineContext, payload: Mapping[str, Any]) -> str:
+    return handle_handoff(session=session, policy=context.policy, payload=payload, now=context.now)
+
+
 HANDLERS: dict[str, JobHandler] = {
+    HANDOFF: _handoff,
     paging.ESCALATE: _for_incident(paging.handle_escalate),
     paging.STAKEHOLDER: _for_incident(paging.handle_stakeholder),
     paging.ACK_SLA: _for_incident(paging.handle_ack_sla),

@@ -33,7 +33,8 @@ from tocsin.db.jobs import (
     wakeup,
 )
 from tocsin.engine.handlers import HANDLERS, EngineContext, JobHandler
-from tocsin.policy import PolicyStore
+from tocsin.engine.handoffs import ensure_handoff_jobs
+from tocsin.policy import Policy, PolicyStore
 
 __all__ = ["Worker"]
 
@@ -65,9 +66,11 @@ class Worker:
         self.batch = batch
         self.lease = lease
         self.max_attempts = max_attempts
+        self._prepared_for: Policy | None = None
 
     def run_due(self) -> int:
         """Handle every job due now (including ones that fall due meanwhile); return the count."""
+        self._ensure_standing_jobs()
         handled = 0
         while True:
             with session_scope(self.sessions) as session:
@@ -105,6 +108,15 @@ class Worker:
         finally:
             forget_wakeup(woken)
             log.info("worker %s stopped", self.name)
+
+    def _ensure_standing_jobs(self) -> None:
+        """Jobs that always exist (the next handoff of each schedule), set up once per policy."""
+        policy = self.policy.current
+        if policy is self._prepared_for:
+            return
+        with session_scope(self.sessions) as session:
+            ensure_handoff_jobs(session=session, policy=policy, now=self.clock.now())
+        self._prepared_for = policy
 
     def _handle(self, claim: Claim) -> int:
         now = self.clock.now()

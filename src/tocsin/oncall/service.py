@@ -3,25 +3,77 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from tocsin.db.jobs import cancel_jobs
+from tocsin.db.jobs import schedule as job_schedule
 from tocsin.errors import InvalidInput, NotFound
+from tocsin.oncall.ical import schedule_ical
 from tocsin.oncall.models import OverrideCreate, OverrideRead, ScheduleOverride
-from tocsin.oncall.rules import Override, on_call
+from tocsin.oncall.rules import Override, Shift, handoffs, on_call, shifts
 from tocsin.policy import Policy
 from tocsin.policy.oncall import Schedule
 
 __all__ = [
+    "FEED_HORIZON",
+    "LOOKAROUND",
+    "MAX_INSTANT",
+    "MIN_INSTANT",
+    "OnCallStatus",
     "add_override",
+    "check_instant",
     "delete_override",
     "list_overrides",
+    "on_call_status",
+    "override_to_read",
     "overrides_by_schedule",
     "require_schedule",
+    "schedule_calendar",
+    "schedule_overrides",
+    "upcoming_shifts",
     "who_is_on_call",
 ]
+
+#: How far the iCalendar feed looks ahead.
+FEED_HORIZON = timedelta(weeks=8)
+#: How far before and after an instant the start and end of its shift are looked for.
+LOOKAROUND = timedelta(days=28)
+#: Instants outside this range are refused: the schedule math adds and subtracts
+#: weeks, which must not overflow ``datetime``, and nobody plans on-call for year 1.
+MIN_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class OnCallStatus:
+    """Who is on call for ``schedule`` at an instant, and since/until when.
+
+    ``since`` and ``until`` are the handoffs around the instant (a change of person,
+    including to or from nobody), ``None`` when none is within :data:`LOOKAROUND`;
+    ``incoming`` is who takes over at ``until`` (``None``: nobody, a gap starts).
+    """
+
+    schedule: str
+    people: list[str]
+    since: datetime | None
+    until: datetime | None
+    incoming: str | None
+
+
+def check_instant(value: datetime, field: str) -> datetime:
+    """``value`` in UTC if it is within [MIN_INSTANT, MAX_INSTANT], else InvalidInput."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidInput(field, "must include a time zone offset, e.g. 2026-01-05T09:00:00Z")
+    value = value.astimezone(UTC)
+    if not MIN_INSTANT <= value <= MAX_INSTANT:
+        raise InvalidInput(
+            field, f"must be between {MIN_INSTANT:%Y-%m-%d} and {MAX_INSTANT:%Y-%m-%d}"
+        )
+    return value
 
 
 def require_schedule(policy: Policy, name: str) -> Schedule:
@@ -42,6 +94,8 @@ def add_override(
     now: datetime,
 ) -> ScheduleOverride:
     require_schedule(policy, schedule)
+    check_instant(data.start, "start")
+    check_instant(data.end, "end")
     if policy.person(data.person) is None:
         raise InvalidInput("person", f"unknown person {data.person!r}")
     row = ScheduleOverride(
@@ -55,13 +109,20 @@ def add_override(
     )
     session.add(row)
     session.flush()
+    reschedule_handoff(session=session, policy=policy, schedule=schedule, now=now)
     return row
 
 
-def delete_override(*, session: Session, override_id: int) -> None:
-    result = session.execute(delete(ScheduleOverride).where(ScheduleOverride.id == override_id))
+def delete_override(*, session: Session, override_id: int, schedule: str | None = None) -> None:
+    """Delete one override; with ``schedule``, only if it belongs to that schedule (so a
+    URL naming the wrong schedule deletes nothing)."""
+    query = delete(ScheduleOverride).where(ScheduleOverride.id == override_id)
+    if schedule is not None:
+        query = query.where(ScheduleOverride.schedule == schedule)
+    result = session.execute(query)
     if not result.rowcount:  # type: ignore[attr-defined]
-        raise NotFound(f"override {override_id} not found")
+        where = f" in schedule {schedule!r}" if schedule is not None else ""
+        raise NotFound(f"override {override_id} not found{where}")
 
 
 def list_overrides(
@@ -106,3 +167,132 @@ def override_to_read(row: ScheduleOverride) -> OverrideRead:
         created_by=row.created_by,
         created_at=row.created_at,
     )
+
+
+def schedule_overrides(
+    *,
+    session: Session,
+    policy: Policy,
+    schedule: str,
+    start: datetime,
+    end: datetime | None = None,
+) -> list[ScheduleOverride]:
+    """The run-time overrides of ``schedule`` overlapping [start, end); no ``end``: every
+    one that has not ended by ``start``."""
+    require_schedule(policy, schedule)
+    start = check_instant(start, "from")
+    end = MAX_INSTANT if end is None else check_instant(end, "to")
+    if end <= start:
+        raise InvalidInput("to", "must be after from")
+    return list_overrides(session=session, schedule=schedule, start=start, end=end)
+
+
+def on_call_status(
+    *, session: Session, policy: Policy, at: datetime, schedule: str | None = None
+) -> list[OnCallStatus]:
+    """Who is on call at ``at`` in ``schedule`` (or in every schedule, in policy order),
+    with run-time overrides applied."""
+    at = check_instant(at, "at")
+    chosen = [require_schedule(policy, schedule)] if schedule is not None else policy.schedules
+    start, end = at - LOOKAROUND, at + LOOKAROUND
+    overrides = overrides_by_schedule(session=session, start=start, end=end)
+    result: list[OnCallStatus] = []
+    for definition in chosen:
+        extra = overrides.get(definition.name, [])
+        changes = handoffs(definition, start, end, extra)
+        before = [h for h in changes if h.at <= at]
+        after = [h for h in changes if h.at > at]
+        result.append(
+            OnCallStatus(
+                schedule=definition.name,
+                people=on_call(definition, at, extra),
+                since=before[-1].at if before else None,
+                until=after[0].at if after else None,
+                incoming=after[0].incoming if after else None,
+            )
+        )
+    return result
+
+
+def upcoming_shifts(
+    *, session: Session, policy: Policy, schedule: str, start: datetime, end: datetime
+) -> list[Shift]:
+    """The shifts of ``schedule`` overlapping [start, end), overrides applied.
+
+    The shift running at ``start`` is given from its real beginning (looked for up to
+    :data:`LOOKAROUND` before the start of its UTC day), not cut at ``start``: a person
+    reads "alice since Monday 09:00", and a calendar feed keeps the same event (whose
+    UID is made from its start) from one refresh to the next.
+    """
+    definition = require_schedule(policy, schedule)
+    start, end = check_instant(start, "start"), check_instant(end, "end")
+    since = datetime.combine(start.date(), datetime.min.time(), UTC) - LOOKAROUND
+    overrides = overrides_by_schedule(session=session, start=since, end=end).get(schedule, [])
+    return [s for s in shifts(definition, since, end, overrides) if s.end > start]
+
+
+def schedule_calendar(*, session: Session, policy: Policy, schedule: str, now: datetime) -> bytes:
+    """The iCalendar feed of ``schedule``: its shifts over the next :data:`FEED_HORIZON`."""
+    definition = require_schedule(policy, schedule)
+    found = upcoming_shifts(
+        session=session, policy=policy, schedule=schedule, start=now, end=now + FEED_HORIZON
+    )
+    return schedule_ical(definition, found, now=now)
+
+
+# ---------------------------------------------------------------- handoff timers
+
+#: Job kind of a schedule's next handoff (handled by the engine, which writes the report).
+HANDOFF = "handoff"
+_LOOKAHEAD = timedelta(days=35)
+_TICK = timedelta(microseconds=1)
+
+
+def handoff_key(schedule: str, at: datetime) -> str:
+    return f"handoff:{schedule}/{at.isoformat()}"
+
+
+def next_handoff_at(*, session: Session, schedule: Schedule, after: datetime) -> datetime | None:
+    overrides = overrides_by_schedule(session=session, start=after, end=after + _LOOKAHEAD)
+    changes = handoffs(
+        schedule, after + _TICK, after + _LOOKAHEAD, overrides.get(schedule.name, ())
+    )
+    return changes[0].at if changes else None
+
+
+def reschedule_handoff(
+    *, session: Session, policy: Policy, schedule: str, now: datetime, after: datetime | None = None
+) -> datetime | None:
+    """Replace the schedule's standing handoff job with one for its next handoff."""
+    cancel_jobs(session, key_prefix=f"handoff:{schedule}/", now=now)
+    definition = policy.schedule(schedule)
+    if definition is None:
+        return None
+    at = next_handoff_at(session=session, schedule=definition, after=after or now)
+    if at is not None:
+        job_schedule(
+            session,
+            kind=HANDOFF,
+            due_at=at,
+            now=now,
+            key=handoff_key(schedule, at),
+            payload={"schedule": schedule, "at": at.isoformat()},
+        )
+    return at
+
+
+def ensure_handoff_jobs(*, session: Session, policy: Policy, now: datetime) -> int:
+    """Make sure each schedule has a job for its next handoff; returns how many were added."""
+    added = 0
+    for item in policy.schedules:
+        at = next_handoff_at(session=session, schedule=item, after=now)
+        if at is not None and job_schedule(
+            session,
+            kind=HANDOFF,
+            due_at=at,
+            now=now,
+            key=handoff_key(item.name, at),
+            payload={"schedule": item.name, "at": at.isoformat()},
+        ):
+            added += 1
+    return added
