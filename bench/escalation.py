@@ -26,14 +26,15 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.pgcluster import PostgresCluster, find_pg_bin  # noqa: E402
-from tocsin.clock import SystemClock  # noqa: E402
-from tocsin.db import SessionFactory, create_db_engine, session_scope  # noqa: E402
-from tocsin.db.jobs import schedule  # noqa: E402
-from tocsin.db.migrate import upgrade  # noqa: E402
-from tocsin.engine.handlers import EngineContext  # noqa: E402
-from tocsin.engine.worker import Worker  # noqa: E402
-from tocsin.policy import PolicyStore, parse_policy  # noqa: E402
+from tests.support.pgcluster import PostgresCluster, find_pg_bin
+
+from tocsin.clock import SystemClock
+from tocsin.db import SessionFactory, create_db_engine, session_scope
+from tocsin.db.jobs import schedule
+from tocsin.db.migrate import upgrade
+from tocsin.engine.handlers import EngineContext
+from tocsin.engine.worker import Worker
+from tocsin.policy import PolicyStore, parse_policy
 
 KIND = "bench"
 POLICY = (
