@@ -112,64 +112,37 @@ def acknowledge_incident(
     return service.to_read(incident)
 
 
-def _move(
-    target: IncidentStatus,
-    incident_id: str,
-    body: TransitionRequest | None,
-    session: SessionDep,
-    policy: CurrentPolicy,
-    clock: NowClock,
-    principal: Responder,
-) -> IncidentRead:
-    request = body or TransitionRequest()
-    incident = service.get(session=session, ref=incident_id)
-    service.transition(
-        session=session,
-        policy=policy,
-        incident=incident,
-        actor=principal.actor,
-        target=target,
-        now=clock.now(),
-        message=request.message,
-        public=request.public,
-    )
-    return service.to_read(incident)
+def _add_transition_route(action: str, target: IncidentStatus, summary: str) -> None:
+    """POST /{id}/resolve, /close and /reopen differ only in the status they move to."""
+
+    def move(
+        incident_id: str,
+        session: SessionDep,
+        policy: CurrentPolicy,
+        clock: NowClock,
+        principal: Responder,
+        body: TransitionRequest | None = None,
+    ) -> IncidentRead:
+        request = body or TransitionRequest()
+        incident = service.get(session=session, ref=incident_id)
+        service.transition(
+            session=session,
+            policy=policy,
+            incident=incident,
+            actor=principal.actor,
+            target=target,
+            now=clock.now(),
+            message=request.message,
+            public=request.public,
+        )
+        return service.to_read(incident)
+
+    router.post(f"/{{incident_id}}/{action}", name=f"{action}_incident", summary=summary)(move)
 
 
-@router.post("/{incident_id}/resolve")
-def resolve_incident(
-    incident_id: str,
-    session: SessionDep,
-    policy: CurrentPolicy,
-    clock: NowClock,
-    principal: Responder,
-    body: TransitionRequest | None = None,
-) -> IncidentRead:
-    return _move(IncidentStatus.resolved, incident_id, body, session, policy, clock, principal)
-
-
-@router.post("/{incident_id}/close")
-def close_incident(
-    incident_id: str,
-    session: SessionDep,
-    policy: CurrentPolicy,
-    clock: NowClock,
-    principal: Responder,
-    body: TransitionRequest | None = None,
-) -> IncidentRead:
-    return _move(IncidentStatus.closed, incident_id, body, session, policy, clock, principal)
-
-
-@router.post("/{incident_id}/reopen")
-def reopen_incident(
-    incident_id: str,
-    session: SessionDep,
-    policy: CurrentPolicy,
-    clock: NowClock,
-    principal: Responder,
-    body: TransitionRequest | None = None,
-) -> IncidentRead:
-    return _move(IncidentStatus.triggered, incident_id, body, session, policy, clock, principal)
+_add_transition_route("resolve", IncidentStatus.resolved, "Resolve: impact is over")
+_add_transition_route("close", IncidentStatus.closed, "Close a resolved incident")
+_add_transition_route("reopen", IncidentStatus.triggered, "Reopen a resolved incident")
 
 
 @router.post("/{incident_id}/updates", status_code=201)
