@@ -121,5 +121,7 @@ def handle_handoff(
                 data={"schedule": name, "at": at.isoformat(), "role": role},
             )
         outcome = "reported"
-    reschedule_handoff(session=session, policy=policy, schedule=name, now=now, after=max(at, now - _TICK))
+    reschedule_handoff(
+        session=session, policy=policy, schedule=name, now=now, after=max(at, now - _TICK)
+    )
     return outcome
