@@ -21,6 +21,7 @@ from tocsin.cli.local import (
     settings_for,
     write_credentials,
 )
+from tocsin.cli.policy import print_policy_warnings
 from tocsin.clock import SystemClock
 from tocsin.db import session_scope
 from tocsin.db.migrate import current_revision, head_revision
@@ -96,6 +97,7 @@ def serve(
     except PolicyError as exc:
         err.print(f"[red]The policy {settings.policy} is invalid:[/red]\n{exc}")
         raise typer.Exit(1) from None
+    print_policy_warnings(context.policy.current, context.clock.now())
     if (tls_cert is None) != (tls_key is None):
         err.print("[red]--tls-cert and --tls-key go together[/red]")
         raise typer.Exit(2)
@@ -148,6 +150,7 @@ def worker(policy: Path | None = PolicyOption) -> None:
     except PolicyError as exc:
         err.print(f"[red]The policy {settings.policy} is invalid:[/red]\n{exc}")
         raise typer.Exit(1) from None
+    print_policy_warnings(context.policy.current, context.clock.now())
     open_database(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stop = threading.Event()

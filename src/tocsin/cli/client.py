@@ -143,8 +143,8 @@ def _error_from_response(response: httpx.Response) -> ApiError:
 class ApiClient:
     """A thin synchronous client for ``/api/v1``; use it as a context manager.
 
-    ``get``/``post``/``patch`` take a path relative to the server root (``/api/v1/...``)
-    and return the parsed JSON object of a 2xx answer.
+    ``get``/``post``/``patch``/``delete`` take a path relative to the server root
+    (``/api/v1/...``) and return the parsed JSON object of a 2xx answer.
     """
 
     def __init__(
@@ -187,6 +187,10 @@ class ApiClient:
     def patch(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return self._request("PATCH", path, body=body)
 
+    def delete(self, path: str) -> dict[str, Any]:
+        """DELETE ``path``; a ``204 No Content`` answer gives ``{}``."""
+        return self._request("DELETE", path)
+
     def _request(
         self,
         method: str,
@@ -203,6 +207,8 @@ class ApiClient:
             raise self._unreachable(str(exc) or type(exc).__name__) from None
         if response.is_error:
             raise _error_from_response(response)
+        if response.status_code == 204:
+            return {}
         try:
             data = response.json()
         except ValueError:

@@ -207,12 +207,21 @@ def show(incident_id: IncidentArg, json_output: JsonOpt = False) -> None:
 
 
 @incident_app.command("ack")
-def acknowledge(incident_id: IncidentArg, json_output: JsonOpt = False) -> None:
-    """Acknowledge an incident (stops escalation)."""
+def acknowledge(
+    incident_id: IncidentArg,
+    with_: Annotated[
+        list[str] | None,
+        typer.Option("--with", help="Someone acknowledging together with you (repeatable)."),
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Acknowledge an incident (stops escalation), alone or as a pair with --with."""
+    body = {"on_behalf_of": with_} if with_ else None
     with api() as client:
-        incident = client.post(incident_path(incident_id, "acknowledge"))
+        incident = client.post(incident_path(incident_id, "acknowledge"), body)
         if not json_output:
-            confirm(client, incident, "acknowledged")
+            together = f" together with {', '.join(with_)}" if with_ else ""
+            confirm(client, incident, "acknowledged" + together)
     if json_output:
         print_json(incident)
 

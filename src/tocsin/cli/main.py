@@ -6,6 +6,7 @@ import typer
 
 from tocsin.cli.admin import init, migrate, serve, token_app, worker
 from tocsin.cli.incidents import incident_app
+from tocsin.cli.oncall import register as register_oncall
 from tocsin.cli.policy import policy_app
 
 app = typer.Typer(
@@ -20,6 +21,7 @@ app.command()(worker)
 app.add_typer(token_app, name="token")
 app.add_typer(policy_app, name="policy")
 app.add_typer(incident_app, name="incident")
+register_oncall(app)
 
 if __name__ == "__main__":
     app()

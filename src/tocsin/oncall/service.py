@@ -113,16 +113,26 @@ def add_override(
     return row
 
 
-def delete_override(*, session: Session, override_id: int, schedule: str | None = None) -> None:
+def delete_override(
+    *,
+    session: Session,
+    policy: Policy,
+    override_id: int,
+    now: datetime,
+    schedule: str | None = None,
+) -> None:
     """Delete one override; with ``schedule``, only if it belongs to that schedule (so a
-    URL naming the wrong schedule deletes nothing)."""
-    query = delete(ScheduleOverride).where(ScheduleOverride.id == override_id)
+    URL naming the wrong schedule deletes nothing). As with adding one, the schedule's
+    handoff timer is re-set: without the override the next handoff may come sooner."""
+    where = [ScheduleOverride.id == override_id]
     if schedule is not None:
-        query = query.where(ScheduleOverride.schedule == schedule)
-    result = session.execute(query)
-    if not result.rowcount:  # type: ignore[attr-defined]
-        where = f" in schedule {schedule!r}" if schedule is not None else ""
-        raise NotFound(f"override {override_id} not found{where}")
+        where.append(ScheduleOverride.schedule == schedule)
+    name = session.scalar(select(ScheduleOverride.schedule).where(*where))
+    result = session.execute(delete(ScheduleOverride).where(*where))
+    if name is None or not result.rowcount:  # type: ignore[attr-defined]
+        within = f" in schedule {schedule!r}" if schedule is not None else ""
+        raise NotFound(f"override {override_id} not found{within}")
+    reschedule_handoff(session=session, policy=policy, schedule=name, now=now)
 
 
 def list_overrides(

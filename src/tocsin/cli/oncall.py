@@ -1,0 +1,391 @@
+"""``tocsin oncall``, ``tocsin schedule ...``, ``tocsin notifications`` and the escalation
+controls ``tocsin incident escalate|repage|reassign|notifications``.
+
+Clients of the REST API like ``tocsin incident``: human output by default, the API's
+JSON with ``--json``, refusals on stderr with exit code 1, an unreachable server 2.
+Times are shown in UTC, and schedules also in their own time zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from tocsin.cli.client import ApiClient
+from tocsin.cli.incidents import (
+    API,
+    IncidentArg,
+    JsonOpt,
+    api,
+    incident_app,
+    incident_path,
+)
+from tocsin.cli.output import NONE, format_time, get_console, parse_time, print_json, say
+
+__all__ = ["notifications", "oncall", "register", "schedule_app"]
+
+schedule_app = typer.Typer(
+    help="On-call schedules: shifts, overrides (a client of the Tocsin REST API).",
+    no_args_is_help=True,
+)
+
+ScheduleArg = Annotated[str, typer.Argument(metavar="SCHEDULE", help="Schedule name.")]
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``oncall``, ``schedule`` and ``notifications`` to the ``tocsin`` command (the
+    ``incident`` subcommands here register themselves when this module is imported)."""
+    app.command("oncall")(oncall)
+    app.add_typer(schedule_app, name="schedule")
+    app.command("notifications")(notifications)
+
+
+def _schedule_path(name: str, *rest: str) -> str:
+    return "/".join([f"{API}/schedules", quote(name.strip(), safe=""), *rest])
+
+
+def _table(*columns: str, title: str | None = None) -> Table:
+    table = Table(
+        title=title, title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
+    )
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def _zone(name: str | None) -> ZoneInfo | None:
+    try:
+        return ZoneInfo(name) if name else None
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _local(value: str | None, zone: ZoneInfo | None) -> str:
+    """``Mon 2026-03-02 01:00 PST`` in ``zone``; ``—`` for none."""
+    parsed = parse_time(value)
+    if parsed is None or zone is None:
+        return NONE
+    return parsed.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")
+
+
+def _people(names: Sequence[str] | None) -> Text:
+    if not names:
+        return Text("nobody", style="bold red")
+    return Text(", ".join(names))
+
+
+# -- who is on call ---------------------------------------------------------------------------
+
+
+def oncall(
+    schedule: Annotated[
+        str | None, typer.Argument(metavar="[SCHEDULE]", help="One schedule; default: all.")
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="An instant with an offset (2026-03-05T10:00Z); default: now."),
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Who is on call now (or --at an instant), until when, and who is next."""
+    params = [(k, v) for k, v in (("schedule", schedule), ("at", at)) if v]
+    with api() as client:
+        answer = client.get(f"{API}/oncall", params=params)
+    if json_output:
+        print_json(answer)
+        return
+    table = _table("SCHEDULE", "ON CALL", "UNTIL (UTC)", "NEXT")
+    for item in answer.get("items", []):
+        handoff = item.get("next_handoff") or {}
+        incoming = handoff.get("incoming")
+        following = Text(str(incoming)) if incoming else Text("nobody", style="red")
+        table.add_row(
+            Text(str(item["schedule"]), style="bold"),
+            _people(item.get("people")),
+            Text(format_time(item.get("shift_end"))),
+            following if handoff else Text(NONE),
+        )
+    console = get_console()
+    console.print(Text(f"On call at {format_time(answer.get('at'))}"))
+    console.print(table)
+
+
+# -- schedules ----------------------------------------------------------------------------------
+
+
+def _layer_summary(layer: Mapping[str, Any]) -> str:
+    rotation = str(layer.get("rotation"))
+    if rotation == "custom" and layer.get("length"):
+        rotation = f"every {layer['length']}"
+    text = f"{layer.get('name')}: {', '.join(layer.get('participants') or ())} ({rotation}"
+    text += f" from {layer.get('start')})"
+    for restriction in layer.get("restrictions") or ():
+        days = ",".join(restriction.get("days") or ())
+        text += f" {days} {restriction.get('from')}-{restriction.get('to')}"
+    return text
+
+
+@schedule_app.command("list")
+def list_schedules(json_output: JsonOpt = False) -> None:
+    """List the schedules of the running policy with their layers."""
+    with api() as client:
+        answer = client.get(f"{API}/schedules")
+    if json_output:
+        print_json(answer)
+        return
+    table = _table("SCHEDULE", "TEAM", "TIME ZONE", "LAYERS (lowest priority first)")
+    for item in answer.get("items", []):
+        table.add_row(
+            Text(str(item["name"]), style="bold"),
+            Text(str(item.get("team") or NONE)),
+            Text(str(item.get("timezone"))),
+            Text("\n".join(_layer_summary(layer) for layer in item.get("layers") or ())),
+        )
+    get_console().print(table)
+
+
+@schedule_app.command("show")
+def show_schedule(
+    name: ScheduleArg,
+    days: Annotated[int, typer.Option("--days", min=1, max=90, help="Days ahead.")] = 14,
+    json_output: JsonOpt = False,
+) -> None:
+    """Show the shifts of a schedule for the next days (overrides applied)."""
+    with api() as client:
+        answer = client.get(_schedule_path(name), params=[("days", days)])
+    if json_output:
+        print_json(answer)
+        return
+    zone_name = str(answer.get("timezone") or "UTC")
+    zone = _zone(zone_name)
+    local = zone_name not in ("UTC", "Etc/UTC")  # else the local columns repeat UTC ones
+    columns = ["PERSON", f"FROM ({zone_name})", f"TO ({zone_name})"] if local else ["PERSON"]
+    table = _table(
+        *columns,
+        "FROM (UTC)",
+        "TO (UTC)",
+        "LAYER",
+        title=f"{answer.get('name')}: the next {days} days",
+    )
+    for shift in answer.get("shifts", []):
+        layer = str(shift.get("layer", ""))
+        row = [Text(str(shift["person"]), style="bold")]
+        if local:
+            row += [Text(_local(shift.get("start"), zone)), Text(_local(shift.get("end"), zone))]
+        table.add_row(
+            *row,
+            Text(format_time(shift.get("start"))),
+            Text(format_time(shift.get("end"))),
+            Text(layer, style="yellow" if layer == "override" else ""),
+        )
+    console = get_console()
+    console.print(table)
+    if not answer.get("shifts"):
+        console.print(Text("Nobody is on call in this period.", style="red"))
+
+
+def _override_line(item: Mapping[str, Any]) -> list[str | Text]:
+    reason = f" ({item['reason']})" if item.get("reason") else ""
+    return [
+        f"Override {item.get('id')}: ",
+        Text(str(item.get("person")), style="bold"),
+        f" covers {item.get('schedule')} from {format_time(item.get('start'))}"
+        f" to {format_time(item.get('end'))}{reason}",
+    ]
+
+
+@schedule_app.command("override")
+def add_override(
+    name: ScheduleArg,
+    person: Annotated[str, typer.Argument(help="Who covers.")],
+    start: Annotated[str, typer.Option("--start", help="From (ISO-8601 with an offset).")],
+    end: Annotated[str, typer.Option("--end", help="Until (ISO-8601 with an offset).")],
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, for the record.")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Make PERSON on call for a schedule from --start to --end, whatever the rotation."""
+    body: dict[str, Any] = {"person": person, "start": start, "end": end}
+    if reason is not None:
+        body["reason"] = reason
+    with api() as client:
+        created = client.post(_schedule_path(name, "overrides"), body)
+    if json_output:
+        print_json(created)
+        return
+    say(*_override_line(created))
+
+
+@schedule_app.command("overrides")
+def list_overrides(
+    name: ScheduleArg,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="From this instant (default: now).")
+    ] = None,
+    to: Annotated[str | None, typer.Option("--to", help="Until this instant.")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """List the overrides of a schedule that have not ended (or overlap --from/--to)."""
+    params = [(k, v) for k, v in (("from", from_), ("to", to)) if v]
+    with api() as client:
+        answer = client.get(_schedule_path(name, "overrides"), params=params)
+    if json_output:
+        print_json(answer)
+        return
+    items = answer.get("items", [])
+    if not items:
+        get_console().print(f"No overrides for {name}.")
+        return
+    table = _table("ID", "PERSON", "FROM (UTC)", "TO (UTC)", "REASON", "BY")
+    for item in items:
+        table.add_row(
+            Text(str(item["id"]), style="bold"),
+            Text(str(item.get("person"))),
+            Text(format_time(item.get("start"))),
+            Text(format_time(item.get("end"))),
+            Text(str(item.get("reason") or "")),
+            Text(str(item.get("created_by") or "")),
+        )
+    get_console().print(table)
+
+
+@schedule_app.command("remove-override")
+def remove_override(
+    name: ScheduleArg,
+    override_id: Annotated[int, typer.Argument(metavar="ID", help="Override id.")],
+) -> None:
+    """Delete an override (the rotation applies again)."""
+    with api() as client:
+        client.delete(_schedule_path(name, "overrides", str(override_id)))
+    say(f"Removed override {override_id} from {name}.")
+
+
+# -- notifications --------------------------------------------------------------------------
+
+
+def _notifications_table(items: Sequence[Mapping[str, Any]], *, with_incident: bool) -> Table:
+    columns = ["WHEN (UTC)", "INCIDENT", "PERSON", "KIND", "STATE", "REASON"]
+    if not with_incident:
+        columns.remove("INCIDENT")
+    table = _table(*columns)
+    for item in items:
+        row = [
+            Text(format_time(item.get("created_at"), seconds=True)),
+            Text(str(item.get("incident_id") or NONE)),
+            Text(str(item.get("person")), style="bold"),
+            Text(str(item.get("kind"))),
+            Text(str(item.get("state")), style="red" if item.get("state") == "failed" else ""),
+            Text(str(item.get("reason") or "")),
+        ]
+        if not with_incident:
+            del row[1]
+        table.add_row(*row)
+    return table
+
+
+def _print_notifications(page: Mapping[str, Any], *, with_incident: bool) -> None:
+    items = page.get("items", [])
+    console = get_console()
+    if not items:
+        console.print("No notifications.")
+        return
+    console.print(_notifications_table(items, with_incident=with_incident))
+    total = int(page.get("total", len(items)))
+    if total > len(items):
+        console.print(f"Showing {len(items)} of {total}; raise --limit to see more.")
+
+
+LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="At most N.")]
+
+
+def notifications(
+    state: Annotated[
+        list[str] | None,
+        typer.Option("--state", help="pending, sending, sent, failed, cancelled (repeatable)."),
+    ] = None,
+    limit: LimitOpt = 200,
+    json_output: JsonOpt = False,
+) -> None:
+    """The notification outbox: pages, stakeholder messages, reminders, handoffs."""
+    params: list[tuple[str, str | int]] = [("state", s) for s in state or ()]
+    params.append(("limit", limit))
+    with api() as client:
+        page = client.get(f"{API}/notifications", params=params)
+    if json_output:
+        print_json(page)
+        return
+    _print_notifications(page, with_incident=True)
+
+
+@incident_app.command("notifications")
+def incident_notifications(
+    incident_id: IncidentArg, limit: LimitOpt = 200, json_output: JsonOpt = False
+) -> None:
+    """Who was paged or told about an incident, when, and why."""
+    with api() as client:
+        page = client.get(incident_path(incident_id, "notifications"), params=[("limit", limit)])
+    if json_output:
+        print_json(page)
+        return
+    _print_notifications(page, with_incident=False)
+
+
+# -- escalation controls ----------------------------------------------------------------------
+
+
+def _last_event_id(client: ApiClient, incident_id: str) -> int:
+    events = client.get(incident_path(incident_id, "timeline")).get("items", [])
+    return max((int(e["id"]) for e in events), default=0)
+
+
+def _control(incident_id: str, action: str, body: dict[str, Any], json_output: bool) -> None:
+    """POST an escalation control and print what it put on the timeline (who was
+    paged and why), which the incident object alone does not say."""
+    with api() as client:
+        before = 0 if json_output else _last_event_id(client, incident_id)
+        incident = client.post(incident_path(incident_id, action), body)
+        if json_output:
+            print_json(incident)
+            return
+        ref = str(incident["id"])
+        events = client.get(incident_path(ref, "timeline")).get("items", [])
+    for event in events:
+        if int(event["id"]) > before:
+            say(Text(ref, style="bold"), " ", str(event.get("summary", "")))
+
+
+@incident_app.command("escalate")
+def escalate(
+    incident_id: IncidentArg,
+    tier: Annotated[
+        int | None,
+        typer.Option("--tier", min=1, help="Page this tier (1-based) now; default: the next."),
+    ] = None,
+    reason: Annotated[str | None, typer.Option("--reason", help="Why, for the timeline.")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Page the next escalation tier now (or a chosen tier)."""
+    body = {k: v for k, v in (("tier", tier), ("reason", reason)) if v is not None}
+    _control(incident_id, "escalate", body, json_output)
+
+
+@incident_app.command("repage")
+def repage(incident_id: IncidentArg, json_output: JsonOpt = False) -> None:
+    """Page the current tier again and restart its timeout."""
+    _control(incident_id, "repage", {}, json_output)
+
+
+@incident_app.command("reassign")
+def reassign(
+    incident_id: IncidentArg,
+    person: Annotated[str, typer.Argument(help="Who to page now.")],
+    json_output: JsonOpt = False,
+) -> None:
+    """Page one chosen person now; the escalation goes on if they do not acknowledge."""
+    _control(incident_id, "reassign", {"person": person}, json_output)
