@@ -3,12 +3,15 @@
 Used by the migration environment (autogenerate) and the schema-drift test.
 """
 
+import tocsin.alerts.models
 import tocsin.auth.models
 import tocsin.db.counters
 import tocsin.db.jobs
 import tocsin.incidents.models
 import tocsin.notify.models
-import tocsin.oncall.models  # noqa: F401
+import tocsin.oncall.models
+import tocsin.postmortems.models
+import tocsin.statuspage.models  # noqa: F401
 from tocsin.db.base import Base
 
 metadata = Base.metadata

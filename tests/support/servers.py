@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -36,25 +38,72 @@ def run_tocsin(
     )
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A throwaway CA and a certificate it issued for 127.0.0.1 and localhost."""
+
+    cert: Path
+    key: Path
+    ca: Path
+
+    def client_context(self) -> ssl.SSLContext:
+        """An SSL context that trusts only the throwaway CA."""
+        return ssl.create_default_context(cafile=str(self.ca))
+
+    def serve_args(self) -> tuple[str, ...]:
+        return ("--tls-cert", str(self.cert), "--tls-key", str(self.key))
+
+
+def write_tls_files(directory: Path) -> TlsFiles:
+    """Certificate, key and CA files made with trustme, for `tocsin serve --tls-*`."""
+    import trustme
+
+    ca = trustme.CA()
+    issued = ca.issue_cert("127.0.0.1", "localhost")
+    directory.mkdir(parents=True, exist_ok=True)
+    files = TlsFiles(directory / "cert.pem", directory / "key.pem", directory / "ca.pem")
+    files.cert.write_bytes(b"".join(pem.bytes() for pem in issued.cert_chain_pems))
+    issued.private_key_pem.write_to_path(str(files.key))
+    ca.cert_pem.write_to_path(str(files.ca))
+    return files
+
+
 def start_server(
-    cwd: Path, port: int, env: dict[str, str], *extra: str, timeout: float = 30
+    cwd: Path,
+    port: int,
+    env: dict[str, str],
+    *extra: str,
+    timeout: float = 30,
+    tls: TlsFiles | None = None,
+    log: Path | None = None,
 ) -> subprocess.Popen[str]:
-    """`tocsin serve` on 127.0.0.1:port, returned once /readyz answers 200."""
-    process = subprocess.Popen(
-        [TOCSIN, "serve", "--port", str(port), *extra],
-        cwd=cwd,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    """`tocsin serve` on 127.0.0.1:port, returned once /readyz answers 200 (over HTTPS,
+    trusting only its CA, when ``tls`` is given). Its output is piped (read it with
+    :func:`stop_server`) or, for a long run that would fill the pipe, written to ``log``."""
+    if tls is not None:
+        extra = (*extra, *tls.serve_args())
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}/readyz"
+    verify: ssl.SSLContext | bool = tls.client_context() if tls else True
+    sink = log.open("w") if log is not None else None
+    try:
+        process = subprocess.Popen(
+            [TOCSIN, "serve", "--port", str(port), *extra],
+            cwd=cwd,
+            env=env,
+            stdout=sink or subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    finally:
+        if sink is not None:
+            sink.close()  # the server has its own copy
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            output = process.stdout.read() if process.stdout else ""
+            output = process.stdout.read() if process.stdout else log.read_text() if log else ""
             raise RuntimeError(f"tocsin serve exited early:\n{output}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1, verify=verify).status_code == 200:
                 return process
         except httpx.TransportError:
             pass
@@ -67,4 +116,4 @@ def stop_server(process: subprocess.Popen[str]) -> str:
     if process.poll() is None:
         process.terminate()
     output, _ = process.communicate(timeout=15)
-    return output
+    return output or ""

@@ -25,6 +25,7 @@ from tocsin.cli.policy import print_policy_warnings
 from tocsin.clock import SystemClock
 from tocsin.db import session_scope
 from tocsin.db.migrate import current_revision, head_revision
+from tocsin.engine.delivery import DeliveryWorker
 from tocsin.engine.worker import Worker
 from tocsin.policy import PolicyError, example_policy_text
 from tocsin.web.context import AppContext
@@ -80,7 +81,9 @@ def serve(
         True, "--migrate/--no-migrate", help="Apply pending migrations at start."
     ),
     run_worker: bool = typer.Option(
-        True, "--worker/--no-worker", help="Run the engine worker in this process."
+        True,
+        "--worker/--no-worker",
+        help="Run the engine and delivery workers in this process.",
     ),
     tls_cert: Path | None = typer.Option(None, help="PEM certificate: serve HTTPS."),
     tls_key: Path | None = typer.Option(None, help="PEM private key for --tls-cert."),
@@ -117,6 +120,7 @@ def serve(
     signal.signal(signal.SIGHUP, lambda _s, _f: _reload(context))
     stop = threading.Event()
     worker_thread = None
+    delivery_thread = None
     if run_worker:
         engine_worker = Worker(
             sessions=context.sessions, policy=context.policy, clock=context.clock
@@ -125,6 +129,7 @@ def serve(
             target=engine_worker.run_forever, args=(stop,), name="tocsin-worker", daemon=True
         )
         worker_thread.start()
+        delivery_thread = _start_delivery(context, stop)
     try:
         uvicorn.run(
             create_app(context),
@@ -138,6 +143,8 @@ def serve(
         stop.set()
         if worker_thread is not None:
             worker_thread.join(timeout=10)
+        if delivery_thread is not None:
+            delivery_thread.join(timeout=15)
 
 
 def worker(policy: Path | None = PolicyOption) -> None:
@@ -158,13 +165,26 @@ def worker(policy: Path | None = PolicyOption) -> None:
     signal.signal(signal.SIGINT, lambda _s, _f: stop.set())
     signal.signal(signal.SIGHUP, lambda _s, _f: _reload(context))
     out.print(f"Tocsin worker (policy {settings.policy})")
+    delivery_thread = _start_delivery(context, stop)
     Worker(sessions=context.sessions, policy=context.policy, clock=context.clock).run_forever(stop)
+    delivery_thread.join(timeout=15)
+
+
+def _start_delivery(context: AppContext, stop: threading.Event) -> threading.Thread:
+    """The delivery worker (outbox -> email, webhooks, ...) beside the job worker."""
+    delivery = DeliveryWorker(sessions=context.sessions, policy=context.policy, clock=context.clock)
+    thread = threading.Thread(
+        target=delivery.run_forever, args=(stop,), name="tocsin-delivery", daemon=True
+    )
+    thread.start()
+    return thread
 
 
 def _reload(context: AppContext) -> None:
     try:
-        context.policy.reload()
+        policy = context.policy.reload()
         err.print("Policy reloaded.")
+        print_policy_warnings(policy, context.clock.now())
     except PolicyError as exc:
         err.print(f"[red]Policy refused; the running policy is unchanged:[/red]\n{exc}")
 

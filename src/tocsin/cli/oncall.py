@@ -27,7 +27,15 @@ from tocsin.cli.incidents import (
     incident_app,
     incident_path,
 )
-from tocsin.cli.output import NONE, format_time, get_console, parse_time, print_json, say
+from tocsin.cli.output import (
+    NONE,
+    fail,
+    format_time,
+    get_console,
+    parse_time,
+    print_json,
+    say,
+)
 
 __all__ = ["notifications", "oncall", "register", "schedule_app"]
 
@@ -304,7 +312,18 @@ def _print_notifications(page: Mapping[str, Any], *, with_incident: bool) -> Non
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="At most N.")]
 
 
+_VIEWS = ("pending", "failed")
+
+
 def notifications(
+    view: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[pending|failed]",
+            help="pending: what waits and until when, and why (throttled, retrying, a "
+            "delayed step); failed: the dead letters and their errors.",
+        ),
+    ] = None,
     state: Annotated[
         list[str] | None,
         typer.Option("--state", help="pending, sending, sent, failed, cancelled (repeatable)."),
@@ -313,14 +332,68 @@ def notifications(
     json_output: JsonOpt = False,
 ) -> None:
     """The notification outbox: pages, stakeholder messages, reminders, handoffs."""
-    params: list[tuple[str, str | int]] = [("state", s) for s in state or ()]
+    if view is not None and view not in _VIEWS:
+        fail(f"unknown view {view!r}; use pending or failed (or --state)")
+    states = [view] if view else list(state or ())
+    params: list[tuple[str, str | int]] = [("state", s) for s in states]
     params.append(("limit", limit))
     with api() as client:
         page = client.get(f"{API}/notifications", params=params)
     if json_output:
         print_json(page)
         return
+    if view is not None:
+        _print_deliveries(page, failed=view == "failed")
+        return
     _print_notifications(page, with_incident=True)
+
+
+def _print_deliveries(page: Mapping[str, Any], *, failed: bool) -> None:
+    """One line per delivery still waiting (or failed): when, where, and why."""
+    items = page.get("items", [])
+    console = get_console()
+    if not items:
+        console.print("No failed notifications." if failed else "Nothing is waiting.")
+        return
+    first = "FAILED (UTC)" if failed else "DUE (UTC)"
+    table = _table(first, "INCIDENT", "TO", "KIND", "CHANNEL", "ATTEMPTS", "WHY")
+    wanted = {"failed"} if failed else {"pending", "sending"}
+    for item in items:
+        who = str(item.get("person") or "")
+        rows = [d for d in item.get("deliveries") or () if d.get("state") in wanted]
+        if not rows:  # not yet expanded into deliveries: the message itself
+            why = item.get("last_error") if failed else item.get("delay_reason")
+            rows = [
+                {
+                    "due_at": item.get("due_at"),
+                    "channel": item.get("channel"),
+                    "target": None,
+                    "attempts": item.get("attempts"),
+                    "last_error": item.get("last_error"),
+                    "delay_reason": why or "waiting for the delivery worker",
+                }
+            ]
+        for row in rows:
+            why = row.get("last_error") if failed else row.get("delay_reason")
+            target = row.get("target")
+            table.add_row(
+                Text(format_time(row.get("due_at"), seconds=True)),
+                Text(str(item.get("incident_id") or NONE)),
+                Text(
+                    f"{who} ({target})"
+                    if who and target and target != who
+                    else who or str(target or NONE),
+                    style="bold",
+                ),
+                Text(str(item.get("kind"))),
+                Text(str(row.get("channel"))),
+                Text(str(row.get("attempts", 0))),
+                Text(str(why or ("due now" if not failed else "")), style="red" if failed else ""),
+            )
+    console.print(table)
+    total = int(page.get("total", len(items)))
+    if total > len(items):
+        console.print(f"Showing {len(items)} of {total}; raise --limit to see more.")
 
 
 @incident_app.command("notifications")

@@ -9,11 +9,15 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from tocsin.alerts import heartbeats
 from tocsin.engine.handoffs import HANDOFF, handle_handoff
 from tocsin.incidents import paging
 from tocsin.incidents.models import Incident
 from tocsin.incidents.service import get_by_id
+from tocsin.metrics import burn_alerts
 from tocsin.policy import Policy
+from tocsin.postmortems import deadlines as postmortem_deadlines
+from tocsin.statuspage import subscribers as statuspage_subscribers
 
 __all__ = ["HANDLERS", "EngineContext", "JobHandler"]
 
@@ -63,4 +67,13 @@ HANDLERS: dict[str, JobHandler] = {
     paging.STAKEHOLDER: _for_incident(paging.handle_stakeholder),
     paging.ACK_SLA: _for_incident(paging.handle_ack_sla),
     paging.UPDATE_REMINDER: _for_incident(paging.handle_update_reminder),
+    burn_alerts.SLO_EVALUATE: burn_alerts.handle_slo_evaluate,
+    burn_alerts.SLO_BURN: burn_alerts.handle_slo_burn,
+    postmortem_deadlines.DUE_JOB: postmortem_deadlines.handle_due_job,
+    heartbeats.HEARTBEAT_MISSED: heartbeats.handle_heartbeat_missed,
+    statuspage_subscribers.NOTIFY: lambda session, context, payload: (
+        statuspage_subscribers.handle_notify(
+            session=session, policy=context.policy, payload=payload, now=context.now
+        )
+    ),
 }

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from tocsin.alerts.service import recent_alerts
 from tocsin.incidents.rules import ACTIVE_STATUSES, IncidentStatus, format_incident_id
 from tocsin.incidents.service import list_incidents
 from tocsin.notify.models import NotificationKind
@@ -80,10 +81,6 @@ def handoff_report(*, session: Session, policy: Policy, now: datetime) -> str:
 
 
 def _recent_alert_summary(session: Session, now: datetime) -> str:
-    try:
-        from tocsin.alerts.service import recent_alerts  # type: ignore[import-not-found]
-    except ImportError:
-        return "alert history not available"
     alerts = recent_alerts(session=session, since=now - timedelta(hours=24))
     firing = sum(1 for a in alerts if a.status == "firing")
     return f"{len(alerts)} alert(s), {firing} still firing"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.db.counters import next_number
 from tocsin.errors import Conflict, InvalidInput, NotFound
-from tocsin.incidents import paging
+from tocsin.incidents import hooks, paging
 from tocsin.incidents.models import (
     Incident,
     IncidentCreate,
@@ -135,6 +135,7 @@ def declare(
         now=now,
         escalation_policy=escalation_policy,
     )
+    hooks.run_on_declared(session, policy, incident, actor, now)
     return incident
 
 
@@ -226,6 +227,7 @@ def edit(
     if severity is not None and severity.name != incident.severity:
         _change_severity(session, incident, severity, actor, now)
         paging.on_severity_changed(session=session, policy=policy, incident=incident, now=now)
+        hooks.run_on_severity_changed(session, policy, incident, actor, now)
     if services is not None and services != sorted(s.service for s in incident.services):
         _change_services(session, incident, services, actor, now)
     if roles is not None:
@@ -260,7 +262,10 @@ def transition(
         raise Conflict(f"{format_incident_id(incident.number)}: {exc}") from exc
     _apply_transition(session, policy, incident, current, target, actor, now)
     if message:
-        _add_update(session, incident, message=message, public=public, actor=actor, now=now)
+        update = _add_update(
+            session, incident, message=message, public=public, actor=actor, now=now
+        )
+        hooks.run_on_update_posted(session, policy, incident, update, actor, now)
     return incident
 
 
@@ -328,6 +333,7 @@ def post_update(
         session, incident, message=data.message, public=data.public, actor=actor, now=now
     )
     paging.on_status_update(session=session, policy=policy, incident=incident, now=now)
+    hooks.run_on_update_posted(session, policy, incident, update, actor, now)
     return update
 
 
@@ -440,6 +446,7 @@ def _apply_transition(
     )
     if target is IncidentStatus.resolved:
         paging.on_resolved(session=session, incident=incident, now=now)
+        hooks.run_on_resolved(session, policy, incident, actor, now)
     elif reopened:
         paging.on_reopened(session=session, policy=policy, incident=incident, now=now)
     elif current is IncidentStatus.triggered:

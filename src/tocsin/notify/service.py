@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from tocsin.notify import outbox
 from tocsin.notify.models import Notification, NotificationKind, NotificationState
 
 __all__ = ["cancel_pending", "enqueue", "list_notifications"]
@@ -57,7 +58,10 @@ def enqueue(
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(Notification.id)
     )
-    return session.execute(stmt).scalar_one_or_none() is not None
+    created = session.execute(stmt).scalar_one_or_none() is not None
+    if created:
+        session.info["tocsin_notification_enqueued"] = True  # wakes the delivery worker
+    return created
 
 
 def list_notifications(
@@ -79,14 +83,31 @@ def list_notifications(
 
 
 def cancel_pending(session: Session, *, incident_id: int, kinds: Sequence[NotificationKind]) -> int:
-    """Drop messages not yet sent that an acknowledgement or resolution made moot."""
+    """Drop messages not yet sent that an acknowledgement or resolution made moot.
+
+    Messages not yet split into deliveries are cancelled whole; of the others, every
+    delivery still waiting (a delayed step, a retry, a throttled one) is cancelled, and
+    the message's state follows (sent if one of its deliveries already went out).
+    """
+    names = [k.value for k in kinds]
     stmt = (
         update(Notification)
         .where(
             Notification.incident_id == incident_id,
             Notification.state == NotificationState.pending.value,
-            Notification.kind.in_([k.value for k in kinds]),
+            Notification.kind.in_(names),
+            Notification.expanded_at.is_(None),
         )
         .values(state=NotificationState.cancelled.value, sent_at=None, last_error=None)
     )
-    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    count = int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    touched = outbox.cancel_deliveries(
+        session, incident_id=incident_id, kinds=names, reason="cancelled: no longer needed"
+    )
+    for notification_id in touched:
+        before = session.get(Notification, notification_id)
+        was = before.state if before is not None else None
+        after = outbox.refresh_notification(session, notification_id)
+        if after is not None and after.state != was and after.state == "cancelled":
+            count += 1
+    return count

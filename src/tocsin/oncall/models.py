@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tocsin.db.base import Base, UTCDateTime
-from tocsin.schemas import aware_utc
+from tocsin.schemas import PlainText, aware_utc
 
 
 class ScheduleOverride(Base):
@@ -29,15 +29,18 @@ class ScheduleOverride(Base):
 class OverrideCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    person: str = Field(min_length=1, max_length=100)
+    person: PlainText = Field(min_length=1, max_length=100)
     start: datetime
     end: datetime
-    reason: str = Field(default="", max_length=2000)
+    reason: PlainText = Field(default="", max_length=2000)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        return aware_utc(value)
 
     @model_validator(mode="after")
     def _window(self) -> OverrideCreate:
-        self.start = aware_utc(self.start)
-        self.end = aware_utc(self.end)
         if self.end <= self.start:
             raise ValueError("end must be after start")
         return self

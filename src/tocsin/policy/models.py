@@ -33,7 +33,16 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from tocsin.policy.alerting import AlertingSettings, Route, alerting_reference_issues
+from tocsin.policy.channels import (
+    Broadcast,
+    ChannelConfig,
+    NotificationRule,
+    delivery_reference_issues,
+)
 from tocsin.policy.durations import Duration
+from tocsin.policy.slos import ServiceLevelObjective, slos_reference_issues
+from tocsin.policy.statuspage import StatusPageSettings, statuspage_reference_issues
+from tocsin.policy.templates import MessageTemplate
 
 __all__ = [
     "DEFAULT_ROLES",
@@ -314,6 +323,24 @@ class Policy(_Model):
         default=None, description="Alert routing tree; the top entry is the default route."
     )
     alerting: AlertingSettings = AlertingSettings()
+    slos: tuple[ServiceLevelObjective, ...] = Field(
+        default=(), description="Availability objectives and error budgets, per service."
+    )
+    channels: dict[Slug, ChannelConfig] = Field(
+        default_factory=dict, description="Delivery channels (email, webhook, ...) by name."
+    )
+    notification_rules: dict[str, tuple[NotificationRule, ...]] = Field(
+        default_factory=dict, description="Person (or '*') -> how they are reached."
+    )
+    broadcasts: tuple[Broadcast, ...] = Field(
+        default=(), description="Channel-level announcements of incidents, by severity."
+    )
+    templates: dict[Slug, MessageTemplate] = Field(
+        default_factory=dict, description="Jinja2 message templates by name."
+    )
+    status_page: StatusPageSettings = Field(
+        default=StatusPageSettings(), description="The public status page and its automation."
+    )
 
     _severity_index: dict[str, Severity] = PrivateAttr(default_factory=dict)
 
@@ -526,4 +553,7 @@ def reference_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
     _service_issues(data, services, teams, issues)
     issues += oncall_reference_issues(data)
     issues += alerting_reference_issues(data)
+    issues += slos_reference_issues(data)
+    issues += delivery_reference_issues(data)
+    issues += statuspage_reference_issues(data)
     return issues

@@ -3,12 +3,29 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from tocsin import __version__
 from tocsin.web.context import AppContext
 from tocsin.web.errors import install_error_handlers
+from tocsin.web.inbound import InboundLane
 from tocsin.web.limits import BodyGuard
-from tocsin.web.routes import health, incidents, oncall, paging, policy
+from tocsin.web.pages import STATIC_DIR
+from tocsin.web.routes import alerts as alert_routes
+from tocsin.web.routes import comms as comms_routes
+from tocsin.web.routes import (
+    health,
+    incidents,
+    oncall,
+    paging,
+    policy,
+    status_json,
+    status_pages,
+    statuspage_admin,
+)
+from tocsin.web.routes import integrations as integration_routes
+from tocsin.web.routes import metrics as metrics_routes
+from tocsin.web.routes import postmortems as postmortem_routes
 
 __all__ = ["create_app"]
 
@@ -21,7 +38,16 @@ def create_app(context: AppContext) -> FastAPI:
     )
     app.state.context = context
     install_error_handlers(app)
+    app.include_router(integration_routes.router)
+    app.include_router(alert_routes.router)
     for router in (health.router, incidents.router, oncall.router, paging.router, policy.router):
         app.include_router(router)
+    app.include_router(metrics_routes.router)
+    app.include_router(postmortem_routes.router)
+    app.include_router(comms_routes.router)
+    for router in (status_pages.router, status_json.router, statuspage_admin.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.add_middleware(InboundLane)  # inbound alerts skip the router (tocsin.web.inbound)
     app.add_middleware(BodyGuard, max_bytes=context.settings.max_body_bytes)
     return app

@@ -16,6 +16,7 @@ from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tocsin.errors import Conflict, InvalidInput, NotFound
+from tocsin.ingest import IngestError
 from tocsin.policy import PolicyError
 
 __all__ = ["install_error_handlers"]
@@ -58,6 +59,12 @@ async def _invalid_input(_request: Request, exc: Exception) -> JSONResponse:
     return _error(422, str(exc), [{"field": exc.field, "message": exc.message}])
 
 
+async def _ingest_error(_request: Request, exc: Exception) -> JSONResponse:
+    """An inbound alert body that cannot be used: 400, naming the field."""
+    assert isinstance(exc, IngestError)
+    return _error(400, str(exc), [{"field": exc.field, "message": exc.message}])
+
+
 async def _not_found(_request: Request, exc: Exception) -> JSONResponse:
     return _error(404, str(exc))
 
@@ -87,6 +94,7 @@ async def _http(_request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation)  # type: ignore[arg-type]
     app.add_exception_handler(InvalidInput, _invalid_input)
+    app.add_exception_handler(IngestError, _ingest_error)
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(Conflict, _conflict)
     app.add_exception_handler(PolicyError, _policy_error)

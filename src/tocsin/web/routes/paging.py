@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -10,11 +11,14 @@ from tocsin.incidents import paging, service
 from tocsin.incidents.models import EscalateRequest, IncidentRead, ReassignRequest
 from tocsin.incidents.rules import format_incident_id
 from tocsin.notify.models import (
+    Delivery,
+    DeliveryRead,
     Notification,
     NotificationList,
     NotificationRead,
     NotificationState,
 )
+from tocsin.notify.outbox import deliveries_of
 from tocsin.notify.service import list_notifications
 from tocsin.web.deps import CurrentPolicy, NowClock, Responder, SessionDep, Viewer
 
@@ -95,7 +99,8 @@ def incident_notifications(
     incident = service.get(session=session, ref=incident_id)
     rows, total = list_notifications(session, incident_id=incident.id, limit=limit, offset=offset)
     ref = format_incident_id(incident.number)
-    return NotificationList(items=[_read(r, ref) for r in rows], total=total)
+    deliveries = deliveries_of(session, [r.id for r in rows])
+    return NotificationList(items=[_read(r, ref, deliveries) for r in rows], total=total)
 
 
 @router.get("/notifications")
@@ -110,16 +115,23 @@ def notifications(
         session, states=[s.value for s in state], limit=limit, offset=offset
     )
     numbers = service.numbers_by_id(session=session, ids={r.incident_id for r in rows})
+    deliveries = deliveries_of(session, [r.id for r in rows])
     return NotificationList(
         items=[
-            _read(r, format_incident_id(numbers[r.incident_id]) if r.incident_id else None)
+            _read(
+                r,
+                format_incident_id(numbers[r.incident_id]) if r.incident_id else None,
+                deliveries,
+            )
             for r in rows
         ],
         total=total,
     )
 
 
-def _read(row: Notification, incident_ref: str | None) -> NotificationRead:
+def _read(
+    row: Notification, incident_ref: str | None, deliveries: Mapping[int, list[Delivery]]
+) -> NotificationRead:
     return NotificationRead(
         id=row.id,
         incident_id=incident_ref,
@@ -135,4 +147,22 @@ def _read(row: Notification, incident_ref: str | None) -> NotificationRead:
         created_at=row.created_at,
         sent_at=row.sent_at,
         last_error=row.last_error,
+        delay_reason=row.delay_reason,
+        deliveries=[_delivery(d) for d in deliveries.get(row.id, [])],
+    )
+
+
+def _delivery(row: Delivery) -> DeliveryRead:
+    return DeliveryRead(
+        id=row.id,
+        channel=row.channel,
+        target=row.target,
+        step=row.step,
+        state=row.state,
+        attempts=row.attempts,
+        due_at=row.due_at,
+        started_at=row.started_at,
+        sent_at=row.sent_at,
+        last_error=row.last_error,
+        delay_reason=row.delay_reason,
     )

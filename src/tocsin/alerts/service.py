@@ -1,0 +1,184 @@
+"""Alert use cases: the one place the web layer, the CLI and the engine import from.
+
+Writes live in small modules re-exported here — :mod:`~tocsin.alerts.pipeline`
+(``ingest``), :mod:`~tocsin.alerts.integrations`, :mod:`~tocsin.alerts.silencing`,
+:mod:`~tocsin.alerts.heartbeats`; this module adds the reads. Every function takes the
+caller's session (keyword-only, first) and never commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tocsin.alerts.heartbeats import HEARTBEAT_MISSED, handle_heartbeat_missed, ping
+from tocsin.alerts.integrations import (
+    create_integration,
+    disable_integration,
+    find_integration,
+    get_integration,
+    integration_created,
+    integration_to_read,
+    list_integrations,
+)
+from tocsin.alerts.linking import IngestNote, Outcome
+from tocsin.alerts.models import Alert, AlertLink, AlertRead, Integration
+from tocsin.alerts.pipeline import IngestResult, ingest, ingest_batches
+from tocsin.alerts.silencing import (
+    add_silence,
+    expire_silence,
+    get_silence,
+    list_silences,
+    silence_to_read,
+)
+from tocsin.errors import InvalidInput, NotFound
+from tocsin.incidents.rules import format_incident_id
+from tocsin.incidents.service import numbers_by_id
+
+__all__ = [
+    "ALERT_STATUSES",
+    "HEARTBEAT_MISSED",
+    "IngestNote",
+    "IngestResult",
+    "Outcome",
+    "add_silence",
+    "alerts_for_incident",
+    "alerts_to_read",
+    "create_integration",
+    "disable_integration",
+    "expire_silence",
+    "find_integration",
+    "get_alert",
+    "get_integration",
+    "get_silence",
+    "handle_heartbeat_missed",
+    "ingest",
+    "ingest_batches",
+    "integration_created",
+    "integration_to_read",
+    "list_alerts",
+    "list_integrations",
+    "list_silences",
+    "ping",
+    "recent_alerts",
+    "silence_to_read",
+]
+
+ALERT_STATUSES: tuple[str, ...] = ("firing", "resolved")
+
+
+def list_alerts(
+    *,
+    session: Session,
+    status: str | None = None,
+    service: str | None = None,
+    incident_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Alert], int]:
+    """Alerts, most recently fired first, and how many match in all.
+
+    ``incident_id`` is the internal id (resolve ``INC-n`` with
+    :func:`tocsin.incidents.service.get`); it selects every alert linked to the
+    incident, including those a cascade linked.
+    """
+    query = select(Alert)
+    if status is not None:
+        if status not in ALERT_STATUSES:
+            raise InvalidInput("status", f"unknown status {status!r}; use firing or resolved")
+        query = query.where(Alert.status == status)
+    if service is not None:
+        query = query.where(Alert.service == service)
+    if incident_id is not None:
+        linked = select(AlertLink.alert_id).where(AlertLink.incident_id == incident_id)
+        query = query.where(Alert.id.in_(linked))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Alert.fired_at.desc(), Alert.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows), total
+
+
+def get_alert(*, session: Session, alert_id: int) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise NotFound(f"alert {alert_id} not found")
+    return alert
+
+
+def alerts_for_incident(*, session: Session, incident_id: int) -> list[Alert]:
+    """Every alert linked to the incident, in the order they were linked."""
+    return list(
+        session.scalars(
+            select(Alert)
+            .join(AlertLink, AlertLink.alert_id == Alert.id)
+            .where(AlertLink.incident_id == incident_id)
+            .order_by(AlertLink.linked_at, AlertLink.id)
+        )
+    )
+
+
+def recent_alerts(
+    *, session: Session, since: datetime, until: datetime | None = None
+) -> list[Alert]:
+    """Alerts that fired (first or again) from ``since`` (to ``until``), oldest first:
+    what a shift saw, for the handoff report."""
+    query = select(Alert).where(Alert.fired_at >= since)
+    if until is not None:
+        query = query.where(Alert.fired_at < until)
+    return list(session.scalars(query.order_by(Alert.fired_at, Alert.id)))
+
+
+def alerts_to_read(
+    *, session: Session, alerts: Sequence[Alert], include_raw: bool = False
+) -> list[AlertRead]:
+    """API shapes for ``alerts``, with incident numbers and integration names looked up
+    in one query each. ``include_raw`` adds the payload as received (single reads)."""
+    numbers = numbers_by_id(session=session, ids={a.incident_id for a in alerts})
+    wanted = {a.integration_id for a in alerts}
+    names: dict[int, str] = {}
+    if wanted:
+        rows = session.execute(
+            select(Integration.id, Integration.name).where(Integration.id.in_(wanted))
+        )
+        names = {row.id: row.name for row in rows}
+    return [
+        AlertRead(
+            id=a.id,
+            integration=names.get(a.integration_id, str(a.integration_id)),
+            service=a.service,
+            source=a.source,
+            dedup_key=a.dedup_key,
+            status=a.status,
+            severity=a.severity,
+            title=a.title,
+            summary=a.summary,
+            labels=dict(a.labels),
+            annotations=dict(a.annotations),
+            links=list(a.links),
+            source_url=a.source_url,
+            starts_at=a.starts_at,
+            ends_at=a.ends_at,
+            first_seen_at=a.first_seen_at,
+            last_seen_at=a.last_seen_at,
+            fired_at=a.fired_at,
+            resolved_at=a.resolved_at,
+            occurrences=a.occurrences,
+            flapping=a.flapping,
+            silenced_by=a.silenced_by,
+            outcome=a.outcome,
+            route_path=a.route_path,
+            other_routes=list(a.other_routes),
+            group_key=a.group_key,
+            incident=(
+                format_incident_id(numbers[a.incident_id])
+                if a.incident_id is not None and a.incident_id in numbers
+                else None
+            ),
+            raw=a.raw if include_raw else None,
+        )
+        for a in alerts
+    ]

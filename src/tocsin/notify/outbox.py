@@ -1,0 +1,342 @@
+"""The delivery side of the outbox: claiming, state changes and queries, inside the
+caller's transaction (the delivery worker's, `tocsin.engine.delivery`).
+
+Claims follow the engine's conventions: due rows are read with ``FOR UPDATE SKIP
+LOCKED`` on PostgreSQL (so several workers share the work without waiting on each
+other) and serialised by the single writer on SQLite. A delivery being sent is
+``sending`` with a ``deadline_at`` and the claiming worker's name; the worker records the
+outcome in a second, short transaction after the send.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, event, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from tocsin.notify.models import (
+    ChannelThrottle,
+    Delivery,
+    DeliveryCursor,
+    DeliveryState,
+    Notification,
+    NotificationState,
+)
+from tocsin.notify.rules import summarize
+
+__all__ = [
+    "advance_cursor",
+    "block_channel",
+    "cancel_deliveries",
+    "channel_block",
+    "claim_expansions",
+    "deliveries_of",
+    "due_candidates",
+    "due_channels",
+    "expired_sends",
+    "forget_wakeup",
+    "lock_delivery",
+    "next_wakeup_at",
+    "pending_work",
+    "read_cursor",
+    "recent_starts",
+    "refresh_notification",
+    "unsettled",
+    "wakeup",
+]
+
+_Q = TypeVar("_Q", bound=Select[Any])
+_PENDING = DeliveryState.pending.value
+_SENDING = DeliveryState.sending.value
+
+
+def _locked(session: Session, query: _Q) -> _Q:
+    if session.get_bind().dialect.name == "postgresql":
+        return query.with_for_update(skip_locked=True)
+    return query
+
+
+# ---------------------------------------------------------------- expansion
+
+
+def claim_expansions(session: Session, *, now: datetime, limit: int) -> list[Notification]:
+    """Due notifications not yet split into deliveries, locked for this transaction."""
+    query = (
+        select(Notification)
+        .where(
+            Notification.state == NotificationState.pending.value,
+            Notification.expanded_at.is_(None),
+            Notification.due_at <= now,
+        )
+        .order_by(Notification.due_at, Notification.id)
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return list(session.scalars(query))
+
+
+def deliveries_of(session: Session, notification_ids: Sequence[int]) -> dict[int, list[Delivery]]:
+    if not notification_ids:
+        return {}
+    rows = session.scalars(
+        select(Delivery)
+        .where(Delivery.notification_id.in_(list(notification_ids)))
+        .order_by(Delivery.notification_id, Delivery.step, Delivery.id)
+    )
+    found: dict[int, list[Delivery]] = {}
+    for row in rows:
+        found.setdefault(row.notification_id, []).append(row)
+    return found
+
+
+def refresh_notification(session: Session, notification_id: int) -> Notification | None:
+    """Sum a notification's deliveries up into its own state, due time and errors."""
+    notification = session.get(Notification, notification_id)
+    if notification is None or notification.expanded_at is None:
+        return notification
+    session.flush()
+    rows = deliveries_of(session, [notification_id]).get(notification_id, [])
+    if not rows:
+        return notification
+    notification.state = summarize(r.state for r in rows)
+    waiting = sorted((r for r in rows if r.state == _PENDING), key=lambda r: (r.due_at, r.id))
+    if waiting:
+        notification.due_at = waiting[0].due_at
+        notification.delay_reason = waiting[0].delay_reason
+    else:
+        notification.delay_reason = None
+    sent = [r.sent_at for r in rows if r.sent_at is not None]
+    notification.sent_at = min(sent) if sent else None
+    errors = [f"{r.channel}: {r.last_error}" for r in rows if r.state == "failed" and r.last_error]
+    notification.last_error = "; ".join(errors)[:4000] or None
+    notification.attempts = sum(r.attempts for r in rows)
+    return notification
+
+
+# ---------------------------------------------------------------- sending
+
+
+def due_channels(session: Session, *, now: datetime) -> list[str]:
+    return list(
+        session.scalars(
+            select(Delivery.channel)
+            .where(Delivery.state == _PENDING, Delivery.due_at <= now)
+            .distinct()
+            .order_by(Delivery.channel)
+        )
+    )
+
+
+def due_candidates(session: Session, *, channel: str, now: datetime, limit: int) -> list[Delivery]:
+    """Due pending deliveries on one channel, oldest first, locked for this transaction."""
+    query = (
+        select(Delivery)
+        .where(Delivery.channel == channel, Delivery.state == _PENDING, Delivery.due_at <= now)
+        .order_by(Delivery.due_at, Delivery.id)
+        .limit(limit)
+    )
+    return list(session.scalars(_locked(session, query)))
+
+
+def recent_starts(
+    session: Session, *, channel: str, since: datetime, person: str | None = None
+) -> list[datetime]:
+    """Start times of the sends on ``channel`` (to ``person``) after ``since``, for rate
+    limits: messages sent or being sent count; ones that never went out do not."""
+    query = select(Delivery.started_at).where(
+        Delivery.channel == channel,
+        Delivery.started_at > since,
+        Delivery.state.in_([_SENDING, DeliveryState.sent.value]),
+    )
+    if person is not None:
+        query = query.where(Delivery.person == person)
+    return [t for t in session.scalars(query) if t is not None]
+
+
+def lock_delivery(session: Session, delivery_id: int) -> Delivery | None:
+    query = select(Delivery).where(Delivery.id == delivery_id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    return session.scalar(query)
+
+
+def expired_sends(
+    session: Session, *, now: datetime, exclude: Sequence[int] = (), limit: int = 100
+) -> list[Delivery]:
+    """Deliveries whose sender missed its deadline (crashed, or hung past its timeout)."""
+    query = (
+        select(Delivery)
+        .where(Delivery.state == _SENDING, Delivery.deadline_at <= now)
+        .order_by(Delivery.deadline_at, Delivery.id)
+        .limit(limit)
+    )
+    if exclude:
+        query = query.where(Delivery.id.not_in(list(exclude)))
+    return list(session.scalars(_locked(session, query)))
+
+
+def channel_block(session: Session, *, channel: str, now: datetime) -> ChannelThrottle | None:
+    """The channel's Retry-After block, if it is still in force."""
+    row = session.get(ChannelThrottle, channel)
+    if row is None or row.blocked_until <= now:
+        return None
+    return row
+
+
+def block_channel(
+    session: Session, *, channel: str, until: datetime, reason: str, now: datetime
+) -> None:
+    row = session.get(ChannelThrottle, channel)
+    if row is None:
+        session.add(
+            ChannelThrottle(channel=channel, blocked_until=until, reason=reason, updated_at=now)
+        )
+    elif row.blocked_until < until or row.blocked_until <= now:
+        row.blocked_until = until
+        row.reason = reason
+        row.updated_at = now
+
+
+@dataclass(frozen=True)
+class PendingWork:
+    expired_sends: bool
+    unexpanded: bool
+
+
+def pending_work(session: Session, *, now: datetime) -> PendingWork:
+    """Whether recovery or expansion has anything to do (cheap, read-only)."""
+    expired = session.scalar(
+        select(Delivery.id).where(Delivery.state == _SENDING, Delivery.deadline_at <= now).limit(1)
+    )
+    unexpanded = session.scalar(
+        select(Notification.id)
+        .where(
+            Notification.state == NotificationState.pending.value,
+            Notification.expanded_at.is_(None),
+            Notification.due_at <= now,
+        )
+        .limit(1)
+    )
+    return PendingWork(expired_sends=expired is not None, unexpanded=unexpanded is not None)
+
+
+def next_wakeup_at(session: Session) -> datetime | None:
+    """The earliest moment the delivery worker has something to do."""
+    candidates = [
+        session.scalar(select(func.min(Delivery.due_at)).where(Delivery.state == _PENDING)),
+        session.scalar(select(func.min(Delivery.deadline_at)).where(Delivery.state == _SENDING)),
+        session.scalar(
+            select(func.min(Notification.due_at)).where(
+                Notification.state == NotificationState.pending.value,
+                Notification.expanded_at.is_(None),
+            )
+        ),
+    ]
+    found = [c for c in candidates if c is not None]
+    return min(found) if found else None
+
+
+# ---------------------------------------------------------------- feed cursors
+
+
+def read_cursor(session: Session, name: str, *, default: int, now: datetime) -> int:
+    row = session.get(DeliveryCursor, name)
+    if row is None:
+        session.add(DeliveryCursor(name=name, position=default, updated_at=now))
+        session.flush()
+        return default
+    return row.position
+
+
+def advance_cursor(session: Session, name: str, position: int, *, now: datetime) -> None:
+    """Move the cursor forward (never back: two workers may race)."""
+    session.execute(
+        update(DeliveryCursor)
+        .where(DeliveryCursor.name == name, DeliveryCursor.position < position)
+        .values(position=position, updated_at=now)
+    )
+
+
+# ---------------------------------------------------------------- cancelling
+
+
+def cancel_deliveries(
+    session: Session, *, incident_id: int, kinds: Sequence[str], reason: str
+) -> list[int]:
+    """Cancel the pending deliveries of an incident's messages of ``kinds``; returns the
+    notifications touched (the caller refreshes them)."""
+    ids = list(
+        session.scalars(
+            select(Delivery.notification_id)
+            .where(
+                Delivery.incident_id == incident_id,
+                Delivery.state == _PENDING,
+                Delivery.kind.in_(list(kinds)),
+            )
+            .distinct()
+        )
+    )
+    if ids:
+        session.execute(
+            update(Delivery)
+            .where(
+                Delivery.incident_id == incident_id,
+                Delivery.state == _PENDING,
+                Delivery.kind.in_(list(kinds)),
+            )
+            .values(state=DeliveryState.cancelled.value, delay_reason=reason)
+        )
+    return ids
+
+
+def unsettled(session: Session, *, incident_id: int) -> list[int]:
+    """Expanded notifications of an incident still pending or sending."""
+    return list(
+        session.scalars(
+            select(Notification.id).where(
+                Notification.incident_id == incident_id,
+                Notification.expanded_at.is_not(None),
+                or_(
+                    Notification.state == NotificationState.pending.value,
+                    Notification.state == NotificationState.sending.value,
+                ),
+            )
+        )
+    )
+
+
+# ---------------------------------------------------------------- in-process wake-ups
+
+_wakeups: list[threading.Event] = []
+_wakeups_lock = threading.Lock()
+
+
+def wakeup(event_: threading.Event) -> None:
+    """Have ``event_`` set whenever a transaction that enqueued a message commits."""
+    with _wakeups_lock:
+        _wakeups.append(event_)
+
+
+def forget_wakeup(event_: threading.Event) -> None:
+    with _wakeups_lock:
+        if event_ in _wakeups:
+            _wakeups.remove(event_)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    if session.info.pop("tocsin_notification_enqueued", False):
+        with _wakeups_lock:
+            for waiting in _wakeups:
+                waiting.set()
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    session.info.pop("tocsin_notification_enqueued", None)

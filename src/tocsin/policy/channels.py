@@ -1,0 +1,329 @@
+"""The delivery sections of the policy: ``channels``, ``notification_rules`` and
+``broadcasts``.
+
+``channels`` configures the adapters that carry messages (name -> settings with a
+``type``)::
+
+    channels:
+      email:
+        type: email
+        host: smtp.example.com
+        security: starttls             # starttls | ssl | none
+        username: tocsin
+        password_env: TOCSIN_SMTP_PASSWORD
+        from: "Tocsin <tocsin@example.com>"
+      ops-webhook:
+        type: webhook
+        url: https://ops.example.com/tocsin
+        secret_env: TOCSIN_WEBHOOK_SECRET
+        person_rate_limit: {count: 5, per: 15m}
+
+Secrets are never written in the file: a setting ending in ``_env`` names the
+environment variable that holds the secret, read when the message is sent.
+
+``notification_rules`` says how each person is reached (person name, or ``"*"`` for
+everyone without rules of their own; the built-in default is email at once for every
+kind of message). The first rule whose kinds and severities match a message applies::
+
+    notification_rules:
+      alice:
+        - severities: [SEV1]
+          kinds: [page]
+          notify:
+            - {channel: slack}
+            - {channel: sms}
+            - {channel: email, after: 2m}   # only if still unacknowledged by then
+
+``broadcasts`` posts an incident's announcements, updates and resolution to channel-level
+destinations (the incidents channel, the team channel, a ticket tracker), by severity.
+
+A rule or broadcast may name a channel that is not configured (yet): its deliveries
+fail with "no <name> channel configured", visibly, rather than being dropped.
+Adding a channel type: add its settings model below (with a ``type`` literal) to
+:data:`ChannelConfig`, and its adapter to :mod:`tocsin.notify.channels`.
+
+This module cannot import :mod:`tocsin.policy.models` (which imports it), so it keeps
+its own tiny base model and helpers.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from tocsin.policy.durations import Duration
+from tocsin.policy.templates import BUILTIN_TEMPLATES, templates_reference_issues
+from tocsin.policy.timefields import Delay
+
+__all__ = [
+    "BROADCAST_EVENTS",
+    "DEFAULT_BROADCAST_TEMPLATES",
+    "Broadcast",
+    "BroadcastDestination",
+    "ChannelConfig",
+    "EmailChannel",
+    "NotificationRule",
+    "RateLimit",
+    "RetrySettings",
+    "RuleStep",
+    "WebhookChannel",
+    "delivery_reference_issues",
+]
+
+_Loc = tuple[str | int, ...]
+
+_SLUG = r"^[a-z0-9][a-z0-9._-]*$"
+ChannelName = Annotated[str, Field(pattern=_SLUG, description="A name from `channels`.")]
+EnvName = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of the environment variable that holds the secret.",
+    ),
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- channels ------------------------------------------------------------------------
+
+
+class RateLimit(_Model):
+    """At most ``count`` messages per ``per``; more wait (they are delayed, never dropped)."""
+
+    count: int = Field(ge=1, le=1_000_000)
+    per: Duration
+
+
+class RetrySettings(_Model):
+    """Retries of errors the channel calls temporary: exponential backoff with jitter."""
+
+    max_attempts: int = Field(default=10, ge=1, le=100, description="Attempts in all.")
+    backoff: Duration = Field(default=timedelta(seconds=10), description="First wait.")
+    max_backoff: Duration = Field(default=timedelta(minutes=10), description="Longest wait.")
+
+
+class _ChannelBase(_Model):
+    timeout: Duration = Field(
+        default=timedelta(seconds=10), description="Network timeout of one send."
+    )
+    concurrency: int = Field(default=4, ge=1, le=64, description="Sends in flight at once.")
+    retry: RetrySettings = RetrySettings()
+    rate_limit: RateLimit | None = Field(
+        default=None, description="For the whole channel, e.g. a provider's quota."
+    )
+    person_rate_limit: RateLimit | None = Field(
+        default=None, description="For each recipient, e.g. 5 SMS in 15m."
+    )
+
+
+class EmailChannel(_ChannelBase):
+    """SMTP. Email carries no idempotency key: a send whose outcome is unknown (the
+    connection dropped after the message data went out) is never repeated."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    type: Literal["email"]
+    host: str = Field(min_length=1)
+    port: int | None = Field(
+        default=None, ge=1, le=65535, description="Default: 587 starttls, 465 ssl, 25 none."
+    )
+    security: Literal["starttls", "ssl", "none"] = "starttls"
+    username: str | None = None
+    password_env: EnvName | None = None
+    from_: str = Field(alias="from", min_length=3, description='"Name <address>" or an address.')
+    reply_to: str | None = None
+    verify_tls: bool = Field(default=True, description="Check the server's certificate.")
+    ca_file: str | None = Field(default=None, description="Extra CA bundle (PEM) to trust.")
+
+
+class WebhookChannel(_ChannelBase):
+    """HTTP POST of a JSON document, signed with HMAC-SHA256 when ``secret_env`` is set.
+    Sends ``Idempotency-Key``, so a send whose outcome is unknown is safely repeated."""
+
+    type: Literal["webhook"]
+    url: str = Field(pattern=r"^https?://", description="Where to POST.")
+    secret_env: EnvName | None = None
+    headers: dict[str, str] = Field(default_factory=dict, description="Extra headers.")
+    verify_tls: bool = True
+
+
+#: Every channel type. The next adapters (slack, pagerduty, jira, teams, twilio) add
+#: their settings model here.
+ChannelConfig = Annotated[EmailChannel | WebhookChannel, Field(discriminator="type")]
+
+
+# --- who gets what -------------------------------------------------------------------
+
+
+class RuleStep(_Model):
+    channel: ChannelName
+    after: Delay = Field(
+        default=timedelta(0), description="Wait this long after the message was decided."
+    )
+    unless: Literal["acknowledged", "resolved", "never"] = Field(
+        default="acknowledged",
+        description="A delayed step is skipped once the incident is acknowledged "
+        "(or resolved), or is always sent (never).",
+    )
+
+
+class NotificationRule(_Model):
+    kinds: tuple[str, ...] = Field(
+        default=(), description="Message kinds (page, stakeholder, reminder...); empty = all."
+    )
+    severities: tuple[str, ...] = Field(
+        default=(),
+        description="Severity names or aliases; empty = all (and messages without an incident).",
+    )
+    notify: tuple[RuleStep, ...] = Field(min_length=1)
+
+
+BroadcastEvent = Literal[
+    "declared", "acknowledged", "update_posted", "severity_changed", "resolved", "reopened"
+]
+BROADCAST_EVENTS: tuple[BroadcastEvent, ...] = (
+    "declared",
+    "acknowledged",
+    "update_posted",
+    "severity_changed",
+    "resolved",
+    "reopened",
+)
+#: Which template announces which timeline event, unless a broadcast says otherwise.
+DEFAULT_BROADCAST_TEMPLATES: Mapping[BroadcastEvent, str] = {
+    "declared": "initial_announcement",
+    "update_posted": "update",
+    "resolved": "resolution",
+}
+
+
+def _default_events() -> dict[BroadcastEvent, str]:
+    return dict(DEFAULT_BROADCAST_TEMPLATES)
+
+
+class BroadcastDestination(_Model):
+    channel: ChannelName
+    target: str | None = Field(
+        default=None,
+        description="Where in the channel, e.g. '#incidents'; '{team}' becomes each owning "
+        "team's name ('#team-{team}').",
+    )
+
+
+class Broadcast(_Model):
+    name: str = Field(pattern=_SLUG)
+    severities: tuple[str, ...] = Field(default=(), description="Empty = every severity.")
+    services: tuple[str, ...] = Field(default=(), description="Empty = every service.")
+    events: dict[BroadcastEvent, str] = Field(
+        default_factory=_default_events,
+        description="Timeline event -> template that announces it.",
+    )
+    to: tuple[BroadcastDestination, ...] = Field(min_length=1)
+
+
+# --- cross-reference checks (on the plain document, like the other sections) ---------
+
+
+def _mappings(value: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        for index, item in enumerate(value):
+            if isinstance(item, Mapping):
+                yield index, item
+
+
+def _unknown(kind: str, name: str, known: Sequence[str]) -> str:
+    close = difflib.get_close_matches(name, list(known), n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return f"unknown {kind} {name!r}{hint}"
+
+
+def _names(data: Mapping[str, Any], section: str, key: str) -> list[str]:
+    return [e[key] for _, e in _mappings(data.get(section)) if isinstance(e.get(key), str)]
+
+
+def _severity_labels(data: Mapping[str, Any]) -> list[str]:
+    labels: list[str] = []
+    for _, entry in _mappings(data.get("severities")):
+        for value in [entry.get("name"), *(entry.get("aliases") or ())]:
+            if isinstance(value, str):
+                labels.append(value)
+    return labels
+
+
+def _check_severities(
+    value: Any, loc: _Loc, labels: Sequence[str], issues: list[tuple[_Loc, str]]
+) -> None:
+    folded = {label.casefold() for label in labels}
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        for i, name in enumerate(value):
+            if isinstance(name, str) and name.casefold() not in folded:
+                issues.append(((*loc, i), _unknown("severity", name, labels)))
+
+
+def delivery_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]:
+    """Unknown people, severities, services and templates in the delivery sections, and
+    every template's compile-and-render check."""
+    issues: list[tuple[_Loc, str]] = []
+    people = _names(data, "people", "name")
+    services = _names(data, "services", "name")
+    labels = _severity_labels(data)
+    rules = data.get("notification_rules")
+    if isinstance(rules, Mapping):
+        for person, entries in rules.items():
+            if person != "*" and person not in people:
+                issues.append((("notification_rules", person), _unknown("person", person, people)))
+            for index, rule in _mappings(entries):
+                loc: _Loc = ("notification_rules", person, index, "severities")
+                _check_severities(rule.get("severities"), loc, labels, issues)
+    templates = data.get("templates")
+    known_templates = set(BUILTIN_TEMPLATES)
+    if isinstance(templates, Mapping):
+        for name in templates:
+            if isinstance(name, str) and not re.match(_SLUG, name):
+                issues.append(
+                    (
+                        ("templates", name),
+                        f"template name {name!r}: use lower-case letters, digits, '.', '_' and '-'",
+                    )
+                )
+            known_templates.add(str(name))
+    seen: dict[str, int] = {}
+    for index, entry in _mappings(data.get("broadcasts")):
+        name = entry.get("name")
+        if isinstance(name, str):
+            if name in seen:
+                issues.append(
+                    (
+                        ("broadcasts", index, "name"),
+                        f"duplicate broadcast {name!r} (see broadcasts[{seen[name]}])",
+                    )
+                )
+            seen.setdefault(name, index)
+        _check_severities(
+            entry.get("severities"), ("broadcasts", index, "severities"), labels, issues
+        )
+        for i, service in enumerate(entry.get("services") or ()):
+            if isinstance(service, str) and service not in services:
+                issues.append(
+                    (("broadcasts", index, "services", i), _unknown("service", service, services))
+                )
+        events = entry.get("events")
+        if isinstance(events, Mapping):
+            for event, template in events.items():
+                if isinstance(template, str) and template not in known_templates:
+                    issues.append(
+                        (
+                            ("broadcasts", index, "events", event),
+                            _unknown("template", template, sorted(known_templates)),
+                        )
+                    )
+    issues += templates_reference_issues(data)
+    return issues

@@ -1,0 +1,28 @@
+"""Field types of request bodies that only the web layer declares."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BeforeValidator
+
+from tocsin.policy import Duration, parse_duration
+
+__all__ = ["RequestDuration"]
+
+
+def _in_range(value: object) -> object:
+    """Refuse a duration longer than :class:`datetime.timedelta` can hold (``"9999999999d"``)
+    as a validation error; the policy's own validator would let the overflow escape."""
+    if isinstance(value, str):
+        try:
+            parse_duration(value)
+        except OverflowError:
+            raise ValueError("is longer than any supported duration") from None
+        except ValueError:
+            pass  # Duration's own validator words this one
+    return value
+
+
+#: :data:`tocsin.policy.Duration` for request bodies: ``"15m"``, ``"1h30m"``, ``"2d"``.
+RequestDuration = Annotated[Duration, BeforeValidator(_in_range)]

@@ -1,0 +1,265 @@
+"""Group commit for the inbound alert endpoints: the writes of concurrent requests
+share one transaction.
+
+Committing costs far more than counting a repeat of a firing alert, so one
+transaction per webhook call would cap ingestion at the database's commit rate.
+Instead each request parses its body on the event loop, hands the events to
+:meth:`GroupCommitter.submit` and waits; one writer task per event loop takes
+everything queued (up to :data:`MAX_REQUESTS` requests / :data:`MAX_ALERTS` alerts),
+runs :func:`tocsin.alerts.service.ingest_batches` for all of it in one transaction on
+a worker thread, commits, and only then answers each waiting request. While that
+transaction runs, the next requests queue up and become the next group, so the
+groups grow with the load and a lone request is never made to wait for company.
+
+Durability is unchanged: a request is answered 2xx only after the transaction that
+holds its alerts committed. When that transaction fails, its requests are retried
+one by one, each in a transaction of its own, so that one bad request cannot fail
+the others; when the database cannot be reached they all get
+:class:`DatabaseUnavailable` (the endpoints answer 503 with ``Retry-After``).
+
+The integration key is resolved in the same transaction, so a disabled key is
+refused from the next group on, and heartbeat pings travel the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import event
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
+
+from tocsin.alerts import service as alerts
+from tocsin.alerts.models import Integration
+from tocsin.db import session_scope
+from tocsin.errors import InvalidInput, NotFound, TocsinError
+from tocsin.ingest import AlertEvent
+from tocsin.web.context import AppContext
+
+__all__ = [
+    "MAX_ALERTS",
+    "MAX_REQUESTS",
+    "DatabaseUnavailable",
+    "Delivery",
+    "GroupCommitter",
+    "Pinged",
+    "UnknownKey",
+    "WrongKind",
+]
+
+log = logging.getLogger(__name__)
+
+#: At most this many requests, and about this many alerts, per transaction.
+MAX_REQUESTS = 256
+MAX_ALERTS = 10_000
+#: What a client is told when the key is unknown, malformed or disabled (all alike).
+UNKNOWN_KEY = "unknown integration key"
+_DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+
+
+class UnknownKey(NotFound):
+    """No enabled integration has this key (never says whether one ever had)."""
+
+    def __init__(self) -> None:
+        super().__init__(UNKNOWN_KEY)
+
+
+class WrongKind(InvalidInput):
+    """A heartbeat key sent alerts, or an alert key sent a ping."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("key", message)
+
+
+class DatabaseUnavailable(TocsinError):
+    """The transaction could not reach the database; nothing was stored."""
+
+
+class InternalFailure(TocsinError):
+    """The request failed alone for a reason that is not the client's (logged)."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One request's work: alert events for the integration with ``key``, or a ping
+    to a heartbeat integration when ``events`` is None."""
+
+    key: str
+    events: Sequence[AlertEvent] | None
+
+    @property
+    def size(self) -> int:
+        return 1 if self.events is None else max(1, len(self.events))
+
+
+@dataclass(frozen=True)
+class Pinged:
+    integration: str
+    next_due_at: datetime
+
+
+_Result = list[alerts.IngestResult] | Pinged | Exception
+
+
+class GroupCommitter:
+    """The queue and the writer task of one application (one per event loop)."""
+
+    def __init__(
+        self, context: AppContext, *, max_requests: int = MAX_REQUESTS, max_alerts: int = MAX_ALERTS
+    ) -> None:
+        self.context = context
+        self.max_requests = max_requests
+        self.max_alerts = max_alerts
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._queue: deque[tuple[Delivery, asyncio.Future[_Result]]] = deque()
+        self._wakeup: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    async def submit(self, delivery: Delivery) -> list[alerts.IngestResult] | Pinged:
+        """Store ``delivery`` in the next group; returns once it is committed.
+
+        Raises :class:`UnknownKey`, :class:`WrongKind`, :class:`DatabaseUnavailable`
+        or the :class:`TocsinError` that refused the request.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # first use, or the app now runs on another loop
+            self._loop, self._queue, self._wakeup = loop, deque(), asyncio.Event()
+            self._task = None
+        assert self._wakeup is not None
+        future: asyncio.Future[_Result] = loop.create_future()
+        self._queue.append((delivery, future))
+        self._wakeup.set()
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._write(), name="tocsin-group-commit")
+        result = await future
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    # -- the writer task (event loop) ------------------------------------------------
+
+    async def _write(self) -> None:
+        loop = asyncio.get_running_loop()
+        wakeup = self._wakeup
+        assert wakeup is not None
+        while True:
+            await wakeup.wait()
+            wakeup.clear()
+            while self._queue:
+                group = self._take()
+                try:
+                    results = await loop.run_in_executor(
+                        None, self.commit, [delivery for delivery, _ in group]
+                    )
+                except Exception as exc:  # a bug in commit itself: fail the group, go on
+                    log.exception("group commit failed")
+                    results = [InternalFailure(f"not stored: {type(exc).__name__}")] * len(group)
+                for (_, future), result in zip(group, results, strict=True):
+                    if not future.done():  # the client may have gone away
+                        future.set_result(result)
+
+    def _take(self) -> list[tuple[Delivery, asyncio.Future[_Result]]]:
+        group = [self._queue.popleft()]
+        alerts_taken = group[0][0].size
+        while self._queue and len(group) < self.max_requests:
+            size = self._queue[0][0].size
+            if alerts_taken + size > self.max_alerts:
+                break
+            group.append(self._queue.popleft())
+            alerts_taken += size
+        return group
+
+    # -- the transaction (worker thread) ---------------------------------------------
+
+    def commit(self, deliveries: Sequence[Delivery]) -> list[_Result]:
+        """Store ``deliveries`` in one transaction; on failure, one transaction each."""
+        try:
+            return self._transaction(deliveries)
+        except _DATABASE_DOWN as exc:
+            log.warning("database unavailable, %d request(s) refused: %s", len(deliveries), exc)
+            return [DatabaseUnavailable("database unavailable")] * len(deliveries)
+        except Exception as exc:
+            if len(deliveries) == 1:
+                return [self._failed_alone(exc)]
+        return [self._alone(delivery) for delivery in deliveries]
+
+    def _alone(self, delivery: Delivery) -> _Result:
+        try:
+            return self._transaction([delivery])[0]
+        except _DATABASE_DOWN:
+            return DatabaseUnavailable("database unavailable")
+        except Exception as exc:
+            return self._failed_alone(exc)
+
+    def _failed_alone(self, exc: Exception) -> Exception:
+        if isinstance(exc, TocsinError):  # refused by a use case: the client's answer
+            return exc
+        if isinstance(exc, DataError):  # a value the database refuses: the client's input
+            return InvalidInput("body", "a value in this body cannot be stored")
+        log.error("ingest failed", exc_info=exc)
+        return InternalFailure(f"not stored: {type(exc).__name__}")
+
+    def _transaction(self, deliveries: Sequence[Delivery]) -> list[_Result]:
+        context = self.context
+        results: list[_Result | None] = [None] * len(deliveries)
+        with session_scope(context.sessions) as session:
+            _hold_loaded_objects(session)
+            policy = context.policy.current
+            now = context.clock.now()
+            found = self._integrations(session, {d.key for d in deliveries})
+            batches: list[tuple[Integration, Sequence[AlertEvent]]] = []
+            positions: list[int] = []
+            for index, delivery in enumerate(deliveries):
+                integration = found.get(delivery.key)
+                if integration is None:
+                    results[index] = UnknownKey()
+                elif delivery.events is None:
+                    results[index] = self._ping(session, integration, now)
+                elif integration.kind == "heartbeat":
+                    results[index] = WrongKind(
+                        "this is a heartbeat integration: it takes pings at "
+                        "/api/v1/heartbeats/{key}, not alerts"
+                    )
+                else:
+                    batches.append((integration, delivery.events))
+                    positions.append(index)
+            stored = alerts.ingest_batches(session=session, policy=policy, batches=batches, now=now)
+            for index, outcome in zip(positions, stored, strict=True):
+                results[index] = outcome
+        return [r if r is not None else InternalFailure("not handled") for r in results]
+
+    @staticmethod
+    def _integrations(session: Session, keys: set[str]) -> dict[str, Integration | None]:
+        return {key: alerts.find_integration(session=session, key=key) for key in keys}
+
+    def _ping(self, session: Session, integration: Integration, now: datetime) -> _Result:
+        if integration.kind != "heartbeat":
+            return WrongKind("this integration takes alerts; pings need a heartbeat integration")
+        beat = alerts.ping(
+            session=session, policy=self.context.policy.current, integration=integration, now=now
+        )
+        return Pinged(integration=integration.name, next_due_at=beat.due_at)
+
+
+def _hold_loaded_objects(session: Session) -> None:
+    """Keep every object this transaction loads or creates alive until it ends.
+
+    SQLAlchemy's identity map holds objects weakly, so an incident that a group's
+    alerts look up one after another is loaded again (with its selectin relationships)
+    each time nothing else happens to reference it; a group of new alerts spent most
+    of its time doing that. A list on the session keeps them for the transaction only.
+    """
+    held: list[object] = []
+    session.info["tocsin_held"] = held
+
+    def hold(_session: Session, instance: object) -> None:
+        held.append(instance)
+
+    event.listen(session, "loaded_as_persistent", hold)
+    event.listen(session, "pending_to_persistent", hold)

@@ -1,0 +1,241 @@
+"""The inbound alert endpoints' handlers, and the lane that serves them.
+
+:class:`Inbound` takes a request body as bytes and returns an :class:`Answer`: the body
+is decoded once, checked by the hand-written parsers of :mod:`tocsin.ingest`, stored
+through the application's :class:`~tocsin.web.groupcommit.GroupCommitter` and the
+answer rendered directly, with no pydantic model on the way. Refusals keep the shape of
+:mod:`tocsin.web.errors` (``/v2/enqueue``: PagerDuty's shapes).
+
+:class:`InboundLane` serves these endpoints ahead of FastAPI's router; the routes in
+:mod:`tocsin.web.routes.integrations` declare them for the OpenAPI document and serve
+them the same way when an application has no lane.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from tocsin.errors import InvalidInput, NotFound, TocsinError
+from tocsin.ingest import (
+    AlertEvent,
+    IngestError,
+    parse_alertmanager,
+    parse_generic,
+    parse_grafana,
+    parse_pd_event,
+    pd_error_body,
+    pd_error_for,
+    pd_success_body,
+)
+from tocsin.web.groupcommit import (
+    DatabaseUnavailable,
+    Delivery,
+    GroupCommitter,
+    Pinged,
+    UnknownKey,
+)
+
+__all__ = ["RETRY_AFTER_SECONDS", "SOURCES", "Answer", "Inbound", "InboundLane", "inbound_for"]
+
+#: What a 503 asks clients to wait before retrying.
+RETRY_AFTER_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    headers: tuple[tuple[str, str], ...] = ()
+
+    def encode(self) -> bytes:
+        # ASCII escapes: a field path may quote a client's lone surrogate.
+        return json.dumps(self.body, separators=(",", ":")).encode()
+
+
+_RETRY = (("Retry-After", str(RETRY_AFTER_SECONDS)),)
+#: The parser behind each ``/api/v1/integrations/{key}/<source>`` endpoint.
+SOURCES: dict[str, Callable[[Any], list[AlertEvent]]] = {
+    "alertmanager": parse_alertmanager,
+    "grafana": parse_grafana,
+    "events": parse_generic,
+}
+
+
+def _decode(body: bytes) -> Any:
+    """The body as JSON, parsed once; IngestError naming ``body`` when it is not."""
+    if not body.strip():
+        raise IngestError("body", "is empty; expected a JSON object")
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        reason = str(exc) if isinstance(exc, ValueError) else "nested too deeply"
+        raise IngestError("body", f"malformed JSON: {reason}") from None
+
+
+def _refusal(exc: Exception) -> Answer:
+    """The answer to a refused request (the shape of :mod:`tocsin.web.errors`)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return Answer(
+            503, {"detail": "database unavailable; nothing was stored, retry later"}, _RETRY
+        )
+    if isinstance(exc, IngestError):
+        return Answer(
+            400, {"detail": str(exc), "errors": [{"field": exc.field, "message": exc.message}]}
+        )
+    if isinstance(exc, InvalidInput):
+        return Answer(
+            422, {"detail": str(exc), "errors": [{"field": exc.field, "message": exc.message}]}
+        )
+    if isinstance(exc, NotFound):
+        return Answer(404, {"detail": str(exc)})
+    return Answer(500, {"detail": f"internal error; nothing was stored ({exc})"})
+
+
+class Inbound:
+    """The inbound endpoints of one application, whatever serves them (the lane or the
+    routes below); each stores through the app's :class:`GroupCommitter`."""
+
+    def __init__(self, committer: GroupCommitter) -> None:
+        self.committer = committer
+
+    async def alerts(self, source: str, key: str, body: bytes) -> Answer:
+        try:
+            events = SOURCES[source](_decode(body))
+            results = await self.committer.submit(Delivery(key, events))
+        except TocsinError as exc:
+            return _refusal(exc)
+        assert isinstance(results, list)
+        return Answer(
+            202,
+            {
+                "status": "success",
+                "accepted": len(results),
+                "alerts": [
+                    {
+                        "id": r.alert_id,
+                        "dedup_key": r.dedup_key,
+                        "outcome": r.outcome.value,
+                        "incident": r.incident,
+                    }
+                    for r in results
+                ],
+            },
+        )
+
+    async def pagerduty(self, body: bytes) -> Answer:
+        """PagerDuty's shapes: 202 with the dedup key, 400 "invalid event" with errors."""
+        try:
+            routing_key, event = parse_pd_event(_decode(body))
+            results = await self.committer.submit(Delivery(routing_key, [event]))
+        except IngestError as exc:
+            return Answer(400, pd_error_for(exc))
+        except UnknownKey:
+            return Answer(
+                404,
+                {
+                    "status": "invalid event",
+                    "message": "Unknown routing key",
+                    "errors": ["routing_key: no enabled integration has this key"],
+                },
+            )
+        except InvalidInput as exc:
+            return Answer(400, pd_error_body([str(exc)]))
+        except DatabaseUnavailable:
+            return Answer(503, {"status": "unavailable", "message": "Retry later"}, _RETRY)
+        except TocsinError as exc:
+            return Answer(500, {"status": "error", "message": f"Not stored ({exc})"})
+        assert isinstance(results, list)
+        return Answer(202, pd_success_body(results[0].dedup_key))
+
+    async def ping(self, key: str) -> Answer:
+        try:
+            pinged = await self.committer.submit(Delivery(key, None))
+        except TocsinError as exc:
+            return _refusal(exc)
+        assert isinstance(pinged, Pinged)
+        return Answer(
+            202,
+            {
+                "status": "success",
+                "integration": pinged.integration,
+                "next_due_at": pinged.next_due_at.isoformat(),
+            },
+        )
+
+
+def inbound_for(app: Any) -> Inbound:
+    """The application's :class:`Inbound` (made on first use; ``app.state.context``)."""
+    state = app.state
+    inbound: Inbound | None = getattr(state, "inbound", None)
+    if inbound is None:
+        inbound = Inbound(GroupCommitter(state.context))
+        state.inbound = inbound
+    return inbound
+
+
+# -- the lane ------------------------------------------------------------------------------
+
+_INTEGRATIONS = "/api/v1/integrations/"
+_HEARTBEATS = "/api/v1/heartbeats/"
+_Handler = Callable[[Inbound, bytes], Awaitable[Answer]]
+
+
+def _lane_target(path: str) -> _Handler | None:
+    """The inbound handler for ``path``, or None for every other path."""
+    if path == "/v2/enqueue":
+        return lambda inbound, body: inbound.pagerduty(body)
+    if path.startswith(_INTEGRATIONS):
+        key, slash, source = path[len(_INTEGRATIONS) :].partition("/")
+        if key and slash and source in SOURCES:
+            return lambda inbound, body: inbound.alerts(source, key, body)
+        return None
+    if path.startswith(_HEARTBEATS):
+        key = path[len(_HEARTBEATS) :]
+        if key and "/" not in key:
+            return lambda inbound, body: inbound.ping(key)
+    return None
+
+
+class InboundLane:
+    """ASGI middleware that serves the inbound endpoints before the router does.
+
+    Routing, dependency injection and the exception middleware cost several times
+    what storing one alert costs (measured with ``bench/ingest.py``), and monitoring
+    sends alerts one request at a time. This lane answers ``POST`` to the inbound
+    paths with the same :class:`Inbound` handlers the routes below use; everything
+    else goes on to the application. It sits inside :class:`~tocsin.web.limits.BodyGuard`
+    (413/415 still apply) and uvicorn's access log still records each request.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = None
+        if scope["type"] == "http" and scope["method"] == "POST":
+            handler = _lane_target(scope["path"])
+        if handler is None:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        answer = await handler(inbound_for(scope["app"]), b"".join(chunks))
+        payload = answer.encode()
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+            *((name.lower().encode(), value.encode()) for name, value in answer.headers),
+        ]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})

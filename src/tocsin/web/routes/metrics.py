@@ -1,0 +1,130 @@
+"""Reliability metrics: ``/api/v1/metrics/summary``, ``/api/v1/slos``,
+``/api/v1/reports/monthly`` and the Prometheus ``/metrics`` (thin handlers over
+:mod:`tocsin.metrics`).
+
+Starting the server also schedules the first run of the burn-rate watch
+(``slo_evaluate``), which then keeps itself scheduled.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel
+from sqlalchemy.exc import SQLAlchemyError
+
+from tocsin.db import session_scope
+from tocsin.metrics import prometheus
+from tocsin.metrics.budget import SloStatus
+from tocsin.metrics.burn_alerts import ensure_slo_evaluation
+from tocsin.metrics.report import MEDIA_TYPES, ReportFormat, monthly_review, previous_month, render
+from tocsin.metrics.rules import MetricsSummary, Period
+from tocsin.metrics.service import metrics_summary, parse_window, slo_statuses
+from tocsin.web.context import AppContext
+from tocsin.web.deps import CurrentPolicy, NowClock, SessionDep, Viewer
+
+log = logging.getLogger("tocsin.web")
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    context: AppContext = app.state.context
+    try:
+        with session_scope(context.sessions) as session:
+            ensure_slo_evaluation(session, now=context.clock.now())
+    except SQLAlchemyError as exc:  # e.g. a database not migrated yet; the worker retries
+        log.warning("could not schedule the SLO burn-rate watch: %s", type(exc).__name__)
+    yield
+
+
+router = APIRouter(tags=["metrics"], lifespan=_lifespan)
+
+
+@router.get("/api/v1/metrics/summary")
+def summary(
+    session: SessionDep,
+    policy: CurrentPolicy,
+    clock: NowClock,
+    _principal: Viewer,
+    window: Annotated[str, Query(description="Look-back, e.g. 7d, 30d, 90d, 365d.")] = "30d",
+    period: Annotated[Period, Query(description="Bucket of the incidents-per-period counts.")] = (
+        Period.week
+    ),
+) -> MetricsSummary:
+    """MTTD/MTTA/MTTM/MTTR, SLA compliance, counts and rates of the incidents detected in
+    the window (durations in seconds, rates as fractions, null = n/a)."""
+    return metrics_summary(
+        session=session,
+        policy=policy,
+        now=clock.now(),
+        window=parse_window(window),
+        period=period,
+    )
+
+
+class SloList(BaseModel):
+    items: list[SloStatus]
+
+
+@router.get("/api/v1/slos")
+def list_slos(
+    session: SessionDep, policy: CurrentPolicy, clock: NowClock, _principal: Viewer
+) -> SloList:
+    return SloList(items=slo_statuses(session=session, policy=policy, now=clock.now()))
+
+
+@router.get("/api/v1/slos/{service}")
+def get_slo(
+    service: str, session: SessionDep, policy: CurrentPolicy, clock: NowClock, _principal: Viewer
+) -> SloStatus:
+    return slo_statuses(session=session, policy=policy, now=clock.now(), service=service)[0]
+
+
+def _wants_json(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    return "application/json" in accept and "text/" not in accept and "*/*" not in accept
+
+
+@router.get(
+    "/api/v1/reports/monthly",
+    response_class=Response,
+    responses={200: {"content": {"text/html": {}, "text/markdown": {}, "application/json": {}}}},
+)
+def monthly_report(
+    request: Request,
+    session: SessionDep,
+    policy: CurrentPolicy,
+    clock: NowClock,
+    _principal: Viewer,
+    month: Annotated[str | None, Query(description="YYYY-MM; default: last month.")] = None,
+    fmt: Annotated[ReportFormat, Query(alias="format")] = ReportFormat.html,
+) -> Response:
+    """The seed 004 monthly review. A client that accepts only JSON gets
+    ``{month, format, media_type, content}`` instead of the document itself."""
+    now = clock.now()
+    chosen = month or previous_month(now)
+    review = monthly_review(session=session, policy=policy, month=chosen, now=now)
+    content = render(review, fmt)
+    if _wants_json(request):
+        return JSONResponse(
+            {
+                "month": review.month,
+                "format": fmt.value,
+                "media_type": MEDIA_TYPES[fmt],
+                "content": content,
+            }
+        )
+    return Response(content, media_type=MEDIA_TYPES[fmt])
+
+
+@router.get("/metrics", include_in_schema=False)
+def prometheus_metrics(session: SessionDep, policy: CurrentPolicy) -> Response:
+    """Prometheus text exposition; no authentication, like every scrape target."""
+    body = prometheus.exposition(session, severities=[s.name for s in policy.severities])
+    return Response(body, media_type=CONTENT_TYPE_LATEST)

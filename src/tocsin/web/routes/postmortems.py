@@ -1,0 +1,298 @@
+"""Post-mortems, action items and lessons learned: thin handlers over `tocsin.postmortems`.
+
+Also the post-mortem's page (`GET /postmortems/{id}`), server-rendered with Jinja2
+(autoescaped); section Markdown goes through markdown-it with raw HTML disabled.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse, Response
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from tocsin.incidents import service as incidents
+from tocsin.postmortems import actions, insights, service
+from tocsin.postmortems.document import SECTION_TITLES
+from tocsin.postmortems.models import (
+    ActionItemCreate,
+    ActionItemList,
+    ActionItemRead,
+    ActionItemUpdate,
+    PatternList,
+    PostmortemList,
+    PostmortemRead,
+    PostmortemUpdate,
+    SimilarList,
+)
+from tocsin.postmortems.rules import PostmortemStatus
+from tocsin.web.deps import CurrentPolicy, NowClock, Responder, SessionDep, Viewer
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["postmortems"])
+API = "/api/v1"
+
+Limit = Annotated[int, Query(ge=1, le=500)]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
+Statuses = Annotated[list[str], Query(description="Repeatable or comma-separated")]
+
+
+# ---------------------------------------------------------------- post-mortems
+
+
+@router.post(f"{API}/incidents/{{incident_id}}/postmortem", status_code=201)
+def create_postmortem(
+    incident_id: str,
+    session: SessionDep,
+    policy: CurrentPolicy,
+    clock: NowClock,
+    principal: Responder,
+) -> PostmortemRead:
+    """Draft the post-mortem of a resolved incident from its timeline."""
+    incident = incidents.get(session=session, ref=incident_id)
+    now = clock.now()
+    pm = service.create(
+        session=session, policy=policy, incident=incident, actor=principal.actor, now=now
+    )
+    return service.to_read(session=session, policy=policy, pm=pm, now=now)
+
+
+@router.get(f"{API}/incidents/{{incident_id}}/postmortem")
+def get_incident_postmortem(
+    incident_id: str, session: SessionDep, policy: CurrentPolicy, clock: NowClock, _p: Viewer
+) -> PostmortemRead:
+    incident = incidents.get(session=session, ref=incident_id)
+    pm = service.get_by_incident(session=session, incident=incident)
+    return service.to_read(session=session, policy=policy, pm=pm, now=clock.now())
+
+
+@router.get(f"{API}/incidents/{{incident_id}}/similar")
+def similar_incidents(
+    incident_id: str,
+    session: SessionDep,
+    policy: CurrentPolicy,
+    _p: Viewer,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> SimilarList:
+    """Earlier incidents ranked by text (title, description, root cause) and services."""
+    incident = incidents.get(session=session, ref=incident_id)
+    return insights.similar(session=session, policy=policy, incident=incident, limit=limit)
+
+
+@router.get(f"{API}/postmortems")
+def list_postmortems(
+    session: SessionDep,
+    clock: NowClock,
+    _p: Viewer,
+    status: Statuses = [],  # noqa: B006
+    overdue: bool | None = None,
+    owner: str | None = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> PostmortemList:
+    now = clock.now()
+    rows, total = service.list_postmortems(
+        session=session,
+        now=now,
+        statuses=status,
+        overdue=overdue,
+        owner=owner,
+        limit=limit,
+        offset=offset,
+    )
+    items = [service.to_summary(session=session, pm=pm, now=now) for pm in rows]
+    return PostmortemList(items=items, total=total, limit=limit, offset=offset)
+
+
+# Declared before `/postmortems/{pm_id}`, which would otherwise take "PM-1.md" as an id.
+@router.get(
+    f"{API}/postmortems/{{pm_id}}.md",
+    response_class=Response,
+    responses={200: {"content": {"text/markdown": {}}}},
+)
+def postmortem_markdown(
+    pm_id: str, session: SessionDep, policy: CurrentPolicy, clock: NowClock, _p: Viewer
+) -> Response:
+    pm = service.get(session=session, ref=pm_id)
+    read = service.to_read(session=session, policy=policy, pm=pm, now=clock.now())
+    return Response(read.markdown, media_type="text/markdown; charset=utf-8")
+
+
+@router.get(f"{API}/postmortems/{{pm_id}}")
+def get_postmortem(
+    pm_id: str, session: SessionDep, policy: CurrentPolicy, clock: NowClock, _p: Viewer
+) -> PostmortemRead:
+    pm = service.get(session=session, ref=pm_id)
+    return service.to_read(session=session, policy=policy, pm=pm, now=clock.now())
+
+
+@router.patch(f"{API}/postmortems/{{pm_id}}")
+def edit_postmortem(
+    pm_id: str,
+    body: PostmortemUpdate,
+    session: SessionDep,
+    policy: CurrentPolicy,
+    clock: NowClock,
+    principal: Responder,
+) -> PostmortemRead:
+    """Edit sections (Markdown), root-cause category, tags, owner, customer impact."""
+    now = clock.now()
+    pm = service.get(session=session, ref=pm_id)
+    service.edit(
+        session=session, policy=policy, pm=pm, actor=principal.actor, changes=body, now=now
+    )
+    return service.to_read(session=session, policy=policy, pm=pm, now=now)
+
+
+def _add_move_route(action: str, target: PostmortemStatus, summary: str) -> None:
+    """POST /submit and /publish differ only in the status they move to."""
+
+    def move(
+        pm_id: str,
+        session: SessionDep,
+        policy: CurrentPolicy,
+        clock: NowClock,
+        principal: Responder,
+    ) -> PostmortemRead:
+        now = clock.now()
+        pm = service.get(session=session, ref=pm_id)
+        service.move(
+            session=session, policy=policy, pm=pm, target=target, actor=principal.actor, now=now
+        )
+        return service.to_read(session=session, policy=policy, pm=pm, now=now)
+
+    path = f"{API}/postmortems/{{pm_id}}/{action}"
+    router.post(path, name=f"{action}_postmortem", summary=summary)(move)
+
+
+_add_move_route("submit", PostmortemStatus.in_review, "Submit a draft for review")
+_add_move_route("publish", PostmortemStatus.published, "Publish a reviewed post-mortem")
+
+
+# ---------------------------------------------------------------- action items
+
+
+@router.post(f"{API}/postmortems/{{pm_id}}/action-items", status_code=201)
+def add_action_item(
+    pm_id: str,
+    body: ActionItemCreate,
+    session: SessionDep,
+    policy: CurrentPolicy,
+    clock: NowClock,
+    principal: Responder,
+) -> ActionItemRead:
+    now = clock.now()
+    pm = service.get(session=session, ref=pm_id)
+    item = actions.add(
+        session=session, policy=policy, pm=pm, actor=principal.actor, data=body, now=now
+    )
+    return actions.to_reads(session=session, items=[item], today=now.date())[0]
+
+
+@router.get(f"{API}/postmortems/{{pm_id}}/action-items")
+def list_postmortem_action_items(
+    pm_id: str, session: SessionDep, clock: NowClock, _p: Viewer
+) -> ActionItemList:
+    pm = service.get(session=session, ref=pm_id)
+    items = actions.for_postmortem(session=session, pm=pm)
+    reads = actions.to_reads(session=session, items=items, today=clock.now().date())
+    return ActionItemList(items=reads, total=len(reads))
+
+
+@router.patch(f"{API}/action-items/{{item_id}}")
+def edit_action_item(
+    item_id: int,
+    body: ActionItemUpdate,
+    session: SessionDep,
+    policy: CurrentPolicy,
+    clock: NowClock,
+    _p: Responder,
+) -> ActionItemRead:
+    """Accept (`status: open`) or drop a suggestion; update, complete or reopen an item."""
+    now = clock.now()
+    item = actions.get(session=session, item_id=item_id)
+    actions.edit(session=session, policy=policy, item=item, changes=body, now=now)
+    return actions.to_reads(session=session, items=[item], today=now.date())[0]
+
+
+@router.get(f"{API}/action-items")
+def list_action_items(
+    session: SessionDep,
+    clock: NowClock,
+    _p: Viewer,
+    overdue: bool | None = None,
+    owner: str | None = None,
+    status: Statuses = [],  # noqa: B006
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> ActionItemList:
+    """Action items of every post-mortem (suggestions only when asked for by status)."""
+    today = clock.now().date()
+    rows, total = actions.list_items(
+        session=session,
+        today=today,
+        overdue=overdue,
+        owner=owner,
+        statuses=status,
+        limit=limit,
+        offset=offset,
+    )
+    return ActionItemList(
+        items=actions.to_reads(session=session, items=rows, today=today), total=total
+    )
+
+
+# ---------------------------------------------------------------- lessons learned
+
+
+@router.get(f"{API}/patterns")
+def recurring_patterns(
+    session: SessionDep,
+    clock: NowClock,
+    _p: Viewer,
+    days: Annotated[int, Query(ge=1, le=3650)] = 90,
+) -> PatternList:
+    """Root-cause categories seen more than twice in the last `days` days."""
+    return insights.patterns(session=session, now=clock.now(), days=days)
+
+
+# ---------------------------------------------------------------- page
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Environment:
+    return Environment(
+        loader=PackageLoader("tocsin.web", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+    )
+
+
+@lru_cache(maxsize=1)
+def _markdown() -> MarkdownIt:
+    # Raw HTML in a section is shown as text, never passed through.
+    return MarkdownIt("commonmark", {"html": False}).enable("table")
+
+
+@router.get("/postmortems/{pm_id}", response_class=HTMLResponse, include_in_schema=False)
+def postmortem_page(
+    pm_id: str, session: SessionDep, policy: CurrentPolicy, clock: NowClock, _p: Viewer
+) -> HTMLResponse:
+    pm = service.get(session=session, ref=pm_id)
+    read = service.to_read(session=session, policy=policy, pm=pm, now=clock.now())
+    html = {key: Markup(_markdown().render(text)) for key, text in read.sections.items()}
+    page = (
+        _templates()
+        .get_template("postmortem.html")
+        .render(
+            pm=read,
+            titles=SECTION_TITLES,
+            html=html,
+            items=[i for i in read.action_items if i.status != "dropped"],
+        )
+    )
+    return HTMLResponse(page)
