@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, Integer, String, Text, event, or_, select, update
+from sqlalchemy import (
+    CheckConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    delete,
+    event,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -28,6 +39,7 @@ __all__ = [
     "claim_due",
     "next_due_at",
     "pending_jobs",
+    "purge_finished",
     "schedule",
     "wakeup",
 ]
@@ -85,19 +97,23 @@ def schedule(
     }
     dialect = session.get_bind().dialect.name
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    upsert = insert(Job).values(**values).on_conflict_do_update(
-        index_elements=["key"],
-        set_={
-            "state": JobState.pending,
-            "due_at": due_at,
-            "payload": payload,
-            "attempts": 0,
-            "claimed_by": None,
-            "claimed_until": None,
-            "finished_at": None,
-            "last_error": None,
-        },
-        where=Job.state == JobState.cancelled,
+    upsert = (
+        insert(Job)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["key"],
+            set_={
+                "state": JobState.pending,
+                "due_at": due_at,
+                "payload": payload,
+                "attempts": 0,
+                "claimed_by": None,
+                "claimed_until": None,
+                "finished_at": None,
+                "last_error": None,
+            },
+            where=Job.state == JobState.cancelled,
+        )
     )
     created = session.execute(upsert.returning(Job.id)).scalar_one_or_none() is not None
     if created:
@@ -168,6 +184,12 @@ def lock_claimed(session: Session, claim: Claim, worker: str) -> Job | None:
     if job is None or job.state != JobState.pending or job.claimed_by != worker:
         return None
     return job
+
+
+def purge_finished(session: Session, *, before: datetime) -> int:
+    """Delete jobs that finished before `before` (self-rescheduling timers add up)."""
+    stmt = delete(Job).where(Job.state != JobState.pending, Job.finished_at < before)
+    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
 def next_due_at(session: Session) -> datetime | None:

@@ -30,15 +30,20 @@ from tocsin.db.jobs import (
     forget_wakeup,
     lock_claimed,
     next_due_at,
+    purge_finished,
     wakeup,
 )
 from tocsin.engine.handlers import HANDLERS, EngineContext, JobHandler
 from tocsin.engine.handoffs import ensure_handoff_jobs
+from tocsin.metrics.burn_alerts import ensure_slo_evaluation
 from tocsin.policy import Policy, PolicyStore
 
 __all__ = ["Worker"]
 
 log = logging.getLogger("tocsin.worker")
+
+#: Finished jobs (done, cancelled, failed) are kept this long for inspection.
+FINISHED_JOB_RETENTION = timedelta(days=14)
 
 
 def _worker_name() -> str:
@@ -110,12 +115,16 @@ class Worker:
             log.info("worker %s stopped", self.name)
 
     def _ensure_standing_jobs(self) -> None:
-        """Jobs that always exist (the next handoff of each schedule), set up once per policy."""
+        """Jobs that always exist (each schedule's next handoff, the SLO watch), set up when
+        a policy is (re)loaded; old finished jobs are purged at the same time."""
         policy = self.policy.current
         if policy is self._prepared_for:
             return
+        now = self.clock.now()
         with session_scope(self.sessions) as session:
-            ensure_handoff_jobs(session=session, policy=policy, now=self.clock.now())
+            ensure_handoff_jobs(session=session, policy=policy, now=now)
+            ensure_slo_evaluation(session, now=now)
+            purge_finished(session, before=now - FINISHED_JOB_RETENTION)
         self._prepared_for = policy
 
     def _handle(self, claim: Claim) -> int:

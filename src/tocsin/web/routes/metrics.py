@@ -9,41 +9,24 @@ Starting the server also schedules the first run of the burn-rate watch
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
-from sqlalchemy.exc import SQLAlchemyError
 
-from tocsin.db import session_scope
 from tocsin.metrics import prometheus
 from tocsin.metrics.budget import SloStatus
-from tocsin.metrics.burn_alerts import ensure_slo_evaluation
 from tocsin.metrics.report import MEDIA_TYPES, ReportFormat, monthly_review, previous_month, render
 from tocsin.metrics.rules import MetricsSummary, Period
 from tocsin.metrics.service import metrics_summary, parse_window, slo_statuses
-from tocsin.web.context import AppContext
 from tocsin.web.deps import CurrentPolicy, NowClock, SessionDep, Viewer
 
 log = logging.getLogger("tocsin.web")
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    context: AppContext = app.state.context
-    try:
-        with session_scope(context.sessions) as session:
-            ensure_slo_evaluation(session, now=context.clock.now())
-    except SQLAlchemyError as exc:  # e.g. a database not migrated yet; the worker retries
-        log.warning("could not schedule the SLO burn-rate watch: %s", type(exc).__name__)
-    yield
-
-
-router = APIRouter(tags=["metrics"], lifespan=_lifespan)
+router = APIRouter(tags=["metrics"])
 
 
 @router.get("/api/v1/metrics/summary")
