@@ -113,3 +113,9 @@ def test_incident_ids_are_read_in_every_spelling(text: str, number: int) -> None
 @pytest.mark.parametrize("text", ["INC-", "INC-x", "12a", "", "INC--1"])
 def test_other_ids_are_not_incidents(text: str) -> None:
     assert parse_incident_id(text) is None
+
+
+def test_tocsin_moving_an_incident_by_itself_acknowledges_nothing() -> None:
+    m = record_milestones(Milestones(), S.triggered, S.monitoring, T0, by_person=False)
+    assert m.acknowledged_at is None
+    assert m.mitigated_at == T0

@@ -83,12 +83,19 @@ class Milestones:
 
 
 def record_milestones(
-    milestones: Milestones, current: IncidentStatus, target: IncidentStatus, now: datetime
+    milestones: Milestones,
+    current: IncidentStatus,
+    target: IncidentStatus,
+    now: datetime,
+    *,
+    by_person: bool = True,
 ) -> Milestones:
     """Timestamps set by moving from `current` to `target` at `now`.
 
     The first acknowledgement and first mitigation are kept (they measure the response);
-    moving past a stage implies it (resolving an unacknowledged incident acknowledges it).
+    a person moving past a stage implies it (resolving an unacknowledged incident
+    acknowledges it). A move Tocsin makes by itself (all alerts resolved) acknowledges
+    nothing: nobody responded, and time to acknowledge must not say otherwise.
     Reopening clears resolution so that the incident counts as open again.
     """
     m = milestones
@@ -96,7 +103,8 @@ def record_milestones(
         return replace(m, resolved_at=None, closed_at=None)
     if target is S.closed:
         return replace(m, closed_at=now)
-    if target in (*_WORKING, S.resolved) and m.acknowledged_at is None:
+    implied = target in (*_WORKING, S.resolved) and (by_person or target is S.acknowledged)
+    if implied and m.acknowledged_at is None:
         m = replace(m, acknowledged_at=now)
     if target in (S.monitoring, S.resolved) and m.mitigated_at is None:
         m = replace(m, mitigated_at=now)

@@ -41,7 +41,7 @@ from tocsin.incidents.rules import (
     parse_incident_id,
     record_milestones,
 )
-from tocsin.incidents.timeline import record
+from tocsin.incidents.timeline import SYSTEM_ACTOR, record
 from tocsin.policy import Policy, Severity, UnknownSeverity, compute_tags
 
 
@@ -429,7 +429,7 @@ def _apply_transition(
     before = Milestones(
         incident.acknowledged_at, incident.mitigated_at, incident.resolved_at, incident.closed_at
     )
-    after = record_milestones(before, current, target, now)
+    after = record_milestones(before, current, target, now, by_person=actor != SYSTEM_ACTOR)
     incident.acknowledged_at = after.acknowledged_at
     incident.mitigated_at = after.mitigated_at
     incident.resolved_at = after.resolved_at
