@@ -406,6 +406,8 @@ def test_access_log_filter_hides_keys_but_not_ids() -> None:
     for path, shown in (
         ("/api/v1/heartbeats/tcsi_SECRET", "/api/v1/heartbeats/***"),
         ("/api/v1/integrations/12", "/api/v1/integrations/12"),
+        ("/api/v1/integrations/web-prom", "/api/v1/integrations/web-prom"),
+        ("/api/v1/integrations/tcsi_SECRET/events?x=1", "/api/v1/integrations/***/events?x=1"),
         ("/api/v1/schedules/p.ics?token=SECRET", "/api/v1/schedules/p.ics?token=***"),
     ):
         record.args = ("127.0.0.1:1", "GET", path, "1.1", 200)

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -153,27 +154,25 @@ def test_a_failing_handler_is_retried_with_backoff_then_marked_failed(
     sessions.engine.dispose()
 
 
-def test_a_job_leased_by_a_dead_worker_is_taken_over_after_the_lease(
+def test_a_worker_that_dies_mid_batch_leaves_its_jobs_to_the_next(
     database_url: str, policy_file: Any, clock: FakeClock
 ) -> None:
-    from tocsin.db.jobs import claim_due
-
     sessions = _setup(database_url)
-    _enqueue(sessions, clock, 1)
-    with session_scope(sessions) as session:  # a worker claims, then dies before handling
-        assert (
-            len(
-                claim_due(
-                    session, now=clock.now(), worker="dead", limit=10, lease=timedelta(seconds=15)
-                )
-            )
-            == 1
-        )
-    worker = Worker(
-        sessions=sessions, policy=PolicyStore(policy_file), clock=clock, handlers={PROBE: _probe}
-    )
-    assert worker.run_due() == 0
-    clock.advance(timedelta(seconds=16))
-    assert worker.run_due() == 1
-    assert _hits(sessions) == {"probe/0": 1}
+    _enqueue(sessions, clock, 3)
+
+    def dies(session: Session, context: EngineContext, payload: Mapping[str, Any]) -> str:
+        _probe(session, context, payload)
+        if payload["key"] == "probe/2":
+            raise SystemExit("killed")  # not an error a handler can cause: the process ends
+        return "hit"
+
+    store = PolicyStore(policy_file)
+    with pytest.raises(SystemExit):
+        Worker(sessions=sessions, policy=store, clock=clock, handlers={PROBE: dies}).run_due()
+    assert _hits(sessions) == {}  # the batch never committed
+    handled = Worker(
+        sessions=sessions, policy=store, clock=clock, handlers={PROBE: _probe}
+    ).run_due()
+    assert handled == 3
+    assert _hits(sessions) == {"probe/0": 1, "probe/1": 1, "probe/2": 1}
     sessions.engine.dispose()

@@ -11,8 +11,7 @@ same key is ignored.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -23,7 +22,6 @@ from sqlalchemy import (
     Text,
     delete,
     event,
-    or_,
     select,
     update,
 )
@@ -36,7 +34,7 @@ __all__ = [
     "Job",
     "JobState",
     "cancel_jobs",
-    "claim_due",
+    "lock_due",
     "next_due_at",
     "pending_jobs",
     "purge_finished",
@@ -145,45 +143,23 @@ def pending_jobs(session: Session, *, key_prefix: str) -> list[Job]:
     )
 
 
-@dataclass(frozen=True)
-class Claim:
-    id: int
-    kind: str
-    key: str
+def lock_due(session: Session, *, now: datetime, limit: int) -> list[Job]:
+    """Up to `limit` due jobs, locked until the caller's transaction ends.
 
-
-def claim_due(
-    session: Session, *, now: datetime, worker: str, limit: int, lease: timedelta
-) -> list[Claim]:
-    """Lease up to `limit` due jobs to `worker`; the caller commits to publish the lease."""
+    On PostgreSQL other workers skip the locked rows (`SKIP LOCKED`) and take the next
+    ones; on SQLite the caller's write transaction already excludes other writers. A
+    worker that dies before committing releases its rows at once: nothing is lost and
+    nothing waits for a lease to run out.
+    """
     query = (
         select(Job)
-        .where(
-            Job.state == JobState.pending,
-            Job.due_at <= now,
-            or_(Job.claimed_until.is_(None), Job.claimed_until < now),
-        )
+        .where(Job.state == JobState.pending, Job.due_at <= now)
         .order_by(Job.due_at, Job.id)
         .limit(limit)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)
-    jobs = list(session.scalars(query))
-    for job in jobs:
-        job.claimed_by = worker
-        job.claimed_until = now + lease
-    return [Claim(job.id, job.kind, job.key) for job in jobs]
-
-
-def lock_claimed(session: Session, claim: Claim, worker: str) -> Job | None:
-    """Re-read a claimed job under a row lock; None if it was finished or re-leased meanwhile."""
-    query = select(Job).where(Job.id == claim.id)
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    job = session.scalar(query)
-    if job is None or job.state != JobState.pending or job.claimed_by != worker:
-        return None
-    return job
+    return list(session.scalars(query))
 
 
 def purge_finished(session: Session, *, before: datetime) -> int:

@@ -1,8 +1,8 @@
 """The worker loop.
 
-It claims due jobs in one short transaction (a lease), then completes each job in its own
-transaction together with the job's effects: a crash before that commit means the job
-never happened and is claimed again once the lease runs out; a crash after it means it
+It locks a batch of due jobs (`FOR UPDATE SKIP LOCKED` on PostgreSQL) and completes them
+in that same transaction together with their effects: a crash before the commit means
+the batch never happened and its rows are free again at once; after it, each job
 happened exactly once. Between batches it sleeps until the next job is due, a local
 transaction schedules a new one, or the poll interval passes (for jobs other processes
 schedule).
@@ -16,19 +16,18 @@ import socket
 import threading
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from tocsin.clock import Clock
 from tocsin.db import SessionFactory, session_scope
 from tocsin.db.jobs import (
-    Claim,
     Job,
     JobState,
-    claim_due,
     forget_wakeup,
-    lock_claimed,
+    lock_due,
     next_due_at,
     purge_finished,
     wakeup,
@@ -59,8 +58,7 @@ class Worker:
         clock: Clock,
         handlers: Mapping[str, JobHandler] = HANDLERS,
         name: str | None = None,
-        batch: int = 100,
-        lease: timedelta = timedelta(seconds=15),
+        batch: int = 50,
         max_attempts: int = 8,
     ) -> None:
         self.sessions = sessions
@@ -69,7 +67,6 @@ class Worker:
         self.handlers = handlers
         self.name = name or _worker_name()
         self.batch = batch
-        self.lease = lease
         self.max_attempts = max_attempts
         self._prepared_for: Policy | None = None
 
@@ -77,19 +74,9 @@ class Worker:
         """Handle every job due now (including ones that fall due meanwhile); return the count."""
         self._ensure_standing_jobs()
         handled = 0
-        while True:
-            with session_scope(self.sessions) as session:
-                claims = claim_due(
-                    session,
-                    now=self.clock.now(),
-                    worker=self.name,
-                    limit=self.batch,
-                    lease=self.lease,
-                )
-            if not claims:
-                return handled
-            for claim in claims:
-                handled += self._handle(claim)
+        while count := self._run_batch():
+            handled += count
+        return handled
 
     def run_forever(self, stop: threading.Event, *, poll: float = 0.5) -> None:
         woken = threading.Event()
@@ -127,46 +114,43 @@ class Worker:
             purge_finished(session, before=now - FINISHED_JOB_RETENTION)
         self._prepared_for = policy
 
-    def _handle(self, claim: Claim) -> int:
+    def _run_batch(self) -> int:
+        """One transaction: lock a batch of due jobs, apply each (a savepoint apiece, so one
+        failing handler undoes only its own effects), mark them, commit."""
         now = self.clock.now()
-        try:
-            with session_scope(self.sessions) as session:
-                job = lock_claimed(session, claim, self.name)
-                if job is None:
-                    return 0
-                job.attempts += 1
-                handler = self.handlers.get(job.kind)
-                if handler is None:
-                    job.state = JobState.failed
-                    job.last_error = f"no handler for job kind {job.kind!r}"
-                    job.finished_at = now
-                    log.error("job %s: no handler for kind %s", job.key, job.kind)
-                    return 1
-                outcome = handler(session, EngineContext(self.policy.current, now), job.payload)
-                job.state = JobState.done
-                job.finished_at = now
-                log.debug("job %s (%s): %s", job.key, job.kind, outcome)
-                return 1
-        except Exception as exc:
-            log.exception("job %s (%s) failed", claim.key, claim.kind)
-            self._record_failure(claim, exc)
-            return 1
+        context = EngineContext(self.policy.current, now)
+        with session_scope(self.sessions) as session:
+            jobs = lock_due(session, now=now, limit=self.batch)
+            for job in jobs:
+                self._handle(session, job, context)
+            return len(jobs)
 
-    def _record_failure(self, claim: Claim, exc: Exception) -> None:
-        now = self.clock.now()
+    def _handle(self, session: Session, job: Job, context: EngineContext) -> None:
+        job.attempts += 1
+        job.claimed_by = self.name
+        handler = self.handlers.get(job.kind)
+        if handler is None:
+            log.error("job %s: no handler for kind %s", job.key, job.kind)
+            self._finish(job, JobState.failed, context.now, f"no handler for job kind {job.kind!r}")
+            return
         try:
-            with session_scope(self.sessions) as session:
-                job = session.get(Job, claim.id)
-                if job is None or job.state != JobState.pending:
-                    return
-                job.attempts += 1
-                job.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-                job.claimed_by = None
-                job.claimed_until = None
-                if job.attempts >= self.max_attempts:
-                    job.state = JobState.failed
-                    job.finished_at = now
-                else:
-                    job.due_at = now + timedelta(seconds=min(300, 2**job.attempts))
-        except SQLAlchemyError:
-            log.exception("could not record the failure of job %s", claim.key)
+            with session.begin_nested():
+                outcome = handler(session, context, job.payload)
+        except Exception as exc:
+            log.exception("job %s (%s) failed", job.key, job.kind)
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            if job.attempts >= self.max_attempts:
+                self._finish(job, JobState.failed, context.now, error)
+            else:
+                job.last_error = error
+                job.due_at = context.now + timedelta(seconds=min(300, 2**job.attempts))
+            return
+        self._finish(job, JobState.done, context.now)
+        log.debug("job %s (%s): %s", job.key, job.kind, outcome)
+
+    @staticmethod
+    def _finish(job: Job, state: str, now: datetime, error: str | None = None) -> None:
+        job.state = state
+        job.finished_at = now
+        if error is not None:
+            job.last_error = error

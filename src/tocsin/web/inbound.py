@@ -97,8 +97,9 @@ def _refusal(exc: Exception) -> Answer:
 
 
 class Inbound:
-    """The inbound endpoints of one application, whatever serves them (the lane or the
-    routes below); each stores through the app's :class:`GroupCommitter`."""
+    """The inbound endpoints of one application, whatever serves them (the lane below,
+    or the routes of :mod:`tocsin.web.routes.integrations`); each stores through the
+    application's :class:`GroupCommitter`."""
 
     def __init__(self, committer: GroupCommitter) -> None:
         self.committer = committer

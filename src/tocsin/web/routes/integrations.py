@@ -54,19 +54,20 @@ router = APIRouter(tags=["integrations"])
 
 # -- keeping the key out of the access log ----------------------------------------------
 
-_KEY_IN_PATH = re.compile(r"(/api/v1/(?:integrations|heartbeats)/)(?!\d+(?:[\s?\"]|$))[^/?\s\"]+")
+#: A key in an inbound path; ``/api/v1/integrations/{id or name}`` (no further
+#: segment) is the management API's and stays readable.
+_KEY_IN_PATH = re.compile(r"(/api/v1/integrations/)[^/?\s\"]+(?=/)|(/api/v1/heartbeats/)[^/?\s\"]+")
 
 
 def _redact(text: str) -> str:
     if "/api/v1/" in text:
-        text = _KEY_IN_PATH.sub(r"\1***", text)
+        text = _KEY_IN_PATH.sub(lambda match: f"{match[1] or match[2]}***", text)
     return text
 
 
 class RedactSecretsFilter(RedactTokenFilter):
     """The calendar-token filter, extended to integration keys in inbound paths
     (``/api/v1/integrations/***/alertmanager``, ``/api/v1/heartbeats/***``).
-    A numeric id (``DELETE /api/v1/integrations/3``) is not a key and stays.
 
     It replaces the plain token filter on uvicorn's access logger (it does all that
     one does), so each request's log line is scanned once per filter, not twice."""
