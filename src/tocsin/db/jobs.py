@@ -10,7 +10,6 @@ same key is ignored.
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +20,6 @@ from sqlalchemy import (
     String,
     Text,
     delete,
-    event,
     select,
     update,
 )
@@ -29,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tocsin.db.base import Base, JSONValue, UTCDateTime
+from tocsin.db.signals import CommitSignal
 
 __all__ = [
     "Job",
@@ -115,7 +114,7 @@ def schedule(
     )
     created = session.execute(upsert.returning(Job.id)).scalar_one_or_none() is not None
     if created:
-        session.info["tocsin_job_scheduled"] = True
+        JOB_SCHEDULED.raise_in(session)
     return created
 
 
@@ -174,32 +173,7 @@ def next_due_at(session: Session) -> datetime | None:
     )
 
 
-# ---------------------------------------------------------------- in-process wake-ups
-
-_wakeups: list[threading.Event] = []
-_wakeups_lock = threading.Lock()
-
-
-def wakeup(event_: threading.Event) -> None:
-    """Have `event_` set whenever a transaction that scheduled a job commits."""
-    with _wakeups_lock:
-        _wakeups.append(event_)
-
-
-def forget_wakeup(event_: threading.Event) -> None:
-    with _wakeups_lock:
-        if event_ in _wakeups:
-            _wakeups.remove(event_)
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.info.pop("tocsin_job_scheduled", False):
-        with _wakeups_lock:
-            for waiting in _wakeups:
-                waiting.set()
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop("tocsin_job_scheduled", None)
+#: Set after a transaction that scheduled a job commits (wakes this process's worker).
+JOB_SCHEDULED = CommitSignal("job_scheduled")
+wakeup = JOB_SCHEDULED.subscribe
+forget_wakeup = JOB_SCHEDULED.unsubscribe

@@ -10,15 +10,15 @@ outcome in a second, short transaction after the send.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, event, func, or_, select, update
+from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from tocsin.db.signals import CommitSignal
 from tocsin.notify.models import (
     ChannelThrottle,
     Delivery,
@@ -311,32 +311,7 @@ def unsettled(session: Session, *, incident_id: int) -> list[int]:
     )
 
 
-# ---------------------------------------------------------------- in-process wake-ups
-
-_wakeups: list[threading.Event] = []
-_wakeups_lock = threading.Lock()
-
-
-def wakeup(event_: threading.Event) -> None:
-    """Have ``event_`` set whenever a transaction that enqueued a message commits."""
-    with _wakeups_lock:
-        _wakeups.append(event_)
-
-
-def forget_wakeup(event_: threading.Event) -> None:
-    with _wakeups_lock:
-        if event_ in _wakeups:
-            _wakeups.remove(event_)
-
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.info.pop("tocsin_notification_enqueued", False):
-        with _wakeups_lock:
-            for waiting in _wakeups:
-                waiting.set()
-
-
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop("tocsin_notification_enqueued", None)
+#: Set after a transaction that enqueued a message commits (wakes the delivery worker).
+NOTIFICATION_ENQUEUED = CommitSignal("notification_enqueued")
+wakeup = NOTIFICATION_ENQUEUED.subscribe
+forget_wakeup = NOTIFICATION_ENQUEUED.unsubscribe

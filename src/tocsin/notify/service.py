@@ -60,7 +60,7 @@ def enqueue(
     )
     created = session.execute(stmt).scalar_one_or_none() is not None
     if created:
-        session.info["tocsin_notification_enqueued"] = True  # wakes the delivery worker
+        outbox.NOTIFICATION_ENQUEUED.raise_in(session)  # wakes the delivery worker
     return created
 
 

@@ -1,0 +1,57 @@
+"""Wake-ups after commit: a worker sleeping in this process learns at once that a
+transaction has committed new work for it (a timer, a message), instead of polling."""
+
+from __future__ import annotations
+
+import threading
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+__all__ = ["CommitSignal"]
+
+_signals: list[CommitSignal] = []
+
+
+class CommitSignal:
+    """Raised inside a transaction; the events subscribed to it are set once it commits
+    (and forgotten if it rolls back)."""
+
+    def __init__(self, name: str) -> None:
+        self._key = f"tocsin_signal:{name}"
+        self._events: list[threading.Event] = []
+        self._lock = threading.Lock()
+        _signals.append(self)
+
+    def raise_in(self, session: Session) -> None:
+        session.info[self._key] = True
+
+    def subscribe(self, waiting: threading.Event) -> None:
+        with self._lock:
+            self._events.append(waiting)
+
+    def unsubscribe(self, waiting: threading.Event) -> None:
+        with self._lock:
+            if waiting in self._events:
+                self._events.remove(waiting)
+
+    def _committed(self, session: Session) -> None:
+        if session.info.pop(self._key, False):
+            with self._lock:
+                for waiting in self._events:
+                    waiting.set()
+
+    def _rolled_back(self, session: Session) -> None:
+        session.info.pop(self._key, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _after_commit(session: Session) -> None:
+    for signal in _signals:
+        signal._committed(session)
+
+
+@event.listens_for(Session, "after_rollback")
+def _after_rollback(session: Session) -> None:
+    for signal in _signals:
+        signal._rolled_back(session)
