@@ -32,7 +32,7 @@ from tocsin.clock import SystemClock
 from tocsin.db import SessionFactory, create_db_engine, session_scope
 from tocsin.db.jobs import Job
 from tocsin.db.migrate import upgrade
-from tocsin.engine.handlers import EngineContext
+from tocsin.engine.handlers import HANDLERS, EngineContext
 from tocsin.engine.worker import Worker
 from tocsin.policy import PolicyStore, parse_policy
 
@@ -95,7 +95,7 @@ def run(url: str, *, workers: int, timers: int, seconds: float) -> dict[str, Any
             sessions=SessionFactory(worker_engine),
             policy=store,
             clock=SystemClock(),
-            handlers={KIND: _record},
+            handlers={**HANDLERS, KIND: _record},
             name=f"bench-{i}",
         )
         thread = threading.Thread(target=worker.run_forever, args=(stop,), daemon=True)
