@@ -3,54 +3,17 @@ running server."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from typer.testing import CliRunner, Result
-
-from tocsin.cli.main import app
+from tests.support.cli import Cli
 
 if TYPE_CHECKING:
     from tests.conftest import LiveServer
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-
-
-@dataclass
-class Cli:
-    """Runs `tocsin ...` as one user; every output is checked for the token."""
-
-    url: str
-    token: str
-    runner: CliRunner = field(default_factory=CliRunner)
-
-    def __call__(self, *args: str) -> Result:
-        result = self.runner.invoke(
-            app,
-            list(args),
-            env={"TOCSIN_URL": self.url, "TOCSIN_TOKEN": self.token, "NO_COLOR": "1"},
-            catch_exceptions=False,
-        )
-        assert self.token not in result.output
-        return result
-
-    def ok(self, *args: str) -> str:
-        result = self(*args)
-        assert result.exit_code == 0, result.output
-        return result.stdout
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
-
-    def refused(self, *args: str, code: int = 1) -> str:
-        result = self(*args)
-        assert result.exit_code == code, result.output
-        assert result.stdout == ""
-        return result.stderr
 
 
 @pytest.fixture
