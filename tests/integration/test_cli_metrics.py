@@ -3,46 +3,17 @@ holding the hand-computed fixture of ``tests/unit/test_metrics_rules.py``."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 from tests.integration.test_metrics_api import load_fixture
+from tests.support.cli import Cli
 from tests.unit.test_metrics_rules import NOW
-from typer.testing import CliRunner, Result
-
-from tocsin.cli.main import app
 
 if TYPE_CHECKING:
     from tests.conftest import LiveServer
-
-
-@dataclass
-class Cli:
-    url: str
-    token: str
-    runner: CliRunner = field(default_factory=CliRunner)
-
-    def __call__(self, *args: str) -> Result:
-        result = self.runner.invoke(
-            app,
-            list(args),
-            env={"TOCSIN_URL": self.url, "TOCSIN_TOKEN": self.token, "NO_COLOR": "1"},
-            catch_exceptions=False,
-        )
-        assert self.token not in result.output
-        return result
-
-    def ok(self, *args: str) -> str:
-        result = self(*args)
-        assert result.exit_code == 0, result.output
-        return result.stdout
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
 
 
 @pytest.fixture
