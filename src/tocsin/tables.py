@@ -9,6 +9,7 @@ import tocsin.db.counters
 import tocsin.db.jobs
 import tocsin.incidents.models
 import tocsin.notify.models
+import tocsin.notify.refs
 import tocsin.oncall.models
 import tocsin.postmortems.models
 import tocsin.statuspage.models  # noqa: F401
