@@ -38,7 +38,7 @@ def test_pagerduty_client_trigger_acknowledge_resolve_over_tls(tmp_path: Path) -
     token = json.loads((tmp_path / ".tocsin" / "credentials.json").read_text())["token"]
     tls = write_tls_files(tmp_path / "tls")
 
-    server = start_server(tmp_path, port, env, "--no-worker", tls=tls)
+    server = start_server(tmp_path, port, env, "--no-worker", "--access-log", tls=tls)
     keys: list[str] = []
     try:
         with httpx.Client(

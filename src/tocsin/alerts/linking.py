@@ -95,6 +95,9 @@ class Context:
     #: Alerts created during this call (they have no links yet, unless made here).
     fresh: set[int] = field(default_factory=set)
     linked: set[tuple[int, int]] = field(default_factory=set)
+    #: Each group's newest link, ``(incident id, linked at)``, as read or written during
+    #: this call (links only change through :func:`link`, which keeps this up to date).
+    latest_links: dict[str, tuple[int, datetime]] = field(default_factory=dict)
 
     def incident(self, incident_id: int | None) -> Incident | None:
         if incident_id is None:
@@ -138,6 +141,7 @@ def link(ctx: Context, incident: Incident, alert: Alert, reason: str, ghash: str
             )
         )
     ctx.linked.add(pair)
+    ctx.latest_links[ghash] = (incident.id, ctx.now)
     if existing is None:
         ctx.session.add(
             AlertLink(
@@ -172,13 +176,19 @@ def _group_firing(ctx: Context, incident: Incident, ghash: str, exclude: int | N
 
 def _latest_link(ctx: Context, ghash: str) -> tuple[int, datetime] | None:
     """``(incident id, linked at)`` of the group's newest link."""
+    known = ctx.latest_links.get(ghash)
+    if known is not None:
+        return known
     row = ctx.session.execute(
         select(AlertLink.incident_id, AlertLink.linked_at)
         .where(AlertLink.group_hash == ghash)
         .order_by(AlertLink.linked_at.desc())
         .limit(1)
     ).first()
-    return None if row is None else (row.incident_id, row.linked_at)
+    if row is None:
+        return None
+    ctx.latest_links[ghash] = (row.incident_id, row.linked_at)
+    return ctx.latest_links[ghash]
 
 
 def live_group_incident(

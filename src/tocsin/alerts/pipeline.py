@@ -32,7 +32,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.util import identity_key
 
 from tocsin.alerts import heartbeats
 from tocsin.alerts.correlating import join_cascade, mark_flapping, place_flapping
@@ -215,10 +214,12 @@ class _Run:
 
     def _write_repeats(self) -> None:
         write_repeats(self.session, repeats=list(self.repeats.values()), seen=self.now)
-        for alert_id in self.repeats:  # rows an earlier call in this session holds go stale
-            held = self.session.identity_map.get(identity_key(Alert, alert_id))
-            if held is not None:
-                self.session.expire(held, _COUNTED_COLUMNS)
+        identities = self.session.identity_map
+        for mapped, ident, *_ in list(identities.keys()):  # held rows of counted alerts go stale
+            if mapped is Alert and ident[0] in self.repeats:
+                held = identities.get((mapped, ident, *_))
+                if held is not None:
+                    self.session.expire(held, _COUNTED_COLUMNS)
 
     def _alert(self, key: str) -> Alert | None:
         """The ORM row for ``key`` (with counts still pending on the hot path folded in)."""
@@ -271,7 +272,6 @@ class _Run:
         newly_flapping = False
         if alert is None:
             alert = self._new_alert(key, event, triage, status="firing")
-            self._transition(alert)
         elif alert.status == "firing":  # a repeat that needs more than a count
             alert.occurrences += 1
             alert.last_seen_at = self.now
@@ -388,13 +388,19 @@ class _Run:
             resolved_at=self.now if status == "resolved" else None,
             occurrences=1,
             flapping=False,
+            # As _ping and _decide will set them: the row is inserted complete, not
+            # inserted and then updated.
             transitions=[],
+            silenced_by=None,
+            heartbeat_id=None,
             outcome=AlertOutcome.deduplicated.value,  # replaced by the decision
         )
         self._fill(alert, event)
         self._apply_route(alert, triage)
         if status == "resolved":
             alert.ends_at = event.ends_at or self.now
+        else:
+            self._transition(alert)  # its first: never flapping
         self.session.add(alert)
         self.session.flush()
         self.ctx.fresh.add(alert.id)

@@ -87,6 +87,11 @@ def serve(
     ),
     tls_cert: Path | None = typer.Option(None, help="PEM certificate: serve HTTPS."),
     tls_key: Path | None = typer.Option(None, help="PEM private key for --tls-cert."),
+    access_log: bool = typer.Option(
+        False,
+        "--access-log/--no-access-log",
+        help="Log every HTTP request (costs about a third of the alert intake rate).",
+    ),
 ) -> None:
     """Run the API server and the engine worker. SIGHUP reloads the policy (a bad file is
     refused)."""
@@ -136,6 +141,7 @@ def serve(
             host=host,
             port=port,
             log_level="info",
+            access_log=access_log,
             ssl_certfile=str(tls_cert) if tls_cert else None,
             ssl_keyfile=str(tls_key) if tls_key else None,
         )

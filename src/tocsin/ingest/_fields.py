@@ -19,6 +19,10 @@ BODY = "body"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 #: Go's zero time, which Alertmanager and Grafana send for "no end time".
 _GO_ZERO = datetime(1, 1, 1, tzinfo=UTC)
+_GO_ZERO_TEXT = "0001-01-01T00:00:00Z"
+#: Parsed times by their text: a batch's alerts mostly share a few ``startsAt`` values.
+_TIMES: dict[str, datetime] = {}
+_TIMES_MAX = 4096
 
 
 def join(base: str, key: str | int) -> str:
@@ -130,8 +134,10 @@ def str_map(
 ) -> dict[str, str]:
     """An object of string values. ``coerce`` also takes numbers and booleans (as
     their JSON text); ``any_json`` takes any value (nested ones as JSON text)."""
-    path = join(base, key)
     value = data.get(key)
+    if type(value) is dict and all(type(item) is str for item in value.values()):
+        return dict(value)  # the common case, checked in one pass
+    path = join(base, key)
     if value is None:
         if required:
             raise IngestError(path, "is missing; expected an object of strings")
@@ -157,25 +163,36 @@ def timestamp(data: Mapping[str, Any], key: str, base: str) -> datetime | None:
     zero time (``0001-01-01T00:00:00Z``). A time without an offset is taken as UTC.
     Fractions beyond microseconds (Go sends nanoseconds) are cut."""
     value = data.get(key)
-    if value is None or value == "":
+    if value is None or value == "" or value == _GO_ZERO_TEXT:
         return None
-    path = join(base, key)
+    if type(value) is str:
+        known = _TIMES.get(value)
+        if known is not None:
+            return known
     if not isinstance(value, str):
-        raise IngestError(path, f"expected an RFC 3339 time string, not {kind(value)}")
+        raise IngestError(join(base, key), f"expected an RFC 3339 time string, not {kind(value)}")
     try:
         parsed = datetime.fromisoformat(value)
         parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError):
         raise IngestError(
-            path, f"expected an RFC 3339 time such as 2026-01-31T12:00:00Z, not {value!r}"
+            join(base, key),
+            f"expected an RFC 3339 time such as 2026-01-31T12:00:00Z, not {value!r}",
         ) from None
-    return None if parsed == _GO_ZERO else parsed
+    if parsed == _GO_ZERO:
+        return None
+    if len(_TIMES) >= _TIMES_MAX:
+        _TIMES.clear()
+    _TIMES[value] = parsed
+    return parsed
 
 
 def title_from(*candidates: str) -> str:
     """The first non-blank candidate's first line, cut to :data:`TITLE_MAX`."""
     for text in candidates:
-        line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+        line = text.strip()
+        if not line.isprintable():  # it has line breaks (or other controls): first line
+            line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
         if line:
             return line if len(line) <= TITLE_MAX else line[: TITLE_MAX - 1] + "…"
     return ""

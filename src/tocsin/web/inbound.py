@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tocsin.errors import InvalidInput, NotFound, TocsinError
@@ -53,8 +54,10 @@ class Answer:
     headers: tuple[tuple[str, str], ...] = ()
 
     def encode(self) -> bytes:
-        # ASCII escapes: a field path may quote a client's lone surrogate.
-        return json.dumps(self.body, separators=(",", ":")).encode()
+        try:
+            return orjson.dumps(self.body)
+        except TypeError:  # a field path may quote a client's lone surrogate: escape it
+            return json.dumps(self.body, separators=(",", ":")).encode()
 
 
 _RETRY = (("Retry-After", str(RETRY_AFTER_SECONDS)),)
@@ -70,6 +73,11 @@ def _decode(body: bytes) -> Any:
     """The body as JSON, parsed once; IngestError naming ``body`` when it is not."""
     if not body.strip():
         raise IngestError("body", "is empty; expected a JSON object")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass  # orjson refuses a few things the JSON spec allows (lone surrogate escapes,
+        # integers beyond 64 bits): the standard parser decides, and words the error
     try:
         return json.loads(body)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
