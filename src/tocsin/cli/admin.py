@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -135,9 +136,13 @@ def serve(
         )
         worker_thread.start()
         delivery_thread = _start_delivery(context, stop)
+    app = create_app(context)
+    # What start-up loaded lives as long as the process: keep it out of the collector's
+    # full passes, which otherwise stall every request in flight while they walk it.
+    gc.freeze()
     try:
         uvicorn.run(
-            create_app(context),
+            app,
             host=host,
             port=port,
             log_level="info",
