@@ -37,11 +37,18 @@ def _due_at(item: ActionItem) -> datetime | None:
 def metrics_inputs(*, session: Session, incident_ids: Sequence[int]) -> PostmortemInputs:
     """Required and published post-mortems, root-cause categories ('technical/deployment')
     and the accepted action items (suggestions and dropped items left out)."""
-    wanted = list(dict.fromkeys(incident_ids))
+    wanted = set(incident_ids)
+    # Post-mortems are few beside a year of incidents: read which incidents have one in
+    # one query, rather than asking about every incident of the window.
+    have = [
+        pm_id
+        for pm_id, incident_id in session.execute(select(Postmortem.id, Postmortem.incident_id))
+        if incident_id in wanted
+    ]
     pms: list[Postmortem] = []
-    for start in range(0, len(wanted), _BATCH):
-        chunk = wanted[start : start + _BATCH]
-        pms += session.scalars(select(Postmortem).where(Postmortem.incident_id.in_(chunk)))
+    for start in range(0, len(have), _BATCH):
+        chunk = have[start : start + _BATCH]
+        pms += session.scalars(select(Postmortem).where(Postmortem.id.in_(chunk)))
     incident_of = {pm.id: pm.incident_id for pm in pms}
     items: list[ActionItem] = []
     ids = list(incident_of)
