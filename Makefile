@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 # Debian packages the test suite needs; extend this list as tests grow.
-SYSTEM_PACKAGES ?= postgresql prometheus-alertmanager
+SYSTEM_PACKAGES ?= postgresql prometheus-alertmanager chromium
 PYTEST_ARGS ?=
 
 BIN := $(VENV)/bin

@@ -28,6 +28,16 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     max_body_bytes: int = 1024 * 1024
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs dashboard session cookies; default: generated into .tocsin/.",
+    )
+    public_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+        description="Where outside services (Twilio, Slack) reach this server, e.g. "
+        "https://tocsin.example.com: callback URLs and signed-webhook checks use it.",
+    )
 
     @property
     def state_dir(self) -> Path:

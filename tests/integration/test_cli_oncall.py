@@ -137,6 +137,7 @@ def test_escalate_repage_reassign_and_multi_ack(alice: Cli, incident_id: str) ->
 
     out = alice.ok("incident", "reassign", inc, "bob")
     assert lines_with(out, inc, "Reassigned to bob")
+    alice.ok("incident", "reassign", inc, "charlie", "--note", "the DB pool again")
 
     pages = alice.json("incident", "notifications", inc)["items"]
     reasons = {(p["person"], p["kind"], p["reason"]) for p in pages}
@@ -145,6 +146,7 @@ def test_escalate_repage_reassign_and_multi_ack(alice: Cli, incident_id: str) ->
     assert ("vp-eng", "page", "tier 4 of default, round 1 of 3 (customers waiting)") in reasons
     assert ("vp-eng", "page", "tier 4 of default, round 1 of 3 (re-paged by alice)") in reasons
     assert ("bob", "page", "reassigned to bob by alice") in reasons
+    assert ("charlie", "page", "reassigned to charlie by alice: the DB pool again") in reasons
     table = alice.ok("incident", "notifications", inc)
     assert lines_with(table, "2026-03-02 09:00:00Z", "bob", "page", "pending", "reassigned")
     assert "INCIDENT" not in table

@@ -458,7 +458,13 @@ def repage(incident_id: IncidentArg, json_output: JsonOpt = False) -> None:
 def reassign(
     incident_id: IncidentArg,
     person: Annotated[str, typer.Argument(help="Who to page now.")],
+    note: Annotated[
+        str | None, typer.Option("--note", help="Sent with the page: why them, what to look at.")
+    ] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Page one chosen person now; the escalation goes on if they do not acknowledge."""
-    _control(incident_id, "reassign", {"person": person}, json_output)
+    body: dict[str, str] = {"person": person}
+    if note:
+        body["note"] = note
+    _control(incident_id, "reassign", body, json_output)

@@ -53,6 +53,7 @@ from tocsin.incidents.timeline import SYSTEM_ACTOR, record
 from tocsin.notify import outbox
 from tocsin.notify.channels import (
     Channel,
+    ChannelServices,
     IncidentSummary,
     OutboundMessage,
     OutcomeUnknown,
@@ -248,7 +249,9 @@ class DeliveryWorker:
         problems: dict[str, str] = {}
         for name, config in policy.channels.items():
             try:
-                adapters[name] = build_channel(name, config, self.environ)
+                adapters[name] = build_channel(
+                    name, config, self.environ, services=ChannelServices(self.sessions, self.clock)
+                )
             except LookupError as exc:
                 problems[name] = str(exc)
         configured = _Configured(policy, adapters, problems)
@@ -404,7 +407,9 @@ class DeliveryWorker:
         person = self.policy.current.person(name) if name else None
         if person is None:
             return None
-        return Recipient(person.name, person.display_name, person.email, person.chat, person.phone)
+        return Recipient(
+            person.name, person.display_name, person.email, person.chat, person.phone, person.slack
+        )
 
     # ------------------------------------------------------------ 3. feed
 

@@ -21,14 +21,17 @@ __all__ = [
     "IncidentHook",
     "ResolvedHook",
     "UpdateHook",
+    "on_acknowledged",
     "on_declared",
     "on_resolved",
     "on_severity_changed",
     "on_update_posted",
+    "register_on_acknowledged",
     "register_on_declared",
     "register_on_resolved",
     "register_on_severity_changed",
     "register_on_update_posted",
+    "run_on_acknowledged",
     "run_on_declared",
     "run_on_resolved",
     "run_on_severity_changed",
@@ -85,6 +88,9 @@ on_declared: list[IncidentHook] = []
 on_severity_changed: list[IncidentHook] = []
 #: Called after a status update was posted, internal or public (`update.public` says).
 on_update_posted: list[UpdateHook] = []
+#: Called after an incident left `triggered` for an open status (acknowledged, or moved
+#: straight on); `actor` is who took it.
+on_acknowledged: list[IncidentHook] = []
 
 
 def register_on_declared(hook: IncidentHook) -> None:
@@ -100,6 +106,18 @@ def register_on_severity_changed(hook: IncidentHook) -> None:
 def register_on_update_posted(hook: UpdateHook) -> None:
     if hook not in on_update_posted:
         on_update_posted.append(hook)
+
+
+def register_on_acknowledged(hook: IncidentHook) -> None:
+    if hook not in on_acknowledged:
+        on_acknowledged.append(hook)
+
+
+def run_on_acknowledged(
+    session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
+) -> None:
+    for hook in tuple(on_acknowledged):
+        hook(session=session, policy=policy, incident=incident, actor=actor, now=now)
 
 
 def run_on_declared(

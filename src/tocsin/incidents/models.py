@@ -181,6 +181,9 @@ class ReassignRequest(BaseModel):
     model_config = _STRICT
 
     person: PlainText = Field(min_length=1, max_length=100)
+    note: PlainText | None = Field(
+        default=None, max_length=1000, description="Sent with the page and kept on the timeline."
+    )
 
 
 class StatusUpdateCreate(BaseModel):

@@ -236,14 +236,17 @@ def reassign(
     person: str,
     now: datetime,
     actor: str,
+    note: str | None = None,
 ) -> None:
-    """Page one chosen person now; if they do not acknowledge, the escalation goes on."""
+    """Page one chosen person now; if they do not acknowledge, the escalation goes on.
+    ``note`` (why them, what to look at) is part of the page and of the timeline."""
     if policy.person(person) is None:
         raise InvalidInput("person", f"unknown person {person!r}")
     _require_active(incident)
     esc, ep = _require_escalation(session, policy, incident, now)
     esc.repages += 1
-    reason = f"reassigned to {person} by {actor}"
+    note = note.strip() if note else None
+    reason = f"reassigned to {person} by {actor}" + (f": {note}" if note else "")
     _page_people(
         session,
         incident,
@@ -261,8 +264,8 @@ def reassign(
         now=now,
         actor=actor,
         kind="reassigned",
-        summary=f"Reassigned to {person}",
-        data={"person": person},
+        summary=f"Reassigned to {person}" + (f": {note}" if note else ""),
+        data={"person": person, **({"note": note} if note else {})},
     )
     cancel_jobs(session, key_prefix=_epoch_prefix(incident, esc.epoch) + "escalate/", now=now)
     if ep is not None:

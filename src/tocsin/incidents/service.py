@@ -451,6 +451,7 @@ def _apply_transition(
         paging.on_reopened(session=session, policy=policy, incident=incident, now=now)
     elif current is IncidentStatus.triggered:
         paging.on_acknowledged(session=session, incident=incident, now=now)
+        hooks.run_on_acknowledged(session, policy, incident, actor, now)
 
 
 def _add_update(

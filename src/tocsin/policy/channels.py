@@ -54,7 +54,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tocsin.policy.durations import Duration
 from tocsin.policy.templates import BUILTIN_TEMPLATES, templates_reference_issues
@@ -67,10 +67,15 @@ __all__ = [
     "BroadcastDestination",
     "ChannelConfig",
     "EmailChannel",
+    "JiraChannel",
     "NotificationRule",
+    "PagerDutyChannel",
     "RateLimit",
     "RetrySettings",
     "RuleStep",
+    "SlackChannel",
+    "TeamsChannel",
+    "TwilioChannel",
     "WebhookChannel",
     "delivery_reference_issues",
 ]
@@ -155,9 +160,184 @@ class WebhookChannel(_ChannelBase):
     verify_tls: bool = True
 
 
+class TwilioChannel(_ChannelBase):
+    """SMS or voice calls through Twilio's REST API, to each person's ``phone``. Twilio
+    honours no idempotency key: a send whose outcome is unknown is not repeated."""
+
+    type: Literal["twilio"]
+    mode: Literal["sms", "voice"] = Field(
+        default="sms",
+        description="sms: a text message; voice: a call that reads the page out and takes "
+        "1 to acknowledge.",
+    )
+    account_sid: str | None = Field(
+        default=None, pattern=r"^AC[0-9a-fA-F]{32}$", description="The account SID (AC...)."
+    )
+    account_sid_env: EnvName | None = Field(
+        default=None, description="Or the environment variable that holds the account SID."
+    )
+    auth_token_env: EnvName = Field(
+        description="Environment variable holding the auth token (also checks the "
+        "signatures of Twilio's webhooks)."
+    )
+    from_number: str = Field(
+        pattern=r"^\+[1-9][0-9]{6,14}$", description='The Twilio number, E.164 ("+15555550100").'
+    )
+    base_url: str = Field(
+        default="https://api.twilio.com",
+        pattern=r"^https?://[^/?#]+(/[^?#]*)?$",
+        description="Where Twilio's REST API is (a proxy or a test server).",
+    )
+    status_callback: str | None = Field(
+        default=None, pattern=r"^https?://", description="Twilio posts delivery status here."
+    )
+    language: str = Field(default="en-US", description="Language of the voice call.")
+
+    @model_validator(mode="after")
+    def _one_account_sid(self) -> TwilioChannel:
+        if (self.account_sid is None) == (self.account_sid_env is None):
+            raise ValueError("set exactly one of account_sid and account_sid_env")
+        return self
+
+
+class SlackChannel(_ChannelBase):
+    """Slack through its Web API: messages to a channel (a broadcast's ``#incidents``) or
+    to a person's DM (their ``slack`` member id), and, for an incident at or above
+    ``incident_channel_min_severity``, a channel of its own with a pinned summary.
+    Each message carries its delivery key in Slack message metadata and a repeat looks
+    for it first, so a send whose outcome is unknown is safely repeated."""
+
+    type: Literal["slack"]
+    token_env: EnvName = Field(description="Holds the bot token (xoxb-...).")
+    signing_secret_env: EnvName | None = Field(
+        default=None,
+        description="Holds the app's signing secret; needed for the buttons and /incident.",
+    )
+    base_url: str = Field(
+        default="https://slack.com/api/", pattern=r"^https?://", description="Web API root."
+    )
+    incident_channel_min_severity: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="Incidents this severe or worse get their own channel; absent = none.",
+    )
+    channel_prefix: str = Field(
+        default="incident",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,29}$",
+        description="Incident channels are named <prefix>-YYYY-MM-DD-<slug of the title>.",
+    )
+    broadcast_channel: str | None = Field(
+        default=None,
+        min_length=2,
+        description="Where each new incident channel is announced, e.g. '#incidents'.",
+    )
+    verify_tls: bool = True
+
+
+PagerDutySeverity = Literal["critical", "error", "warning", "info"]
+_PD_SEVERITIES: dict[str, PagerDutySeverity] = {
+    "SEV1": "critical",
+    "SEV2": "error",
+    "SEV3": "warning",
+    "SEV4": "info",
+}
+_JIRA_PRIORITIES = {"p1": "Highest", "p2": "High", "p3": "Medium", "p4": "Low"}
+
+
+class PagerDutyChannel(_ChannelBase):
+    """Forwards incidents to PagerDuty's Events API v2 (trigger, acknowledge, resolve
+    under one ``dedup_key`` per incident). A broadcast's ``target`` may pick a routing
+    key from ``routing_key_envs`` (e.g. ``target: "{team}"``). One send at a time by
+    default, so that an incident's events reach PagerDuty in order."""
+
+    type: Literal["pagerduty"]
+    routing_key_env: EnvName = Field(description="Holds the integration's routing key.")
+    routing_key_envs: dict[str, EnvName] = Field(
+        default_factory=dict, description="Broadcast target -> variable holding its routing key."
+    )
+    base_url: str = Field(
+        default="https://events.pagerduty.com",
+        pattern=r"^https://[^/?#]+/?$",
+        description="The Events API (PagerDuty's client accepts https:// only).",
+    )
+    source: str = Field(default="tocsin", min_length=1, description="payload.source.")
+    severities: dict[str, PagerDutySeverity] = Field(
+        default_factory=lambda: dict(_PD_SEVERITIES),
+        description="Tocsin severity -> PagerDuty severity (others: error).",
+    )
+    verify_tls: bool = True
+    ca_file: str | None = Field(default=None, description="Extra CA bundle (PEM) to trust.")
+    concurrency: int = Field(default=1, ge=1, le=64, description="Sends in flight at once.")
+
+
+class JiraChannel(_ChannelBase):
+    """Jira issues: one per incident (created once, then commented on with every update
+    and the resolution) and, with ``tocsin actions sync-jira``, one per action item.
+    Basic auth with ``email`` and an API token (Jira Cloud), or a personal access token
+    alone (Jira Server / Data Center). A broadcast's ``target`` is the project key."""
+
+    type: Literal["jira"]
+    base_url: str = Field(
+        pattern=r"^https?://[^?#]+$", description="e.g. https://acme.atlassian.net"
+    )
+    email: str | None = Field(default=None, description="Account for basic auth (Jira Cloud).")
+    api_token_env: EnvName = Field(description="Holds the API token (or personal access token).")
+    project: str | None = Field(
+        default=None, pattern=r"^[A-Z][A-Z0-9_]+$", description="Default project key."
+    )
+    issue_type: str = Field(default="Task", min_length=1)
+    labels: tuple[str, ...] = Field(default=(), description="Added to every issue Tocsin creates.")
+    label_prefix: str = Field(
+        default="tocsin",
+        pattern=r"^[A-Za-z0-9_-]+$",
+        description="Issues are labelled <prefix>-inc-7 / <prefix>-action-5; a retry looks "
+        "for the label before creating.",
+    )
+    resolve_transition: str | None = Field(
+        default=None, description="Workflow transition applied when the incident resolves."
+    )
+    reopen_transition: str | None = Field(
+        default=None, description="Workflow transition applied when the incident reopens."
+    )
+    action_items: bool = Field(default=True, description="Action items sync to this channel.")
+    action_item_project: str | None = Field(
+        default=None, pattern=r"^[A-Z][A-Z0-9_]+$", description="Default: `project`."
+    )
+    action_item_type: str | None = Field(default=None, description="Default: `issue_type`.")
+    priorities: dict[str, str] = Field(
+        default_factory=lambda: dict(_JIRA_PRIORITIES),
+        description="Action-item priority (p1..p4) -> Jira priority name; empty = not set.",
+    )
+    verify_tls: bool = True
+    ca_file: str | None = Field(default=None, description="Extra CA bundle (PEM) to trust.")
+    concurrency: int = Field(default=1, ge=1, le=64, description="Sends in flight at once.")
+
+
+class TeamsChannel(_ChannelBase):
+    """Microsoft Teams through an incoming webhook or a Workflows URL (the URL is the
+    secret, so it comes from the environment): one Adaptive Card per message. Teams
+    honours no idempotency key: a send whose outcome is unknown is not repeated."""
+
+    type: Literal["teams"]
+    url_env: EnvName = Field(description="Holds the webhook / Workflows URL.")
+    url_envs: dict[str, EnvName] = Field(
+        default_factory=dict, description="Broadcast target -> variable holding its URL."
+    )
+    verify_tls: bool = True
+
+
 #: Every channel type. The next adapters (slack, pagerduty, jira, teams, twilio) add
 #: their settings model here.
-ChannelConfig = Annotated[EmailChannel | WebhookChannel, Field(discriminator="type")]
+ChannelConfig = Annotated[
+    EmailChannel
+    | WebhookChannel
+    | TwilioChannel
+    | SlackChannel
+    | PagerDutyChannel
+    | JiraChannel
+    | TeamsChannel,
+    Field(discriminator="type"),
+]
 
 
 # --- who gets what -------------------------------------------------------------------
@@ -275,6 +455,14 @@ def delivery_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]
     people = _names(data, "people", "name")
     services = _names(data, "services", "name")
     labels = _severity_labels(data)
+    channels = data.get("channels")
+    for name, settings in channels.items() if isinstance(channels, Mapping) else ():
+        if not isinstance(settings, Mapping):
+            continue
+        threshold = settings.get("incident_channel_min_severity")
+        if isinstance(threshold, str) and threshold.casefold() not in map(str.casefold, labels):
+            where: _Loc = ("channels", name, "incident_channel_min_severity")
+            issues.append((where, _unknown("severity", threshold, labels)))
     rules = data.get("notification_rules")
     if isinstance(rules, Mapping):
         for person, entries in rules.items():

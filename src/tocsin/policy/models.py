@@ -40,6 +40,7 @@ from tocsin.policy.channels import (
     delivery_reference_issues,
 )
 from tocsin.policy.durations import Duration
+from tocsin.policy.runbooks import Runbook, runbooks_reference_issues
 from tocsin.policy.slos import ServiceLevelObjective, slos_reference_issues
 from tocsin.policy.statuspage import StatusPageSettings, statuspage_reference_issues
 from tocsin.policy.templates import MessageTemplate
@@ -144,6 +145,15 @@ Phone = Annotated[
         "+15555550101",
     ),
 ]
+SlackMemberId = Annotated[
+    str,
+    _Pattern(
+        r"^[UW][A-Z0-9]{2,20}$",
+        "Slack member id",
+        "'U' or 'W' and upper-case letters and digits (Profile → Copy member ID)",
+        "U012ABCDEF",
+    ),
+]
 Timezone = Annotated[
     str,
     AfterValidator(_check_timezone),
@@ -223,6 +233,9 @@ class Person(_Model):
     email: Email | None = None
     chat: str | None = Field(default=None, description="Chat handle, e.g. '@alice'.")
     phone: Phone | None = None
+    slack: SlackMemberId | None = Field(
+        default=None, description="Slack member id (invites, DMs, who clicked in Slack)."
+    )
     timezone: Timezone = "UTC"
     expertise: tuple[str, ...] = ()
 
@@ -337,6 +350,9 @@ class Policy(_Model):
     )
     templates: dict[Slug, MessageTemplate] = Field(
         default_factory=dict, description="Jinja2 message templates by name."
+    )
+    runbooks: dict[Slug, Runbook] = Field(
+        default_factory=dict, description="Response procedures by name, step by step."
     )
     status_page: StatusPageSettings = Field(
         default=StatusPageSettings(), description="The public status page and its automation."
@@ -556,4 +572,5 @@ def reference_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
     issues += slos_reference_issues(data)
     issues += delivery_reference_issues(data)
     issues += statuspage_reference_issues(data)
+    issues += runbooks_reference_issues(data)
     return issues

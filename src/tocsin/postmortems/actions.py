@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.incidents import service as incidents
 from tocsin.incidents.rules import format_incident_id
+from tocsin.notify.refs import ExternalRef
 from tocsin.policy import Policy
 from tocsin.postmortems.document import ActionRow
 from tocsin.postmortems.models import (
@@ -23,6 +24,7 @@ from tocsin.postmortems.models import (
     ActionItemCreate,
     ActionItemRead,
     ActionItemUpdate,
+    ExternalLink,
     Postmortem,
 )
 from tocsin.postmortems.rules import (
@@ -43,6 +45,8 @@ __all__ = [
     "edit",
     "for_postmortem",
     "get",
+    "item_subject",
+    "jira_links",
     "list_items",
     "refresh_suggestions",
     "rows",
@@ -208,6 +212,7 @@ def to_reads(*, session: Session, items: Sequence[ActionItem], today: date) -> l
         else {}
     )
     numbers = incidents.numbers_by_id(session=session, ids={pm.incident_id for pm in pms.values()})
+    issues = jira_links(session=session, item_ids=[i.id for i in items])
     reads: list[ActionItemRead] = []
     for item in items:
         pm = pms[item.postmortem_id]
@@ -231,9 +236,30 @@ def to_reads(*, session: Session, items: Sequence[ActionItem], today: date) -> l
                 updated_at=item.updated_at,
                 created_by=item.created_by,
                 completed_at=item.completed_at,
+                jira=issues.get(item.id),
             )
         )
     return reads
+
+
+def item_subject(item_id: int) -> str:
+    """The item's subject in ``external_refs`` (its Jira issue)."""
+    return f"action_item:{item_id}"
+
+
+def jira_links(*, session: Session, item_ids: Sequence[int]) -> dict[int, ExternalLink]:
+    """The Jira issues of the items that have one, by item id."""
+    if not item_ids:
+        return {}
+    subjects = {item_subject(i): i for i in item_ids}
+    refs = session.scalars(
+        select(ExternalRef).where(
+            ExternalRef.system == "jira",
+            ExternalRef.kind == "issue",
+            ExternalRef.subject.in_(list(subjects)),
+        )
+    )
+    return {subjects[r.subject]: ExternalLink(key=r.external_id, url=r.url) for r in refs}
 
 
 def rows(items: Sequence[ActionItem]) -> list[ActionRow]:

@@ -29,6 +29,7 @@ __all__ = [
     "ActionItemRead",
     "ActionItemUpdate",
     "BlamelessFindingRead",
+    "ExternalLink",
     "PatternIncident",
     "PatternList",
     "PatternRead",
@@ -182,6 +183,13 @@ class ActionItemUpdate(BaseModel):
     link: Link | None = Field(default=None, max_length=2000)
 
 
+class ExternalLink(BaseModel):
+    """An object in an outside system: a Jira issue's key and address."""
+
+    key: str
+    url: str | None
+
+
 class ActionItemRead(BaseModel):
     id: int
     postmortem: str
@@ -200,6 +208,9 @@ class ActionItemRead(BaseModel):
     updated_at: datetime
     created_by: str
     completed_at: datetime | None
+    jira: ExternalLink | None = Field(
+        default=None, description="Its Jira issue, once pushed (tocsin actions sync-jira)."
+    )
 
 
 class ActionItemList(BaseModel):

@@ -7,11 +7,15 @@ from fastapi.staticfiles import StaticFiles
 
 from tocsin import __version__
 from tocsin.web.context import AppContext
+from tocsin.web.dashboard import install_dashboard
 from tocsin.web.errors import install_error_handlers
 from tocsin.web.inbound import InboundLane
 from tocsin.web.limits import BodyGuard
 from tocsin.web.pages import STATIC_DIR
+from tocsin.web.routes import action_items_jira as action_item_jira_routes
 from tocsin.web.routes import alerts as alert_routes
+from tocsin.web.routes import chatops_slack as slack_routes
+from tocsin.web.routes import chatops_twilio as twilio_routes
 from tocsin.web.routes import comms as comms_routes
 from tocsin.web.routes import (
     health,
@@ -44,10 +48,18 @@ def create_app(context: AppContext) -> FastAPI:
         app.include_router(router)
     app.include_router(metrics_routes.router)
     app.include_router(postmortem_routes.router)
+    app.include_router(action_item_jira_routes.router)
     app.include_router(comms_routes.router)
+    app.include_router(twilio_routes.router)
+    app.include_router(slack_routes.router)
     for router in (status_pages.router, status_json.router, statuspage_admin.router):
         app.include_router(router)
+    install_dashboard(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(InboundLane)  # inbound alerts skip the router (tocsin.web.inbound)
-    app.add_middleware(BodyGuard, max_bytes=context.settings.max_body_bytes)
+    app.add_middleware(
+        BodyGuard,
+        max_bytes=context.settings.max_body_bytes,
+        form_paths=("/api/v1/chatops/",),  # Twilio and Slack post forms
+    )
     return app

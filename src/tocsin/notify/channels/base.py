@@ -93,6 +93,7 @@ class Recipient:
     email: str | None = None
     chat: str | None = None
     phone: str | None = None
+    slack: str | None = None  # Slack member id
 
 
 @dataclass(frozen=True)

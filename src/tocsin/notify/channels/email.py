@@ -29,6 +29,7 @@ from tocsin.notify.channels.base import (
     SendReceipt,
     TemporaryError,
 )
+from tocsin.notify.channels.tls import tls_context
 from tocsin.policy.channels import EmailChannel
 
 __all__ = ["EmailAdapter", "html_from_text"]
@@ -88,11 +89,7 @@ class EmailAdapter:
     # -------------------------------------------------------------- sending
 
     def _tls_context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context(cafile=self.config.ca_file)
-        if not self.config.verify_tls:
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
-        return context
+        return tls_context(self.config.verify_tls, self.config.ca_file)
 
     def _password(self) -> str | None:
         env = self.config.password_env

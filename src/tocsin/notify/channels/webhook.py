@@ -38,6 +38,7 @@ from tocsin.notify.channels.base import (
     SendReceipt,
     TemporaryError,
 )
+from tocsin.notify.channels.tls import tls_context
 from tocsin.policy.channels import WebhookChannel
 
 __all__ = ["WebhookAdapter", "sign", "webhook_payload"]
@@ -161,7 +162,7 @@ class WebhookAdapter:
             with httpx.Client(
                 timeout=timeout,
                 follow_redirects=False,
-                verify=self.config.verify_tls,
+                verify=tls_context(self.config.verify_tls),
                 transport=self._transport,
             ) as client:
                 response = client.post(self.config.url, content=body, headers=headers)

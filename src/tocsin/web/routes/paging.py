@@ -83,6 +83,7 @@ def reassign_incident(
         person=body.person,
         now=clock.now(),
         actor=principal.actor,
+        note=body.note,
     )
     return service.to_read(incident)
 

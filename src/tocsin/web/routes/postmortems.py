@@ -9,12 +9,13 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
+from tocsin.auth import Principal, Role
 from tocsin.incidents import service as incidents
 from tocsin.postmortems import actions, insights, service
 from tocsin.postmortems.document import SECTION_TITLES
@@ -30,7 +31,11 @@ from tocsin.postmortems.models import (
     SimilarList,
 )
 from tocsin.postmortems.rules import PostmortemStatus
+from tocsin.web.dashboard.session import bearer_or_session
 from tocsin.web.deps import CurrentPolicy, NowClock, Responder, SessionDep, Viewer
+
+#: The page opens with a bearer token (scripts) or a dashboard session (people).
+PageViewer = Annotated[Principal, Depends(bearer_or_session(Role.viewer))]
 
 __all__ = ["router"]
 
@@ -280,7 +285,7 @@ def _markdown() -> MarkdownIt:
 
 @router.get("/postmortems/{pm_id}", response_class=HTMLResponse, include_in_schema=False)
 def postmortem_page(
-    pm_id: str, session: SessionDep, policy: CurrentPolicy, clock: NowClock, _p: Viewer
+    pm_id: str, session: SessionDep, policy: CurrentPolicy, clock: NowClock, _p: PageViewer
 ) -> HTMLResponse:
     pm = service.get(session=session, ref=pm_id)
     read = service.to_read(session=session, policy=policy, pm=pm, now=clock.now())

@@ -1,0 +1,66 @@
+"""Slack's interactivity payloads: the Acknowledge and Resolve buttons, acted on as the
+Slack user's Tocsin person through the same services the REST API uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tocsin.chatops.slack_people import LINK_ACCOUNT, person_for_slack_user
+from tocsin.clock import Clock
+from tocsin.db import SessionFactory, session_scope
+from tocsin.errors import Conflict, InvalidInput, NotFound
+from tocsin.incidents import service
+from tocsin.incidents.rules import IncidentStatus, format_incident_id
+from tocsin.notify.channels.slack_blocks import ACKNOWLEDGE_ACTION, RESOLVE_ACTION
+from tocsin.policy import Policy
+
+__all__ = ["run_action"]
+
+
+def _user_id(payload: Mapping[str, Any]) -> str:
+    user = payload.get("user")
+    return str(user.get("id") or "") if isinstance(user, Mapping) else ""
+
+
+def run_action(
+    *, sessions: SessionFactory, policy: Policy, clock: Clock, payload: Mapping[str, Any]
+) -> str:
+    """Perform the clicked button's action; the sentence to show the user."""
+    if payload.get("type") != "block_actions":
+        return f"Tocsin does not handle {payload.get('type')!r} interactions."
+    actions = payload.get("actions")
+    action = actions[0] if isinstance(actions, list) and actions else None
+    if not isinstance(action, Mapping):
+        return "That interaction carried no action."
+    action_id = action.get("action_id")
+    if action_id not in {ACKNOWLEDGE_ACTION, RESOLVE_ACTION}:
+        return f"Tocsin does not know the action {action_id!r}."
+    user_id = _user_id(payload)
+    person = person_for_slack_user(policy, user_id)
+    if person is None:
+        return LINK_ACCOUNT.format(user=user_id or "<your member id>")
+    ref = str(action.get("value") or "")
+    try:
+        with session_scope(sessions) as session:
+            incident = service.get(session=session, ref=ref)
+            now = clock.now()
+            if action_id == ACKNOWLEDGE_ACTION:
+                service.acknowledge(
+                    session=session, policy=policy, incident=incident, actor=person.name, now=now
+                )
+                done = "acknowledged"
+            else:
+                service.transition(
+                    session=session,
+                    policy=policy,
+                    incident=incident,
+                    actor=person.name,
+                    target=IncidentStatus.resolved,
+                    now=now,
+                )
+                done = "resolved"
+            number = format_incident_id(incident.number)
+    except (NotFound, Conflict, InvalidInput) as exc:
+        return f"That did not work: {exc}"
+    return f"{number} {done} by {person.display_name}."

@@ -1,0 +1,280 @@
+"""An incident's own Slack channel, kept from the incident's lifecycle.
+
+For every ``type: slack`` channel with ``incident_channel_min_severity``, an incident at
+or above that severity (when declared, or when raised to it) gets a channel named
+``<prefix>-YYYY-MM-DD-<slug of the title>``; its acknowledgement, status updates,
+severity changes and resolution are posted there, each refreshing the pinned summary.
+These callbacks run inside the transaction of the change
+(:mod:`tocsin.incidents.hooks`) and only queue outbox messages with keys derived from
+the change, so the change and its Slack messages commit together, a rolled-back change
+posts nothing, and the delivery worker carries them out with its retries, rate limits
+and dead letters (the work itself: :mod:`tocsin.notify.channels.slack`). A Slack outage
+delays them; it loses none.
+
+The planned name is reserved in ``external_refs`` (kind ``channel_name``) when the
+opening is queued, so two incidents with the same title on the same day get distinct
+channels (the second one ends in its number).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from tocsin.incidents import hooks
+from tocsin.incidents.models import Incident, StatusUpdate
+from tocsin.incidents.rules import format_incident_id
+from tocsin.notify.channels.slack import OPEN_CHANNEL, POST_TO_CHANNEL, SYSTEM
+from tocsin.notify.models import NotificationKind
+from tocsin.notify.refs import find_ref, find_subject, incident_subject, put_ref
+from tocsin.notify.service import enqueue, list_notifications
+from tocsin.policy import Policy, UnknownSeverity
+from tocsin.policy.channels import SlackChannel
+
+__all__ = [
+    "NAME_REF",
+    "incident_channel_name",
+    "incident_summary",
+    "register",
+    "slack_settings",
+]
+
+#: ``external_refs`` kind of the reserved channel name (subject: the incident).
+NAME_REF = "channel_name"
+#: Slack's limit on channel names.
+MAX_NAME = 80
+
+
+def slack_settings(policy: Policy) -> list[tuple[str, SlackChannel]]:
+    """The policy's Slack channels, by name."""
+    return [(name, c) for name, c in policy.channels.items() if isinstance(c, SlackChannel)]
+
+
+def _slug(title: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+
+
+def incident_channel_name(
+    prefix: str, declared_at: datetime, title: str, *, suffix: str = ""
+) -> str:
+    """``incident-2026-03-02-checkout-api-5xx``: lower-case, at most 80 characters, the
+    date of declaration in UTC; ``suffix`` ("-7") always survives the cut."""
+    head = f"{prefix}-{declared_at:%Y-%m-%d}"
+    room = MAX_NAME - len(head) - len(suffix) - 1
+    slug = _slug(title)[:room].rstrip("-") if room > 0 else ""
+    return f"{head}-{slug}{suffix}" if slug else f"{head}{suffix}"
+
+
+def incident_summary(policy: Policy, incident: Incident) -> dict[str, Any]:
+    """What the pinned summary shows (plain JSON, kept in the queued message)."""
+    commanders = [r.person for r in incident.roles if r.role == "commander"]
+    commander = None
+    if commanders:
+        person = policy.person(commanders[0])
+        commander = person.display_name if person else commanders[0]
+    return {
+        "id": format_incident_id(incident.number),
+        "title": incident.title,
+        "severity": incident.severity,
+        "status": incident.status,
+        "commander": commander,
+        "services": sorted(s.service for s in incident.services),
+    }
+
+
+def _qualifies(policy: Policy, settings: SlackChannel, incident: Incident) -> bool:
+    if settings.incident_channel_min_severity is None:
+        return False
+    try:
+        threshold = policy.severity(settings.incident_channel_min_severity)
+    except UnknownSeverity:  # the policy check refuses this; be safe anyway
+        return False
+    return incident.severity_rank <= threshold.rank
+
+
+def _responders(session: Session, policy: Policy, incident: Incident) -> list[str]:
+    """Slack ids of the people paged for the incident and of its role holders."""
+    names = {r.person for r in incident.roles}
+    paged, _ = list_notifications(session, incident_id=incident.id, limit=1000)
+    names.update(n.person for n in paged if n.kind == NotificationKind.page.value and n.person)
+    ids = []
+    for name in sorted(names):
+        person = policy.person(name)
+        if person is not None and person.slack:
+            ids.append(person.slack)
+    return sorted(set(ids))
+
+
+def _reserve_name(
+    session: Session,
+    channel: str,
+    settings: SlackChannel,
+    incident: Incident,
+    subject: str,
+    now: datetime,
+) -> str:
+    name = incident_channel_name(settings.channel_prefix, incident.created_at, incident.title)
+    holder = find_subject(session, system=SYSTEM, kind=NAME_REF, external_id=name)
+    if holder is not None and holder != subject:
+        name = incident_channel_name(
+            settings.channel_prefix,
+            incident.created_at,
+            incident.title,
+            suffix=f"-{incident.number}",
+        )
+    put_ref(
+        session,
+        system=SYSTEM,
+        kind=NAME_REF,
+        subject=subject,
+        external_id=name,
+        now=now,
+        data={"via": channel},
+    )
+    return name
+
+
+def _open(
+    session: Session,
+    policy: Policy,
+    incident: Incident,
+    channel: str,
+    settings: SlackChannel,
+    now: datetime,
+) -> None:
+    subject = incident_subject(incident.id)
+    if find_ref(session, system=SYSTEM, kind=NAME_REF, subject=subject) is not None:
+        return
+    name = _reserve_name(session, channel, settings, incident, subject, now)
+    ref = format_incident_id(incident.number)
+    enqueue(
+        session,
+        key=f"slack:{channel}/{subject}/open",
+        person="",
+        kind=NotificationKind.broadcast,
+        subject=f"[{incident.severity}] {ref}: incident channel #{name}",
+        body=f"Incident channel #{name} for {ref}: {incident.title}",
+        reason=f"incident channel: {incident.severity} is at or above "
+        f"{settings.incident_channel_min_severity}",
+        now=now,
+        incident_id=incident.id,
+        channel=channel,
+        data={
+            "target": f"#{name}",
+            "slack": {
+                "op": OPEN_CHANNEL,
+                "subject": subject,
+                "channel_name": name,
+                "summary": incident_summary(policy, incident),
+                "invite": _responders(session, policy, incident),
+                "announce_to": settings.broadcast_channel,
+            },
+        },
+    )
+
+
+def _post(
+    session: Session,
+    policy: Policy,
+    incident: Incident,
+    *,
+    event: str,
+    text: str,
+    now: datetime,
+) -> None:
+    """Queue ``text`` for the incident's channel, if it has one, through the Slack channel
+    (workspace) that opened it."""
+    subject = incident_subject(incident.id)
+    reserved = find_ref(session, system=SYSTEM, kind=NAME_REF, subject=subject)
+    if reserved is None:
+        return
+    name = reserved.external_id
+    ref = format_incident_id(incident.number)
+    channel = str(reserved.data.get("via") or "slack")
+    enqueue(
+        session,
+        key=f"slack:{channel}/{subject}/{event}",
+        person="",
+        kind=NotificationKind.broadcast,
+        subject=f"[{incident.severity}] {ref}: {text}"[:300],
+        body=text,
+        reason=f"incident channel #{name}",
+        now=now,
+        incident_id=incident.id,
+        channel=channel,
+        data={
+            "target": f"#{name}",
+            "slack": {
+                "op": POST_TO_CHANNEL,
+                "subject": subject,
+                "channel_name": name,
+                "text": text,
+                "summary": incident_summary(policy, incident),
+            },
+        },
+    )
+
+
+# ---------------------------------------------------------------- the hooks
+
+
+def on_declared(
+    *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
+) -> None:
+    for channel, settings in slack_settings(policy):
+        if _qualifies(policy, settings, incident):
+            _open(session, policy, incident, channel, settings, now)
+            return  # one incident channel, even with several Slack channels configured
+
+
+def on_severity_changed(
+    *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
+) -> None:
+    subject = incident_subject(incident.id)
+    if find_ref(session, system=SYSTEM, kind=NAME_REF, subject=subject) is None:
+        on_declared(session=session, policy=policy, incident=incident, actor=actor, now=now)
+        return
+    text = f"Severity is now *{incident.severity}* (changed by {actor})"
+    _post(session, policy, incident, event=f"severity/{now.isoformat()}", text=text, now=now)
+
+
+def on_update_posted(
+    *,
+    session: Session,
+    policy: Policy,
+    incident: Incident,
+    update: StatusUpdate,
+    actor: str,
+    now: datetime,
+) -> None:
+    visibility = "Public update" if update.public else "Update"
+    text = f"*{visibility}* ({update.status}) from {actor}: {update.message}"
+    _post(session, policy, incident, event=f"update/{update.id}", text=text, now=now)
+
+
+def on_acknowledged(
+    *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
+) -> None:
+    text = f"Acknowledged by {actor} ({incident.status})"
+    _post(session, policy, incident, event=f"acknowledged/{now.isoformat()}", text=text, now=now)
+
+
+def on_resolved(
+    *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
+) -> None:
+    text = f":white_check_mark: *Resolved* by {actor}"
+    _post(session, policy, incident, event=f"resolved/{now.isoformat()}", text=text, now=now)
+
+
+def register() -> None:
+    """Hook into the incident lifecycle (idempotent)."""
+    hooks.register_on_declared(on_declared)
+    hooks.register_on_severity_changed(on_severity_changed)
+    hooks.register_on_update_posted(on_update_posted)
+    hooks.register_on_acknowledged(on_acknowledged)
+    hooks.register_on_resolved(on_resolved)

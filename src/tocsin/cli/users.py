@@ -1,0 +1,146 @@
+"""`tocsin user create|list|disable|passwd`: dashboard users (local admin commands that
+open the database directly, like `tocsin token`)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from tocsin.auth import Role
+from tocsin.auth.models import User
+from tocsin.auth.users import create_user, disable_user, list_users, set_password
+from tocsin.cli.local import PolicyOption, open_database, settings_for
+from tocsin.cli.output import fail, get_console, print_json, say
+from tocsin.clock import SystemClock
+from tocsin.db import SessionFactory, session_scope
+from tocsin.errors import TocsinError
+
+__all__ = ["user_app"]
+
+user_app = typer.Typer(
+    help="Dashboard users (passwords stored as Argon2 hashes).", no_args_is_help=True
+)
+
+JsonOption = typer.Option(False, "--json", help="Print JSON.")
+PasswordStdin = typer.Option(
+    False, "--password-stdin", help="Read the password from standard input (for scripts)."
+)
+
+
+@contextmanager
+def _database(policy: Path | None) -> Iterator[SessionFactory]:
+    """The configured database, its connections closed when the command is done."""
+    sessions = open_database(settings_for(policy))
+    try:
+        yield sessions
+    finally:
+        sessions.engine.dispose()
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.read().rstrip("\r\n")
+    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return value
+
+
+def _read(user: User) -> dict[str, Any]:
+    return {
+        "username": user.username,
+        "role": user.role,
+        "person": user.person,
+        "created_at": user.created_at.isoformat(),
+        "disabled_at": user.disabled_at.isoformat() if user.disabled_at else None,
+    }
+
+
+@user_app.command("create")
+def user_create(
+    name: str = typer.Argument(..., help="The username to sign in with."),
+    role: Role = typer.Option(Role.responder, "--role", "-r", help="viewer, responder or admin"),
+    person: str | None = typer.Option(
+        None, help="The policy person this user acts as (shown on timelines)."
+    ),
+    password_stdin: bool = PasswordStdin,
+    as_json: bool = JsonOption,
+    policy: Path | None = PolicyOption,
+) -> None:
+    """Create a user; the password is asked for twice (or read with --password-stdin)."""
+    password = _password(password_stdin)
+    try:
+        with _database(policy) as sessions, session_scope(sessions) as session:
+            user = create_user(
+                session=session,
+                username=name,
+                password=password,
+                role=role,
+                person=person,
+                now=SystemClock().now(),
+            )
+            read = _read(user)
+    except TocsinError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(read)
+        return
+    say(f"Created {role} user {name!r}. Sign in at /login.")
+
+
+@user_app.command("list")
+def user_list(as_json: bool = JsonOption, policy: Path | None = PolicyOption) -> None:
+    """List users (never their password hashes)."""
+    with _database(policy) as sessions, session_scope(sessions, write=False) as session:
+        rows = [_read(u) for u in list_users(session=session)]
+    if as_json:
+        print_json({"items": rows})
+        return
+    if not rows:
+        say("No users yet: tocsin user create NAME --role admin")
+        return
+    table = Table("USERNAME", "ROLE", "PERSON", "CREATED", "DISABLED")
+    for row in rows:
+        table.add_row(
+            Text(row["username"]),
+            Text(row["role"]),
+            Text(row["person"] or "—"),
+            Text(row["created_at"]),
+            Text(row["disabled_at"] or ""),
+        )
+    get_console().print(table)
+
+
+@user_app.command("disable")
+def user_disable(name: str, as_json: bool = JsonOption, policy: Path | None = PolicyOption) -> None:
+    """Disable a user: they can no longer sign in, and their open sessions end."""
+    try:
+        with _database(policy) as sessions, session_scope(sessions) as session:
+            read = _read(disable_user(session=session, username=name, now=SystemClock().now()))
+    except TocsinError as exc:
+        fail(str(exc))
+    if as_json:
+        print_json(read)
+        return
+    say(f"Disabled {name!r}; their sessions have ended.")
+
+
+@user_app.command("passwd")
+def user_passwd(
+    name: str,
+    password_stdin: bool = PasswordStdin,
+    policy: Path | None = PolicyOption,
+) -> None:
+    """Set a new password (asked for twice); the user's open sessions end."""
+    password = _password(password_stdin)
+    try:
+        with _database(policy) as sessions, session_scope(sessions) as session:
+            set_password(session=session, username=name, password=password)
+    except TocsinError as exc:
+        fail(str(exc))
+    say(f"Password of {name!r} changed; their other sessions have ended.")

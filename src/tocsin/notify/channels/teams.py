@@ -1,0 +1,172 @@
+"""Microsoft Teams (``type: teams``): one Adaptive Card per message, POSTed to an
+incoming webhook or a Workflows ("When a Teams webhook request is received") URL.
+
+The URL carries its own credential, so it comes from the environment (``url_env``, or
+for a broadcast target listed in ``url_envs`` that target's variable) and never appears
+in an error. Body::
+
+    {"type": "message",
+     "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive",
+                      "content": {"type": "AdaptiveCard", "version": "1.4", ...}}]}
+
+The card shows the subject, the incident's id, severity and status, the message text,
+and an "Open incident" button when the server's public URL is known
+(``TOCSIN_PUBLIC_URL``). 2xx is delivered; 429 pauses the channel (``Retry-After``);
+408 and 5xx are retried; other answers are final. Teams drops no repeats, so a send
+whose outcome is unknown is not sent again.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from tocsin import __version__
+from tocsin.notify.channels.base import (
+    OutboundMessage,
+    OutcomeUnknown,
+    PermanentError,
+    RateLimited,
+    Recipient,
+    SendReceipt,
+    TemporaryError,
+)
+from tocsin.notify.channels.links import incident_url
+from tocsin.notify.channels.tls import tls_context
+from tocsin.policy.channels import TeamsChannel
+
+__all__ = ["TeamsAdapter", "adaptive_card"]
+
+_URGENT = {"SEV1", "SEV2"}
+_TEMPORARY = {408, 425}
+
+
+def adaptive_card(message: OutboundMessage, link: str | None) -> dict[str, Any]:
+    """The Teams message for ``message``: an Adaptive Card 1.4 attachment."""
+    incident = message.incident
+    body: list[dict[str, Any]] = [
+        {
+            "type": "TextBlock",
+            "text": message.subject,
+            "weight": "Bolder",
+            "size": "Medium",
+            "wrap": True,
+            "color": "Attention" if incident and incident.severity in _URGENT else "Default",
+        }
+    ]
+    if incident is not None:
+        body.append(
+            {
+                "type": "FactSet",
+                "facts": [
+                    {"title": "Incident", "value": incident.id},
+                    {"title": "Title", "value": incident.title},
+                    {"title": "Severity", "value": incident.severity},
+                    {"title": "Status", "value": incident.status},
+                ],
+            }
+        )
+    body.append({"type": "TextBlock", "text": message.text, "wrap": True})
+    content: dict[str, Any] = {
+        "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+        "type": "AdaptiveCard",
+        "version": "1.4",
+        "body": body,
+        "msteams": {"width": "Full"},
+    }
+    if link:
+        content["actions"] = [{"type": "Action.OpenUrl", "title": "Open incident", "url": link}]
+    return {
+        "type": "message",
+        "attachments": [
+            {
+                "contentType": "application/vnd.microsoft.card.adaptive",
+                "contentUrl": None,
+                "content": content,
+            }
+        ],
+    }
+
+
+class TeamsAdapter:
+    """One configured Teams channel."""
+
+    idempotent = False
+
+    def __init__(
+        self,
+        name: str,
+        config: TeamsChannel,
+        environ: Mapping[str, str] | None = None,
+        *,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self._environ = os.environ if environ is None else environ
+        self._transport = transport
+
+    def address(self, person: Recipient) -> str | None:
+        return person.name
+
+    def _url(self, target: str | None) -> str:
+        env = self.config.url_envs.get(target or "", self.config.url_env)
+        value = self._environ.get(env, "").strip()
+        if not value.startswith(("https://", "http://")):
+            raise PermanentError(f"environment variable {env} (the Teams webhook URL) is not set")
+        return value
+
+    def send(self, message: OutboundMessage) -> SendReceipt:
+        url = self._url(message.target)
+        link = incident_url(self._environ, message.incident.id) if message.incident else None
+        timeout = self.config.timeout.total_seconds()
+        try:
+            with httpx.Client(
+                timeout=timeout,
+                follow_redirects=False,
+                verify=tls_context(self.config.verify_tls),
+                transport=self._transport,
+            ) as client:
+                response = client.post(
+                    url,
+                    json=adaptive_card(message, link),
+                    headers={"User-Agent": f"tocsin/{__version__}"},
+                )
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            raise TemporaryError(f"cannot connect to Teams ({type(exc).__name__})") from None
+        except httpx.TimeoutException:
+            raise OutcomeUnknown(f"no answer from Teams within {timeout:g}s") from None
+        except httpx.TransportError as exc:
+            raise OutcomeUnknown(f"connection to Teams lost ({type(exc).__name__})") from None
+        status = response.status_code
+        if 200 <= status < 300:
+            return SendReceipt(detail=f"HTTP {status}")
+        if status == 429:
+            raise RateLimited(
+                "HTTP 429 Too Many Requests",
+                retry_after=_seconds(response.headers.get("retry-after"), 60.0),
+            )
+        if status in _TEMPORARY or status >= 500:
+            wait = response.headers.get("retry-after")
+            raise TemporaryError(
+                f"HTTP {status}", retry_after=_seconds(wait, 0.0) if wait else None
+            )
+        raise PermanentError(f"HTTP {status}{_reason(response)}")
+
+
+def _seconds(value: str | None, default: float) -> float:
+    try:
+        return min(max(float(value or ""), 0.0), 3600.0)
+    except ValueError:
+        return default
+
+
+def _reason(response: httpx.Response) -> str:
+    """Teams explains a refused card in a short text body; never echo a URL."""
+    text = response.text.strip().splitlines()[0] if response.text.strip() else ""
+    if not text or "://" in text:
+        return ""
+    return f": {text[:200]}"

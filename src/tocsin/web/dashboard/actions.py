@@ -1,0 +1,216 @@
+"""The incident page's buttons and forms. Each goes through the service the REST API
+uses, as the signed-in user (their policy person on the timeline), then redirects back
+to the incident page with a message (Post/Redirect/Get); a refused action is shown as
+that message and changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import RedirectResponse
+from pydantic import ValidationError
+from sqlalchemy.exc import DataError
+from sqlalchemy.orm import Session
+
+from tocsin.db import session_scope
+from tocsin.errors import InvalidInput, TocsinError
+from tocsin.incidents import paging, service
+from tocsin.incidents.models import IncidentUpdate, StatusUpdateCreate
+from tocsin.incidents.rules import IncidentStatus, format_incident_id
+from tocsin.policy import Policy
+from tocsin.web.dashboard.csrf import FormData, SignedForm
+from tocsin.web.dashboard.session import Responder
+from tocsin.web.dashboard.views import redirect_with
+from tocsin.web.deps import ContextDep
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/dashboard/incidents", include_in_schema=False)
+
+IncidentRef = Annotated[str, Path(max_length=40)]
+Action = Callable[[Session, Policy, str], str]
+
+
+def _first(form: FormData, name: str) -> str:
+    return (form.get(name) or [""])[0]
+
+
+def _explain(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(p) for p in error.get("loc", ())) or "form"
+        problems.append(f"{field}: {error.get('msg', 'invalid')}")
+    return "; ".join(problems)
+
+
+def _run(request: Request, context: ContextDep, ref: str, action: Action) -> RedirectResponse:
+    """Run ``action`` in its own transaction; any refusal rolls it back entirely."""
+    policy = context.policy.current
+    target = f"/dashboard/incidents/{ref}"
+    try:
+        with session_scope(context.sessions) as session:
+            incident = service.get(session=session, ref=ref)
+            target = f"/dashboard/incidents/{format_incident_id(incident.number)}"
+            message = action(session, policy, format_incident_id(incident.number))
+    except TocsinError as exc:
+        return redirect_with(request, target, "error", str(exc))
+    except ValidationError as exc:
+        return redirect_with(request, target, "error", _explain(exc))
+    except DataError:
+        return redirect_with(request, target, "error", "a value cannot be stored: invalid text")
+    return redirect_with(request, target, "ok", message)
+
+
+@router.post("/{incident_id}/acknowledge")
+def acknowledge(
+    request: Request, incident_id: IncidentRef, context: ContextDep, user: Responder, _f: SignedForm
+) -> RedirectResponse:
+    def act(session: Session, policy: Policy, ref: str) -> str:
+        incident = service.get(session=session, ref=ref)
+        service.acknowledge(
+            session=session,
+            policy=policy,
+            incident=incident,
+            actor=user.principal.actor,
+            now=context.clock.now(),
+        )
+        return f"{ref} acknowledged."
+
+    return _run(request, context, incident_id, act)
+
+
+@router.post("/{incident_id}/escalate")
+def escalate(
+    request: Request, incident_id: IncidentRef, context: ContextDep, user: Responder, _f: SignedForm
+) -> RedirectResponse:
+    def act(session: Session, policy: Policy, ref: str) -> str:
+        incident = service.get(session=session, ref=ref)
+        paging.escalate_now(
+            session=session,
+            policy=policy,
+            incident=incident,
+            now=context.clock.now(),
+            actor=user.principal.actor,
+            tier=None,
+            reason="next tier",
+        )
+        return f"{ref} escalated to the next tier."
+
+    return _run(request, context, incident_id, act)
+
+
+def _transition(target: IncidentStatus, done: str) -> Callable[..., RedirectResponse]:
+    def move(
+        request: Request,
+        incident_id: IncidentRef,
+        context: ContextDep,
+        user: Responder,
+        _f: SignedForm,
+    ) -> RedirectResponse:
+        def act(session: Session, policy: Policy, ref: str) -> str:
+            incident = service.get(session=session, ref=ref)
+            service.transition(
+                session=session,
+                policy=policy,
+                incident=incident,
+                actor=user.principal.actor,
+                target=target,
+                now=context.clock.now(),
+            )
+            return f"{ref} {done}."
+
+        return _run(request, context, incident_id, act)
+
+    return move
+
+
+router.post("/{incident_id}/resolve", name="dashboard_resolve")(
+    _transition(IncidentStatus.resolved, "resolved")
+)
+router.post("/{incident_id}/close", name="dashboard_close")(
+    _transition(IncidentStatus.closed, "closed")
+)
+router.post("/{incident_id}/reopen", name="dashboard_reopen")(
+    _transition(IncidentStatus.triggered, "reopened")
+)
+
+
+@router.post("/{incident_id}/updates")
+def post_update(
+    request: Request,
+    incident_id: IncidentRef,
+    context: ContextDep,
+    user: Responder,
+    form: SignedForm,
+) -> RedirectResponse:
+    def act(session: Session, policy: Policy, ref: str) -> str:
+        data = StatusUpdateCreate(
+            message=_first(form, "message"),
+            public=_first(form, "public") in ("on", "true", "1"),
+            status=_first(form, "status") or None,
+        )
+        incident = service.get(session=session, ref=ref)
+        update = service.post_update(
+            session=session,
+            policy=policy,
+            incident=incident,
+            actor=user.principal.actor,
+            data=data,
+            now=context.clock.now(),
+        )
+        return f"{'Public' if update.public else 'Internal'} update posted to {ref}."
+
+    return _run(request, context, incident_id, act)
+
+
+@router.post("/{incident_id}/severity")
+def change_severity(
+    request: Request,
+    incident_id: IncidentRef,
+    context: ContextDep,
+    user: Responder,
+    form: SignedForm,
+) -> RedirectResponse:
+    def act(session: Session, policy: Policy, ref: str) -> str:
+        changes = IncidentUpdate(severity=_first(form, "severity"))
+        incident = service.get(session=session, ref=ref)
+        service.edit(
+            session=session,
+            policy=policy,
+            incident=incident,
+            actor=user.principal.actor,
+            changes=changes,
+            now=context.clock.now(),
+        )
+        return f"{ref} is now {incident.severity}."
+
+    return _run(request, context, incident_id, act)
+
+
+@router.post("/{incident_id}/roles")
+def assign_role(
+    request: Request,
+    incident_id: IncidentRef,
+    context: ContextDep,
+    user: Responder,
+    form: SignedForm,
+) -> RedirectResponse:
+    def act(session: Session, policy: Policy, ref: str) -> str:
+        role, person = _first(form, "role").strip(), _first(form, "person").strip()
+        if not role:
+            raise InvalidInput("role", "choose a role")
+        changes = IncidentUpdate(roles={role: person or None})
+        incident = service.get(session=session, ref=ref)
+        service.edit(
+            session=session,
+            policy=policy,
+            incident=incident,
+            actor=user.principal.actor,
+            changes=changes,
+            now=context.clock.now(),
+        )
+        return f"{person} assigned as {role}." if person else f"{role} cleared."
+
+    return _run(request, context, incident_id, act)

@@ -1,0 +1,131 @@
+"""Rendering dashboard pages: one Jinja2 environment (autoescaped), the page frame's
+context (signed-in user, CSRF token, flash message, navigation) and safe headers.
+
+Unlike the public pages, the dashboard runs its own script (``/static/dashboard.js``:
+live updates over SSE, browser notifications): the Content-Security-Policy allows
+scripts and connections to this server only, and nothing inline.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
+
+from tocsin.web.dashboard.csrf import CSRF_FIELD
+from tocsin.web.dashboard.session import SignedIn, drop_flash, read_flash, set_flash
+
+__all__ = ["HEADERS", "NAV", "age", "environment", "page", "redirect_with", "render_fragment"]
+
+HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+        "img-src 'self' data:; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
+NAV = (
+    ("incidents", "Incidents", "/dashboard"),
+    ("oncall", "On call", "/dashboard/oncall"),
+    ("silences", "Silences", "/dashboard/silences"),
+    ("metrics", "Metrics", "/dashboard/metrics"),
+)
+
+
+def age(value: datetime | None, now: datetime) -> str:
+    """``45s``, ``3h 5m``, ``2d 4h``: how long ago ``value`` was (two largest units)."""
+    if value is None:
+        return ""
+    total = max(int((now - value) / timedelta(seconds=1)), 0)
+    days, rest = divmod(total, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    units = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
+    while len(units) > 1 and units[0][0] == 0:
+        units.pop(0)
+    return " ".join(f"{n}{unit}" for n, unit in units[:2] if n) or "0s"
+
+
+def _when(value: datetime | None) -> str:
+    if value is None:
+        return ""
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _iso(value: datetime | None) -> str:
+    return "" if value is None else value.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _label(value: object) -> str:
+    return str(value).replace("_", " ").capitalize()
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    return age(datetime.fromtimestamp(0, UTC), datetime.fromtimestamp(round(seconds), UTC))
+
+
+def _percent(rate: float | None) -> str:
+    return "n/a" if rate is None else f"{rate * 100:.1f} %"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("tocsin.web", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(when=_when, iso=_iso, label=_label, duration=_duration, percent=_percent)
+    env.globals.update(nav=NAV, csrf_field=CSRF_FIELD)
+    return env
+
+
+def render_fragment(template: str, **context: Any) -> Markup:
+    """A piece of a page, rendered (and so escaped) here: safe to insert as HTML."""
+    return Markup(environment().get_template(template).render(**context))
+
+
+def page(
+    request: Request,
+    template: str,
+    *,
+    user: SignedIn | None,
+    active: str = "",
+    status_code: int = 200,
+    csrf: str | None = None,
+    **context: Any,
+) -> HTMLResponse:
+    """A full page inside the dashboard frame; shows (and clears) the flash message."""
+    html = (
+        environment()
+        .get_template(template)
+        .render(
+            user=user,
+            csrf=csrf if csrf is not None else (user.csrf if user else ""),
+            flash=read_flash(request),
+            active=active,
+            **context,
+        )
+    )
+    response = HTMLResponse(html, status_code=status_code, headers=HEADERS)
+    drop_flash(request, response)
+    return response
+
+
+def redirect_with(request: Request, location: str, kind: str, message: str) -> RedirectResponse:
+    """303 to ``location`` carrying a one-time message (Post/Redirect/Get)."""
+    response = RedirectResponse(location, status_code=303)
+    set_flash(request, response, kind, message)
+    return response
