@@ -137,6 +137,8 @@ class _Run:
         self.repeats: dict[int, Repeat] = {}
         self.triage: dict[int, Triage] = {}
         self.absorbed: dict[int, CascadeJoin] = {}
+        #: New alerts inserted ahead of their turn (see _insert_new), by dedup key.
+        self.created: dict[str, Alert] = {}
 
     # ------------------------------------------------------------ the batch
 
@@ -156,6 +158,7 @@ class _Run:
                 )
                 self._load(set(keys))  # what concurrent batches committed meanwhile
             self._look_ahead(keys, events)
+            self._insert_new(keys, events)
         handled = [self._handle(i, k, e) for i, (k, e) in enumerate(zip(keys, events, strict=True))]
         self._write_repeats()
         results = []
@@ -329,6 +332,7 @@ class _Run:
                     Alert.route_path == alert.route_path,
                     Alert.fired_at >= since,
                     Alert.outcome.not_in((*MUTED, AlertOutcome.resolved.value)),
+                    Alert.id.not_in([a.id for a in self.created.values()]),
                 )
             )
             if not gate_open(count or 0, chosen.min_alerts):
@@ -376,7 +380,34 @@ class _Run:
 
     # ------------------------------------------------------------ storing
 
+    def _insert_new(self, keys: Sequence[str], events: Sequence[InboundAlert]) -> None:
+        """Insert the rows of the batch's new alerts in one statement, before deciding
+        about any of them: one flush per new alert cost more than the rest of its
+        first sight. Each is decided in its turn, as if it had been inserted then; until
+        then it has no link and a placeholder outcome, and the noise gate does not
+        count it."""
+        for index, (key, event) in enumerate(zip(keys, events, strict=True)):
+            if key in self.known or key in self.created or event.action == "acknowledge":
+                continue
+            status = "firing" if event.action == "trigger" else "resolved"
+            triage = self.triage.get(index) or self.triager.triage(event)
+            self.created[key] = self._build_alert(key, event, triage, status=status)
+        if self.created:
+            self.session.add_all(self.created.values())
+            self.session.flush()
+            self.ctx.fresh.update(alert.id for alert in self.created.values())
+
     def _new_alert(self, key: str, event: InboundAlert, triage: Triage, *, status: str) -> Alert:
+        alert = self.created.pop(key, None)
+        if alert is None:
+            alert = self._build_alert(key, event, triage, status=status)
+            self.session.add(alert)
+            self.session.flush()
+            self.ctx.fresh.add(alert.id)
+        self.loaded[key] = alert
+        return alert
+
+    def _build_alert(self, key: str, event: InboundAlert, triage: Triage, *, status: str) -> Alert:
         alert = Alert(
             integration_id=self.integration.id,
             source=event.source,
@@ -401,10 +432,6 @@ class _Run:
             alert.ends_at = event.ends_at or self.now
         else:
             self._transition(alert)  # its first: never flapping
-        self.session.add(alert)
-        self.session.flush()
-        self.ctx.fresh.add(alert.id)
-        self.loaded[key] = alert
         return alert
 
     def _fill(self, alert: Alert, event: InboundAlert) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from functools import cache
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,9 +39,14 @@ __all__ = [
 ]
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
-#: Compared against when the username is unknown, so that a wrong name takes as long
-#: as a wrong password and the timing does not tell which one was wrong.
-_DUMMY_HASH = hash_password("tocsin: no such user")
+
+
+@cache
+def _dummy_hash() -> str:
+    """Checked against when the username is unknown, so that a wrong name takes as long
+    as a wrong password and the timing does not tell which one was wrong. Made on first
+    use: hashing is a noticeable part of a process's start."""
+    return hash_password("tocsin: no such user")
 
 
 class UserExists(Conflict):
@@ -101,7 +107,7 @@ def verify_user(*, session: Session, username: str, password: str) -> User | Non
     """
     user = session.scalar(select(User).where(User.username == username))
     if user is None or user.disabled_at is not None:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(), password)
         return None
     if not verify_password(user.password_hash, password):
         return None
