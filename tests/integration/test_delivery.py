@@ -11,24 +11,20 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from tests.support.delivery_harness import ChannelHarness
 from tests.support.receivers import SmtpReceiver, WebhookReceiver
 
 from tocsin.clock import FakeClock
 from tocsin.db import session_scope
-from tocsin.db.jobs import next_due_at
-from tocsin.engine.delivery import DeliveryWorker, Outcome
-from tocsin.engine.worker import Worker
+from tocsin.engine.delivery import Outcome
 from tocsin.incidents import service
-from tocsin.incidents.models import IncidentCreate, StatusUpdateCreate
-from tocsin.incidents.rules import IncidentStatus
 from tocsin.notify import outbox
 from tocsin.notify.channels import OutboundMessage
-from tocsin.notify.models import Delivery, Notification, NotificationKind
+from tocsin.notify.models import Notification, NotificationKind
 from tocsin.notify.service import enqueue, list_notifications
 from tocsin.web.context import AppContext
 
@@ -73,21 +69,10 @@ def webhook_channel(name: str, url: str, **extra: str) -> str:
     )
 
 
-class Harness:
+class Harness(ChannelHarness):
     def __init__(self, context: AppContext, clock: FakeClock) -> None:
-        self.context = context
-        self.clock = clock
-        self.start = clock.now()
-        self.jobs = Worker(sessions=context.sessions, policy=context.policy, clock=clock)
+        super().__init__(context, clock, ENV, after_send=self._after_send)
         self.crash_next = 0
-        self.delivery = DeliveryWorker(
-            sessions=context.sessions,
-            policy=context.policy,
-            clock=clock,
-            environ=ENV,
-            rand=lambda: 0.5,
-            after_send=self._after_send,
-        )
 
     def _after_send(self, message: OutboundMessage, outcome: Outcome) -> None:
         if self.crash_next:
@@ -101,47 +86,8 @@ class Harness:
         path.write_text(text, encoding="utf-8")
         self.context.policy.reload()
 
-    # -------------------------------------------------------- acting
-
     def declare(self, severity: str = "SEV2", title: str = "API down") -> str:
-        with session_scope(self.context.sessions) as session:
-            incident = service.declare(
-                session=session,
-                policy=self.context.policy.current,
-                actor="bob",
-                data=IncidentCreate(title=title, severity=severity, services=["api"]),
-                now=self.clock.now(),
-            )
-            return f"INC-{incident.number}"
-
-    def act(self, ref: str, action: str, message: str = "working on it") -> None:
-        with session_scope(self.context.sessions) as session:
-            incident = service.get(session=session, ref=ref)
-            policy, now = self.context.policy.current, self.clock.now()
-            if action == "ack":
-                service.acknowledge(
-                    session=session, policy=policy, incident=incident, actor="alice", now=now
-                )
-            elif action == "resolve":
-                service.transition(
-                    session=session,
-                    policy=policy,
-                    incident=incident,
-                    actor="alice",
-                    target=IncidentStatus.resolved,
-                    now=now,
-                )
-            elif action == "update":
-                service.post_update(
-                    session=session,
-                    policy=policy,
-                    incident=incident,
-                    actor="alice",
-                    data=StatusUpdateCreate(message=message),
-                    now=now,
-                )
-            else:
-                raise AssertionError(action)
+        return super().declare(severity, title)
 
     def message(self, key: str, person: str = "alice", channel: str = "person") -> None:
         """Queue one plain message (no incident), as handoff reports are queued."""
@@ -157,38 +103,6 @@ class Harness:
                 now=self.clock.now(),
                 channel=channel,
             )
-
-    # -------------------------------------------------------- time
-
-    def at(self, minutes: float) -> datetime:
-        return self.start + timedelta(minutes=minutes)
-
-    def run_until(self, minutes: float) -> None:
-        """Jump from one due moment to the next (jobs and deliveries) up to t+minutes."""
-        limit = self.at(minutes)
-        while True:
-            self.jobs.run_due()
-            self.delivery.run_due()
-            with session_scope(self.context.sessions, write=False) as session:
-                due = [d for d in (next_due_at(session), outbox.next_wakeup_at(session)) if d]
-            upcoming = min(due) if due else None
-            if upcoming is None or upcoming > limit:
-                break
-            self.clock.set(max(upcoming, self.clock.now()))
-        self.clock.set(max(limit, self.clock.now()))
-        self.jobs.run_due()
-        self.delivery.run_due()
-
-    # -------------------------------------------------------- looking
-
-    def deliveries(self, channel: str | None = None, kind: str | None = None) -> list[Delivery]:
-        with session_scope(self.context.sessions, write=False) as session:
-            query = select(Delivery).order_by(Delivery.id)
-            if channel is not None:
-                query = query.where(Delivery.channel == channel)
-            if kind is not None:
-                query = query.where(Delivery.kind == kind)
-            return list(session.scalars(query))
 
     def notifications(self, *states: str) -> list[Notification]:
         with session_scope(self.context.sessions, write=False) as session:

@@ -1,10 +1,10 @@
 """Driving incidents and the real job and delivery workers with a fake clock, for the
-channel tests (PagerDuty, Jira, Teams): act through the incident service, then jump
-from one due moment to the next, so minutes of retries take milliseconds."""
+delivery and channel tests: act through the incident service, then jump from one due
+moment to the next, so minutes of retries take milliseconds."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -12,12 +12,13 @@ from sqlalchemy import select
 from tocsin.clock import FakeClock
 from tocsin.db import session_scope
 from tocsin.db.jobs import next_due_at
-from tocsin.engine.delivery import DeliveryWorker
+from tocsin.engine.delivery import DeliveryWorker, Outcome
 from tocsin.engine.worker import Worker
 from tocsin.incidents import service
 from tocsin.incidents.models import IncidentCreate, StatusUpdateCreate
 from tocsin.incidents.rules import IncidentStatus
 from tocsin.notify import outbox
+from tocsin.notify.channels import OutboundMessage
 from tocsin.notify.models import Delivery
 from tocsin.web.context import AppContext
 
@@ -43,7 +44,14 @@ services:
 
 
 class ChannelHarness:
-    def __init__(self, context: AppContext, clock: FakeClock, environ: Mapping[str, str]) -> None:
+    def __init__(
+        self,
+        context: AppContext,
+        clock: FakeClock,
+        environ: Mapping[str, str],
+        *,
+        after_send: Callable[[OutboundMessage, Outcome], None] | None = None,
+    ) -> None:
         self.context = context
         self.clock = clock
         self.start = clock.now()
@@ -54,6 +62,7 @@ class ChannelHarness:
             clock=clock,
             environ=environ,
             rand=lambda: 0.5,
+            after_send=after_send,
         )
 
     def configure(self, extra: str) -> None:
@@ -127,7 +136,11 @@ class ChannelHarness:
         self.jobs.run_due()
         self.delivery.run_due()
 
-    def deliveries(self, channel: str) -> list[Delivery]:
+    def deliveries(self, channel: str | None = None, kind: str | None = None) -> list[Delivery]:
         with session_scope(self.context.sessions, write=False) as session:
-            query = select(Delivery).where(Delivery.channel == channel).order_by(Delivery.id)
+            query = select(Delivery).order_by(Delivery.id)
+            if channel is not None:
+                query = query.where(Delivery.channel == channel)
+            if kind is not None:
+                query = query.where(Delivery.kind == kind)
             return list(session.scalars(query))
