@@ -8,11 +8,12 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
-from tocsin.auth import Role, TokenExists, create_token, list_tokens, revoke_token
+from tocsin.auth.rules import Role
 from tocsin.cli.local import (
     PolicyOption,
     err,
@@ -24,12 +25,9 @@ from tocsin.cli.local import (
 )
 from tocsin.cli.policy import print_policy_warnings
 from tocsin.clock import SystemClock
-from tocsin.db import session_scope
-from tocsin.db.migrate import current_revision, head_revision
-from tocsin.engine.delivery import DeliveryWorker
-from tocsin.engine.worker import Worker
-from tocsin.policy import PolicyError, example_policy_text
-from tocsin.web.context import AppContext
+
+if TYPE_CHECKING:
+    from tocsin.web.context import AppContext
 
 token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_is_help=True)
 
@@ -39,6 +37,10 @@ def init(
     url: str = typer.Option("http://127.0.0.1:8080", help="URL the CLI should talk to."),
 ) -> None:
     """Write an example tocsin.yaml and .tocsin/, create the database and an admin token."""
+    from tocsin.auth import create_token
+    from tocsin.db import session_scope
+    from tocsin.policy import example_policy_text
+
     directory.mkdir(parents=True, exist_ok=True)
     policy_path = directory / "tocsin.yaml"
     if policy_path.exists():
@@ -67,6 +69,8 @@ def init(
 
 def migrate(policy: Path | None = PolicyOption) -> None:
     """Apply pending database migrations."""
+    from tocsin.db.migrate import current_revision, head_revision
+
     settings = settings_for(policy)
     sessions = open_database(settings, migrate=False)
     before = current_revision(sessions.engine)
@@ -98,7 +102,10 @@ def serve(
     refused)."""
     import uvicorn
 
+    from tocsin.engine.worker import Worker
+    from tocsin.policy import PolicyError
     from tocsin.web.app import create_app
+    from tocsin.web.context import AppContext
 
     settings = settings_for(policy).model_copy(update={"host": host, "port": port})
     try:
@@ -160,6 +167,8 @@ def serve(
 
 def worker(policy: Path | None = PolicyOption) -> None:
     """Run only the engine worker (timers, escalations); several may share PostgreSQL."""
+    from tocsin.engine.worker import Worker
+    from tocsin.policy import PolicyError
     from tocsin.web.context import AppContext
 
     settings = settings_for(policy)
@@ -183,6 +192,8 @@ def worker(policy: Path | None = PolicyOption) -> None:
 
 def _start_delivery(context: AppContext, stop: threading.Event) -> threading.Thread:
     """The delivery worker (outbox -> email, webhooks, ...) beside the job worker."""
+    from tocsin.engine.delivery import DeliveryWorker
+
     delivery = DeliveryWorker(sessions=context.sessions, policy=context.policy, clock=context.clock)
     thread = threading.Thread(
         target=delivery.run_forever, args=(stop,), name="tocsin-delivery", daemon=True
@@ -192,6 +203,8 @@ def _start_delivery(context: AppContext, stop: threading.Event) -> threading.Thr
 
 
 def _reload(context: AppContext) -> None:
+    from tocsin.policy import PolicyError
+
     try:
         policy = context.policy.reload()
         err.print("Policy reloaded.")
@@ -208,6 +221,9 @@ def token_create(
     policy: Path | None = PolicyOption,
 ) -> None:
     """Create a token; it is printed once, on the last line."""
+    from tocsin.auth import TokenExists, create_token
+    from tocsin.db import session_scope
+
     settings = settings_for(policy)
     sessions = open_database(settings)
     try:
@@ -225,6 +241,9 @@ def token_create(
 @token_app.command("list")
 def token_list(policy: Path | None = PolicyOption) -> None:
     """List tokens (never their secret)."""
+    from tocsin.auth import list_tokens
+    from tocsin.db import session_scope
+
     sessions = open_database(settings_for(policy))
     with session_scope(sessions, write=False) as session:
         rows = list_tokens(session=session)
@@ -243,6 +262,9 @@ def token_list(policy: Path | None = PolicyOption) -> None:
 @token_app.command("revoke")
 def token_revoke(name: str, policy: Path | None = PolicyOption) -> None:
     """Revoke a token by name; it stops working at once."""
+    from tocsin.auth import revoke_token
+    from tocsin.db import session_scope
+
     sessions = open_database(settings_for(policy))
     with session_scope(sessions) as session:
         done = revoke_token(session=session, name=name, now=SystemClock().now())
@@ -254,6 +276,8 @@ def token_revoke(name: str, policy: Path | None = PolicyOption) -> None:
 
 def _free_token_name(session: object, base: str) -> str:
     from sqlalchemy.orm import Session
+
+    from tocsin.auth import list_tokens
 
     assert isinstance(session, Session)
     taken = {t.name for t in list_tokens(session=session)}

@@ -1,17 +1,23 @@
-"""Shared pieces of the local admin commands (those that open the database directly)."""
+"""Shared pieces of the local admin commands (those that open the database directly).
+
+The CLI imports every command's module to list them, so what only one command needs
+(the database layer, the engine, the policy models) is imported in that command: a
+`tocsin incident ack` at 3 am should not wait for the whole server to load.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
-from tocsin.config import Settings
-from tocsin.db import SessionFactory, create_db_engine
-from tocsin.db.migrate import upgrade
+if TYPE_CHECKING:
+    from tocsin.config import Settings
+    from tocsin.db import SessionFactory
 
 __all__ = [
     "CREDENTIALS_FILE",
@@ -38,6 +44,8 @@ PolicyOption = typer.Option(
 
 
 def settings_for(policy: Path | None) -> Settings:
+    from tocsin.config import Settings
+
     settings = Settings()
     if policy is not None:
         settings = settings.model_copy(update={"policy": policy})
@@ -45,6 +53,9 @@ def settings_for(policy: Path | None) -> Settings:
 
 
 def open_database(settings: Settings, *, migrate: bool = True) -> SessionFactory:
+    from tocsin.db import SessionFactory, create_db_engine
+    from tocsin.db.migrate import upgrade
+
     engine = create_db_engine(settings.resolved_database_url())
     if migrate:
         upgrade(engine)

@@ -20,7 +20,6 @@ from rich.text import Text
 
 from tocsin.cli.incidents import API, JsonOpt, api
 from tocsin.cli.output import fail, format_time, get_console, print_json, say
-from tocsin.metrics.rules import format_seconds
 
 __all__ = ["metrics", "register", "report_app", "slo"]
 
@@ -28,6 +27,13 @@ report_app = typer.Typer(
     help="Reports rendered by the server (a client of the Tocsin REST API).",
     no_args_is_help=True,
 )
+
+
+def format_seconds(value: float | None) -> str:
+    """``1h 02m``; the metrics package (and numpy with it) loads only when this runs."""
+    from tocsin.metrics.rules import format_seconds as formatted
+
+    return formatted(value)
 
 
 def register(app: typer.Typer) -> None:

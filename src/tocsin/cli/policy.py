@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 from rich.text import Text
 
 from tocsin.cli.local import err, out
-from tocsin.clock import SystemClock
-from tocsin.oncall.warnings import policy_warnings
-from tocsin.policy import Policy, PolicyError, load_policy, policy_json_schema
+
+if TYPE_CHECKING:
+    from tocsin.policy import Policy
 
 __all__ = ["policy_app", "print_policy_warnings"]
 
@@ -28,6 +29,8 @@ def print_policy_warnings(policy: Policy, now: datetime, console: Console | None
 
     Called by ``policy validate`` and when ``serve`` and ``worker`` start.
     """
+    from tocsin.oncall.warnings import policy_warnings
+
     found = policy_warnings(policy, now)
     for warning in found:
         (console or err).print(
@@ -42,6 +45,9 @@ def print_policy_warnings(policy: Policy, now: datetime, console: Console | None
 def validate(path: Path = typer.Argument(Path("tocsin.yaml"), help="Policy file.")) -> None:
     """Print every error with its YAML path and line; exit 1 if there is any. Warnings
     (gaps in schedules, tiers that reach nobody...) are printed too but do not fail."""
+    from tocsin.clock import SystemClock
+    from tocsin.policy import PolicyError, load_policy
+
     try:
         policy = load_policy(path)
     except PolicyError as exc:
@@ -59,4 +65,6 @@ def validate(path: Path = typer.Argument(Path("tocsin.yaml"), help="Policy file.
 @policy_app.command("schema")
 def schema() -> None:
     """Print the policy's JSON Schema (for editors: yaml-language-server)."""
+    from tocsin.policy import policy_json_schema
+
     typer.echo(json.dumps(policy_json_schema(), indent=2))

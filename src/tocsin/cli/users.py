@@ -7,20 +7,22 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
-from tocsin.auth import Role
-from tocsin.auth.models import User
-from tocsin.auth.users import create_user, disable_user, list_users, set_password
+from tocsin.auth.rules import Role
 from tocsin.cli.local import PolicyOption, open_database, settings_for
 from tocsin.cli.output import fail, get_console, print_json, say
 from tocsin.clock import SystemClock
-from tocsin.db import SessionFactory, session_scope
 from tocsin.errors import TocsinError
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from tocsin.auth.models import User
 
 __all__ = ["user_app"]
 
@@ -35,11 +37,15 @@ PasswordStdin = typer.Option(
 
 
 @contextmanager
-def _database(policy: Path | None) -> Iterator[SessionFactory]:
-    """The configured database, its connections closed when the command is done."""
+def _session(policy: Path | None, *, write: bool = True) -> Iterator[Session]:
+    """A transaction on the configured database, its connections closed when the
+    command is done."""
+    from tocsin.db import session_scope
+
     sessions = open_database(settings_for(policy))
     try:
-        yield sessions
+        with session_scope(sessions, write=write) as session:
+            yield session
     finally:
         sessions.engine.dispose()
 
@@ -73,9 +79,11 @@ def user_create(
     policy: Path | None = PolicyOption,
 ) -> None:
     """Create a user; the password is asked for twice (or read with --password-stdin)."""
+    from tocsin.auth.users import create_user
+
     password = _password(password_stdin)
     try:
-        with _database(policy) as sessions, session_scope(sessions) as session:
+        with _session(policy) as session:
             user = create_user(
                 session=session,
                 username=name,
@@ -96,7 +104,9 @@ def user_create(
 @user_app.command("list")
 def user_list(as_json: bool = JsonOption, policy: Path | None = PolicyOption) -> None:
     """List users (never their password hashes)."""
-    with _database(policy) as sessions, session_scope(sessions, write=False) as session:
+    from tocsin.auth.users import list_users
+
+    with _session(policy, write=False) as session:
         rows = [_read(u) for u in list_users(session=session)]
     if as_json:
         print_json({"items": rows})
@@ -119,8 +129,10 @@ def user_list(as_json: bool = JsonOption, policy: Path | None = PolicyOption) ->
 @user_app.command("disable")
 def user_disable(name: str, as_json: bool = JsonOption, policy: Path | None = PolicyOption) -> None:
     """Disable a user: they can no longer sign in, and their open sessions end."""
+    from tocsin.auth.users import disable_user
+
     try:
-        with _database(policy) as sessions, session_scope(sessions) as session:
+        with _session(policy) as session:
             read = _read(disable_user(session=session, username=name, now=SystemClock().now()))
     except TocsinError as exc:
         fail(str(exc))
@@ -137,9 +149,11 @@ def user_passwd(
     policy: Path | None = PolicyOption,
 ) -> None:
     """Set a new password (asked for twice); the user's open sessions end."""
+    from tocsin.auth.users import set_password
+
     password = _password(password_stdin)
     try:
-        with _database(policy) as sessions, session_scope(sessions) as session:
+        with _session(policy) as session:
             set_password(session=session, username=name, password=password)
     except TocsinError as exc:
         fail(str(exc))

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from tocsin.errors import InvalidInput, NotFound
 from tocsin.incidents.models import Incident, IncidentService, TimelineEvent
 from tocsin.metrics.budget import Impact, SloStatus, slo_status
+from tocsin.metrics.bulk import collector_paused
 from tocsin.metrics.rules import (
     REPEAT_WITHIN,
     MetricsSummary,
@@ -194,16 +195,18 @@ def metrics_summary(
     period: Period = Period.week,
 ) -> MetricsSummary:
     since = now - window
-    table = load_table(session, since=since - REPEAT_WITHIN, until=now)
-    inside = table.ids[table.detected_between(since.timestamp(), now.timestamp()) & ~table.drill]
-    return summarize(
-        table,
-        now=now,
-        window=window,
-        targets=sla_targets(policy),
-        period=period,
-        postmortems=postmortem_inputs(session, incident_ids=inside.tolist()),
-    )
+    with collector_paused():
+        table = load_table(session, since=since - REPEAT_WITHIN, until=now)
+        window_mask = table.detected_between(since.timestamp(), now.timestamp())
+        inside = table.ids[window_mask & ~table.drill]
+        return summarize(
+            table,
+            now=now,
+            window=window,
+            targets=sla_targets(policy),
+            period=period,
+            postmortems=postmortem_inputs(session, incident_ids=inside.tolist()),
+        )
 
 
 # ---------------------------------------------------------------- SLOs
