@@ -4,8 +4,9 @@ Builds a temporary SQLite database with N incidents spread over the last year (b
 inserts: incidents, their services, "declared" and "paged" timeline events, some
 escalations and drills), then times the summary through the real application (served
 by uvicorn on the loopback interface, over HTTP) and through the service function
-alone, plus `/api/v1/slos` and a `/metrics` scrape. Prints one JSON object. Target:
-the summary under 1 s.
+alone, plus `/api/v1/slos`, a `/metrics` scrape and `tocsin metrics --window 365d` run
+as a new process (start-up included). Prints one JSON object. Target: the summary
+under 1 s.
 
     .venv/bin/python bench/metrics.py [--incidents 100000] [--repeat 7] [--database FILE]
 
@@ -21,9 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -160,6 +163,22 @@ def _calibration() -> float:
     return round(time.perf_counter() - started, 3)
 
 
+def _cli(url: str, token: str, directory: Path) -> Callable[[], Any]:
+    """``tocsin metrics --window 365d --json`` as a person types it: a new process (its
+    start-up included) asking the server."""
+    command = [str(Path(sys.executable).with_name("tocsin")), "metrics", "--window", "365d"]
+    env = {**os.environ, "TOCSIN_URL": url, "TOCSIN_TOKEN": token}
+
+    def call() -> None:
+        done = subprocess.run(
+            [*command, "--json"], cwd=directory, env=env, capture_output=True, timeout=60
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"tocsin metrics failed: {done.stderr.decode(errors='replace')}")
+
+    return call
+
+
 def _timed(call: Callable[[], Any], repeat: int) -> dict[str, float]:
     times = []
     for _ in range(repeat):
@@ -238,6 +257,7 @@ def main() -> None:
                 "http_summary_30d": _timed(get("/api/v1/metrics/summary?window=30d"), args.repeat),
                 "http_slos": _timed(get("/api/v1/slos"), args.repeat),
                 "prometheus_scrape": _timed(get("/metrics"), args.repeat),
+                "cli_metrics_365d": _timed(_cli(url, token, Path(tmp)), max(3, args.repeat // 2)),
                 **setup,
             }
         server.should_exit = True
