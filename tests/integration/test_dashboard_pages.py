@@ -3,6 +3,7 @@ the incident page going through the same services as the API, as the signed-in u
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 from collections.abc import Iterator
@@ -334,7 +335,11 @@ def test_on_call_and_metrics_pages(
     live_server.clock.advance(timedelta(minutes=1))
     metrics = rita.get("/dashboard/metrics")
     assert metrics.status_code == 200
-    assert metrics.text.count('src="data:image/svg+xml;base64,') == 2
+    chart = r'<img src="data:image/svg\+xml;base64,([^"]+)" alt="([^"]+)"'
+    charts = re.findall(chart, metrics.text)
+    assert [alt.split(":")[0] for _, alt in charts] == ["Bars", "Stacked bars", "Lines", "Lines"]
+    titles = [base64.b64decode(svg).decode() for svg, _ in charts]
+    assert "SLA compliance" in titles[0] and "Time to acknowledge" in titles[3]
     assert re.search(r'<tr data-severity="SEV1"><th scope="row">SEV1</th><td>1</td>', metrics.text)
     assert re.search(r'<tr><th scope="row">All</th><td>1</td><td>3m</td>', metrics.text)
     assert rita.get("/dashboard/metrics?window=5y").status_code == 422

@@ -79,8 +79,47 @@ def mttr_trend_chart(
     months: Sequence[str], mean: Sequence[float | None], median: Sequence[float | None]
 ) -> str:
     """Lines: mean and median time to resolve per month, in minutes."""
+    return _duration_trend("Time to resolve (detection to resolution)", months, mean, median)
+
+
+def mtta_trend_chart(
+    periods: Sequence[str], mean: Sequence[float | None], median: Sequence[float | None]
+) -> str:
+    """Lines: mean and median time to acknowledge per period, in minutes."""
+    return _duration_trend(
+        "Time to acknowledge (detection to acknowledgement)", periods, mean, median
+    )
+
+
+def sla_compliance_chart(
+    severities: Sequence[str],
+    response: Sequence[float | None],
+    resolution: Sequence[float | None],
+) -> str:
+    """Grouped bars: the share of incidents that met the response and the resolution SLA,
+    by severity, in % (a severity without measured incidents has no bar)."""
     with _LOCK:
-        figure, axes = _figure("Time to resolve (detection to resolution)")
+        figure, axes = _figure("SLA compliance")
+        positions = range(len(severities))
+        for offset, label, rates, colour in (
+            (-0.2, "response", response, _SERIES_COLOURS[0]),
+            (0.2, "resolution", resolution, _SERIES_COLOURS[1]),
+        ):
+            values = [float("nan") if r is None else 100 * r for r in rates]
+            axes.bar([p + offset for p in positions], values, width=0.4, label=label, color=colour)
+        axes.set_xticks(list(positions), labels=list(severities))
+        axes.set_ylabel("% within target")
+        axes.set_ylim(0, 105)
+        axes.legend(loc="lower left", frameon=False)
+        return _svg(figure)
+
+
+def _duration_trend(
+    title: str, periods: Sequence[str], mean: Sequence[float | None], median: Sequence[float | None]
+) -> str:
+    months = periods
+    with _LOCK:
+        figure, axes = _figure(title)
         for label, values, colour in (
             ("mean", mean, _SERIES_COLOURS[0]),
             ("median", median, _SERIES_COLOURS[1]),

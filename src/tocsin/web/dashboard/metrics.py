@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.errors import InvalidInput
 from tocsin.metrics import charts
-from tocsin.metrics.rules import Measure, Stats, measure_stats
+from tocsin.metrics.rules import Measure, SlaReport, Stats, measure_stats
 from tocsin.metrics.service import load_table, metrics_summary
 from tocsin.web.dashboard.session import Viewer
 from tocsin.web.dashboard.views import page
@@ -96,6 +96,19 @@ def metrics_page(
     mttr_chart = charts.mttr_trend_chart(
         labels, [w.mttr.mean for w in weeks], [w.mttr.median for w in weeks]
     )
+    mtta_chart = charts.mtta_trend_chart(
+        labels, [w.mtta.mean for w in weeks], [w.mtta.median for w in weeks]
+    )
+
+    def rate(report: SlaReport, severity: str) -> float | None:
+        compliance = report.by_severity.get(severity)
+        return compliance.rate if compliance is not None else None
+
+    sla_chart = charts.sla_compliance_chart(
+        severities,
+        [rate(summary.response_sla, s) for s in severities],
+        [rate(summary.resolution_sla, s) for s in severities],
+    )
     return page(
         request,
         "dashboard/metrics.html",
@@ -108,4 +121,6 @@ def metrics_page(
         weeks=weeks,
         severity_chart=_data_uri(severity_chart),
         mttr_chart=_data_uri(mttr_chart),
+        mtta_chart=_data_uri(mtta_chart),
+        sla_chart=_data_uri(sla_chart),
     )
