@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,11 +13,11 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import select
+from sqlalchemy import select, update
 from starlette.testclient import TestClient
 from tests.support.dashboard_session import PASSWORD, Browser, add_user, cheap_hashing, csrf_of
 
-from tocsin.auth import passwords
+from tocsin.auth import passwords, users
 from tocsin.auth.models import User
 from tocsin.auth.passwords import hash_password, needs_rehash, verify_password
 from tocsin.auth.users import disable_user, set_password, verify_user
@@ -210,6 +212,34 @@ def test_the_signing_key_is_generated_once_into_a_private_file(
     assert len(key) >= 32
     assert browser.get("/dashboard").status_code == 200
     assert key_file.read_text() == key
+
+
+def test_failed_sign_ins_do_not_hold_the_write_lock(
+    live_server: LiveServer, browser: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The password is checked outside any transaction: while one is being checked,
+    a write (an acknowledgement, an alert) goes through at once."""
+    add_user(live_server.context, "alice")
+    checking, release = threading.Event(), threading.Event()
+    real = users.verify_password
+
+    def slow(stored: str, password: str) -> bool:
+        checking.set()
+        release.wait(5)
+        return real(stored, password)
+
+    monkeypatch.setattr(users, "verify_password", slow)
+    attempt = threading.Thread(target=browser.sign_in, args=("alice", "wrong password"))
+    attempt.start()
+    try:
+        assert checking.wait(5)
+        started = time.monotonic()
+        with session_scope(live_server.context.sessions) as session:
+            session.execute(update(User).values(role=User.role))
+        assert time.monotonic() - started < 1
+    finally:
+        release.set()
+        attempt.join(10)
 
 
 def test_a_session_lasts_twelve_hours(live_server: LiveServer, browser: Browser) -> None:

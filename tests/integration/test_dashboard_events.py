@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -206,6 +207,32 @@ def test_only_signed_in_users_get_the_stream_and_it_ends_with_their_session(
         message = stream.messages.get(timeout=WITHIN)
     assert stream.ended.wait(WITHIN)
     streams.close()
+
+
+def test_an_open_stream_ends_when_the_session_expires(
+    live_server: LiveServer, signed_in: Browser
+) -> None:
+    streams = open_stream(signed_in)
+    stream = next(streams)
+    live_server.clock.advance(timedelta(hours=12, seconds=1))
+    message = stream.messages.get(timeout=WITHIN)
+    while message.event != "signedout":
+        message = stream.messages.get(timeout=WITHIN)
+    assert stream.ended.wait(WITHIN)
+    streams.close()
+
+
+def test_an_odd_last_event_id_starts_from_now(live_server: LiveServer, signed_in: Browser) -> None:
+    """Header values arrive as latin-1: "²" is a digit to Python, not a number."""
+    cookies = dict(signed_in.http.cookies)
+    with httpx.stream(
+        "GET",
+        f"{live_server.url}/dashboard/events",
+        cookies=cookies,
+        headers={"Last-Event-ID": b"\xb2"},  # type: ignore[dict-item]
+        timeout=5,
+    ) as response:
+        assert response.status_code == 200
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -6,6 +6,7 @@ resolution as comments, once each; the issue key kept as the incident's referenc
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from tests.support.delivery_harness import ChannelHarness
@@ -13,6 +14,7 @@ from tests.support.jira_api import JiraApi
 
 from tocsin.clock import FakeClock
 from tocsin.db import session_scope
+from tocsin.notify.channels.services import ChannelServices
 from tocsin.notify.refs import find_ref, incident_subject
 from tocsin.web.context import AppContext
 
@@ -135,3 +137,46 @@ def test_server_deployments_and_refusals(h: ChannelHarness, jira: JiraApi) -> No
     assert last.state == "failed"
     assert last.last_error == "Jira refused the credentials or the permission (HTTP 401)"
     assert TOKEN not in (last.last_error or "")
+
+
+def test_a_second_worker_process_waits_for_the_first_ones_issue(
+    h: ChannelHarness, jira: JiraApi
+) -> None:
+    """Another process's delivery worker claimed the incident's issue first (and is still
+    creating it): this one does not create a second, it waits and then comments."""
+    h.configure(channel(jira) + BROADCAST)
+    ref = h.declare("SEV1", title="Checkout API 5xx")
+    services = ChannelServices(h.context.sessions, h.clock)
+    subject = incident_subject(h.incident_pk(ref))
+    assert services.claim(
+        system="jira", subject=subject, holder="other-worker", stale_after=timedelta(minutes=10)
+    )
+    h.delivery.run_due()
+    [waiting] = h.deliveries("jira")
+    assert waiting.state == "pending"
+    assert "another sender is creating" in (waiting.delay_reason or "")
+    assert jira.writes() == []
+
+    # The other worker created it meanwhile (as its adapter would have): this one comments.
+    h.act(ref, "update", "Rolled back deploy 4711")
+    services.put(system="jira", kind="issue", subject=subject, external_id="OPS-1")
+    jira.issues["OPS-1"] = {
+        "id": "9001",
+        "key": "OPS-1",
+        "fields": {"summary": "Checkout API 5xx", "labels": [], "status": {"name": "To Do"}},
+        "comments": [],
+    }
+    h.run_until(15)
+    assert [d.state for d in h.deliveries("jira")] == ["sent", "sent"]
+    assert "POST /rest/api/2/issue" not in jira.writes()
+
+
+def test_a_claim_left_by_a_dead_worker_is_taken_over(h: ChannelHarness) -> None:
+    services = ChannelServices(h.context.sessions, h.clock)
+    claim = {"system": "jira", "subject": "incident:1", "stale_after": timedelta(minutes=10)}
+    assert services.claim(holder="a", **claim)
+    assert services.claim(holder="a", **claim)  # its own retry
+    assert not services.claim(holder="b", **claim)
+    h.clock.advance(timedelta(minutes=11))
+    assert services.claim(holder="b", **claim)
+    assert not services.claim(holder="a", **claim)

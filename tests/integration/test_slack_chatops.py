@@ -234,6 +234,16 @@ def test_bad_signatures_are_refused_and_change_nothing(server: LiveServer) -> No
     ]:
         assert response.status_code == 401
     assert "invalid Slack signature" in response.json()["detail"]
+    undecodable = httpx.post(
+        f"{server.url}/api/v1/chatops/slack/commands",
+        content=b"\xff\xfe",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "X-Slack-Request-Timestamp": str(now_ts(server)),
+            "X-Slack-Signature": "v0=" + "0" * 64,
+        },
+    )
+    assert undecodable.status_code == 401
     assert incident(server, ref)["status"] == "triggered"
 
 

@@ -89,7 +89,7 @@ def test_429_waits_5xx_retries_4xx_is_final_and_the_url_stays_secret(
     h: ChannelHarness, teams: WebhookReceiver
 ) -> None:
     h.configure(CHANNEL + BROADCAST)
-    teams.script = [(429, {"Retry-After": "90"}), 502]
+    teams.script = [(429, {"Retry-After": "90"}), 503]
     h.declare("SEV2")
     h.run_until(1)
     assert [r.status for r in teams.requests] == [429]
@@ -97,7 +97,7 @@ def test_429_waits_5xx_retries_4xx_is_final_and_the_url_stays_secret(
     assert waiting.state == "pending"
     assert waiting.delay_reason == "rate-limited by the receiver: retry after 1m30s"
     h.run_until(3)
-    assert [r.status for r in teams.requests] == [429, 502, 200]
+    assert [r.status for r in teams.requests] == [429, 503, 200]
     assert h.deliveries("teams")[0].state == "sent"
 
     teams.script = [400]
@@ -105,4 +105,11 @@ def test_429_waits_5xx_retries_4xx_is_final_and_the_url_stays_secret(
     h.run_until(4)
     failed = h.deliveries("teams")[-1]
     assert (failed.state, failed.last_error) == ("failed", "HTTP 400")
+
+    teams.script = [502]  # perhaps posted: never a blind second card
+    h.declare("SEV3", title="Queue backlog")
+    h.run_until(6)
+    unknown = h.deliveries("teams")[-1]
+    assert unknown.state == "failed" and "may have been posted" in (unknown.last_error or "")
+    assert [r.status for r in teams.requests][-2:] == [400, 502]
     assert "s3cr3t" not in (failed.last_error or "")

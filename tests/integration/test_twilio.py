@@ -241,12 +241,12 @@ def test_an_invalid_number_fails_at_once_and_says_why(h: Harness, api: TwilioApi
 
 @SQLITE_ONLY
 def test_a_twilio_outage_is_retried_and_a_429_holds_the_channel(h: Harness, api: TwilioApi) -> None:
-    api.script = [500, 429]
+    api.script = [503, 429]
     h.configure()
     h.declare()
     h.delivery.run_due()
     [delivery] = h.deliveries()
-    assert delivery.state == "pending" and "Twilio HTTP 500, error 20500" in (
+    assert delivery.state == "pending" and "Twilio HTTP 503, error 20503" in (
         delivery.delay_reason or ""
     )
     h.run_until(0.2)  # the retry meets the 429: the whole channel waits its Retry-After
@@ -478,3 +478,15 @@ def test_pressing_1_in_the_page_call_acknowledges(server: LiveServer) -> None:
         ("chatops_command", "alice", "alice pressed 1 in the page call"),
         ("acknowledged", "alice", "Acknowledged by alice"),
     ]
+
+
+@SQLITE_ONLY
+def test_a_500_may_have_sent_the_text_so_it_is_not_sent_again(h: Harness, api: TwilioApi) -> None:
+    api.script = [500]
+    h.configure()
+    ref = h.declare()
+    h.run_until(1)  # a temporary error would have been retried after 10s
+    delivery = h.deliveries()[0]
+    assert delivery.state == "failed" and "Twilio HTTP 500" in (delivery.last_error or "")
+    assert delivery.attempts == 1 and len(api.requests) == 1
+    assert any(k == "notification_failed" for k, _ in h.timeline(ref))

@@ -21,13 +21,14 @@ from urllib.parse import parse_qs
 
 from tests.support.receivers import free_port
 
-Failure = Literal[429, 400, 401, 500, "drop"]
+Failure = Literal[429, 400, 401, 500, 503, "drop"]
 
 _ERRORS: dict[int, tuple[int, str]] = {
     400: (21211, "The 'To' number {to} is not a valid phone number."),
     401: (20003, "Authenticate"),
     429: (20429, "Too Many Requests"),
     500: (20500, "Internal Server Error"),
+    503: (20503, "Service Unavailable"),
 }
 
 

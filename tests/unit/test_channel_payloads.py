@@ -6,15 +6,22 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from tocsin.notify.channels import IncidentSummary, OutboundMessage, PermanentError
+from tocsin.notify.channels import (
+    IncidentSummary,
+    OutboundMessage,
+    PermanentError,
+    RateLimited,
+    SendError,
+)
 from tocsin.notify.channels.jira import JiraAdapter
 from tocsin.notify.channels.jira_client import comment_marker
 from tocsin.notify.channels.pagerduty import PagerDutyAdapter, plan_actions
-from tocsin.notify.channels.teams import adaptive_card
-from tocsin.policy.channels import ChannelConfig, JiraChannel, PagerDutyChannel
+from tocsin.notify.channels.teams import TeamsAdapter, adaptive_card
+from tocsin.policy.channels import ChannelConfig, JiraChannel, PagerDutyChannel, TeamsChannel
 
 CONFIG: TypeAdapter[Any] = TypeAdapter(ChannelConfig)
 
@@ -121,3 +128,29 @@ def test_channel_settings_are_checked(settings: dict[str, Any], problem: str) ->
     with pytest.raises(ValidationError) as refused:
         CONFIG.validate_python(settings)
     assert problem in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "outcome"),
+    [
+        ("1", None),
+        (
+            "Webhook message delivery failed with error: Microsoft Teams endpoint returned "
+            "HTTP error 429 with ContextId tcid=0,server=msgapi-production",
+            RateLimited,
+        ),
+        ("Webhook message delivery failed with error: the card is too large", PermanentError),
+    ],
+)
+def test_teams_reads_the_failure_inside_a_200(body: str, outcome: type[SendError] | None) -> None:
+    """Legacy incoming webhooks answer 200 and say in the body that Teams refused the card."""
+    config = TeamsChannel(type="teams", url_env="TEAMS_URL")
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, text=body))
+    adapter = TeamsAdapter(
+        "teams", config, {"TEAMS_URL": "https://teams.invalid/hook"}, transport=transport
+    )
+    if outcome is None:
+        assert adapter.send(message()).detail == "HTTP 200"
+    else:
+        with pytest.raises(outcome):
+            adapter.send(message())

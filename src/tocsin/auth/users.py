@@ -8,6 +8,7 @@ accepted once the user's epoch has moved on.
 from __future__ import annotations
 
 import re
+import threading
 from datetime import datetime
 from functools import cache
 
@@ -23,9 +24,11 @@ from tocsin.auth.passwords import (
     verify_password,
 )
 from tocsin.auth.rules import Principal, Role
+from tocsin.db import SessionFactory, session_scope
 from tocsin.errors import Conflict, InvalidInput, NotFound
 
 __all__ = [
+    "SignInBusy",
     "UserExists",
     "check_password_rules",
     "create_user",
@@ -35,8 +38,18 @@ __all__ = [
     "principal_of",
     "session_user",
     "set_password",
+    "sign_in",
     "verify_user",
 ]
+
+#: Passwords checked at once in this process: each check holds ~64 MiB for ~0.1 s, so a
+#: flood of sign-in attempts must queue rather than exhaust memory and threads.
+_CHECKING = threading.BoundedSemaphore(4)
+
+
+class SignInBusy(Exception):
+    """Too many sign-in attempts are being checked right now; none was judged."""
+
 
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 
@@ -113,6 +126,37 @@ def verify_user(*, session: Session, username: str, password: str) -> User | Non
         return None
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
+    return user
+
+
+def sign_in(
+    *, sessions: SessionFactory, username: str, password: str, wait: float = 5.0
+) -> User | None:
+    """The active user with this name and password, or None (whichever was wrong).
+
+    The user is read in a read-only transaction and the password checked outside any
+    transaction, so that failed attempts, however many, never hold the database's write
+    lock (on SQLite, every alert and acknowledgement would wait behind them). Only a
+    successful sign-in with an outdated hash writes, briefly, to store today's.
+    Raises :class:`SignInBusy` when no check could start within ``wait`` seconds.
+    """
+    if not _CHECKING.acquire(timeout=wait):
+        raise SignInBusy("too many sign-in attempts at once")
+    try:
+        with session_scope(sessions, write=False) as session:
+            user = session.scalar(select(User).where(User.username == username))
+        if user is None or user.disabled_at is not None:
+            verify_password(_dummy_hash(), password)
+            return None
+        if not verify_password(user.password_hash, password):
+            return None
+    finally:
+        _CHECKING.release()
+    if needs_rehash(user.password_hash):
+        with session_scope(sessions) as session:
+            stored = session.get(User, user.id)
+            if stored is not None:
+                stored.password_hash = hash_password(password)
     return user
 
 

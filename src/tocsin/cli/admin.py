@@ -106,6 +106,7 @@ def serve(
     from tocsin.policy import PolicyError
     from tocsin.web.app import create_app
     from tocsin.web.context import AppContext
+    from tocsin.web.dashboard.secret import signing_key
 
     settings = settings_for(policy).model_copy(update={"host": host, "port": port})
     try:
@@ -114,6 +115,11 @@ def serve(
         err.print(f"[red]The policy {settings.policy} is invalid:[/red]\n{exc}")
         raise typer.Exit(1) from None
     print_policy_warnings(context.policy.current, context.clock.now())
+    try:
+        signing_key(settings)  # a dashboard that could not sign sessions: refuse to start
+    except RuntimeError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
     if (tls_cert is None) != (tls_key is None):
         err.print("[red]--tls-cert and --tls-key go together[/red]")
         raise typer.Exit(2)

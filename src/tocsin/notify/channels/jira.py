@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from tocsin.notify.channels.base import (
@@ -37,6 +38,7 @@ from tocsin.notify.channels.base import (
     PermanentError,
     Recipient,
     SendReceipt,
+    TemporaryError,
 )
 from tocsin.notify.channels.jira_client import IssueFacts, JiraTracker, comment_marker
 from tocsin.notify.channels.links import incident_url
@@ -48,6 +50,9 @@ __all__ = ["SYSTEM", "JiraAdapter", "incident_label"]
 
 SYSTEM = "jira"
 _PROJECT_KEY = re.compile(r"^[A-Z][A-Z0-9_]+$")
+
+#: A claim to create an incident's issue older than this is taken over (its holder died).
+_CLAIM_STALE = timedelta(minutes=10)
 
 
 def incident_label(prefix: str, incident_id: str) -> str:
@@ -120,13 +125,16 @@ class JiraAdapter:
                 )
                 self._remember(subject, issue, project)
             if issue is None:
+                self._claim(subject, message.key)
                 issue = self.tracker.create(client, self.issue_fields(message, project))
                 created = True
                 self._remember(subject, issue, project)
             done = [f"created {issue.key}" if created else issue.key]
             if not created and event != "declared":
                 marker = comment_marker(message.key)
-                if self.tracker.comment_once(client, issue.key, message.text, marker, check=retry):
+                # Always looked for first: a rate-limited attempt does not count, so
+                # ``attempt`` alone cannot tell whether this comment went out already.
+                if self.tracker.comment_once(client, issue.key, message.text, marker, check=True):
                     done.append("commented")
             transition = {
                 "resolved": self.config.resolve_transition,
@@ -135,6 +143,16 @@ class JiraAdapter:
             if transition and self.tracker.transition(client, issue.key, transition):
                 done.append(f"moved by {transition!r}")
         return SendReceipt(detail="Jira " + ", ".join(done))
+
+    def _claim(self, subject: str | None, key: str) -> None:
+        """One creator per incident, across every worker process (see
+        :meth:`ChannelServices.claim`); the others wait for its issue."""
+        if self._services is None or subject is None:
+            return
+        if not self._services.claim(
+            system=SYSTEM, subject=subject, holder=key, stale_after=_CLAIM_STALE
+        ):
+            raise TemporaryError("another sender is creating this incident's Jira issue")
 
     def _subject(self, message: OutboundMessage) -> str | None:
         if self._services is None:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from tocsin.clock import Clock
 from tocsin.db import SessionFactory, session_scope
@@ -66,6 +68,29 @@ class ChannelServices:
                 data=data,
                 now=self.clock.now(),
             )
+
+    def claim(self, *, system: str, subject: str, holder: str, stale_after: timedelta) -> bool:
+        """Whether this sender may create ``subject``'s object in ``system`` now: True for
+        the first to ask (a committed row, unique per subject, so two workers in two
+        processes cannot both win) and for whoever asks after the claim went stale (its
+        holder died between claiming and creating)."""
+        now = self.clock.now()
+        try:
+            with session_scope(self.sessions) as session:
+                ref = find_ref(session, system=system, kind="claim", subject=subject)
+                if ref is not None and ref.updated_at > now - stale_after:
+                    return ref.external_id == holder
+                put_ref(
+                    session,
+                    system=system,
+                    kind="claim",
+                    subject=subject,
+                    external_id=holder,
+                    now=now,
+                )
+        except IntegrityError:  # another sender inserted the claim a moment ago
+            return False
+        return True
 
 
 @runtime_checkable

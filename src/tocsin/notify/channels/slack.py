@@ -278,7 +278,19 @@ class SlackAdapter:
                 channel=channel_id,
                 users=",".join(invite),
                 force=True,
-                allow={"already_in_channel", "cant_invite_self", "user_not_found"},
+                # Someone who cannot be invited (a guest, a deactivated account) must not
+                # stop the channel's set-up: the others are invited, the error is kept.
+                allow={
+                    "already_in_channel",
+                    "cant_invite_self",
+                    "user_not_found",
+                    "cant_invite",
+                    "user_is_bot",
+                    "user_is_restricted",
+                    "user_is_ultra_restricted",
+                    "ura_max_channels",
+                    "user_not_in_team",
+                },
             )
             error = answer.get("error")
             details.append(f"invited {len(invite)}" + (f" ({error})" if error else ""))

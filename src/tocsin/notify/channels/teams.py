@@ -19,6 +19,7 @@ whose outcome is unknown is not sent again.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -42,6 +43,10 @@ __all__ = ["TeamsAdapter", "adaptive_card"]
 
 _URGENT = {"SEV1", "SEV2"}
 _TEMPORARY = {408, 425}
+#: Server errors after which the card may have been posted anyway.
+_MAYBE_DONE = frozenset({500, 502, 504})
+#: Legacy incoming webhooks answer 200 with this text when Teams refused the card.
+_FAILED_INSIDE = re.compile(r"delivery failed.*?HTTP error (\d{3})", re.IGNORECASE | re.DOTALL)
 
 
 def adaptive_card(message: OutboundMessage, link: str | None) -> dict[str, Any]:
@@ -143,7 +148,11 @@ class TeamsAdapter:
             raise OutcomeUnknown(f"connection to Teams lost ({type(exc).__name__})") from None
         status = response.status_code
         if 200 <= status < 300:
+            status = _failure_inside(response.text) or status
+        if 200 <= status < 300:
             return SendReceipt(detail=f"HTTP {status}")
+        if status in _MAYBE_DONE:
+            raise OutcomeUnknown(f"HTTP {status} from Teams (the card may have been posted)")
         if status == 429:
             raise RateLimited(
                 "HTTP 429 Too Many Requests",
@@ -155,6 +164,17 @@ class TeamsAdapter:
                 f"HTTP {status}", retry_after=_seconds(wait, 0.0) if wait else None
             )
         raise PermanentError(f"HTTP {status}{_reason(response)}")
+
+
+def _failure_inside(body: str) -> int | None:
+    """The status Teams reports inside a 200 answer ("Webhook message delivery failed
+    with error: Microsoft Teams endpoint returned HTTP error 429 ..."), if it does."""
+    found = _FAILED_INSIDE.search(body[:2000])
+    if found is not None:
+        return int(found.group(1))
+    if "delivery failed" in body[:2000].lower():
+        return 400
+    return None
 
 
 def _seconds(value: str | None, default: float) -> float:

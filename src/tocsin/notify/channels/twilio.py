@@ -90,6 +90,9 @@ _GSM_BASIC = frozenset(
 _GSM_EXTENDED = frozenset("^{}\\[~]|€\f")  # two septets each
 _TWILIO_HOST = re.compile(r"(^|\.)twilio\.com$")
 
+#: Server errors after which the message may exist anyway (503 and 408 mean it does not).
+_MAYBE_DONE = frozenset({500, 502, 504})
+
 
 def incident_number(incident_id: str) -> int | None:
     """4711 for "INC-4711"."""
@@ -333,7 +336,7 @@ class TwilioAdapter:
 
 def _send_error(
     exc: TwilioRestException | TwilioServiceException, response: Response | None
-) -> TemporaryError | PermanentError:
+) -> TemporaryError | PermanentError | OutcomeUnknown:
     status = int(exc.status)
     code = exc.code
     if isinstance(exc, TwilioServiceException):
@@ -347,6 +350,10 @@ def _send_error(
     if status == 429:
         wait = _RATE_LIMIT_WAIT if wait is None else wait
         return RateLimited(f"{detail} (retry after {wait:g}s)", retry_after=wait)
+    if status in _MAYBE_DONE:
+        # A gateway's error can come after Twilio made the message or call: never a
+        # blind second text or call (the escalation covers the person instead).
+        return OutcomeUnknown(detail)
     if status >= 500 or status == 408:
         return TemporaryError(detail, retry_after=wait)
     return PermanentError(detail)

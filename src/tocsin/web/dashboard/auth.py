@@ -7,8 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from tocsin.auth.users import verify_user
-from tocsin.db import session_scope
+from tocsin.auth.users import SignInBusy, sign_in
 from tocsin.web.dashboard.csrf import FormData, SignedForm, check_token, read_form
 from tocsin.web.dashboard.session import (
     anonymous_session,
@@ -26,11 +25,17 @@ __all__ = ["router"]
 router = APIRouter(include_in_schema=False)
 
 WRONG = "Wrong username or password"
+BUSY = "Too many sign-in attempts right now; try again in a moment"
 _MAX_FIELD = 1024
 
 
 def _login_form(
-    request: Request, *, next_path: str, username: str = "", error: str | None = None
+    request: Request,
+    *,
+    next_path: str,
+    username: str = "",
+    error: str | None = None,
+    status_code: int | None = None,
 ) -> HTMLResponse:
     session, fresh = anonymous_session(request)
     response = page(
@@ -38,7 +43,7 @@ def _login_form(
         "dashboard/login.html",
         user=None,
         csrf=session.csrf,
-        status_code=401 if error else 200,
+        status_code=status_code or (401 if error else 200),
         next_path=next_path,
         username=username,
         error=error,
@@ -68,12 +73,16 @@ def login(
     username, password = field("username").strip(), field("password")
     next_path = safe_next(field("next"))
     if username and password:
-        with session_scope(context.sessions) as session:
-            user = verify_user(session=session, username=username, password=password)
-            if user is not None:
-                response = RedirectResponse(next_path, status_code=303)
-                start_session(request, response, user)
-                return response
+        try:
+            user = sign_in(sessions=context.sessions, username=username, password=password)
+        except SignInBusy:
+            return _login_form(
+                request, next_path=next_path, username=username, error=BUSY, status_code=429
+            )
+        if user is not None:
+            response = RedirectResponse(next_path, status_code=303)
+            start_session(request, response, user)
+            return response
     return _login_form(request, next_path=next_path, username=username, error=WRONG)
 
 

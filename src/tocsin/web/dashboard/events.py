@@ -37,7 +37,7 @@ from tocsin.incidents.models import Incident, TimelineEvent
 from tocsin.web.context import AppContext
 from tocsin.web.dashboard.changes import BELL
 from tocsin.web.dashboard.incidents import incident_row
-from tocsin.web.dashboard.session import read_session
+from tocsin.web.dashboard.session import SESSION_LIFETIME, read_session
 from tocsin.web.dashboard.shutdown import generation, shutting_down
 
 __all__ = ["HEARTBEAT_SECONDS", "POLL_SECONDS", "router"]
@@ -75,9 +75,12 @@ def _newest_id(context: AppContext) -> int:
 
 
 def _changes(
-    context: AppContext, cursor: _Cursor, user_id: int, epoch: int
+    context: AppContext, cursor: _Cursor, user_id: int, epoch: int, expires_at: float
 ) -> list[dict[str, Any]] | None:
-    """The incidents changed since ``cursor`` (advanced), or None if the session ended."""
+    """The incidents changed since ``cursor`` (advanced), or None if the session ended
+    (expired, signed out everywhere, user disabled)."""
+    if context.clock.now().timestamp() >= expires_at:
+        return None
     with session_scope(context.sessions, write=False) as session:
         if session_user(session=session, user_id=user_id, epoch=epoch) is None:
             return None
@@ -128,7 +131,7 @@ def _message(payload: dict[str, Any], cursor: int | None) -> str:
 
 
 async def _stream(
-    context: AppContext, cursor: _Cursor, user_id: int, epoch: int
+    context: AppContext, cursor: _Cursor, user_id: int, epoch: int, expires_at: float
 ) -> AsyncIterator[str]:
     since = generation()
     loop = asyncio.get_running_loop()
@@ -136,7 +139,9 @@ async def _stream(
     beat = loop.time()
     with BELL.listen() as rung:
         while not shutting_down(since):
-            payloads = await anyio.to_thread.run_sync(_changes, context, cursor, user_id, epoch)
+            payloads = await anyio.to_thread.run_sync(
+                _changes, context, cursor, user_id, epoch, expires_at
+            )
             if payloads is None:
                 yield "event: signedout\ndata: {}\n\n"
                 return
@@ -153,7 +158,7 @@ async def _stream(
 
 def _last_event_id(request: Request) -> int | None:
     value = request.headers.get("last-event-id", "").strip()
-    if value.isdigit() and len(value) < 20 and int(value) <= _MAX_ID:
+    if value.isascii() and value.isdigit() and len(value) < 20 and int(value) <= _MAX_ID:
         return int(value)
     return None
 
@@ -163,7 +168,9 @@ async def events(request: Request) -> Response:
     cookie = read_session(request)
     context: AppContext = request.app.state.context
     user = None
+    expires_at = 0.0
     if cookie is not None and cookie.user_id is not None:
+        expires_at = cookie.issued_at + SESSION_LIFETIME.total_seconds()
         user_id, epoch = cookie.user_id, cookie.epoch
 
         def check() -> bool:
@@ -176,7 +183,7 @@ async def events(request: Request) -> Response:
     resume = _last_event_id(request)
     start = resume if resume is not None else await anyio.to_thread.run_sync(_newest_id, context)
     return StreamingResponse(
-        _stream(context, _Cursor.starting_at(start), *user),
+        _stream(context, _Cursor.starting_at(start), *user, expires_at),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

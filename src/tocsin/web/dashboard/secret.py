@@ -14,15 +14,26 @@ from pathlib import Path
 
 from tocsin.config import Settings
 
-__all__ = ["KEY_FILE", "signing_key"]
+__all__ = ["KEY_FILE", "MIN_KEY_LENGTH", "signing_key"]
 
 KEY_FILE = "secret_key"
+#: A shorter key (an empty variable, a truncated file) would let anyone forge sessions.
+MIN_KEY_LENGTH = 32
 
 
 def signing_key(settings: Settings) -> str:
     if settings.secret_key is not None:
-        return settings.secret_key.get_secret_value()
-    return _key_file(settings.state_dir / KEY_FILE)
+        key = settings.secret_key.get_secret_value().strip()
+        where = "TOCSIN_SECRET_KEY"
+    else:
+        key = _key_file(settings.state_dir / KEY_FILE)
+        where = str(settings.state_dir / KEY_FILE)
+    if len(key) < MIN_KEY_LENGTH:
+        raise RuntimeError(
+            f"{where} holds a session signing key shorter than {MIN_KEY_LENGTH} characters; "
+            "set a long random value (or remove the file to have one generated)"
+        )
+    return key
 
 
 def _key_file(path: Path) -> str:

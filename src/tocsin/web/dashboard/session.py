@@ -180,8 +180,16 @@ def _set_session_cookie(request: Request, response: Response, session: CookieSes
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
     )
+
+
+def _secure(request: Request) -> bool:
+    """Cookies only over HTTPS: this request's scheme, or the public address's when a
+    proxy in front terminates TLS (uvicorn trusts its X-Forwarded-Proto only from
+    127.0.0.1)."""
+    public = _context(request).settings.public_url or ""
+    return request.url.scheme == "https" or public.startswith("https://")
 
 
 def anonymous_session(request: Request) -> tuple[CookieSession, bool]:
@@ -207,7 +215,7 @@ def clear_session(request: Request, response: Response) -> None:
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
     )
 
 
@@ -223,7 +231,7 @@ def set_flash(request: Request, response: Response, kind: str, message: str) -> 
         path="/",
         httponly=True,
         samesite="lax",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
     )
 
 

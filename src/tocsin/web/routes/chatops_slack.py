@@ -11,7 +11,7 @@ import os
 from typing import Any
 from urllib.parse import parse_qs
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, BackgroundTasks, HTTPException, Request
 from slack_sdk.webhook import WebhookClient
 from starlette.concurrency import run_in_threadpool
 
@@ -58,7 +58,9 @@ def _verified_form(context: AppContext, request: Request, body: bytes) -> dict[s
 
 
 @router.post("/interactions")
-async def slack_interactions(request: Request, context: ContextDep) -> dict[str, Any]:
+async def slack_interactions(
+    request: Request, context: ContextDep, background: BackgroundTasks
+) -> dict[str, Any]:
     """A button click (``payload=`` JSON, as Slack sends it)."""
     form = _verified_form(context, request, await request.body())
     raw = form.get("payload")
@@ -79,7 +81,8 @@ async def slack_interactions(request: Request, context: ContextDep) -> dict[str,
     )
     response_url = payload.get("response_url")
     if isinstance(response_url, str) and response_url.startswith(("https://", "http://")):
-        await run_in_threadpool(_reply, response_url, text)
+        # After the answer: Slack gives up on a button after 3 s and shows an error.
+        background.add_task(run_in_threadpool, _reply, response_url, text)
     return {"response_type": "ephemeral", "replace_original": False, "text": text}
 
 

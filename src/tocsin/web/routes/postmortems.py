@@ -46,6 +46,18 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 Statuses = Annotated[list[str], Query(description="Repeatable or comma-separated")]
 
+#: The page shows internal findings to a signed-in browser: not cached, not framed, no
+#: script (its one inline <style> is the only style it needs).
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-store",
+}
+
 
 # ---------------------------------------------------------------- post-mortems
 
@@ -300,4 +312,4 @@ def postmortem_page(
             items=[i for i in read.action_items if i.status != "dropped"],
         )
     )
-    return HTMLResponse(page)
+    return HTMLResponse(page, headers=_PAGE_HEADERS)
