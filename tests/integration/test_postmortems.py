@@ -553,6 +553,8 @@ def test_the_page_escapes_html(live_server: LiveServer, alice: httpx.Client) -> 
     page = alice.get(f"/postmortems/{pm['id']}")
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["cache-control"] == "no-store"
     body = page.text
     assert "<script>" not in body and "<img" not in body and 'href="javascript:' not in body
     assert "&lt;script&gt;alert(1)&lt;/script&gt; checkout" in body
