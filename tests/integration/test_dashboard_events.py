@@ -222,6 +222,19 @@ def test_an_open_stream_ends_when_the_session_expires(
     streams.close()
 
 
+def test_one_user_cannot_open_live_views_without_end(
+    live_server: LiveServer, signed_in: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events, "MAX_STREAMS_PER_USER", 1)
+    streams = open_stream(signed_in)
+    next(streams)
+    refused = httpx.get(
+        f"{live_server.url}/dashboard/events", cookies=dict(signed_in.http.cookies), timeout=5
+    )
+    assert refused.status_code == 429 and "at most 1 live views" in refused.text
+    streams.close()
+
+
 def test_an_odd_last_event_id_starts_from_now(live_server: LiveServer, signed_in: Browser) -> None:
     """Header values arrive as latin-1: "²" is a digit to Python, not a number."""
     cookies = dict(signed_in.http.cookies)

@@ -94,6 +94,8 @@ _MAX_RETRY_AFTER = 3600.0
 #: How far before a message was queued its earlier copy is looked for.
 _HISTORY_SLACK = 300.0
 _REMEMBERED_KEYS = 10_000
+#: Pages of 200 messages read to find an earlier copy of a message.
+_HISTORY_PAGES = 10
 _LIST_PAGES = 50
 
 
@@ -386,20 +388,29 @@ class SlackAdapter:
         return str(answer.get("channel") or conversation), str(answer["ts"])
 
     def _find(self, api: _Api, channel_id: str, key: str, since: datetime) -> str | None:
-        """The ts of the message carrying ``key`` in the channel's recent history."""
-        answer = api.call(
-            "conversations.history",
-            channel=channel_id,
-            oldest=f"{since.timestamp() - _HISTORY_SLACK:.6f}",
-            include_all_metadata=True,
-            limit=200,
-            allow={"channel_not_found", "not_in_channel"},
+        """The ts of the message carrying ``key`` in the channel's history since the
+        message was first tried (a busy war room may have hundreds since: every page)."""
+        cursor: str | None = None
+        for _ in range(_HISTORY_PAGES):
+            answer = api.call(
+                "conversations.history",
+                channel=channel_id,
+                oldest=f"{since.timestamp() - _HISTORY_SLACK:.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+                allow={"channel_not_found", "not_in_channel"},
+            )
+            for item in answer.get("messages") or ():
+                metadata = item.get("metadata") or {}
+                if (metadata.get("event_payload") or {}).get("key") == key:
+                    return str(item["ts"])
+            cursor = (answer.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                return None
+        raise TemporaryError(
+            f"could not read all of the channel's history to rule out a copy of {key}"
         )
-        for item in answer.get("messages") or ():
-            metadata = item.get("metadata") or {}
-            if (metadata.get("event_payload") or {}).get("key") == key:
-                return str(item["ts"])
-        return None
 
     def _conversation_id(self, api: _Api, conversation: str) -> str | None:
         """A channel id for "#name", a member id (their DM) or an id."""

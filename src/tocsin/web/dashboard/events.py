@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -46,9 +47,14 @@ router = APIRouter(include_in_schema=False)
 
 POLL_SECONDS = 0.4
 HEARTBEAT_SECONDS = 15.0
+#: Live views one user may have open at once in this process (a browser opens one per
+#: tab; a script that opens hundreds would cost a poll each every POLL_SECONDS).
+MAX_STREAMS_PER_USER = 10
 LOOKBACK = 50
 _BATCH = 500
 _MAX_ID = 2**63 - 1
+#: Open streams per user id (only the event loop's thread touches it).
+_open: Counter[int] = Counter()
 
 
 @dataclass
@@ -135,25 +141,29 @@ async def _stream(
 ) -> AsyncIterator[str]:
     since = generation()
     loop = asyncio.get_running_loop()
-    yield f"retry: 1000\nid: {cursor.last}\n\n"
-    beat = loop.time()
-    with BELL.listen() as rung:
-        while not shutting_down(since):
-            payloads = await anyio.to_thread.run_sync(
-                _changes, context, cursor, user_id, epoch, expires_at
-            )
-            if payloads is None:
-                yield "event: signedout\ndata: {}\n\n"
-                return
-            for index, payload in enumerate(payloads, start=1):
-                # The id (where to resume) goes on the batch's last message only.
-                yield _message(payload, cursor.last if index == len(payloads) else None)
-            if loop.time() - beat >= HEARTBEAT_SECONDS:
-                beat = loop.time()
-                yield ": heartbeat\n\n"
-            with suppress(TimeoutError):
-                await asyncio.wait_for(rung.wait(), POLL_SECONDS)
-            rung.clear()
+    _open[user_id] += 1
+    try:
+        yield f"retry: 1000\nid: {cursor.last}\n\n"
+        beat = loop.time()
+        with BELL.listen() as rung:
+            while not shutting_down(since):
+                payloads = await anyio.to_thread.run_sync(
+                    _changes, context, cursor, user_id, epoch, expires_at
+                )
+                if payloads is None:
+                    yield "event: signedout\ndata: {}\n\n"
+                    return
+                for index, payload in enumerate(payloads, start=1):
+                    # The id (where to resume) goes on the batch's last message only.
+                    yield _message(payload, cursor.last if index == len(payloads) else None)
+                if loop.time() - beat >= HEARTBEAT_SECONDS:
+                    beat = loop.time()
+                    yield ": heartbeat\n\n"
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(rung.wait(), POLL_SECONDS)
+                rung.clear()
+    finally:
+        _open[user_id] -= 1
 
 
 def _last_event_id(request: Request) -> int | None:
@@ -180,6 +190,10 @@ async def events(request: Request) -> Response:
         user = (user_id, epoch) if await anyio.to_thread.run_sync(check) else None
     if user is None:
         return PlainTextResponse("sign in first", status_code=401)
+    if _open[user[0]] >= MAX_STREAMS_PER_USER:
+        return PlainTextResponse(
+            f"at most {MAX_STREAMS_PER_USER} live views at once; close one", status_code=429
+        )
     resume = _last_event_id(request)
     start = resume if resume is not None else await anyio.to_thread.run_sync(_newest_id, context)
     return StreamingResponse(
