@@ -129,6 +129,11 @@ def test_a_lost_answer_is_found_by_label_and_errors_are_clear(
     assert failed.exit_code == 1
     assert "failed: Jira: HTTP 503" in failed.stdout
     assert "1 of 2 action items could not be synced with Jira" in failed.stderr
+    # Jira refused: nothing was created, so trying again at once creates it.
+    again = push(live_server, alice, second)
+    assert again.status_code == 200, again.text
+    assert again.json()["jira"]["key"] == "ACT-2"
+    assert len(jira.issues) == 2
 
     alice.ok("actions", "drop", str(second))
     refused = push(live_server, alice, second)

@@ -19,8 +19,10 @@ the issue's ``duedate``. The key is kept in ``external_refs`` (subject
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -32,9 +34,10 @@ from tocsin.db import SessionFactory, session_scope
 from tocsin.errors import Conflict, TocsinError
 from tocsin.incidents import service as incidents
 from tocsin.incidents.rules import format_incident_id
-from tocsin.notify.channels.base import SendError
+from tocsin.notify.channels.base import PermanentError, SendError, TemporaryError
 from tocsin.notify.channels.jira_client import IssueFacts, JiraTracker
 from tocsin.notify.channels.links import PUBLIC_URL_ENV
+from tocsin.notify.channels.services import ChannelServices
 from tocsin.notify.refs import put_ref
 from tocsin.policy import Policy
 from tocsin.policy.channels import JiraChannel
@@ -47,6 +50,10 @@ __all__ = ["JiraUnavailable", "SyncReport", "SyncResult", "jira_channel", "push"
 SYSTEM = "jira"
 _PUSHABLE = {ActionStatus.open.value, ActionStatus.in_progress.value, ActionStatus.done.value}
 _OPEN = {ActionStatus.open.value, ActionStatus.in_progress.value}
+
+#: A claim to create an item's issue older than this is taken over (its request died, or
+#: its answer was lost and the issue is found by its label on the next push).
+_CLAIM_STALE = timedelta(minutes=2)
 
 
 class JiraUnavailable(TocsinError):
@@ -162,16 +169,30 @@ def _sync_one(
     item: _Item,
 ) -> SyncResult:
     label = item.fields["labels"][0]
-    with tracker.session() as client:
-        outcome = "synced"
-        issue: IssueFacts | None = tracker.get(client, item.key) if item.key else None
-        if issue is None:
-            issue = tracker.find_by_label(client, label)
-            outcome = "linked"
-        if issue is None:
-            created = tracker.create(client, item.fields)
-            issue = tracker.get(client, created.key)
-            outcome = "created"
+    # Two pushes at once (a double click, the CLI beside the API): one creates.
+    services, holder = ChannelServices(sessions, clock), uuid.uuid4().hex
+    claim = {"system": SYSTEM, "subject": actions.item_subject(item.id)}
+    claimed = False
+    try:
+        with tracker.session() as client:
+            outcome = "synced"
+            issue: IssueFacts | None = tracker.get(client, item.key) if item.key else None
+            if issue is None:
+                issue = tracker.find_by_label(client, label)
+                outcome = "linked"
+            if issue is None:
+                claimed = services.claim(**claim, holder=holder, stale_after=_CLAIM_STALE)
+                if not claimed:
+                    raise TemporaryError(
+                        "another request is creating this item's Jira issue; try again in a moment"
+                    )
+                created = tracker.create(client, item.fields)
+                issue = tracker.get(client, created.key)
+                outcome = "created"
+    except (TemporaryError, PermanentError):  # Jira refused: nothing was created
+        if claimed:
+            services.release(**claim, holder=holder)
+        raise
     with session_scope(sessions) as session:
         now = clock.now()
         put_ref(

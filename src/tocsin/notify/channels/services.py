@@ -92,6 +92,13 @@ class ChannelServices:
             return False
         return True
 
+    def release(self, *, system: str, subject: str, holder: str) -> None:
+        """Give up ``holder``'s claim (nothing was created: the next sender may try)."""
+        with session_scope(self.sessions) as session:
+            ref = find_ref(session, system=system, kind="claim", subject=subject)
+            if ref is not None and ref.external_id == holder:
+                session.delete(ref)
+
 
 @runtime_checkable
 class UsesServices(Protocol):
