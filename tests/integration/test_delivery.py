@@ -24,7 +24,7 @@ from tocsin.engine.delivery import Outcome
 from tocsin.incidents import service
 from tocsin.notify import outbox
 from tocsin.notify.channels import OutboundMessage
-from tocsin.notify.models import Notification, NotificationKind
+from tocsin.notify.models import NotificationKind
 from tocsin.notify.service import enqueue, list_notifications
 from tocsin.web.context import AppContext
 
@@ -103,18 +103,6 @@ class Harness(ChannelHarness):
                 now=self.clock.now(),
                 channel=channel,
             )
-
-    def notifications(self, *states: str) -> list[Notification]:
-        with session_scope(self.context.sessions, write=False) as session:
-            rows, _ = list_notifications(session, states=states)
-            return rows
-
-    def timeline(self, ref: str) -> list[tuple[str, str]]:
-        with session_scope(self.context.sessions, write=False) as session:
-            incident = service.get(session=session, ref=ref)
-            return [
-                (e.kind, e.summary) for e in service.timeline(session=session, incident=incident)
-            ]
 
 
 @pytest.fixture

@@ -12,22 +12,17 @@ make a second channel, summary or pin.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from tests.support.delivery_harness import ChannelHarness
 from tests.support.slack_api import SlackApi
 
 from tocsin.clock import FakeClock
 from tocsin.db import session_scope
-from tocsin.db.jobs import next_due_at
-from tocsin.engine.delivery import DeliveryWorker
-from tocsin.engine.worker import Worker
 from tocsin.incidents import service
-from tocsin.incidents.models import IncidentCreate, IncidentUpdate, StatusUpdateCreate
-from tocsin.incidents.rules import IncidentStatus
-from tocsin.notify import outbox
+from tocsin.incidents.models import IncidentUpdate, StatusUpdateCreate
 from tocsin.notify.models import Delivery, Notification
 from tocsin.notify.refs import find_ref, find_subject, incident_subject
 from tocsin.web.context import AppContext
@@ -68,20 +63,10 @@ notification_rules:
 """
 
 
-class Harness:
+class Harness(ChannelHarness):
     def __init__(self, context: AppContext, clock: FakeClock, api: SlackApi) -> None:
-        self.context = context
-        self.clock = clock
+        super().__init__(context, clock, ENV)
         self.api = api
-        self.start = clock.now()
-        self.jobs = Worker(sessions=context.sessions, policy=context.policy, clock=clock)
-        self.delivery = DeliveryWorker(
-            sessions=context.sessions,
-            policy=context.policy,
-            clock=clock,
-            environ=ENV,
-            rand=lambda: 0.5,
-        )
 
     def configure(self, extra: str = "") -> None:
         path = self.context.policy.path
@@ -91,15 +76,7 @@ class Harness:
         self.context.policy.reload()
 
     def declare(self, severity: str = "SEV2", title: str = "Checkout API 5xx") -> str:
-        with session_scope(self.context.sessions) as session:
-            incident = service.declare(
-                session=session,
-                policy=self.context.policy.current,
-                actor="bob",
-                data=IncidentCreate(title=title, severity=severity, services=["api"]),
-                now=self.clock.now(),
-            )
-            return f"INC-{incident.number}"
+        return super().declare(severity, title)
 
     def update(self, ref: str, message: str) -> None:
         with session_scope(self.context.sessions) as session:
@@ -113,39 +90,15 @@ class Harness:
             )
 
     def acknowledge(self, ref: str) -> None:
-        with session_scope(self.context.sessions) as session:
-            service.acknowledge(
-                session=session,
-                policy=self.context.policy.current,
-                incident=service.get(session=session, ref=ref),
-                actor="alice",
-                now=self.clock.now(),
-            )
+        self.act(ref, "ack")
 
     def resolve(self, ref: str) -> None:
-        with session_scope(self.context.sessions) as session:
-            service.transition(
-                session=session,
-                policy=self.context.policy.current,
-                incident=service.get(session=session, ref=ref),
-                actor="alice",
-                target=IncidentStatus.resolved,
-                now=self.clock.now(),
-            )
+        self.act(ref, "resolve")
 
     def run_for(self, minutes: float) -> None:
         """Jump from one due moment to the next for ``minutes`` of fake time."""
-        limit = self.clock.now() + timedelta(minutes=minutes)
-        while True:
-            self.jobs.run_due()
-            self.delivery.run_due()
-            with session_scope(self.context.sessions, write=False) as session:
-                due = [d for d in (next_due_at(session), outbox.next_wakeup_at(session)) if d]
-            upcoming = min(due) if due else None
-            if upcoming is None or upcoming > limit:
-                break
-            self.clock.set(max(upcoming, self.clock.now()))
-        self.clock.set(max(limit, self.clock.now()))
+        elapsed = (self.clock.now() - self.start).total_seconds() / 60
+        self.run_until(elapsed + minutes)
 
     def refs(self, ref: str) -> dict[str, str]:
         with session_scope(self.context.sessions, write=False) as session:
@@ -160,12 +113,7 @@ class Harness:
             return found
 
     def slack_deliveries(self) -> list[Delivery]:
-        with session_scope(self.context.sessions, write=False) as session:
-            return list(
-                session.scalars(
-                    select(Delivery).where(Delivery.channel == "slack").order_by(Delivery.id)
-                )
-            )
+        return self.deliveries("slack")
 
 
 @pytest.fixture

@@ -11,27 +11,21 @@ decides.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import select
 from tests.conftest import LiveServer
+from tests.support.delivery_harness import ChannelHarness
 from tests.support.twilio_api import TwilioApi
 from twilio.request_validator import RequestValidator
 
 from tocsin.clock import FakeClock
 from tocsin.config import Settings
 from tocsin.db import session_scope
-from tocsin.db.jobs import next_due_at
-from tocsin.engine.delivery import DeliveryWorker
-from tocsin.engine.worker import Worker
 from tocsin.incidents import service
 from tocsin.incidents.models import IncidentCreate
-from tocsin.notify import outbox
-from tocsin.notify.models import Delivery, Notification
-from tocsin.notify.service import list_notifications
 from tocsin.web.context import AppContext
 
 SID = "AC" + "0123456789abcdef" * 2
@@ -85,21 +79,11 @@ def policy_file(tmp_path: Path) -> Path:
     return path
 
 
-class Harness:
+class Harness(ChannelHarness):
     def __init__(self, context: AppContext, clock: FakeClock, api: TwilioApi) -> None:
-        self.context = context
-        self.clock = clock
+        self.environ = dict(ENV)  # a test may take a secret away or rotate it
+        super().__init__(context, clock, self.environ)
         self.api = api
-        self.start = clock.now()
-        self.jobs = Worker(sessions=context.sessions, policy=context.policy, clock=clock)
-        self.environ = dict(ENV)
-        self.delivery = DeliveryWorker(
-            sessions=context.sessions,
-            policy=context.policy,
-            clock=clock,
-            environ=self.environ,
-            rand=lambda: 0.5,
-        )
 
     def configure(self, rules: str = "", sms: str = "", voice: str = "") -> None:
         path = self.context.policy.path
@@ -111,49 +95,7 @@ class Harness:
         self.context.policy.reload()
 
     def declare(self, severity: str = "SEV2", title: str = "API down") -> str:
-        with session_scope(self.context.sessions) as session:
-            incident = service.declare(
-                session=session,
-                policy=self.context.policy.current,
-                actor="bob",
-                data=IncidentCreate(title=title, severity=severity, services=["api"]),
-                now=self.clock.now(),
-            )
-            return f"INC-{incident.number}"
-
-    def at(self, minutes: float) -> datetime:
-        return self.start + timedelta(minutes=minutes)
-
-    def run_until(self, minutes: float) -> None:
-        limit = self.at(minutes)
-        while True:
-            self.jobs.run_due()
-            self.delivery.run_due()
-            with session_scope(self.context.sessions, write=False) as session:
-                due = [d for d in (next_due_at(session), outbox.next_wakeup_at(session)) if d]
-            upcoming = min(due) if due else None
-            if upcoming is None or upcoming > limit:
-                break
-            self.clock.set(max(upcoming, self.clock.now()))
-        self.clock.set(max(limit, self.clock.now()))
-        self.jobs.run_due()
-        self.delivery.run_due()
-
-    def deliveries(self) -> list[Delivery]:
-        with session_scope(self.context.sessions, write=False) as session:
-            return list(session.scalars(select(Delivery).order_by(Delivery.id)))
-
-    def notifications(self, *states: str) -> list[Notification]:
-        with session_scope(self.context.sessions, write=False) as session:
-            rows, _ = list_notifications(session, states=states)
-            return rows
-
-    def timeline(self, ref: str) -> list[tuple[str, str]]:
-        with session_scope(self.context.sessions, write=False) as session:
-            incident = service.get(session=session, ref=ref)
-            return [
-                (e.kind, e.summary) for e in service.timeline(session=session, incident=incident)
-            ]
+        return super().declare(severity, title)
 
 
 @pytest.fixture

@@ -19,7 +19,8 @@ from tocsin.incidents.models import IncidentCreate, StatusUpdateCreate
 from tocsin.incidents.rules import IncidentStatus
 from tocsin.notify import outbox
 from tocsin.notify.channels import OutboundMessage
-from tocsin.notify.models import Delivery
+from tocsin.notify.models import Delivery, Notification
+from tocsin.notify.service import list_notifications
 from tocsin.web.context import AppContext
 
 BASE_POLICY = """
@@ -144,3 +145,15 @@ class ChannelHarness:
             if kind is not None:
                 query = query.where(Delivery.kind == kind)
             return list(session.scalars(query))
+
+    def notifications(self, *states: str) -> list[Notification]:
+        with session_scope(self.context.sessions, write=False) as session:
+            rows, _ = list_notifications(session, states=states)
+            return rows
+
+    def timeline(self, ref: str) -> list[tuple[str, str]]:
+        with session_scope(self.context.sessions, write=False) as session:
+            incident = service.get(session=session, ref=ref)
+            return [
+                (e.kind, e.summary) for e in service.timeline(session=session, incident=incident)
+            ]
