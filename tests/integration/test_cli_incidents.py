@@ -2,53 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import socket
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
-
-from tocsin.cli.main import app
-
-
-@dataclass
-class Cli:
-    """Runs `tocsin incident ...` as one user; every output is checked for the token."""
-
-    url: str
-    token: str
-    runner: CliRunner = field(default_factory=CliRunner)
-
-    def __call__(self, *args: str) -> Result:
-        result = self.runner.invoke(
-            app,
-            ["incident", *args],
-            env={"TOCSIN_URL": self.url, "TOCSIN_TOKEN": self.token, "NO_COLOR": "1"},
-            catch_exceptions=False,
-        )
-        assert self.token not in result.output
-        return result
-
-    def ok(self, *args: str) -> str:
-        result = self(*args)
-        assert result.exit_code == 0, result.output
-        return result.stdout
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
-
-    def refused(self, *args: str, code: int = 1) -> str:
-        result = self(*args)
-        assert result.exit_code == code, result.output
-        assert result.stdout == ""
-        return result.stderr
+from tests.support.cli import Cli
 
 
 @pytest.fixture
 def alice(live_server: Any) -> Cli:
-    return Cli(live_server.url, live_server.make_token("responder", "alice"))
+    return Cli(live_server.url, live_server.make_token("responder", "alice"), prefix=("incident",))
 
 
 @pytest.fixture
@@ -179,14 +142,14 @@ def test_unknown_incident_is_not_found(alice: Cli) -> None:
 
 
 def test_viewer_cannot_declare(live_server: Any) -> None:
-    viewer = Cli(live_server.url, live_server.make_token("viewer"))
+    viewer = Cli(live_server.url, live_server.make_token("viewer"), prefix=("incident",))
     err = viewer.refused("declare", "Checkout API 5xx", "--severity", "sev2")
     assert "permission" in err.lower()
     assert "items" in viewer.json("list")  # viewers may still read
 
 
 def test_bad_token_explains_how_to_authenticate(live_server: Any) -> None:
-    err = Cli(live_server.url, "not-a-real-token").refused("list")
+    err = Cli(live_server.url, "not-a-real-token", prefix=("incident",)).refused("list")
     assert "TOCSIN_TOKEN" in err
 
 
@@ -195,6 +158,6 @@ def test_server_down_exits_2() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    err = Cli(url, "some-token").refused("list", code=2)
+    err = Cli(url, "some-token", prefix=("incident",)).refused("list", code=2)
     assert f"cannot reach Tocsin at {url}" in err
     assert "tocsin serve" in err

@@ -2,48 +2,19 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from typer.testing import CliRunner, Result
-
-from tocsin.cli.main import app
+from tests.support.cli import Cli
 
 if TYPE_CHECKING:
     from tests.conftest import LiveServer
 
 
-@dataclass
-class Cli:
-    url: str
-    token: str
-    runner: CliRunner = field(default_factory=CliRunner)
-
-    def __call__(self, *args: str) -> Result:
-        result = self.runner.invoke(
-            app,
-            ["status", *args],
-            env={"TOCSIN_URL": self.url, "TOCSIN_TOKEN": self.token, "NO_COLOR": "1"},
-            catch_exceptions=False,
-        )
-        assert self.token not in result.output
-        return result
-
-    def ok(self, *args: str) -> str:
-        result = self(*args)
-        assert result.exit_code == 0, result.output
-        return result.stdout
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.ok(*args, "--json"))
-
-
 @pytest.fixture
 def comms(live_server: LiveServer) -> Cli:
-    return Cli(live_server.url, live_server.make_token("responder", "carol"))
+    return Cli(live_server.url, live_server.make_token("responder", "carol"), prefix=("status",))
 
 
 def test_comms_lead_workflow(live_server: LiveServer, comms: Cli) -> None:

@@ -13,16 +13,18 @@ from tocsin.cli.main import app
 
 @dataclass
 class Cli:
-    """Runs `tocsin ...` as one user; every output is checked for the token."""
+    """Runs `tocsin ...` as one user; every output is checked for the token. ``prefix``
+    is put before every command's arguments (``("incident",)`` runs `tocsin incident ...`)."""
 
     url: str
     token: str
+    prefix: tuple[str, ...] = ()
     runner: CliRunner = field(default_factory=CliRunner)
 
     def __call__(self, *args: str) -> Result:
         result = self.runner.invoke(
             app,
-            list(args),
+            [*self.prefix, *args],
             env={"TOCSIN_URL": self.url, "TOCSIN_TOKEN": self.token, "NO_COLOR": "1"},
             catch_exceptions=False,
         )

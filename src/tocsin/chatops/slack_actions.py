@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from tocsin.chatops.incident_moves import make_move
 from tocsin.chatops.slack_people import LINK_ACCOUNT, person_for_slack_user
 from tocsin.clock import Clock
 from tocsin.db import SessionFactory, session_scope
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.incidents import service
-from tocsin.incidents.rules import IncidentStatus, format_incident_id
+from tocsin.incidents.rules import format_incident_id
 from tocsin.notify.channels.slack_blocks import ACKNOWLEDGE_ACTION, RESOLVE_ACTION
 from tocsin.policy import Policy
 
@@ -44,22 +45,14 @@ def run_action(
     try:
         with session_scope(sessions) as session:
             incident = service.get(session=session, ref=ref)
-            now = clock.now()
-            if action_id == ACKNOWLEDGE_ACTION:
-                service.acknowledge(
-                    session=session, policy=policy, incident=incident, actor=person.name, now=now
-                )
-                done = "acknowledged"
-            else:
-                service.transition(
-                    session=session,
-                    policy=policy,
-                    incident=incident,
-                    actor=person.name,
-                    target=IncidentStatus.resolved,
-                    now=now,
-                )
-                done = "resolved"
+            done = make_move(
+                session=session,
+                policy=policy,
+                incident=incident,
+                actor=person.name,
+                move="acknowledge" if action_id == ACKNOWLEDGE_ACTION else "resolve",
+                now=clock.now(),
+            )
             number = format_incident_id(incident.number)
     except (NotFound, Conflict, InvalidInput) as exc:
         return f"That did not work: {exc}"

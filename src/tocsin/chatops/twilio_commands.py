@@ -15,6 +15,7 @@ from typing import Literal
 
 from sqlalchemy.orm import Session
 
+from tocsin.chatops.incident_moves import make_move
 from tocsin.errors import Conflict, NotFound
 from tocsin.incidents import service
 from tocsin.incidents.rules import IncidentStatus, format_incident_id
@@ -101,22 +102,16 @@ def run_command(
                 summary=summary,
                 data={"via": via, "command": command.action},
             )
-            if command.action == "ack":
-                service.acknowledge(
-                    session=session, policy=policy, incident=incident, actor=person.name, now=now
-                )
-            else:
-                service.transition(
-                    session=session,
-                    policy=policy,
-                    incident=incident,
-                    actor=person.name,
-                    target=IncidentStatus.resolved,
-                    now=now,
-                )
+            done = make_move(
+                session=session,
+                policy=policy,
+                incident=incident,
+                actor=person.name,
+                move="acknowledge" if command.action == "ack" else "resolve",
+                now=now,
+            )
     except Conflict as exc:
         return f"{exc}; nothing was changed."
-    done = "acknowledged" if command.action == "ack" else "resolved"
     title = incident.title
     if len(title) > _TITLE_LIMIT:
         title = title[: _TITLE_LIMIT - 3] + "..."

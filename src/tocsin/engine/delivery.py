@@ -247,11 +247,10 @@ class DeliveryWorker:
             return configured
         adapters: dict[str, Channel] = {}
         problems: dict[str, str] = {}
+        services = ChannelServices(self.sessions, self.clock)
         for name, config in policy.channels.items():
             try:
-                adapters[name] = build_channel(
-                    name, config, self.environ, services=ChannelServices(self.sessions, self.clock)
-                )
+                adapters[name] = build_channel(name, config, self.environ, services=services)
             except LookupError as exc:
                 problems[name] = str(exc)
         configured = _Configured(policy, adapters, problems)

@@ -326,8 +326,7 @@ class TeamsChannel(_ChannelBase):
     verify_tls: bool = True
 
 
-#: Every channel type. The next adapters (slack, pagerduty, jira, teams, twilio) add
-#: their settings model here.
+#: Every channel type; a new one adds its settings model here.
 ChannelConfig = Annotated[
     EmailChannel
     | WebhookChannel

@@ -1,6 +1,6 @@
 """Delivery channel adapters, one module per channel type.
 
-To add a channel type (slack, pagerduty, jira, teams, twilio, ...):
+To add a channel type:
 
 1. add its settings model to :data:`tocsin.policy.channels.ChannelConfig` (a pydantic
    model with ``type: Literal["slack"]``, secrets as ``*_env`` variable names);
@@ -8,7 +8,7 @@ To add a channel type (slack, pagerduty, jira, teams, twilio, ...):
    :class:`~tocsin.notify.channels.base.Channel`: ``name``, ``idempotent``,
    ``address(person)`` and ``send(message)`` raising the errors of
    :mod:`~tocsin.notify.channels.base`;
-3. register its factory in :data:`FACTORIES` below.
+3. add ``"<type>": _factory(<Settings>, <Adapter>)`` to :data:`FACTORIES` below.
 
 Everything else (claiming, retries with backoff, rate limits, dead letters, timelines,
 the pending view) is the delivery worker's, the same for every channel.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 from tocsin.notify.channels.base import (
     Channel,
@@ -67,54 +68,33 @@ __all__ = [
     "build_channel",
 ]
 
+_S = TypeVar("_S")
+
 #: ``factory(name, settings, environ)`` -> a channel adapter.
 ChannelFactory = Callable[[str, ChannelConfig, Mapping[str, str]], Channel]
 
 
-def _email(name: str, config: ChannelConfig, environ: Mapping[str, str]) -> Channel:
-    assert isinstance(config, EmailChannel)
-    return EmailAdapter(name, config, environ)
+def _factory(
+    settings: type[_S], adapter: Callable[[str, _S, Mapping[str, str]], Channel]
+) -> ChannelFactory:
+    """The factory of one channel type: its settings model and its adapter class."""
 
+    def build(name: str, config: ChannelConfig, environ: Mapping[str, str]) -> Channel:
+        assert isinstance(config, settings)
+        return adapter(name, config, environ)
 
-def _webhook(name: str, config: ChannelConfig, environ: Mapping[str, str]) -> Channel:
-    assert isinstance(config, WebhookChannel)
-    return WebhookAdapter(name, config, environ)
-
-
-def _slack(name: str, config: ChannelConfig, environ: Mapping[str, str]) -> Channel:
-    assert isinstance(config, SlackChannel)
-    return SlackAdapter(name, config, environ)
-
-
-def _twilio(name: str, config: ChannelConfig, environ: Mapping[str, str]) -> Channel:
-    assert isinstance(config, TwilioChannel)
-    return TwilioAdapter(name, config, environ)
-
-
-def _pagerduty(name: str, config: ChannelConfig, environ: Mapping[str, str]) -> Channel:
-    assert isinstance(config, PagerDutyChannel)
-    return PagerDutyAdapter(name, config, environ)
-
-
-def _jira(name: str, config: ChannelConfig, environ: Mapping[str, str]) -> Channel:
-    assert isinstance(config, JiraChannel)
-    return JiraAdapter(name, config, environ)
-
-
-def _teams(name: str, config: ChannelConfig, environ: Mapping[str, str]) -> Channel:
-    assert isinstance(config, TeamsChannel)
-    return TeamsAdapter(name, config, environ)
+    return build
 
 
 #: Channel type (the ``type:`` in the policy) -> factory.
 FACTORIES: dict[str, ChannelFactory] = {
-    "email": _email,
-    "webhook": _webhook,
-    "twilio": _twilio,
-    "pagerduty": _pagerduty,
-    "jira": _jira,
-    "teams": _teams,
-    "slack": _slack,
+    "email": _factory(EmailChannel, EmailAdapter),
+    "webhook": _factory(WebhookChannel, WebhookAdapter),
+    "twilio": _factory(TwilioChannel, TwilioAdapter),
+    "pagerduty": _factory(PagerDutyChannel, PagerDutyAdapter),
+    "jira": _factory(JiraChannel, JiraAdapter),
+    "teams": _factory(TeamsChannel, TeamsAdapter),
+    "slack": _factory(SlackChannel, SlackAdapter),
 }
 
 

@@ -34,7 +34,6 @@ import http.client
 import logging
 import math
 import os
-import ssl
 import threading
 import urllib.error
 from collections import OrderedDict
@@ -62,6 +61,7 @@ from tocsin.notify.channels.slack_blocks import (
     summary_blocks,
     summary_text,
 )
+from tocsin.notify.channels.tls import tls_context
 from tocsin.policy.channels import SlackChannel
 
 __all__ = [
@@ -183,16 +183,11 @@ class SlackAdapter:
         token = self._environ.get(env)
         if not token:
             raise PermanentError(f"environment variable {env} (the Slack bot token) is not set")
-        context: ssl.SSLContext | None = None
-        if not self.config.verify_tls:
-            context = ssl.create_default_context()
-            context.check_hostname = False
-            context.verify_mode = ssl.CERT_NONE
         return WebClient(
             token=token,
             base_url=self.config.base_url,
             timeout=max(1, math.ceil(self.config.timeout.total_seconds())),
-            ssl=context,
+            ssl=None if self.config.verify_tls else tls_context(verify=False),
             retry_handlers=[],  # retries are the delivery worker's, which knows what is safe
             logger=log,
         )

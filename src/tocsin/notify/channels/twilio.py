@@ -27,11 +27,9 @@ carry the auth token.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import re
-import ssl
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -55,6 +53,7 @@ from tocsin.notify.channels.base import (
     TemporaryError,
 )
 from tocsin.notify.channels.links import PUBLIC_URL_ENV
+from tocsin.notify.channels.tls import tls_context
 from tocsin.policy.channels import TwilioChannel
 
 __all__ = [
@@ -181,13 +180,6 @@ def voice_action_url(public_url: str, message: OutboundMessage) -> str | None:
     return None if number is None else f"{public_url.rstrip('/')}{VOICE_PATH}?incident={number}"
 
 
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """httpx's default context, made once: loading the CA bundle costs tens of
-    milliseconds of CPU, which a client made per send would pay every time."""
-    return httpx.create_ssl_context()
-
-
 class BaseUrlHttpClient(HttpClient):
     """Twilio's HTTP client interface over httpx, pointed at ``base_url``.
 
@@ -232,7 +224,7 @@ class BaseUrlHttpClient(HttpClient):
             with httpx.Client(
                 timeout=limit,
                 follow_redirects=False,
-                verify=_tls_context(),
+                verify=tls_context(),
                 transport=self._transport,
             ) as client:
                 answer = client.request(
