@@ -10,7 +10,7 @@ from tests.support.cli import Cli
 from tests.support.dashboard_session import cheap_hashing
 from typer.testing import Result
 
-from tocsin.auth.users import session_user, verify_user
+from tocsin.auth.users import session_user, sign_in
 from tocsin.cli.main import app
 from tocsin.db import SessionFactory, create_db_engine, session_scope
 
@@ -43,8 +43,7 @@ def typed(cli: Cli, *args: str, keyboard: str) -> Result:
 
 
 def can_sign_in(sessions: SessionFactory, name: str, password: str) -> bool:
-    with session_scope(sessions) as session:
-        return verify_user(session=session, username=name, password=password) is not None
+    return sign_in(sessions=sessions, username=name, password=password) is not None
 
 
 def test_create_prompts_twice_and_the_user_can_sign_in(cli: Cli, sessions: SessionFactory) -> None:
@@ -104,12 +103,11 @@ def test_bad_input_is_refused_with_the_reason(cli: Cli) -> None:
 def test_disable_and_passwd_end_sessions(cli: Cli, sessions: SessionFactory) -> None:
     for name in ("alice", "bob"):
         typed(cli, "user", "create", name, "--password-stdin", keyboard=SECRET)
-    with session_scope(sessions) as session:
-        epochs = {
-            name: (user.id, user.session_epoch)
-            for name in ("alice", "bob")
-            if (user := verify_user(session=session, username=name, password=SECRET))
-        }
+    epochs = {
+        name: (user.id, user.session_epoch)
+        for name in ("alice", "bob")
+        if (user := sign_in(sessions=sessions, username=name, password=SECRET))
+    }
 
     assert "Disabled 'alice'" in cli.ok("user", "disable", "alice")
     assert not can_sign_in(sessions, "alice", SECRET)

@@ -20,7 +20,7 @@ from tests.support.dashboard_session import PASSWORD, Browser, add_user, cheap_h
 from tocsin.auth import passwords, users
 from tocsin.auth.models import User
 from tocsin.auth.passwords import hash_password, needs_rehash, verify_password
-from tocsin.auth.users import disable_user, set_password, verify_user
+from tocsin.auth.users import disable_user, set_password, sign_in
 from tocsin.config import Settings
 from tocsin.db import session_scope
 from tocsin.web.app import create_app
@@ -82,8 +82,7 @@ def test_passwords_are_argon2_and_old_parameters_are_upgraded(
     add_user(app_context, "olduser", password="old password")
     with session_scope(app_context.sessions) as session:
         session.scalars(select(User)).one().password_hash = weak
-    with session_scope(app_context.sessions) as session:
-        assert verify_user(session=session, username="olduser", password="old password")
+    assert sign_in(sessions=app_context.sessions, username="olduser", password="old password")
     with session_scope(app_context.sessions) as session:
         upgraded = session.scalars(select(User)).one().password_hash
     assert upgraded != weak and not needs_rehash(upgraded)

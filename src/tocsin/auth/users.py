@@ -39,7 +39,6 @@ __all__ = [
     "session_user",
     "set_password",
     "sign_in",
-    "verify_user",
 ]
 
 #: Passwords checked at once in this process: each check holds ~64 MiB for ~0.1 s, so a
@@ -109,23 +108,6 @@ def get_user(*, session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         raise NotFound(f"no user named {username!r}")
-    return user
-
-
-def verify_user(*, session: Session, username: str, password: str) -> User | None:
-    """The active user with this name and password, or None (whichever was wrong).
-
-    A hash made with older parameters is replaced by one made with today's (the caller's
-    transaction must be a writing one for that to stick).
-    """
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None or user.disabled_at is not None:
-        verify_password(_dummy_hash(), password)
-        return None
-    if not verify_password(user.password_hash, password):
-        return None
-    if needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
     return user
 
 
