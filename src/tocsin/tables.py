@@ -8,6 +8,7 @@ import tocsin.auth.models
 import tocsin.db.counters
 import tocsin.db.jobs
 import tocsin.incidents.models
+import tocsin.metrics.models
 import tocsin.notify.models
 import tocsin.notify.refs
 import tocsin.oncall.models

@@ -162,7 +162,7 @@ from tocsin.metrics.rules import (
     summarize,
     title_tokens,
 )
-from tocsin.metrics.service import _services_by_incident
+from tocsin.metrics.loader import _services_by_incident
 from tocsin.policy import example_policy_text, parse_policy
 from tocsin.policy.loader import PolicyError
 

@@ -149,6 +149,9 @@ def serve(
         )
         worker_thread.start()
         delivery_thread = _start_delivery(context, stop)
+    threading.Thread(
+        target=_warm_metrics, args=(context,), name="tocsin-metrics-warmup", daemon=True
+    ).start()
     app = create_app(context)
     # What start-up loaded lives as long as the process: keep it out of the collector's
     # full passes, which otherwise stall every request in flight while they walk it.
@@ -169,6 +172,17 @@ def serve(
             worker_thread.join(timeout=10)
         if delivery_thread is not None:
             delivery_thread.join(timeout=15)
+
+
+def _warm_metrics(context: AppContext) -> None:
+    """Fill the metrics summary's in-memory table in the background (a failure only
+    means the first summary reads the database itself)."""
+    from tocsin.metrics.service import warm_cache
+
+    try:
+        warm_cache(context.metrics_cache, context.sessions, context.clock.now())
+    except Exception:
+        logging.getLogger("tocsin.metrics").exception("warming the metrics table failed")
 
 
 def worker(policy: Path | None = PolicyOption) -> None:

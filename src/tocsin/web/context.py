@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from tocsin.clock import Clock, SystemClock
 from tocsin.config import Settings
 from tocsin.db import SessionFactory, create_db_engine
+from tocsin.metrics.cache import IncidentTableCache
 from tocsin.policy import PolicyStore
 
 __all__ = ["AppContext"]
@@ -18,6 +19,8 @@ class AppContext:
     policy: PolicyStore
     sessions: SessionFactory
     clock: Clock = field(default_factory=SystemClock)
+    #: Incident facts kept between metrics requests (:mod:`tocsin.metrics.cache`).
+    metrics_cache: IncidentTableCache = field(default_factory=IncidentTableCache)
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> AppContext:

@@ -22,7 +22,7 @@ from tocsin.metrics.rules import Measure, SlaReport, Stats, measure_stats
 from tocsin.metrics.service import load_table, metrics_summary
 from tocsin.web.dashboard.session import Viewer
 from tocsin.web.dashboard.views import page
-from tocsin.web.deps import CurrentPolicy, NowClock, SessionDep
+from tocsin.web.deps import ContextDep, CurrentPolicy, NowClock, SessionDep
 
 __all__ = ["WINDOWS", "router"]
 
@@ -68,6 +68,7 @@ def _data_uri(svg: str) -> str:
 @router.get("/metrics")
 def metrics_page(
     request: Request,
+    context: ContextDep,
     session: SessionDep,
     policy: CurrentPolicy,
     clock: NowClock,
@@ -86,7 +87,13 @@ def metrics_page(
         )
     now = clock.now()
     days = WINDOWS[window]
-    summary = metrics_summary(session=session, policy=policy, now=now, window=timedelta(days=days))
+    summary = metrics_summary(
+        session=session,
+        policy=policy,
+        now=now,
+        window=timedelta(days=days),
+        cache=context.metrics_cache,
+    )
     severities = [s.name for s in policy.severities]
     weeks = _weeks(session, severities=severities, now=now, days=days)
     labels = [w.label for w in weeks]

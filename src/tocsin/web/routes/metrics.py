@@ -21,7 +21,7 @@ from tocsin.metrics.budget import SloStatus
 from tocsin.metrics.report import MEDIA_TYPES, ReportFormat, monthly_review, previous_month, render
 from tocsin.metrics.rules import MetricsSummary, Period
 from tocsin.metrics.service import metrics_summary, parse_window, slo_statuses
-from tocsin.web.deps import CurrentPolicy, NowClock, SessionDep, Viewer
+from tocsin.web.deps import ContextDep, CurrentPolicy, NowClock, SessionDep, Viewer
 
 log = logging.getLogger("tocsin.web")
 
@@ -31,6 +31,7 @@ router = APIRouter(tags=["metrics"])
 
 @router.get("/api/v1/metrics/summary")
 def summary(
+    context: ContextDep,
     session: SessionDep,
     policy: CurrentPolicy,
     clock: NowClock,
@@ -48,6 +49,7 @@ def summary(
         now=clock.now(),
         window=parse_window(window),
         period=period,
+        cache=context.metrics_cache,
     )
 
 
