@@ -6,20 +6,24 @@ with 100 per request, to:
 
 - a no-op HTTP endpoint in another process (how fast the load generator itself can
   go: it must outrun Tocsin for the figures below to mean anything);
-- ``tocsin serve`` on SQLite, then on PostgreSQL (a throwaway cluster), each alert
-  committed before the answer — afterwards the stored alerts and their occurrence
-  counts are checked through the API, so nothing answered 2xx went missing;
+- ``tocsin serve --workers 2`` (one HTTP process per core of the project's machine;
+  ``--workers 1`` for a single process) on SQLite, then on PostgreSQL (a throwaway
+  cluster), each alert committed before the answer — afterwards the stored alerts and
+  their occurrence counts are checked through the API, so nothing answered 2xx went
+  missing;
 - a real Prometheus Alertmanager's ``POST /api/v2/alerts`` (the same alerts, in its
   API's shape), which keeps alerts in memory.
 
 Prints one JSON object: alerts/s, requests/s, request latency p50/p99, errors, the
-servers' peak RSS (``VmHWM``), Tocsin/Alertmanager ratios and the issue's targets.
+servers' peak RSS (``VmHWM``, Tocsin's processes added up), Tocsin/Alertmanager ratios
+and the issue's targets.
 
 The load generator is asyncio with a minimal HTTP/1.1 keep-alive client on raw
 streams: on the project's 2-core machine httpx's client tops out at a few hundred
 requests/s, far below the server it would measure (``--httpx-probe`` shows it).
 
     .venv/bin/python bench/ingest.py [--alerts 50000] [--backends sqlite,postgresql]
+        [--workers 2]
 """
 
 from __future__ import annotations
@@ -229,6 +233,24 @@ def alertmanager_bodies(alerts: int, per_request: int) -> list[bytes]:
 # -- servers -----------------------------------------------------------------------------
 
 
+def server_peak_rss_mib(pid: int) -> float | None:
+    """The peak resident sets of ``pid`` and of its server processes
+    (``tocsin serve --workers N``), added up, in MiB."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if (
+                entry.name.isdigit()
+                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
+                and b"spawn_main" in (entry / "cmdline").read_bytes()
+            ):
+                children.append(int(entry.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    sizes = [peak_rss_mib(p) for p in (pid, *children)]
+    return round(sum(s for s in sizes if s is not None), 1) if sizes[0] is not None else None
+
+
 def peak_rss_mib(pid: int) -> float | None:
     """``VmHWM`` of ``pid`` (its peak resident set), in MiB."""
     try:
@@ -349,7 +371,8 @@ def run_tocsin_backend(
     name: str, database_url: str | None, workdir: Path, args: argparse.Namespace
 ) -> dict[str, Any]:
     results: dict[str, Any] = {}
-    with tocsin_server(database_url, workdir / name, args.serve_arg) as server:
+    serve_args = ["--workers", str(args.workers), *args.serve_arg]
+    with tocsin_server(database_url, workdir / name, serve_args) as server:
         warm_key = server.integration("warmup")
         drive(
             Load(
@@ -374,7 +397,7 @@ def run_tocsin_backend(
             loadavg = os.getloadavg()[0]
             report = drive(load)
             report["loadavg_1m_before"] = round(loadavg, 2)
-            report["peak_rss_mib_so_far"] = peak_rss_mib(server.process.pid)
+            report["peak_rss_mib_so_far"] = server_peak_rss_mib(server.process.pid)
             stored_alerts, occurrences = server.stored(f"bench-{per_request}")
             report["stored"] = {
                 "alerts": stored_alerts,
@@ -383,7 +406,7 @@ def run_tocsin_backend(
                 "expected_occurrences_at_least": args.alerts - report["non_2xx"] * per_request,
             }
             results[label] = report
-        results["peak_rss_mib"] = peak_rss_mib(server.process.pid)
+        results["peak_rss_mib"] = server_peak_rss_mib(server.process.pid)
     return results
 
 
@@ -466,6 +489,12 @@ def main() -> None:
         "--httpx-probe", action="store_true", help="Also drive the no-op with httpx."
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="`tocsin serve --workers`: HTTP server processes (default 2, one per core here).",
+    )
+    parser.add_argument(
         "--serve-arg",
         action="append",
         default=[],
@@ -478,6 +507,7 @@ def main() -> None:
         "alerts": args.alerts,
         "fingerprints": min(FINGERPRINTS, args.alerts),
         "connections": CONNECTIONS,
+        "tocsin_workers": args.workers,
         "tocsin_serve_args": args.serve_arg,
         "machine": {
             "cpus": os.cpu_count(),

@@ -146,6 +146,7 @@ from tocsin.metrics.budget import (
     merge_impacts,
     slo_status,
 )
+from tocsin.metrics.loader import _services_by_incident
 from tocsin.metrics.rules import (
     ActionItemFacts,
     IncidentFacts,
@@ -162,7 +163,6 @@ from tocsin.metrics.rules import (
     summarize,
     title_tokens,
 )
-from tocsin.metrics.loader import _services_by_incident
 from tocsin.policy import example_policy_text, parse_policy
 from tocsin.policy.loader import PolicyError
 

@@ -12,7 +12,7 @@ what is stored is exactly what the ORM would store and read back.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -57,10 +57,12 @@ class Known(NamedTuple):
 
 
 class Repeat(NamedTuple):
+    """A counted repeat; its maps are cleaned and may be shared with the event."""
+
     alert_id: int
     times: int
-    labels: dict[str, str]
-    annotations: dict[str, str]
+    labels: Mapping[str, str]
+    annotations: Mapping[str, str]
 
 
 def load_known(session: Session, *, integration_id: int, keys: Iterable[str]) -> dict[str, Known]:
@@ -106,7 +108,7 @@ def write_repeats(session: Session, *, repeats: Sequence[Repeat], seen: datetime
         )
 
 
-def _json(mapping: dict[str, str]) -> str:
+def _json(mapping: Mapping[str, str]) -> str:
     """A label map as JSON text (the maps are cleaned, so orjson takes every one; the
     column's own processor is the standard library's, several times slower)."""
     return orjson.dumps(mapping).decode()

@@ -139,6 +139,7 @@ class _Run:
         self.absorbed: dict[int, CascadeJoin] = {}
         #: New alerts inserted ahead of their turn (see _insert_new), by dedup key.
         self.created: dict[str, Alert] = {}
+        self._triages: dict[tuple[tuple[tuple[str, str], ...], str | None], Triage] = {}
 
     # ------------------------------------------------------------ the batch
 
@@ -150,34 +151,74 @@ class _Run:
         self.session.flush()  # the hot path reads with plain SQL: it must see everything
         keys = [clean_text(e.dedup_key) for e in events]
         self._load(set(keys))
-        if not all(self._plain_repeat(k, e) for k, e in zip(keys, events, strict=True)):
-            if self.session.get_bind().dialect.name == "postgresql":
-                self.session.execute(
-                    text("SELECT pg_advisory_xact_lock(:a, :b)"),
-                    {"a": _INGEST_LOCK, "b": self.integration.id},
-                )
-                self._load(set(keys))  # what concurrent batches committed meanwhile
-            self._look_ahead(keys, events)
-            self._insert_new(keys, events)
+        if all(self._plain_repeat(k, e) for k, e in zip(keys, events, strict=True)):
+            return self._count_all(keys, events)
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(
+                text("SELECT pg_advisory_xact_lock(:a, :b)"),
+                {"a": _INGEST_LOCK, "b": self.integration.id},
+            )
+            self._load(set(keys))  # what concurrent batches committed meanwhile
+        self._look_ahead(keys, events)
+        self._insert_new(keys, events)
         handled = [self._handle(i, k, e) for i, (k, e) in enumerate(zip(keys, events, strict=True))]
         self._write_repeats()
-        results = []
-        for (alert_id, outcome, incident_id, number), key, event in zip(
-            handled, keys, events, strict=True
-        ):
-            if number is None and incident_id is not None:
-                incident = self.ctx.incident(incident_id)  # loaded already, as a rule
-                number = incident.number if incident is not None else None
-            results.append(
-                IngestResult(
-                    alert_id=alert_id,
-                    dedup_key=key,
-                    action=event.action,
-                    outcome=outcome,
-                    incident=format_incident_id(number) if number is not None else None,
-                )
+        names: dict[int, str] = {}
+        return [
+            IngestResult(
+                alert_id=alert_id,
+                dedup_key=key,
+                action=event.action,
+                outcome=outcome,
+                incident=self._incident_name(incident_id, number, names),
             )
+            for (alert_id, outcome, incident_id, number), key, event in zip(
+                handled, keys, events, strict=True
+            )
+        ]
+
+    def _count_all(self, keys: Sequence[str], events: Sequence[InboundAlert]) -> list[IngestResult]:
+        """:meth:`run` for a batch of plain repeats only (the common batch): each is
+        counted (see :meth:`_count_repeat`) and nothing is loaded. Results are
+        immutable, so the repeats of one alert in the batch share one."""
+        known = self.known
+        times: dict[int, int] = {}
+        latest: dict[int, InboundAlert] = {}
+        made: dict[str, IngestResult] = {}
+        names: dict[int, str] = {}
+        results = []
+        for key, event in zip(keys, events, strict=True):
+            row = known[key]
+            times[row.id] = times.get(row.id, 0) + 1
+            latest[row.id] = event
+            result = made.get(key)
+            if result is None:
+                result = made[key] = IngestResult(
+                    alert_id=row.id,
+                    dedup_key=key,
+                    action="trigger",
+                    outcome=AlertOutcome.deduplicated,
+                    incident=self._incident_name(row.incident_id, row.number, names),
+                )
+            results.append(result)
+        for alert_id, count in times.items():
+            self._count_repeat(alert_id, latest[alert_id], count)
+        self._write_repeats()
         return results
+
+    def _incident_name(
+        self, incident_id: int | None, number: int | None, names: dict[int, str]
+    ) -> str | None:
+        """``INC-n`` (``names``: those made so far in the batch, which shares a few)."""
+        if number is None and incident_id is not None:
+            incident = self.ctx.incident(incident_id)  # loaded already, as a rule
+            number = incident.number if incident is not None else None
+        if number is None:
+            return None
+        name = names.get(number)
+        if name is None:
+            name = names[number] = format_incident_id(number)
+        return name
 
     def _load(self, keys: set[str]) -> None:
         self.known = load_known(self.session, integration_id=self.integration.id, keys=keys)
@@ -208,12 +249,19 @@ class _Run:
 
     # ------------------------------------------------------------ the hot path
 
-    def _count_repeat(self, alert_id: int, event: InboundAlert) -> None:
+    def _count_repeat(self, alert_id: int, event: InboundAlert, times: int = 1) -> None:
+        """Count ``times`` plain repeats, ``event`` the latest. An event whose
+        ``maps_clean`` attribute is true (one the parse memo hands out again,
+        :class:`tocsin.ingest.memo.KeptEvent`) has labels and annotations that are
+        storable as they are and never change: they are stored without cleaning."""
         pending = self.repeats.get(alert_id)
-        count = 1 if pending is None else pending.times + 1
-        self.repeats[alert_id] = Repeat(
-            alert_id, count, clean_map(event.labels), clean_map(event.annotations)
-        )
+        count = times if pending is None else pending.times + times
+        if getattr(event, "maps_clean", False):
+            self.repeats[alert_id] = Repeat(alert_id, count, event.labels, event.annotations)
+        else:
+            self.repeats[alert_id] = Repeat(
+                alert_id, count, clean_map(event.labels), clean_map(event.annotations)
+            )
 
     def _write_repeats(self) -> None:
         write_repeats(self.session, repeats=list(self.repeats.values()), seen=self.now)
@@ -234,7 +282,8 @@ class _Run:
                 if pending is not None:
                     alert.occurrences += pending.times
                     alert.last_seen_at = self.now
-                    alert.labels, alert.annotations = pending.labels, pending.annotations
+                    alert.labels = dict(pending.labels)  # the row's own: it may change
+                    alert.annotations = dict(pending.annotations)
                 self.loaded[key] = alert
         return alert
 
@@ -252,7 +301,7 @@ class _Run:
         self, key: str, alert: Alert | None, event: InboundAlert
     ) -> tuple[int | None, Outcome, int | None]:
         if alert is None:  # never seen firing (e.g. from before Tocsin): stored as history
-            alert = self._new_alert(key, event, self.triager.triage(event), status="resolved")
+            alert = self._new_alert(key, event, self._triaged(event), status="resolved")
             alert.outcome = AlertOutcome.resolved.value
             return alert.id, AlertOutcome.resolved, None
         alert.last_seen_at = self.now
@@ -271,7 +320,7 @@ class _Run:
     def _trigger(
         self, index: int, key: str, alert: Alert | None, event: InboundAlert
     ) -> tuple[int | None, Outcome, int | None]:
-        triage = self.triage.get(index) or self.triager.triage(event)
+        triage = self.triage.get(index) or self._triaged(event)
         newly_flapping = False
         if alert is None:
             alert = self._new_alert(key, event, triage, status="firing")
@@ -352,6 +401,20 @@ class _Run:
 
     # ------------------------------------------------------------ routing
 
+    def _triaged(self, event: InboundAlert) -> Triage:
+        """The event's triage, made once per labels and severity hint in the run.
+
+        Routing reads nothing else of an event, silencing and grouping only its
+        labels, and the silences, maintenance windows and time are the same for the
+        whole run; a batch that creates an alert often holds repeats of it, which
+        take the full path and would otherwise be routed again each.
+        """
+        key = (tuple(event.labels.items()), event.severity_hint)
+        triage = self._triages.get(key)
+        if triage is None:
+            triage = self._triages[key] = self.triager.triage(event)
+        return triage
+
     def _apply_route(self, alert: Alert, triage: Triage) -> None:
         chosen = triage.chosen
         alert.service = chosen.service[:100] if chosen.service else None
@@ -390,7 +453,7 @@ class _Run:
             if key in self.known or key in self.created or event.action == "acknowledge":
                 continue
             status = "firing" if event.action == "trigger" else "resolved"
-            triage = self.triage.get(index) or self.triager.triage(event)
+            triage = self.triage.get(index) or self._triaged(event)
             self.created[key] = self._build_alert(key, event, triage, status=status)
         if self.created:
             self.session.add_all(self.created.values())
@@ -482,7 +545,7 @@ class _Run:
             row = self.known.get(key)
             if row is not None and row.status == "firing" and row.outcome not in MUTED:
                 continue  # a repeat: it was judged when it fired
-            self.triage[index] = self.triager.triage(event)
+            self.triage[index] = self._triaged(event)
             candidates.append((index, key, self.triage[index]))
         if candidates:
             self.absorbed = self.triager.cascades(candidates)

@@ -97,6 +97,14 @@ def serve(
         "--access-log/--no-access-log",
         help="Log every HTTP request (costs about a third of the alert intake rate).",
     ),
+    workers: int = typer.Option(
+        1,
+        "--workers",
+        min=1,
+        max=64,
+        help="HTTP server processes sharing the port (one per core takes the most alerts); "
+        "the engine and delivery workers run once, in the main process.",
+    ),
 ) -> None:
     """Run the API server and the engine worker. SIGHUP reloads the policy (a bad file is
     refused)."""
@@ -152,6 +160,20 @@ def serve(
     threading.Thread(
         target=_warm_metrics, args=(context,), name="tocsin-metrics-warmup", daemon=True
     ).start()
+    if workers > 1:
+        from tocsin.web.processes import HttpOptions, serve_processes
+
+        out.print(f"{workers} server processes")
+        try:
+            serve_processes(
+                settings=settings,
+                count=workers,
+                options=HttpOptions(access_log=access_log, tls_cert=tls_cert, tls_key=tls_key),
+                reload_policy=lambda: _reload(context),
+            )
+        finally:
+            _stop_workers(stop, worker_thread, delivery_thread)
+        return
     app = create_app(context)
     # What start-up loaded lives as long as the process: keep it out of the collector's
     # full passes, which otherwise stall every request in flight while they walk it.
@@ -167,11 +189,19 @@ def serve(
             ssl_keyfile=str(tls_key) if tls_key else None,
         )
     finally:
-        stop.set()
-        if worker_thread is not None:
-            worker_thread.join(timeout=10)
-        if delivery_thread is not None:
-            delivery_thread.join(timeout=15)
+        _stop_workers(stop, worker_thread, delivery_thread)
+
+
+def _stop_workers(
+    stop: threading.Event,
+    worker_thread: threading.Thread | None,
+    delivery_thread: threading.Thread | None,
+) -> None:
+    stop.set()
+    if worker_thread is not None:
+        worker_thread.join(timeout=10)
+    if delivery_thread is not None:
+        delivery_thread.join(timeout=15)
 
 
 def _warm_metrics(context: AppContext) -> None:

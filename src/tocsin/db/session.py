@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from tocsin.db.engine import WRITE_OPTION
+from tocsin.db.engine import WRITE_OPTION, is_sqlite
+from tocsin.db.writers import WriterLock, writer_lock_for
 
 __all__ = ["SessionFactory", "session_scope"]
 
@@ -17,6 +18,10 @@ class SessionFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._maker = sessionmaker(bind=engine, expire_on_commit=False)
+        #: SQLite: what write transactions queue on (:mod:`tocsin.db.writers`).
+        self.writers: WriterLock | None = (
+            writer_lock_for(engine.url.database) if is_sqlite(engine) else None
+        )
 
     def __call__(self) -> Session:
         return self._maker()
@@ -25,13 +30,16 @@ class SessionFactory:
 @contextmanager
 def session_scope(factory: SessionFactory, *, write: bool = True) -> Iterator[Session]:
     """Open a transaction, commit it if the block succeeds, roll it back otherwise."""
-    session = factory()
-    try:
-        session.connection(execution_options={WRITE_OPTION: write})
-        yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
+    with ExitStack() as stack:
+        if write and factory.writers is not None:
+            stack.enter_context(factory.writers.held())
+        session = factory()
+        try:
+            session.connection(execution_options={WRITE_OPTION: write})
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()

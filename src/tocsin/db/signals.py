@@ -35,11 +35,15 @@ class CommitSignal:
             if waiting in self._events:
                 self._events.remove(waiting)
 
+    def notify(self) -> None:
+        """Wake the subscribers now (for a commit made by another process)."""
+        with self._lock:
+            for waiting in self._events:
+                waiting.set()
+
     def _committed(self, session: Session) -> None:
         if session.info.pop(self._key, False):
-            with self._lock:
-                for waiting in self._events:
-                    waiting.set()
+            self.notify()
 
     def _rolled_back(self, session: Session) -> None:
         session.info.pop(self._key, None)

@@ -29,6 +29,7 @@ __all__ = [
     "STATUSES",
     "AlertmanagerBatch",
     "LinkFinder",
+    "Reuse",
     "parse_alert",
     "parse_alertmanager",
     "parse_alertmanager_batch",
@@ -55,18 +56,21 @@ class AlertmanagerBatch:
     external_url: str | None = None
 
 
-def parse_alertmanager(body: Any) -> list[AlertEvent]:
+def parse_alertmanager(body: Any, *, reuse: Reuse | None = None) -> list[AlertEvent]:
     """The alerts of an Alertmanager webhook body; raises :class:`IngestError`."""
-    return parse_alertmanager_batch(body).events
+    return parse_alertmanager_batch(body, reuse=reuse).events
 
 
-def parse_alertmanager_batch(body: Any) -> AlertmanagerBatch:
+def parse_alertmanager_batch(body: Any, *, reuse: Reuse | None = None) -> AlertmanagerBatch:
     """The alerts and the group fields of an Alertmanager webhook body."""
-    return parse_batch(body, source="alertmanager")
+    return parse_batch(body, source="alertmanager", reuse=reuse)
 
 
 #: Extra links an alert's source adds (Grafana's dashboard and silence URLs).
 LinkFinder = Callable[[Mapping[str, Any], str], tuple[Link, ...]]
+#: The event parsed earlier from an element equal to the one given, or None
+#: (:meth:`tocsin.ingest.memo.ParseMemo.lookup`).
+Reuse = Callable[[Any], AlertEvent | None]
 
 
 def parse_batch(
@@ -75,8 +79,11 @@ def parse_batch(
     source: Source,
     extra_links: LinkFinder | None = None,
     missing_alerts: str = "is missing; expected an array of alerts",
+    reuse: Reuse | None = None,
 ) -> AlertmanagerBatch:
-    """Any body in Alertmanager's webhook shape (Grafana's is one)."""
+    """Any body in Alertmanager's webhook shape (Grafana's is one). ``reuse`` may
+    answer an element's event instead of parsing it (an element equal to one parsed
+    before has the same event); the others are parsed in full."""
     data = f.obj(body, f.BODY)
     status = data.get("status")
     if status is not None and status not in STATUSES:
@@ -85,6 +92,11 @@ def parse_batch(
         raise IngestError("alerts", missing_alerts)
     events: list[AlertEvent] = []
     for index, value in enumerate(f.array(data["alerts"], "alerts")):
+        if reuse is not None:
+            event = reuse(value)
+            if event is not None:
+                events.append(event)
+                continue
         path = f"alerts[{index}]"
         links = extra_links(f.obj(value, path), path) if extra_links else ()
         events.append(parse_alert(value, path, source=source, extra_links=links))

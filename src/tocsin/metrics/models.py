@@ -23,7 +23,7 @@ __all__ = ["IncidentChange"]
 class IncidentChange(Base):
     __tablename__ = "incident_changes"
     #: Never hand out a number twice, even after the log was emptied.
-    __table_args__ = {"sqlite_autoincrement": True}
+    __table_args__ = ({"sqlite_autoincrement": True},)
 
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     incident_id: Mapped[int] = mapped_column(Integer)

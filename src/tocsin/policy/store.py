@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Self
 
@@ -39,6 +40,8 @@ class PolicyStore:
         self._path = path
         self._policy = policy
         self._lock = threading.Lock()
+        #: Called with the new policy after each announced reload.
+        self.listeners: list[Callable[[Policy], None]] = []
 
     @property
     def path(self) -> Path | None:
@@ -48,12 +51,16 @@ class PolicyStore:
     def current(self) -> Policy:
         return self._policy
 
-    def reload(self) -> Policy:
-        """Load the file again and make it current; on error keep the old policy."""
+    def reload(self, *, announce: bool = True) -> Policy:
+        """Load the file again and make it current; on error keep the old policy.
+        ``announce``: tell the :attr:`listeners` (the other server processes)."""
         with self._lock:
             if self._path is None:
                 issue = PolicyIssue("", None, None, "this policy store has no file to reload")
                 raise PolicyError([issue], "<memory>")
             policy = load_policy(self._path)
             self._policy = policy
-            return policy
+        if announce:
+            for listener in self.listeners:
+                listener(policy)
+        return policy

@@ -33,6 +33,7 @@ from tocsin.ingest import (
     pd_error_for,
     pd_success_body,
 )
+from tocsin.ingest.memo import ParseMemo
 from tocsin.web.groupcommit import (
     DatabaseUnavailable,
     Delivery,
@@ -109,26 +110,37 @@ class Inbound:
     or the routes of :mod:`tocsin.web.routes.integrations`); each stores through the
     application's :class:`GroupCommitter`."""
 
-    def __init__(self, committer: GroupCommitter) -> None:
+    def __init__(self, committer: GroupCommitter, memo: ParseMemo | None = None) -> None:
         self.committer = committer
+        #: Alertmanager's alerts parsed before (it sends firing alerts again and again).
+        self.memo = memo if memo is not None else ParseMemo()
 
     async def alerts(self, source: str, key: str, body: bytes) -> Answer:
+        memo = self.memo if source == "alertmanager" else None
         try:
-            events = SOURCES[source](_decode(body))
+            data = _decode(body)
+            if memo is not None:
+                events = parse_alertmanager(data, reuse=memo.lookup(source, key))
+            else:
+                events = SOURCES[source](data)
             results = await self.committer.submit(Delivery(key, events))
         except TocsinError as exc:
             return _refusal(exc)
         assert isinstance(results, list)
+        if memo is not None:
+            memo.keep(source, key, data["alerts"], events)
         return Answer(
             202,
             {
                 "status": "success",
                 "accepted": len(results),
                 "alerts": [
+                    # str() of the outcome (a StrEnum) is its value, without the
+                    # enum's property lookup: this runs for every alert
                     {
                         "id": r.alert_id,
                         "dedup_key": r.dedup_key,
-                        "outcome": r.outcome.value,
+                        "outcome": str(r.outcome),
                         "incident": r.incident,
                     }
                     for r in results
