@@ -102,7 +102,9 @@ class Context:
     def incident(self, incident_id: int | None) -> Incident | None:
         if incident_id is None:
             return None
-        return incidents.get_by_id(session=self.session, incident_id=incident_id)
+        return incidents.get_by_id(
+            session=self.session, incident_id=incident_id, with_related=False
+        )
 
 
 def group_hash(key: str) -> str:

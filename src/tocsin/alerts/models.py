@@ -114,7 +114,8 @@ class Alert(Base):
     __tablename__ = "alerts"
     __table_args__ = (
         UniqueConstraint("integration_id", "dedup_key"),
-        Index("ix_alerts_status_fired", "status", "fired_at"),
+        # Covers the cascade count (firing alerts per service in a window) on its own.
+        Index("ix_alerts_status_fired", "status", "fired_at", "outcome", "service"),
         Index("ix_alerts_service_fired", "service", "fired_at"),
         Index("ix_alerts_route_fired", "route_path", "fired_at"),
         Index("ix_alerts_fired", "fired_at"),

@@ -142,7 +142,7 @@ def route(
     top = tree if tree is not None else Route()
     found: list[tuple[Route, _Inherited, tuple[str, ...]]] = []
     start = _Inherited(service=default_service).child(top)
-    _walk(top, "routes", start, (), alert.labels, found, top=True)
+    _walk(top, "routes", start, (), alert.labels, found)
     window = policy.alerting.correlation_window
     return [_decide(node, settings, path, alert, policy, window) for node, settings, path in found]
 
@@ -154,23 +154,22 @@ def _walk(
     path: tuple[str, ...],
     labels: Mapping[str, str],
     found: list[tuple[Route, _Inherited, tuple[str, ...]]],
-    *,
-    top: bool = False,
-) -> bool:
-    # The top route is the default: it matches every alert whatever it says.
-    if not top and not matches(node.matchers, labels):
-        return False
+) -> None:
+    """Collect the routes ``labels`` end at below ``node``, which matched (the top
+    route matches every alert, whatever its matchers say). A child's settings are
+    worked out only for the children that match."""
     path = (*path, node.name or loc)
     matched_child = False
     for index, child in enumerate(node.routes):
+        if not matches(child.matchers, labels):
+            continue
         child_loc = f"{loc}.routes[{index}]"
-        if _walk(child, child_loc, settings.child(child), path, labels, found):
-            matched_child = True
-            if not child.continue_:
-                break
+        _walk(child, child_loc, settings.child(child), path, labels, found)
+        matched_child = True
+        if not child.continue_:
+            break
     if not matched_child:
         found.append((node, settings, path))
-    return True
 
 
 def _decide(

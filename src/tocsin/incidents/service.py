@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from tocsin.db.counters import next_number
 from tocsin.errors import Conflict, InvalidInput, NotFound
@@ -149,8 +149,16 @@ def get(*, session: Session, ref: str) -> Incident:
     return incident
 
 
-def get_by_id(*, session: Session, incident_id: int) -> Incident | None:
-    return session.get(Incident, incident_id)
+#: Services and roles read when first touched, not with the incident.
+_ON_ACCESS = (lazyload(Incident.services), lazyload(Incident.roles))
+
+
+def get_by_id(*, session: Session, incident_id: int, with_related: bool = True) -> Incident | None:
+    """``with_related=False``: services and roles are read only if used (the alert
+    path attaches many alerts to incidents whose services and roles it never reads)."""
+    if with_related:
+        return session.get(Incident, incident_id)
+    return session.get(Incident, incident_id, options=_ON_ACCESS)
 
 
 def numbers_by_id(*, session: Session, ids: set[int | None]) -> dict[int, int]:
