@@ -18,10 +18,10 @@ Stages, in Alertmanager's order, each recording *why* on the alert (its outcome)
 7. **noise gate** — ``min_alerts`` of the route within ``within`` before an incident.
 8. **group** — attach, reopen or declare (:mod:`tocsin.alerts.linking`).
 
-On PostgreSQL a batch that changes more than counters takes a transaction-scoped
-advisory lock per integration, so two concurrent batches cannot both open the first
-row of a dedup key or both open an incident for one new group. (SQLite has one
-writer at a time anyway.)
+On PostgreSQL every batch takes a transaction-scoped advisory lock per integration,
+so two concurrent batches (of two server processes) cannot both open the first row of
+a dedup key or both open an incident for one new group, nor deadlock counting repeats
+of the same alerts in different orders. (SQLite has one writer at a time anyway.)
 """
 
 from __future__ import annotations
@@ -149,16 +149,15 @@ class _Run:
         ):
             self.integration.last_seen_at = self.now
         self.session.flush()  # the hot path reads with plain SQL: it must see everything
-        keys = [clean_text(e.dedup_key) for e in events]
-        self._load(set(keys))
-        if all(self._plain_repeat(k, e) for k, e in zip(keys, events, strict=True)):
-            return self._count_all(keys, events)
         if self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(
                 text("SELECT pg_advisory_xact_lock(:a, :b)"),
                 {"a": _INGEST_LOCK, "b": self.integration.id},
             )
-            self._load(set(keys))  # what concurrent batches committed meanwhile
+        keys = [clean_text(e.dedup_key) for e in events]
+        self._load(set(keys))
+        if all(self._plain_repeat(k, e) for k, e in zip(keys, events, strict=True)):
+            return self._count_all(keys, events)
         self._look_ahead(keys, events)
         self._insert_new(keys, events)
         handled = [self._handle(i, k, e) for i, (k, e) in enumerate(zip(keys, events, strict=True))]
