@@ -49,7 +49,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.alertmanager import Alertmanager, find_alertmanager, webhook_config
 from tests.support.pgcluster import PostgresCluster, find_pg_bin
-from tests.support.servers import clean_env, free_port, run_tocsin, start_server, stop_server
+from tests.support.servers import (
+    clean_env,
+    free_port,
+    run_tocsin,
+    server_processes,
+    start_server,
+    stop_server,
+)
 
 CONNECTIONS = 64
 FINGERPRINTS = 1_000
@@ -236,17 +243,7 @@ def alertmanager_bodies(alerts: int, per_request: int) -> list[bytes]:
 def server_peak_rss_mib(pid: int) -> float | None:
     """The peak resident sets of ``pid`` and of its server processes
     (``tocsin serve --workers N``), added up, in MiB."""
-    children = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if (
-                entry.name.isdigit()
-                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid
-                and b"spawn_main" in (entry / "cmdline").read_bytes()
-            ):
-                children.append(int(entry.name))
-        except (OSError, ValueError, IndexError):
-            continue
+    children = server_processes(pid)
     sizes = [peak_rss_mib(p) for p in (pid, *children)]
     return round(sum(s for s in sizes if s is not None), 1) if sizes[0] is not None else None
 

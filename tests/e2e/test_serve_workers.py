@@ -24,7 +24,14 @@ from typing import Any
 import httpx
 import pytest
 from tests.e2e.test_crash_recovery import POLICY, _wait_for
-from tests.support.servers import clean_env, free_port, run_tocsin, start_server, stop_server
+from tests.support.servers import (
+    clean_env,
+    free_port,
+    run_tocsin,
+    server_processes,
+    start_server,
+    stop_server,
+)
 
 
 @dataclass
@@ -40,20 +47,7 @@ class Served:
         )
 
     def children(self) -> list[int]:
-        """The server processes (not multiprocessing's resource tracker)."""
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                command = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            parent = int(stat.rsplit(")", 1)[1].split()[1])
-            if parent == self.process.pid and b"spawn_main" in command:
-                found.append(int(entry.name))
-        return sorted(found)
+        return server_processes(self.process.pid)
 
     @contextmanager
     def only(self, child: int) -> Iterator[httpx.Client]:

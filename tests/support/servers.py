@@ -117,3 +117,21 @@ def stop_server(process: subprocess.Popen[str]) -> str:
         process.terminate()
     output, _ = process.communicate(timeout=15)
     return output or ""
+
+
+def server_processes(pid: int) -> list[int]:
+    """The HTTP server processes of `tocsin serve --workers N` running as ``pid``
+    (its children started by multiprocessing, not the resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid and b"spawn_main" in command:
+            found.append(int(entry.name))
+    return sorted(found)

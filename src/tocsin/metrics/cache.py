@@ -24,7 +24,7 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from tocsin.incidents.models import Incident
-from tocsin.metrics.loader import IncidentColumns, fetch_columns, in_range
+from tocsin.metrics.loader import IncidentColumns, fetch_columns, in_range, read_table
 from tocsin.metrics.table import IncidentTable
 
 __all__ = ["MAX_PATCH", "IncidentTableCache"]
@@ -50,9 +50,8 @@ class IncidentTableCache:
     def table(self, session: Session, *, since: datetime, until: datetime) -> IncidentTable:
         """The incidents detected in [since, until), drills included (flagged)."""
         if session.get_bind().dialect.name != "sqlite":
-            columns = fetch_columns(session, where=in_range(since, until), escalated_since=since)
             self.last_refresh = "read"
-            return columns.table()
+            return read_table(session, since=since, until=until)
         with self._lock:
             columns = self._current(session, since)
         rows = (columns.detected >= since.timestamp()) & (columns.detected < until.timestamp())

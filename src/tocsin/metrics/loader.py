@@ -27,7 +27,7 @@ from tocsin.incidents.models import Incident, IncidentService, TimelineEvent
 from tocsin.metrics.sql import instant, is_drill, to_epoch_seconds
 from tocsin.metrics.table import BoolArray, FloatArray, IncidentTable, IntArray
 
-__all__ = ["IncidentColumns", "fetch_columns", "in_range"]
+__all__ = ["IncidentColumns", "fetch_columns", "in_range", "read_table"]
 
 _NO_SERVICES: tuple[str, ...] = ()
 
@@ -201,3 +201,8 @@ def fetch_columns(
         escalated=np.isin(ids, np.fromiter(escalated, dtype=np.int64, count=len(escalated))),
         services=list(map(services.get, columns[0], repeat(_NO_SERVICES))),
     )
+
+
+def read_table(session: Session, *, since: datetime, until: datetime) -> IncidentTable:
+    """Every incident detected in [since, until), drills included (flagged), read now."""
+    return fetch_columns(session, where=in_range(since, until), escalated_since=since).table()

@@ -24,7 +24,7 @@ from tocsin.incidents.models import Incident, IncidentService
 from tocsin.metrics.budget import Impact, SloStatus, slo_status
 from tocsin.metrics.bulk import collector_paused
 from tocsin.metrics.cache import IncidentTableCache
-from tocsin.metrics.loader import fetch_columns, in_range
+from tocsin.metrics.loader import in_range, read_table
 from tocsin.metrics.rules import (
     REPEAT_WITHIN,
     MetricsSummary,
@@ -70,11 +70,11 @@ def load_table(
 ) -> IncidentTable:
     """Every incident detected in [since, until), drills included (flagged), as columns
     (:func:`tocsin.metrics.loader.fetch_columns`)."""
-    window = in_range(since, until)
-    table = fetch_columns(session, where=window, escalated_since=since).table()
+    table = read_table(session, since=since, until=until)
     if not with_tags:
         return table
-    rows = session.connection().execute(select(Incident.id, Incident.tags).where(window))
+    query = select(Incident.id, Incident.tags).where(in_range(since, until))
+    rows = session.connection().execute(query)
     tags = {incident_id: tuple(values or ()) for incident_id, values in rows}
     return replace(table, tags=[tags.get(i, ()) for i in table.ids.tolist()])
 
