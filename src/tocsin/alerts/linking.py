@@ -343,11 +343,9 @@ def set_severity(ctx: Context, incident: Incident, severity: str) -> None:
 def reopen(
     ctx: Context, incident: Incident, alert: Alert, ghash: str, *, flapping: bool = False
 ) -> None:
-    # Severity first, so that the new page already carries it.
-    if flapping:
-        set_severity(ctx, incident, alert.severity)
-    else:
-        _raise_severity(ctx, incident, alert.severity)
+    # Severity first, so that the new page already carries it. Never lowered: a
+    # flapping alert is as severe as its route says.
+    _raise_severity(ctx, incident, alert.severity)
     incidents.transition(
         session=ctx.session,
         policy=ctx.policy,
