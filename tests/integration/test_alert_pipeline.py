@@ -539,7 +539,7 @@ def test_a_cascade_opens_one_sev1_instead_of_many_pages(h: Harness) -> None:
     assert len(h.pages()) == 3
 
 
-def test_a_flapping_alert_is_kept_to_one_low_severity_incident(h: Harness) -> None:
+def test_a_flapping_alert_is_kept_to_one_incident_that_pages_once(h: Harness) -> None:
     alert = am("Flappy", "checkout")
     assert h.fire(alert) == [("new_incident", "INC-1")]
     h.at(2)
@@ -557,9 +557,10 @@ def test_a_flapping_alert_is_kept_to_one_low_severity_incident(h: Harness) -> No
     h.at(12)
     assert h.fire(alert) == [("flapping", "INC-1")]
     [stored] = h.alerts()
-    assert stored["flapping"] is True and stored["severity"] == "SEV4"
+    assert stored["flapping"] is True and stored["severity"] == "SEV1"  # as routed
     incident = h.incident("INC-1")
-    assert incident["severity"] == "SEV4"  # the lowest severity of the policy
+    assert incident["severity"] == "SEV1"  # flapping never lowers it
+    assert "severity_changed" not in h.kinds("INC-1")
     assert len(h.incidents()) == 1
     assert h.pages() == [("alice", "INC-1")]
     assert "alert_flapping" in h.kinds("INC-1")

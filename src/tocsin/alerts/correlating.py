@@ -1,5 +1,6 @@
 """Correlation's effect on incidents: a cascade's one SEV1 incident, and a flapping
-alert kept to one incident at the lowest severity. (Whether there is a cascade or a
+alert kept to one incident whose re-fires page nobody, at no lower a severity than its
+alerts or a person say. (Whether there is a cascade or a
 flapping alert is decided by the pure rules; :mod:`tocsin.alerts.triage` and the
 pipeline ask them.)
 """
@@ -24,14 +25,14 @@ from tocsin.alerts.linking import (
     set_severity,
 )
 from tocsin.alerts.models import Alert, AlertLink
-from tocsin.alerts.rules import AlertOutcome
+from tocsin.alerts.rules import AlertOutcome, flapping_severity
 from tocsin.incidents import service as incidents
-from tocsin.incidents.models import Incident, IncidentUpdate
+from tocsin.incidents.models import Incident, IncidentUpdate, TimelineEvent
 from tocsin.incidents.rules import ACTIVE_STATUSES, IncidentStatus
 from tocsin.incidents.timeline import SYSTEM_ACTOR
-from tocsin.policy import format_duration
+from tocsin.policy import UnknownSeverity, format_duration
 
-__all__ = ["join_cascade", "mark_flapping", "place_flapping"]
+__all__ = ["join_cascade", "keep_severity", "mark_flapping", "place_flapping"]
 
 _ACTIVE = {s.value for s in ACTIVE_STATUSES}
 
@@ -126,14 +127,24 @@ def _add_services(ctx: Context, incident: Incident, services: Sequence[str]) -> 
 
 # ---------------------------------------------------------------- flapping
 
+_PERSON_SEVERITY = {"declared": "severity", "severity_changed": "to"}
 
-def _lowest(ctx: Context) -> str:
-    return ctx.policy.severities[-1].name
+
+def _why_quiet(ctx: Context) -> str:
+    settings = ctx.policy.alerting
+    return (
+        f"{settings.flapping.transitions} changes within "
+        f"{format_duration(settings.flapping_window)}"
+    )
 
 
 def place_flapping(ctx: Context, alert: Alert, ghash: str) -> None:
-    """A flapping alert fired: keep it to its one incident, at the lowest severity."""
-    alert.severity = _lowest(ctx)
+    """A flapping alert fired: keep it to its one incident without paging again.
+
+    It joins its own incident while that is active, or reopens it if resolved (a reopen
+    pages, as any reopen; its resolves then leave the incident in monitoring). Otherwise
+    it opens a new incident at its routed severity, paged once.
+    """
     own = ctx.incident(alert.incident_id)
     if own is not None and own.status in _ACTIVE:
         attach(
@@ -145,9 +156,11 @@ def place_flapping(ctx: Context, alert: Alert, ghash: str) -> None:
             outcome=AlertOutcome.flapping,
             flapping=True,
         )
+        keep_severity(ctx, own, alert)
         return
     if own is not None and own.status == IncidentStatus.resolved:
         reopen(ctx, own, alert, ghash, flapping=True)
+        keep_severity(ctx, own, alert)
         return
     incident = declare(
         ctx,
@@ -161,37 +174,85 @@ def place_flapping(ctx: Context, alert: Alert, ghash: str) -> None:
     link(ctx, incident, alert, "opened", ghash)
     alert.incident_id = incident.id
     alert.outcome = AlertOutcome.flapping.value
-    ctx.timeline(incident, "alert_opened", f"Opened by flapping alert {alert_title(alert)}")
+    ctx.timeline(
+        incident,
+        "alert_opened",
+        f"Opened by flapping alert {alert_title(alert)} ({_why_quiet(ctx)}): "
+        "its re-fires won't page again while it flaps",
+        **alert_data(alert),
+    )
     if own is not None:
         record_follows(ctx, incident, own)
 
 
 def mark_flapping(ctx: Context, alert: Alert) -> None:
-    """The alert was just found flapping: say so on its incident and lower that
-    incident to the lowest severity, unless other alerts there still fire for real."""
+    """The alert was just found flapping: say on its incident that its re-fires won't
+    page again while it flaps. The incident keeps its severity (see
+    :func:`tocsin.alerts.rules.flapping_severity`)."""
     alert.flapping = True
-    alert.severity = _lowest(ctx)
     incident = ctx.incident(alert.incident_id)
     if incident is None or incident.status == IncidentStatus.closed:
         return
-    settings = ctx.policy.alerting
     ctx.timeline(
         incident,
         "alert_flapping",
-        f"Alert {alert_title(alert)} is flapping ({settings.flapping.transitions} changes "
-        f"within {format_duration(settings.flapping_window)}): kept to this incident",
+        f"Alert {alert_title(alert)} is flapping ({_why_quiet(ctx)}): "
+        "its re-fires won't page again while it flaps",
         **alert_data(alert),
     )
-    others = ctx.session.scalar(
-        select(Alert.id)
+    keep_severity(ctx, incident, alert)
+
+
+def keep_severity(ctx: Context, incident: Incident, alert: Alert) -> None:
+    """Raise ``incident`` to what :func:`flapping_severity` says it must at least be:
+    the worst of its flapping alert's routed severity, its other firing alerts and the
+    last severity a person set."""
+    if incident.status == IncidentStatus.closed:
+        return
+    own = _rank(ctx, alert.severity)
+    if own is None:
+        return
+    firing = ctx.session.scalars(
+        select(Alert.severity)
+        .distinct()
         .join(AlertLink, AlertLink.alert_id == Alert.id)
         .where(
             AlertLink.incident_id == incident.id,
             Alert.id != alert.id,
             Alert.status == "firing",
-            Alert.flapping.is_(False),
         )
-        .limit(1)
     )
-    if others is None and incident.severity != alert.severity:
-        set_severity(ctx, incident, alert.severity)
+    ranks = [rank for rank in (_rank(ctx, name) for name in firing) if rank is not None]
+    wanted = flapping_severity(
+        incident.severity_rank, alert=own, firing=ranks, person=_person_rank(ctx, incident)
+    )
+    if wanted < incident.severity_rank:
+        set_severity(ctx, incident, ctx.policy.severities[wanted - 1].name)
+
+
+def _rank(ctx: Context, name: str | None) -> int | None:
+    if not name:
+        return None
+    try:
+        return ctx.policy.severity(name).rank
+    except UnknownSeverity:  # a severity a reloaded policy no longer has
+        return None
+
+
+def _person_rank(ctx: Context, incident: Incident) -> int | None:
+    """The rank of the last severity a person gave ``incident`` (declaring it or
+    changing its severity), if one did: what Tocsin does itself is ``SYSTEM_ACTOR``'s."""
+    event = ctx.session.scalars(
+        select(TimelineEvent)
+        .where(
+            TimelineEvent.incident_id == incident.id,
+            TimelineEvent.kind.in_(list(_PERSON_SEVERITY)),
+            TimelineEvent.actor != SYSTEM_ACTOR,
+        )
+        .order_by(TimelineEvent.at.desc(), TimelineEvent.id.desc())
+        .limit(1)
+    ).first()
+    if event is None:
+        return None
+    value = event.data.get(_PERSON_SEVERITY[event.kind])
+    return _rank(ctx, value) if isinstance(value, str) else None

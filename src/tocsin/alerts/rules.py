@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 
 from tocsin.alerts.correlation import (
@@ -69,6 +69,7 @@ __all__ = [
     "detect_cascade",
     "detect_flapping",
     "fingerprint",
+    "flapping_severity",
     "gate_open",
     "group_key",
     "in_maintenance",
@@ -94,7 +95,7 @@ class AlertOutcome(StrEnum):
     below_threshold = "below_threshold"  # the route's noise gate is still closed
     no_incident_route = "no_incident_route"  # its route says open_incident: false
     resolved = "resolved"  # a resolve for a stored alert
-    flapping = "flapping"  # fires and resolves too often: kept to one low incident
+    flapping = "flapping"  # fires and resolves too often: its re-fires page nobody
     cascade = "cascade"  # part of a cascade: joined the one cascade-failure incident
 
 
@@ -122,3 +123,22 @@ def gate_open(count_in_window: int, min_alerts: int) -> bool:
     """The noise gate: a route with ``min_alerts: N`` opens an incident only once N
     matching alerts (this one included) arrived within its window."""
     return count_in_window >= min_alerts
+
+
+def flapping_severity(
+    current: int, *, alert: int, firing: Iterable[int] = (), person: int | None = None
+) -> int:
+    """The severity rank (lower is more severe) an incident has once one of its alerts
+    flaps: ``current``, raised to the worst of the flapping alert's own routed severity
+    (``alert``), the other alerts of the incident that still fire (``firing``) and the
+    last severity a person set (``person``).
+
+    Flapping only stops the re-fires from paging again; it never lowers a severity. A
+    flapping alert is as real a problem as its route says (an outage that comes back
+    within the hour is still an outage), so its incident is never less severe than it.
+    Raising to the person's severity repairs an incident lowered behind their back.
+    """
+    floors = [current, alert, *firing]
+    if person is not None:
+        floors.append(person)
+    return min(floors)

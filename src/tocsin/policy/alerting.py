@@ -203,13 +203,23 @@ class CascadeSettings(_Model):
 
 
 class FlappingSettings(_Model):
-    """An alert that keeps firing and resolving is kept to one low-severity incident."""
+    """An alert that keeps firing and resolving is kept to its one incident, and its
+    re-fires page nobody again while it flaps. Flapping never lowers a severity: the
+    incident stays at least as severe as its firing alerts (the flapping one included)
+    and as a person set it."""
 
     transitions: int = Field(
-        default=4, ge=2, description="Fires/resolves at least this many times ..."
+        default=4,
+        ge=2,
+        description="An alert that fires/resolves at least this many times ...",
     )
     window: Duration | None = Field(
-        default=None, description="... within this window (default `correlation_window`)."
+        default=None,
+        description=(
+            "... within this window (default `correlation_window`) is flapping: its "
+            "re-fires join its incident without paging again; the incident's severity "
+            "is never lowered."
+        ),
     )
 
 
