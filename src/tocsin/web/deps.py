@@ -35,7 +35,13 @@ ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
 def get_session(request: Request, context: ContextDep) -> Iterator[Session]:
-    """One transaction per request, committed before the response is sent."""
+    """One transaction per request, committed before the response is sent.
+
+    ``scope="function"`` below runs this tear-down (the commit) as soon as the handler
+    returns, inside the exception handling of the route: a commit that fails (a full
+    disk, a lost connection) is answered as if the handler had raised it (503, see
+    :mod:`tocsin.web.errors`), never after a 2xx has gone out.
+    """
     with session_scope(context.sessions, write=request.method not in _READ_METHODS) as session:
         yield session
 
