@@ -21,7 +21,7 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from tests.conftest import LiveServer
 from tests.support.dashboard_session import Browser, add_user, cheap_hashing
 
@@ -42,17 +42,29 @@ class SqliteFaults:
     """Switches real SQLite faults on and off for every connection the server checks
     out of its pool (the settings are per connection, so each checkout applies them)."""
 
-    def __init__(self, live: LiveServer) -> None:
-        self.engine = live.context.sessions.engine
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
         database = self.engine.url.database
         assert database is not None
         self.path = Path(database)
         self.full = False
         self.read_only = False
+        #: Only the commit of a write transaction meets the full disk (see _at_commit).
+        self.full_at_commit = False
         event.listen(self.engine, "checkout", self._apply)
+        event.listen(self.engine, "commit", self._at_commit)
 
     def close(self) -> None:
         event.remove(self.engine, "checkout", self._apply)
+        event.remove(self.engine, "commit", self._at_commit)
+
+    def _at_commit(self, connection: Any) -> None:
+        """A last write just before each write transaction commits, that needs more
+        space than the free pages hold (see :meth:`fill_disk`) in a file that may not
+        grow: the whole transaction fails at its commit, whatever it wrote before."""
+        if self.full_at_commit and connection.get_execution_options().get(WRITE_OPTION):
+            connection.exec_driver_sql("PRAGMA max_page_count = 1")
+            connection.exec_driver_sql("INSERT INTO test_filler VALUES (zeroblob(100000))")
 
     def _apply(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         # A maximum below the file's size is raised to it: the file cannot grow.
@@ -82,7 +94,7 @@ def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def faults(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[SqliteFaults]:
     monkeypatch.setenv("TOCSIN_SLACK_SIGNING_SECRET", SLACK_SECRET)
-    injected = SqliteFaults(live_server)
+    injected = SqliteFaults(live_server.context.sessions.engine)
     yield injected
     injected.close()
 
@@ -271,22 +283,13 @@ def test_a_fault_at_commit_after_the_handler_returned_is_503(
     declare(api)
     faults.fill_disk()
     faults.free_disk()  # no free pages left, but the file may grow again ...
-
-    def grow_at_commit(connection: Any) -> None:
-        # ... except for this last write of every write transaction
-        if connection.get_execution_options().get(WRITE_OPTION):
-            connection.exec_driver_sql("PRAGMA max_page_count = 1")
-            connection.exec_driver_sql("INSERT INTO test_filler VALUES (zeroblob(100000))")
-
-    event.listen(faults.engine, "commit", grow_at_commit)
-    try:
-        unavailable(
-            api.post(INCIDENTS, json={"title": "At commit", "severity": "sev2"}),
-            "the database disk is full",
-        )
-        unavailable(api.post(f"{INCIDENTS}/INC-1/acknowledge", json={}), "disk is full")
-    finally:
-        event.remove(faults.engine, "commit", grow_at_commit)
+    faults.full_at_commit = True  # ... except for the commit's own last write
+    unavailable(
+        api.post(INCIDENTS, json={"title": "At commit", "severity": "sev2"}),
+        "the database disk is full",
+    )
+    unavailable(api.post(f"{INCIDENTS}/INC-1/acknowledge", json={}), "disk is full")
+    faults.full_at_commit = False
     faults.free_disk()
     assert [i["id"] for i in api.get(INCIDENTS).json()["items"]] == ["INC-1"]
     assert api.get(f"{INCIDENTS}/INC-1").json()["status"] == "triggered"
