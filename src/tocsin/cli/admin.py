@@ -25,6 +25,7 @@ from tocsin.cli.local import (
 )
 from tocsin.cli.policy import print_policy_warnings
 from tocsin.clock import SystemClock
+from tocsin.web.timeouts import BODY_TIMEOUT_SECONDS, HEADER_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
     from tocsin.web.context import AppContext
@@ -105,6 +106,19 @@ def serve(
         help="HTTP server processes sharing the port (one per core takes the most alerts); "
         "the engine and delivery workers run once, in the main process.",
     ),
+    header_timeout: float = typer.Option(
+        HEADER_TIMEOUT_SECONDS,
+        "--header-timeout",
+        min=0.1,
+        help="Seconds a client has to send a request's headers (from connecting, or from "
+        "the previous response) before the connection is closed.",
+    ),
+    body_timeout: float = typer.Option(
+        BODY_TIMEOUT_SECONDS,
+        "--body-timeout",
+        min=0.1,
+        help="Seconds to wait for each chunk of a request body before answering 408.",
+    ),
 ) -> None:
     """Run the API server and the engine worker. SIGHUP reloads the policy (a bad file is
     refused)."""
@@ -115,6 +129,8 @@ def serve(
     from tocsin.web.app import create_app
     from tocsin.web.context import AppContext
     from tocsin.web.dashboard.secret import signing_key
+    from tocsin.web.limits import set_body_timeout
+    from tocsin.web.timeouts import KEEP_ALIVE_SECONDS, header_timeout_protocol
 
     settings = settings_for(policy).model_copy(update={"host": host, "port": port})
     try:
@@ -168,13 +184,20 @@ def serve(
             serve_processes(
                 settings=settings,
                 count=workers,
-                options=HttpOptions(access_log=access_log, tls_cert=tls_cert, tls_key=tls_key),
+                options=HttpOptions(
+                    access_log=access_log,
+                    tls_cert=tls_cert,
+                    tls_key=tls_key,
+                    header_timeout=header_timeout,
+                    body_timeout=body_timeout,
+                ),
                 reload_policy=lambda: _reload(context),
             )
         finally:
             _stop_workers(stop, worker_thread, delivery_thread)
         return
     app = create_app(context)
+    set_body_timeout(app, body_timeout)
     # What start-up loaded lives as long as the process: keep it out of the collector's
     # full passes, which otherwise stall every request in flight while they walk it.
     gc.freeze()
@@ -187,6 +210,8 @@ def serve(
             access_log=access_log,
             ssl_certfile=str(tls_cert) if tls_cert else None,
             ssl_keyfile=str(tls_key) if tls_key else None,
+            http=header_timeout_protocol(header_timeout),
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     finally:
         _stop_workers(stop, worker_thread, delivery_thread)

@@ -1,27 +1,50 @@
-"""Request-size and content-type guards, applied before any route reads a body."""
+"""Request-size, content-type and body-time guards, applied before any route reads a
+body."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
+from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["BodyGuard"]
+from tocsin.web.timeouts import BODY_TIMEOUT_SECONDS
+
+__all__ = ["BodyGuard", "set_body_timeout"]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
+def set_body_timeout(app: Starlette, seconds: float) -> None:
+    """How long :class:`BodyGuard` in ``app`` waits for each chunk of a request body
+    (``tocsin serve --body-timeout``)."""
+    app.state.body_timeout = float(seconds)
+
+
 class BodyGuard:
-    """Answers 413 for bodies over `max_bytes` and 415 for non-JSON bodies under `/api/`.
+    """Answers 413 for bodies over `max_bytes`, 415 for non-JSON bodies under `/api/`,
+    and 408 when the next chunk of a body does not arrive within the body timeout.
 
     The body is read here (it is at most `max_bytes`) and replayed to the app, so a
-    chunked upload without Content-Length is bounded too.
+    chunked upload without Content-Length is bounded too, and a client that sends its
+    headers and then trickles (or nothing) cannot hold a request open for ever. The
+    timeout is ``body_timeout``, else the application's (:func:`set_body_timeout`),
+    else 30 s.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, form_paths: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        form_paths: tuple[str, ...] = (),
+        body_timeout: float | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.form_paths = form_paths
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
@@ -34,8 +57,14 @@ class BodyGuard:
             return
         chunks: list[bytes] = []
         size = 0
+        timeout = self._timeout(scope)
         while True:
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), timeout)
+            except TimeoutError:
+                detail = f"the request body did not arrive within {timeout:g} s"
+                await _reply(send, 408, detail, close=True)
+                return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")
@@ -64,6 +93,13 @@ class BodyGuard:
 
         await self.app(scope, replay, send)
 
+    def _timeout(self, scope: Scope) -> float:
+        if self.body_timeout is not None:
+            return self.body_timeout
+        state = getattr(scope.get("app"), "state", None)
+        seconds = getattr(state, "body_timeout", None)
+        return BODY_TIMEOUT_SECONDS if seconds is None else float(seconds)
+
     def _too_large(self) -> str:
         return f"request body is larger than the limit of {self.max_bytes} bytes"
 
@@ -79,16 +115,15 @@ def _is_json(headers: dict[str, str]) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
-async def _reply(send: Send, status: int, detail: str) -> None:
+async def _reply(send: Send, status: int, detail: str, *, close: bool = False) -> None:
+    """A JSON ``{"detail": ...}`` answer; ``close`` ends the connection after it (the
+    rest of an unread body must not be taken for the next request)."""
     payload = json.dumps({"detail": detail}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(payload)).encode()),
-            ],
-        }
-    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": payload})

@@ -40,6 +40,12 @@ from typing import TYPE_CHECKING
 from tocsin.config import Settings
 from tocsin.db.jobs import JOB_SCHEDULED
 from tocsin.notify.outbox import NOTIFICATION_ENQUEUED
+from tocsin.web.timeouts import (
+    BODY_TIMEOUT_SECONDS,
+    HEADER_TIMEOUT_SECONDS,
+    KEEP_ALIVE_SECONDS,
+    header_timeout_protocol,
+)
 
 if TYPE_CHECKING:
     from tocsin.web.context import AppContext
@@ -61,6 +67,8 @@ class HttpOptions:
     access_log: bool = False
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    header_timeout: float = HEADER_TIMEOUT_SECONDS
+    body_timeout: float = BODY_TIMEOUT_SECONDS
 
 
 class _Pokes:
@@ -166,11 +174,13 @@ def _child(settings: Settings, listener: socket.socket, options: HttpOptions, pa
 
     from tocsin.web.app import create_app
     from tocsin.web.context import AppContext
+    from tocsin.web.limits import set_body_timeout
 
     context = AppContext.from_settings(settings)
     _follow_reloads(context, parent)
     _forward_wakeups(parent)
     app = create_app(context)
+    set_body_timeout(app, options.body_timeout)
     gc.freeze()
     uvicorn.Server(
         uvicorn.Config(
@@ -179,6 +189,8 @@ def _child(settings: Settings, listener: socket.socket, options: HttpOptions, pa
             access_log=options.access_log,
             ssl_certfile=str(options.tls_cert) if options.tls_cert else None,
             ssl_keyfile=str(options.tls_key) if options.tls_key else None,
+            http=header_timeout_protocol(options.header_timeout),
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
     ).run(sockets=[listener])
 
