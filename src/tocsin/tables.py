@@ -3,6 +3,7 @@
 Used by the migration environment (autogenerate) and the schema-drift test.
 """
 
+import tocsin.alerts.bulk_models
 import tocsin.alerts.models
 import tocsin.auth.models
 import tocsin.db.counters

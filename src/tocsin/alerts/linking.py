@@ -21,9 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tocsin.alerts.models import Alert, AlertLink, Integration
@@ -38,6 +38,7 @@ __all__ = [
     "Context",
     "IngestNote",
     "Outcome",
+    "StormStage",
     "acknowledge_for",
     "alert_data",
     "alert_title",
@@ -48,6 +49,7 @@ __all__ = [
     "link",
     "live_group_incident",
     "place",
+    "preload_latest_links",
     "record_follows",
     "ref",
     "reopen",
@@ -97,7 +99,8 @@ class Context:
     linked: set[tuple[int, int]] = field(default_factory=set)
     #: Each group's newest link, ``(incident id, linked at)``, as read or written during
     #: this call (links only change through :func:`link`, which keeps this up to date).
-    latest_links: dict[str, tuple[int, datetime]] = field(default_factory=dict)
+    #: None: the group has no link (yet).
+    latest_links: dict[str, tuple[int, datetime] | None] = field(default_factory=dict)
 
     def incident(self, incident_id: int | None) -> Incident | None:
         if incident_id is None:
@@ -178,19 +181,43 @@ def _group_firing(ctx: Context, incident: Incident, ghash: str, exclude: int | N
 
 def _latest_link(ctx: Context, ghash: str) -> tuple[int, datetime] | None:
     """``(incident id, linked at)`` of the group's newest link."""
-    known = ctx.latest_links.get(ghash)
-    if known is not None:
-        return known
+    if ghash in ctx.latest_links:
+        return ctx.latest_links[ghash]
     row = ctx.session.execute(
         select(AlertLink.incident_id, AlertLink.linked_at)
         .where(AlertLink.group_hash == ghash)
         .order_by(AlertLink.linked_at.desc())
         .limit(1)
     ).first()
-    if row is None:
-        return None
-    ctx.latest_links[ghash] = (row.incident_id, row.linked_at)
-    return ctx.latest_links[ghash]
+    found = None if row is None else (row.incident_id, row.linked_at)
+    ctx.latest_links[ghash] = found
+    return found
+
+
+def preload_latest_links(ctx: Context, hashes: set[str]) -> None:
+    """Read the newest link of many groups at once (a batch's new alerts), so that
+    deciding each of them asks the database nothing about its group."""
+    wanted = [h for h in hashes if h not in ctx.latest_links]
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        newest = (
+            select(AlertLink.group_hash, func.max(AlertLink.linked_at).label("at"))
+            .where(AlertLink.group_hash.in_(chunk))
+            .group_by(AlertLink.group_hash)
+            .subquery()
+        )
+        rows = ctx.session.execute(
+            select(AlertLink.group_hash, AlertLink.incident_id, AlertLink.linked_at)
+            .join(
+                newest,
+                (AlertLink.group_hash == newest.c.group_hash)
+                & (AlertLink.linked_at == newest.c.at),
+            )
+            .order_by(AlertLink.id)
+        )
+        found = {row.group_hash: (row.incident_id, row.linked_at) for row in rows}
+        for ghash in chunk:
+            ctx.latest_links[ghash] = found.get(ghash)
 
 
 def live_group_incident(
@@ -224,8 +251,22 @@ def _reopenable(ctx: Context, incident: Incident) -> bool:
 # ---------------------------------------------------------------- placing an alert
 
 
-def place(ctx: Context, alert: Alert, decision: RouteDecision, ghash: str) -> None:
-    """Attach, reopen or declare for a firing alert that may open an incident."""
+class StormStage(Protocol):
+    """Asked before an alert opens an incident of its own (:mod:`tocsin.alerts.storms`)."""
+
+    def take(self, alert: Alert, decision: RouteDecision) -> bool: ...
+
+
+def place(
+    ctx: Context,
+    alert: Alert,
+    decision: RouteDecision,
+    ghash: str,
+    *,
+    storms: StormStage | None = None,
+) -> None:
+    """Attach, reopen or declare for a firing alert that may open an incident; a
+    storm stage may take an alert that would open one."""
     follows: Incident | None = None
     own = ctx.incident(alert.incident_id)
     if own is not None:
@@ -247,6 +288,8 @@ def place(ctx: Context, alert: Alert, decision: RouteDecision, ghash: str) -> No
             return
         if follows is None and last.status not in _ACTIVE:
             follows = last
+    if storms is not None and storms.take(alert, decision):
+        return
     incident = declare(
         ctx,
         alert,

@@ -40,6 +40,7 @@ __all__ = [
     "SilenceList",
     "SilenceRead",
     "SilenceRecord",
+    "StormRead",
 ]
 
 #: What an integration receives. ``heartbeat`` integrations receive pings only.
@@ -296,3 +297,20 @@ class IntegrationCreated(IntegrationRead):
     """The answer to creating an integration: the only time the key is shown."""
 
     key: str
+
+
+class StormCount(BaseModel):
+    name: str
+    alerts: int
+
+
+class StormRead(BaseModel):
+    """What an alert-storm incident is made of."""
+
+    scope: str = Field(description="`service:<name>` or `integration:<id>`.")
+    alerts: int = Field(description="Alerts in the storm (merged ones included).")
+    top_alertnames: list[StormCount]
+    top_label_values: list[StormCount] = Field(description="`label=value` and its alerts.")
+    merged: list[str] = Field(description="Incidents of the same burst merged into this one.")
+    started_at: datetime
+    updated_at: datetime

@@ -45,11 +45,13 @@ from tocsin.alerts.linking import (
     attach_waiting,
     group_hash,
     place,
+    preload_latest_links,
     resolve_incidents,
 )
 from tocsin.alerts.models import Alert, Integration
 from tocsin.alerts.rules import AlertOutcome, detect_flapping, gate_open
 from tocsin.alerts.sanitize import clean_json, clean_map, clean_text
+from tocsin.alerts.storms import Storms
 from tocsin.alerts.triage import MUTED, CascadeJoin, Triage, Triager, route_text
 from tocsin.incidents.rules import format_incident_id
 from tocsin.policy import Policy
@@ -132,6 +134,7 @@ class _Run:
         self.now = now
         self.ctx = Context(session, policy, integration, now)
         self.triager = Triager(self.ctx)
+        self.storms = Storms(self.ctx)
         self.known: dict[str, Known] = {}
         self.loaded: dict[str, Alert] = {}
         self.repeats: dict[int, Repeat] = {}
@@ -161,6 +164,7 @@ class _Run:
         self._look_ahead(keys, events)
         self._insert_new(keys, events)
         handled = [self._handle(i, k, e) for i, (k, e) in enumerate(zip(keys, events, strict=True))]
+        self.storms.finish()
         self._write_repeats()
         names: dict[int, str] = {}
         return [
@@ -385,12 +389,12 @@ class _Run:
             )
             if not gate_open(count or 0, chosen.min_alerts):
                 return
-            place(self.ctx, alert, chosen, ghash)
+            place(self.ctx, alert, chosen, ghash, storms=self.storms)
             incident = self.ctx.incident(alert.incident_id)
             if incident is not None:
                 attach_waiting(self.ctx, incident, alert, since)
             return
-        place(self.ctx, alert, chosen, ghash)
+        place(self.ctx, alert, chosen, ghash, storms=self.storms)
 
     def _mute(self, alert: Alert, triage: Triage) -> None:
         assert triage.muted is not None
@@ -546,8 +550,19 @@ class _Run:
                 continue  # a repeat: it was judged when it fired
             self.triage[index] = self._triaged(event)
             candidates.append((index, key, self.triage[index]))
-        if candidates:
-            self.absorbed = self.triager.cascades(candidates)
+        if not candidates:
+            return
+        self.absorbed = self.triager.cascades(candidates)
+        hashes = {group_hash(triage.group_key) for _, _, triage in candidates}
+        preload_latest_links(self.ctx, hashes)
+        self.storms.preview(
+            triage
+            for index, _, triage in candidates
+            if index not in self.absorbed
+            and triage.muted is None
+            and triage.chosen.open_incident
+            and triage.chosen.min_alerts <= 1
+        )
 
 
 def _outcome(value: str) -> Outcome:

@@ -15,7 +15,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Protocol, TypeVar
 
-from tocsin.policy.alerting import Route
+from tocsin.policy.alerting import Route, StormSettings
 from tocsin.policy.matchers import matches
 from tocsin.policy.models import Policy, Severity, UnknownSeverity
 
@@ -89,6 +89,8 @@ class RouteDecision:
     min_alerts: int = 1
     within: timedelta = timedelta(minutes=5)
     heartbeat: timedelta | None = None
+    #: The route's own storm settings (None: ``alerting.storm``).
+    storm: StormSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ class _Inherited:
     group_by: tuple[str, ...] = DEFAULT_GROUP_BY
     min_alerts: int = 1
     within: timedelta | None = None
+    storm: StormSettings | None = None
 
     def child(self, node: Route) -> _Inherited:
         own_map = {key.strip().casefold(): value for key, value in node.severity_map.items()}
@@ -119,6 +122,7 @@ class _Inherited:
             group_by=_first(node.group_by, self.group_by),
             min_alerts=_first(node.min_alerts, self.min_alerts),
             within=_first(node.within, self.within),
+            storm=_first(node.storm, self.storm),
         )
 
 
@@ -199,6 +203,7 @@ def _decide(
         min_alerts=settings.min_alerts,
         within=settings.within or window,
         heartbeat=node.heartbeat,
+        storm=settings.storm,
     )
 
 

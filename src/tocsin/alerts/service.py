@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tocsin.alerts.bulk_models import AlertStorm
 from tocsin.alerts.heartbeats import HEARTBEAT_MISSED, handle_heartbeat_missed, ping
 from tocsin.alerts.integrations import (
     create_integration,
@@ -25,7 +26,7 @@ from tocsin.alerts.integrations import (
     list_integrations,
 )
 from tocsin.alerts.linking import IngestNote, Outcome
-from tocsin.alerts.models import Alert, AlertLink, AlertRead, Integration
+from tocsin.alerts.models import Alert, AlertLink, AlertRead, Integration, StormRead
 from tocsin.alerts.pipeline import IngestResult, ingest, ingest_batches
 from tocsin.alerts.silencing import (
     add_silence,
@@ -34,6 +35,7 @@ from tocsin.alerts.silencing import (
     list_silences,
     silence_to_read,
 )
+from tocsin.alerts.storm_rules import top_counts
 from tocsin.errors import InvalidInput, NotFound
 from tocsin.incidents.rules import format_incident_id
 from tocsin.incidents.service import numbers_by_id
@@ -47,6 +49,7 @@ __all__ = [
     "add_silence",
     "alerts_for_incident",
     "alerts_to_read",
+    "count_for_incident",
     "create_integration",
     "disable_integration",
     "expire_silence",
@@ -65,6 +68,7 @@ __all__ = [
     "ping",
     "recent_alerts",
     "silence_to_read",
+    "storm_for_incident",
 ]
 
 ALERT_STATUSES: tuple[str, ...] = ("firing", "resolved")
@@ -109,15 +113,46 @@ def get_alert(*, session: Session, alert_id: int) -> Alert:
     return alert
 
 
-def alerts_for_incident(*, session: Session, incident_id: int) -> list[Alert]:
-    """Every alert linked to the incident, in the order they were linked."""
-    return list(
-        session.scalars(
-            select(Alert)
-            .join(AlertLink, AlertLink.alert_id == Alert.id)
-            .where(AlertLink.incident_id == incident_id)
-            .order_by(AlertLink.linked_at, AlertLink.id)
+def alerts_for_incident(
+    *, session: Session, incident_id: int, limit: int | None = None, offset: int = 0
+) -> list[Alert]:
+    """The alerts linked to the incident, in the order they were linked (a page of
+    them with ``limit``: an alert storm holds thousands)."""
+    query = (
+        select(Alert)
+        .join(AlertLink, AlertLink.alert_id == Alert.id)
+        .where(AlertLink.incident_id == incident_id)
+        .order_by(AlertLink.linked_at, AlertLink.id)
+        .offset(offset)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
+
+
+def count_for_incident(*, session: Session, incident_id: int) -> int:
+    """How many alerts are linked to the incident."""
+    return int(
+        session.scalar(
+            select(func.count()).select_from(AlertLink).where(AlertLink.incident_id == incident_id)
         )
+        or 0
+    )
+
+
+def storm_for_incident(*, session: Session, incident_id: int) -> StormRead | None:
+    """What an alert-storm incident is made of (None for other incidents)."""
+    row = session.get(AlertStorm, incident_id)
+    if row is None:
+        return None
+    return StormRead(
+        scope=row.scope,
+        alerts=row.alert_count,
+        top_alertnames=[{"name": n, "alerts": c} for n, c in top_counts(row.alertnames)],
+        top_label_values=[{"name": n, "alerts": c} for n, c in top_counts(row.label_values)],
+        merged=list(row.merged),
+        started_at=row.started_at,
+        updated_at=row.updated_at,
     )
 
 

@@ -149,6 +149,9 @@ def alert_list(
         str | None, typer.Option("--incident", help="Only alerts linked to INC-n.")
     ] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=500)] = 50,
+    offset: Annotated[
+        int, typer.Option("--offset", min=0, help="Skip this many (to page through a storm).")
+    ] = 0,
     json_output: JsonOpt = False,
 ) -> None:
     """List alerts, most recently fired first."""
@@ -156,6 +159,8 @@ def alert_list(
         (k, v) for k, v in (("status", status), ("service", service), ("incident", incident)) if v
     ]
     params.append(("limit", limit))
+    if offset:
+        params.append(("offset", offset))
     with api() as client:
         page = client.get(f"{API}/alerts", params=params)
     if json_output:
@@ -183,7 +188,10 @@ def alert_list(
     console.print(table)
     total = int(page.get("total", len(items)))
     if total > len(items):
-        console.print(f"Showing {len(items)} of {total} alerts; raise --limit to see more.")
+        end = offset + len(items)
+        console.print(
+            f"Showing {offset + 1}-{end} of {total} alerts; --offset {end} shows the next ones."
+        )
 
 
 # -- silences ----------------------------------------------------------------------------

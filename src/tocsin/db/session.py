@@ -28,11 +28,17 @@ class SessionFactory:
 
 
 @contextmanager
-def session_scope(factory: SessionFactory, *, write: bool = True) -> Iterator[Session]:
-    """Open a transaction, commit it if the block succeeds, roll it back otherwise."""
+def session_scope(
+    factory: SessionFactory, *, write: bool = True, bulk: bool = False
+) -> Iterator[Session]:
+    """Open a transaction, commit it if the block succeeds, roll it back otherwise.
+
+    ``bulk``: a short transaction of bulk work (alert ingestion) that steps aside for
+    every other writer (:mod:`tocsin.db.writers`).
+    """
     with ExitStack() as stack:
         if write and factory.writers is not None:
-            stack.enter_context(factory.writers.held())
+            stack.enter_context(factory.writers.held(bulk=bulk))
         session = factory()
         try:
             session.connection(execution_options={WRITE_OPTION: write})

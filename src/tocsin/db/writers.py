@@ -1,4 +1,5 @@
-"""One SQLite writer at a time, across threads and processes, handed over at once.
+"""One SQLite writer at a time, across threads and processes, handed over at once —
+and people and the engine before bulk ingestion.
 
 SQLite lets one transaction write at a time; another ``BEGIN IMMEDIATE`` waits in
 SQLite's busy handler, which sleeps and retries (1, 2, 5, ... 100 ms), so between busy
@@ -7,6 +8,15 @@ server processes on the same file (``tocsin serve --workers N``) — the databas
 idle much of the time. Write transactions therefore first take this lock: a thread
 lock within the process, then ``flock`` on a file beside the database, for
 which the kernel wakes the next waiter the moment the holder lets go.
+
+Writers come in two kinds. *Bulk* writers (the ingestion of alerts, whose
+transactions are kept short) step aside for *priority* writers (everything else: a
+person's action, the engine's timers and pages, deliveries): within a process a bulk
+writer does not take the lock while a priority writer waits for it; across processes
+a priority writer holds a shared ``flock`` on a second file (``.writer-gate``) while
+it waits, and a bulk writer must get that file exclusively before it queues for the
+main lock. A priority writer therefore waits for at most the one bulk transaction
+that holds the lock when it arrives.
 
 The lock only orders writers; SQLite's own locking still guarantees correctness, so a
 writer that cannot get the thread lock within :data:`WAIT_SECONDS` (or cannot open the
@@ -22,6 +32,7 @@ import fcntl
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -43,40 +54,79 @@ class WriterLock:
 
     def __init__(self, lock_file: Path) -> None:
         self.lock_file = lock_file
-        self._threads = threading.Lock()
+        self.gate_file = lock_file.with_name(lock_file.name.replace("writer-lock", "writer-gate"))
+        self._state = threading.Condition()
+        self._busy = False
+        self._priority_waiting = 0
         self._fd: int | None = None
+        self._gate_fd: int | None = None
         self._unusable = False
 
     @contextmanager
-    def held(self) -> Iterator[None]:
-        """Held for one write transaction. A plain lock, not a re-entrant one: a request's
-        transaction may end on another thread than it began (FastAPI runs a
-        dependency's set-up and tear-down as separate thread-pool calls)."""
-        if not self._threads.acquire(timeout=WAIT_SECONDS):
+    def held(self, *, bulk: bool = False) -> Iterator[None]:
+        """Held for one write transaction. Not re-entrant: a request's transaction may
+        end on another thread than it began (FastAPI runs a dependency's set-up and
+        tear-down as separate thread-pool calls)."""
+        if not self._acquire_thread(bulk):
             log.warning("waited %.0f s for another writer thread; going ahead", WAIT_SECONDS)
             yield
             return
         try:
-            locked = self._lock_file()
+            locked = self._lock_files(bulk)
             try:
                 yield
             finally:
                 if locked and self._fd is not None:
                     fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
-            self._threads.release()
+            with self._state:
+                self._busy = False
+                self._state.notify_all()
 
-    def _lock_file(self) -> bool:
+    def _acquire_thread(self, bulk: bool) -> bool:
+        deadline = time.monotonic() + WAIT_SECONDS
+        with self._state:
+            if not bulk:
+                self._priority_waiting += 1
+            try:
+                while self._busy or (bulk and self._priority_waiting):
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        return False
+                    self._state.wait(left)
+                self._busy = True
+                return True
+            finally:
+                if not bulk:
+                    self._priority_waiting -= 1
+
+    def _open(self, path: Path) -> int | None:
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            log.warning("cannot open %s (%s): writers queue in SQLite", path, exc)
+            self._unusable = True
+            return None
+
+    def _lock_files(self, bulk: bool) -> bool:
         if self._unusable:
             return False
         if self._fd is None:
-            try:
-                self._fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            except OSError as exc:
-                log.warning("cannot open %s (%s): writers queue in SQLite", self.lock_file, exc)
-                self._unusable = True
-                return False
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+            self._fd = self._open(self.lock_file)
+        if self._gate_fd is None and self._fd is not None:
+            self._gate_fd = self._open(self.gate_file)
+        if self._fd is None or self._gate_fd is None:
+            return False
+        if bulk:  # wait until no priority writer of another process waits
+            fcntl.flock(self._gate_fd, fcntl.LOCK_EX)
+            fcntl.flock(self._gate_fd, fcntl.LOCK_UN)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            return True
+        fcntl.flock(self._gate_fd, fcntl.LOCK_SH)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        finally:
+            fcntl.flock(self._gate_fd, fcntl.LOCK_UN)
         return True
 
 

@@ -15,8 +15,17 @@ from tocsin.ingest.generic import parse_generic
 from tocsin.ingest.grafana import parse_grafana, parse_grafana_batch
 from tocsin.ingest.pagerduty import parse_pd_event, pd_error_body, pd_error_for, pd_success_body
 
+#: The parser behind each ``/api/v1/integrations/{key}/<endpoint>`` (their bodies hold
+#: their alerts under ``alerts``, which lets a large body be decided a slice at a time).
+PARSERS = {
+    "alertmanager": parse_alertmanager,
+    "grafana": parse_grafana,
+    "events": parse_generic,
+}
+
 __all__ = [
     "ACTIONS",
+    "PARSERS",
     "SOURCES",
     "Action",
     "AlertEvent",

@@ -40,6 +40,7 @@ __all__ = [
     "FlappingSettings",
     "MaintenanceWindowConfig",
     "Route",
+    "StormSettings",
     "alerting_reference_issues",
 ]
 
@@ -168,6 +169,12 @@ class Route(_Model):
         "each one is a ping, and no ping for this long opens an incident. Applies to "
         "this route only (not inherited).",
     )
+    storm: StormSettings | None = Field(
+        default=None,
+        description="Alert-storm collapsing for these alerts, replacing `alerting.storm` "
+        "(inherited by child routes), e.g. `{enabled: false}` for a route whose alerts "
+        "must each page on their own.",
+    )
     routes: tuple[Route, ...] = Field(default=(), description="Child routes, tried in order.")
 
     _matchers: tuple[Matcher, ...] = PrivateAttr(default=())
@@ -223,6 +230,31 @@ class FlappingSettings(_Model):
     )
 
 
+class StormSettings(_Model):
+    """A burst of many distinct alerts for one service (or one integration) is one
+    problem: after ``threshold`` new alert groups opened incidents within ``window``,
+    further new alerts join one "alert storm" incident instead of opening their own,
+    and the incidents the burst already opened are merged into it."""
+
+    enabled: bool = Field(default=True, description="Collapse alert storms (default true).")
+    threshold: int = Field(
+        default=10,
+        ge=1,
+        description="More than this many new alert groups opening incidents ...",
+    )
+    window: Duration = Field(
+        default=timedelta(minutes=2),
+        json_schema_extra={"default": "2m"},
+        description="... within this window are a storm. The storm incident takes new "
+        "alerts for as long as they keep coming within this window of each other.",
+    )
+    scope: Literal["service", "integration"] = Field(
+        default="service",
+        description="Count new alert groups per service (default), or per integration "
+        "(alerts without a service are always counted per integration).",
+    )
+
+
 class MaintenanceWindowConfig(_Model):
     """A planned window in which a service's alerts are stored but page nobody."""
 
@@ -256,6 +288,7 @@ class AlertingSettings(_Model):
     )
     cascade: CascadeSettings = CascadeSettings()
     flapping: FlappingSettings = FlappingSettings()
+    storm: StormSettings = StormSettings()
     maintenance_windows: tuple[MaintenanceWindowConfig, ...] = ()
 
     @property

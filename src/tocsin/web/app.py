@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
@@ -9,7 +12,7 @@ from tocsin import __version__
 from tocsin.web.context import AppContext
 from tocsin.web.dashboard import install_dashboard
 from tocsin.web.errors import install_error_handlers
-from tocsin.web.inbound import InboundLane
+from tocsin.web.inbound import InboundLane, inbound_for
 from tocsin.web.limits import BodyGuard
 from tocsin.web.pages import STATIC_DIR
 from tocsin.web.routes import action_items_jira as action_item_jira_routes
@@ -34,11 +37,19 @@ from tocsin.web.routes import postmortems as postmortem_routes
 __all__ = ["create_app"]
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # Alerts a crash left queued but undecided are decided without waiting for traffic.
+    inbound_for(app).committer.kick()
+    yield
+
+
 def create_app(context: AppContext) -> FastAPI:
     app = FastAPI(
         title="Tocsin",
         version=__version__,
         description="Self-hosted incident response: incidents, on-call, paging, status page.",
+        lifespan=_lifespan,
     )
     app.state.context = context
     install_error_handlers(app)

@@ -11,10 +11,19 @@ a worker thread, commits, and only then answers each waiting request. While that
 transaction runs, the next requests queue up and become the next group, so the
 groups grow with the load and a lone request is never made to wait for company.
 
+Transactions stay short, because on SQLite every other writer — a page, an
+escalation, a person's acknowledge — waits while one runs: a group holds at most
+about :data:`MAX_ALERTS` alerts' worth of work (a repeat that the parse memo knows
+weighs a tenth of a new alert), it takes the writer lock as *bulk* work, which steps
+aside for every other writer (:mod:`tocsin.db.writers`), and a body with more than
+:data:`~tocsin.alerts.inbox.INBOX_THRESHOLD` alerts is stored in the inbox as it came
+(:mod:`tocsin.alerts.inbox`) and decided afterwards by this same writer task, a chunk
+per transaction, between the groups of new requests.
+
 Durability is unchanged: a request is answered 2xx only after the transaction that
-holds its alerts committed. When that transaction fails, its requests are retried
-one by one, each in a transaction of its own, so that one bad request cannot fail
-the others; when the database cannot be reached they all get
+holds its alerts (or its queued body) committed. When that transaction fails, its
+requests are retried one by one, each in a transaction of its own, so that one bad
+request cannot fail the others; when the database cannot be reached they all get
 :class:`DatabaseUnavailable` (the endpoints answer 503 with ``Retry-After``).
 
 The integration key is resolved in the same transaction, so a disabled key is
@@ -29,17 +38,19 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
+from tocsin.alerts import inbox
 from tocsin.alerts import service as alerts
 from tocsin.alerts.models import Integration
 from tocsin.db import session_scope
 from tocsin.errors import InvalidInput, NotFound, TocsinError
-from tocsin.ingest import AlertEvent
+from tocsin.ingest import PARSERS, AlertEvent
 from tocsin.web.context import AppContext
 
 __all__ = [
@@ -49,18 +60,23 @@ __all__ = [
     "Delivery",
     "GroupCommitter",
     "Pinged",
+    "Queued",
     "UnknownKey",
     "WrongKind",
 ]
 
 log = logging.getLogger(__name__)
 
-#: At most this many requests, and about this many alerts, per transaction.
+#: At most this many requests, and about this many new alerts, per transaction.
 MAX_REQUESTS = 256
-MAX_ALERTS = 10_000
+MAX_ALERTS = 300
+#: What a repeat the parse memo recognised weighs against a new alert.
+_REPEAT_WEIGHT = 0.1
 #: What a client is told when the key is unknown, malformed or disabled (all alike).
 UNKNOWN_KEY = "unknown integration key"
 _DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+#: After a failed chunk, the inbox is tried again this much later.
+_RETRY_INBOX_SECONDS = 2.0
 
 
 class UnknownKey(NotFound):
@@ -88,14 +104,33 @@ class InternalFailure(TocsinError):
 @dataclass(frozen=True)
 class Delivery:
     """One request's work: alert events for the integration with ``key``, or a ping
-    to a heartbeat integration when ``events`` is None."""
+    to a heartbeat integration when ``events`` is None. ``source`` and ``body`` (the
+    decoded body, for a parser of :data:`tocsin.ingest.PARSERS`) let it be queued in
+    the inbox instead of decided at once."""
 
     key: str
     events: Sequence[AlertEvent] | None
+    source: str | None = None
+    body: Any = None
 
     @property
-    def size(self) -> int:
-        return 1 if self.events is None else max(1, len(self.events))
+    def size(self) -> float:
+        if self.events is None:
+            return 1
+        weight = sum(_REPEAT_WEIGHT if getattr(e, "maps_clean", False) else 1 for e in self.events)
+        return max(1.0, weight)
+
+    @property
+    def queueable(self) -> bool:
+        return self.source in PARSERS and isinstance(self.body, dict) and "alerts" in self.body
+
+
+@dataclass(frozen=True)
+class Queued:
+    """Stored in the inbox, to be decided after the answer (in order)."""
+
+    accepted: int
+    batch: int
 
 
 @dataclass(frozen=True)
@@ -104,7 +139,7 @@ class Pinged:
     next_due_at: datetime
 
 
-_Result = list[alerts.IngestResult] | Pinged | Exception
+_Result = list[alerts.IngestResult] | Pinged | Queued | Exception
 
 
 class GroupCommitter:
@@ -120,8 +155,10 @@ class GroupCommitter:
         self._queue: deque[tuple[Delivery, asyncio.Future[_Result]]] = deque()
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        #: Queued bodies may wait in the inbox (see :meth:`drain_chunk`).
+        self._inbox_pending = False
 
-    async def submit(self, delivery: Delivery) -> list[alerts.IngestResult] | Pinged:
+    async def submit(self, delivery: Delivery) -> list[alerts.IngestResult] | Pinged | Queued:
         """Store ``delivery`` in the next group; returns once it is committed.
 
         Raises :class:`UnknownKey`, :class:`WrongKind`, :class:`DatabaseUnavailable`
@@ -142,6 +179,20 @@ class GroupCommitter:
             raise result
         return result
 
+    def kick(self) -> None:
+        """Start the writer task on the running loop and have it look for queued bodies
+        (at start-up: a body a crash left half-decided is finished without waiting for
+        the next request)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:
+            self._loop, self._queue, self._wakeup = loop, deque(), asyncio.Event()
+            self._task = None
+        assert self._wakeup is not None
+        self._inbox_pending = True
+        self._wakeup.set()
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._write(), name="tocsin-group-commit")
+
     # -- the writer task (event loop) ------------------------------------------------
 
     async def _write(self) -> None:
@@ -151,18 +202,36 @@ class GroupCommitter:
         while True:
             await wakeup.wait()
             wakeup.clear()
-            while self._queue:
-                group = self._take()
-                try:
-                    results = await loop.run_in_executor(
-                        None, self.commit, [delivery for delivery, _ in group]
-                    )
-                except Exception as exc:  # a bug in commit itself: fail the group, go on
-                    log.exception("group commit failed")
-                    results = [InternalFailure(f"not stored: {type(exc).__name__}")] * len(group)
-                for (_, future), result in zip(group, results, strict=True):
-                    if not future.done():  # the client may have gone away
-                        future.set_result(result)
+            while self._queue or self._inbox_pending:
+                if self._queue:
+                    await self._commit_group(loop)
+                if self._inbox_pending:  # one chunk, then the requests that came meanwhile
+                    try:
+                        self._inbox_pending = await loop.run_in_executor(None, self.drain_chunk)
+                    except Exception:
+                        log.exception("deciding queued alerts failed; retrying shortly")
+                        self._inbox_pending = False
+                        loop.call_later(_RETRY_INBOX_SECONDS, self._retry_inbox)
+
+    def _retry_inbox(self) -> None:
+        self._inbox_pending = True
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def _commit_group(self, loop: asyncio.AbstractEventLoop) -> None:
+        group = self._take()
+        try:
+            results = await loop.run_in_executor(
+                None, self.commit, [delivery for delivery, _ in group]
+            )
+        except Exception as exc:  # a bug in commit itself: fail the group, go on
+            log.exception("group commit failed")
+            results = [InternalFailure(f"not stored: {type(exc).__name__}")] * len(group)
+        for (_, future), result in zip(group, results, strict=True):
+            if isinstance(result, Queued):
+                self._inbox_pending = True
+            if not future.done():  # the client may have gone away
+                future.set_result(result)
 
     def _take(self) -> list[tuple[Delivery, asyncio.Future[_Result]]]:
         group = [self._queue.popleft()]
@@ -176,6 +245,32 @@ class GroupCommitter:
         return group
 
     # -- the transaction (worker thread) ---------------------------------------------
+
+    def drain_chunk(self) -> bool:
+        """Decide the next chunk of the oldest queued body; False when none is left.
+        A database that cannot be reached leaves the chunk for a later try."""
+        context = self.context
+        try:
+            with session_scope(context.sessions, bulk=True) as session:
+                _hold_loaded_objects(session)
+                chunk = inbox.take_chunk(session=session)
+                if chunk is None:
+                    return False
+                body = chunk.batch.body
+                part = {**body, "alerts": body["alerts"][chunk.start : chunk.end]}
+                events = PARSERS[chunk.batch.source](part)
+                alerts.ingest(
+                    session=session,
+                    policy=context.policy.current,
+                    integration=chunk.integration,
+                    events=events,
+                    now=context.clock.now(),
+                )
+                inbox.chunk_done(session=session, chunk=chunk, now=context.clock.now())
+        except _DATABASE_DOWN as exc:
+            log.warning("database unavailable while deciding queued alerts: %s", exc)
+            raise
+        return True
 
     def commit(self, deliveries: Sequence[Delivery]) -> list[_Result]:
         """Store ``deliveries`` in one transaction; on failure, one transaction each."""
@@ -208,11 +303,14 @@ class GroupCommitter:
     def _transaction(self, deliveries: Sequence[Delivery]) -> list[_Result]:
         context = self.context
         results: list[_Result | None] = [None] * len(deliveries)
-        with session_scope(context.sessions) as session:
+        with session_scope(context.sessions, bulk=True) as session:
             _hold_loaded_objects(session)
             policy = context.policy.current
             now = context.clock.now()
             found = self._integrations(session, {d.key for d in deliveries})
+            behind = inbox.queued_integrations(
+                session=session, integration_ids=(i.id for i in found.values() if i is not None)
+            )
             batches: list[tuple[Integration, Sequence[AlertEvent]]] = []
             positions: list[int] = []
             for index, delivery in enumerate(deliveries):
@@ -226,6 +324,19 @@ class GroupCommitter:
                         "this is a heartbeat integration: it takes pings at "
                         "/api/v1/heartbeats/{key}, not alerts"
                     )
+                elif delivery.queueable and (
+                    integration.id in behind or len(delivery.events) > inbox.INBOX_THRESHOLD
+                ):
+                    batch = inbox.queue_batch(
+                        session=session,
+                        integration=integration,
+                        source=str(delivery.source),
+                        body=delivery.body,
+                        total=len(delivery.events),
+                        now=now,
+                    )
+                    behind.add(integration.id)  # later requests of the group queue behind
+                    results[index] = Queued(accepted=len(delivery.events), batch=batch.id)
                 else:
                     batches.append((integration, delivery.events))
                     positions.append(index)

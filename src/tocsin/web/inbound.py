@@ -23,11 +23,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from tocsin.errors import InvalidInput, NotFound, TocsinError
 from tocsin.ingest import (
+    PARSERS,
     AlertEvent,
     IngestError,
     parse_alertmanager,
-    parse_generic,
-    parse_grafana,
     parse_pd_event,
     pd_error_body,
     pd_error_for,
@@ -39,6 +38,7 @@ from tocsin.web.groupcommit import (
     Delivery,
     GroupCommitter,
     Pinged,
+    Queued,
     UnknownKey,
 )
 
@@ -63,11 +63,7 @@ class Answer:
 
 _RETRY = (("Retry-After", str(RETRY_AFTER_SECONDS)),)
 #: The parser behind each ``/api/v1/integrations/{key}/<source>`` endpoint.
-SOURCES: dict[str, Callable[[Any], list[AlertEvent]]] = {
-    "alertmanager": parse_alertmanager,
-    "grafana": parse_grafana,
-    "events": parse_generic,
-}
+SOURCES: dict[str, Callable[[Any], list[AlertEvent]]] = dict(PARSERS)
 
 
 def _decode(body: bytes) -> Any:
@@ -123,9 +119,20 @@ class Inbound:
                 events = parse_alertmanager(data, reuse=memo.lookup(source, key))
             else:
                 events = SOURCES[source](data)
-            results = await self.committer.submit(Delivery(key, events))
+            results = await self.committer.submit(Delivery(key, events, source, data))
         except TocsinError as exc:
             return _refusal(exc)
+        if isinstance(results, Queued):
+            return Answer(
+                202,
+                {
+                    "status": "success",
+                    "accepted": results.accepted,
+                    "queued": results.accepted,
+                    "batch": results.batch,
+                    "alerts": [],
+                },
+            )
         assert isinstance(results, list)
         if memo is not None:
             memo.keep(source, key, data["alerts"], events)

@@ -30,6 +30,8 @@ router = APIRouter(prefix="/dashboard", include_in_schema=False)
 
 LIST_LIMIT = 200
 NOTIFICATION_LIMIT = 200
+#: The incident page lists this many of its alerts (an alert storm holds thousands).
+ALERT_LIMIT = 100
 Filter = Annotated[str, Query(max_length=100)]
 
 
@@ -119,7 +121,7 @@ def _choices(policy: Policy) -> _Choices:
 def incident_context(session: Session, policy: Policy, incident: Incident) -> dict[str, Any]:
     """Everything the incident page shows, as the API would return it."""
     read = service.to_read(incident)
-    linked = alerts.alerts_for_incident(session=session, incident_id=incident.id)
+    linked = alerts.alerts_for_incident(session=session, incident_id=incident.id, limit=ALERT_LIMIT)
     notifications, notification_total = list_notifications(
         session, incident_id=incident.id, limit=NOTIFICATION_LIMIT
     )
@@ -136,6 +138,8 @@ def incident_context(session: Session, policy: Policy, incident: Incident) -> di
             for u in service.list_updates(session=session, incident=incident)
         ],
         "alerts": alerts.alerts_to_read(session=session, alerts=linked),
+        "alert_total": alerts.count_for_incident(session=session, incident_id=incident.id),
+        "storm": alerts.storm_for_incident(session=session, incident_id=incident.id),
         "notifications": notifications,
         "notification_total": notification_total,
         "choices": _choices(policy),

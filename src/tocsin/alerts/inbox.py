@@ -1,0 +1,135 @@
+"""The inbox of large webhook bodies: stored at once, decided a chunk at a time.
+
+Deciding thousands of new alerts takes far longer than storing them, and on SQLite a
+write transaction holds every other writer (pages, escalations, a person's
+acknowledge) until it ends. A body with more than :data:`INBOX_THRESHOLD` alerts is
+therefore stored as it came (:func:`queue_batch`, one short transaction) and the
+request answered; :func:`take_chunk` then hands out the next :data:`CHUNK` alerts of
+the oldest unfinished body, and the caller decides them with
+:func:`tocsin.alerts.pipeline.ingest` in the same transaction that moves ``done`` on
+(:func:`chunk_done`). A crash loses nothing that was answered and decides nothing
+twice: ``done`` commits together with the chunk's effects.
+
+While an integration has unfinished bodies, its small requests queue behind them too,
+so that its alerts are decided in the order they arrived (a resolve never overtakes
+the firing it resolves).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tocsin.alerts.bulk_models import InboxBatch
+from tocsin.alerts.models import Integration
+from tocsin.db.signals import CommitSignal
+
+__all__ = [
+    "CHUNK",
+    "INBOX_QUEUED",
+    "INBOX_THRESHOLD",
+    "Chunk",
+    "chunk_done",
+    "queue_batch",
+    "queued_integrations",
+    "take_chunk",
+    "unfinished",
+]
+
+#: Bodies with more alerts than this are queued rather than decided in the request.
+INBOX_THRESHOLD = 300
+#: Alerts decided per transaction when draining the inbox.
+CHUNK = 100
+
+#: Set after a transaction that queued a body commits.
+INBOX_QUEUED = CommitSignal("inbox_queued")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Alerts ``start`` to ``end`` (exclusive) of a queued body, locked for the caller's
+    transaction."""
+
+    batch: InboxBatch
+    integration: Integration
+    start: int
+    end: int
+
+
+def queue_batch(
+    *,
+    session: Session,
+    integration: Integration,
+    source: str,
+    body: Any,
+    total: int,
+    now: datetime,
+) -> InboxBatch:
+    """Store a body (already checked by its parser) to be decided later."""
+    batch = InboxBatch(
+        integration_id=integration.id,
+        source=source,
+        body=body,
+        total=total,
+        done=0,
+        received_at=now,
+    )
+    session.add(batch)
+    session.flush()
+    INBOX_QUEUED.raise_in(session)
+    return batch
+
+
+def queued_integrations(*, session: Session, integration_ids: Iterable[int]) -> set[int]:
+    """Which of these integrations have bodies waiting (their requests queue behind)."""
+    wanted = list(set(integration_ids))
+    if not wanted:
+        return set()
+    rows = session.scalars(
+        select(InboxBatch.integration_id)
+        .where(InboxBatch.finished_at.is_(None), InboxBatch.integration_id.in_(wanted))
+        .distinct()
+    )
+    return set(rows)
+
+
+def unfinished(*, session: Session) -> bool:
+    return (
+        session.scalar(select(InboxBatch.id).where(InboxBatch.finished_at.is_(None)).limit(1))
+        is not None
+    )
+
+
+def take_chunk(*, session: Session, size: int = CHUNK) -> Chunk | None:
+    """The next alerts of the oldest unfinished body, or None when all are done.
+
+    Inside a write transaction: on PostgreSQL the body's row is locked and other
+    processes skip it; on SQLite the transaction is the only writer. Either way
+    ``done`` is read under the lock, so two drainers never decide the same alerts.
+    """
+    query = (
+        select(InboxBatch).where(InboxBatch.finished_at.is_(None)).order_by(InboxBatch.id).limit(1)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    batch = session.scalar(query)
+    if batch is None:
+        return None
+    integration = session.get(Integration, batch.integration_id)
+    if integration is None:  # pragma: no cover - the foreign key cascades
+        return None
+    return Chunk(batch, integration, batch.done, min(batch.total, batch.done + size))
+
+
+def chunk_done(*, session: Session, chunk: Chunk, now: datetime) -> None:
+    """Record the chunk as decided (in the transaction that decided it)."""
+    batch = chunk.batch
+    batch.done = chunk.end
+    if batch.done >= batch.total:
+        batch.finished_at = now
+        batch.body = None  # decided: the alerts themselves are stored now
