@@ -181,6 +181,8 @@ def database_fault(exc: BaseException) -> str | None:
     when ``exc`` is an operational failure that a later retry may get past; None when
     it is not one (a bug, or the client's input: :class:`~sqlalchemy.exc.DataError`
     never is)."""
+    if not isinstance(exc, DATABASE_FAULTS):  # IntegrityError, ProgrammingError, ...
+        return None
     if isinstance(exc, sa_exc.TimeoutError):  # the connection pool stayed exhausted
         return BUSY
     if isinstance(exc, sa_exc.DBAPIError):
