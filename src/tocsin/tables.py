@@ -8,6 +8,7 @@ import tocsin.alerts.models
 import tocsin.auth.models
 import tocsin.db.counters
 import tocsin.db.jobs
+import tocsin.db.probe
 import tocsin.incidents.models
 import tocsin.metrics.models
 import tocsin.notify.models
