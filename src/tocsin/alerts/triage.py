@@ -133,7 +133,6 @@ class Triager:
             if triage.muted is None and triage.chosen.open_incident and service is not None:
                 by_component.setdefault(self._component(service), []).append((index, key, service))
         joins: dict[int, CascadeJoin] = {}
-        counts: dict[str, int] | None = None
         settings = self.policy.alerting
         window = settings.cascade_window
         integration_id = self.ctx.integration.id
@@ -144,9 +143,11 @@ class Triager:
                 join = CascadeJoin(ghash, tuple(sorted({s for _, _, s in members})))
                 joins.update((index, join) for index, _, _ in members)
                 continue
-            if counts is None:
-                counts = self._firing_counts(window)
-            related = {s: n for s, n in counts.items() if self._component(s) == component}
+            related = self._firing_counts(
+                window,
+                settings.cascade.min_alerts,
+                [s.name for s in self.policy.services if self._component(s.name) == component],
+            )
             services = set(related) | {s for _, _, s in members}
             if (
                 len(services) < settings.cascade.min_services
@@ -173,19 +174,30 @@ class Triager:
             )
         return joins
 
-    def _firing_counts(self, window: timedelta) -> dict[str, int]:
-        """Firing alerts that count towards a cascade, per service (one cheap query)."""
-        rows = self.session.execute(
-            select(Alert.service, func.count())
-            .where(
-                Alert.status == "firing",
-                Alert.fired_at >= self.now - window,
-                Alert.outcome.in_(_CASCADE_COUNTED),
-                Alert.service.is_not(None),
+    def _firing_counts(
+        self, window: timedelta, cap: int, services: Sequence[str]
+    ) -> dict[str, int]:
+        """Firing alerts that count towards a cascade, per service, each counted only up
+        to ``cap`` (all a cascade needs to know): a storm of thousands of firing alerts
+        on one service costs no more to judge than a few."""
+        since = self.now - window
+        counts: dict[str, int] = {}
+        for service in services:
+            capped = (
+                select(Alert.id)
+                .where(
+                    Alert.service == service,
+                    Alert.fired_at >= since,
+                    Alert.status == "firing",
+                    Alert.outcome.in_(_CASCADE_COUNTED),
+                )
+                .limit(cap)
+                .subquery()
             )
-            .group_by(Alert.service)
-        )
-        return {row[0]: int(row[1]) for row in rows if row[0] is not None}
+            found = int(self.session.scalar(select(func.count()).select_from(capped)) or 0)
+            if found:
+                counts[service] = found
+        return counts
 
     def _recent(self, window: timedelta, services: list[str]) -> list[tuple[RecentAlert, int]]:
         rows = self.session.execute(
