@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Integer, String, update
+from typing import cast
+
+from sqlalchemy import Integer, String, Table, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tocsin.db.base import Base
@@ -23,8 +25,12 @@ def next_number(session: Session, name: str) -> int:
     The UPDATE takes a row lock (PostgreSQL) or the write lock (SQLite), so concurrent
     callers are serialised and a rolled-back transaction gives its number back.
     """
-    stmt = update(Counter).where(Counter.name == name).values(value=Counter.value + 1)
-    value = session.execute(stmt.returning(Counter.value)).scalar_one_or_none()
+    table = cast(Table, Counter.__table__)
+    stmt = update(table).where(table.c.name == name).values(value=table.c.value + 1)
+    # On the connection: a counter needs nothing of the session flushed first.
+    value: int | None = (
+        session.connection().execute(stmt.returning(table.c.value)).scalar_one_or_none()
+    )
     if value is None:
         session.add(Counter(name=name, value=1))
         session.flush()

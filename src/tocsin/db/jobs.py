@@ -11,14 +11,16 @@ same key is ignored.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     CheckConstraint,
     Index,
     Integer,
     String,
+    Table,
     Text,
+    bindparam,
     delete,
     select,
     update,
@@ -70,6 +72,40 @@ class Job(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+def _upsert(dialect: str) -> Any:
+    """The scheduling statement, built once per dialect (building and compiling it for
+    every timer cost more than running it: an incident sets half a dozen)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, Job.__table__)
+    statement = insert(table).values(
+        kind=bindparam("kind"),
+        key=bindparam("key"),
+        due_at=bindparam("due_at", type_=table.c.due_at.type),
+        payload=bindparam("payload", type_=table.c.payload.type),
+        state=JobState.pending,
+        attempts=0,
+        created_at=bindparam("created_at", type_=table.c.created_at.type),
+    )
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["key"],
+        set_={
+            "state": JobState.pending,
+            "due_at": excluded.due_at,
+            "payload": excluded.payload,
+            "attempts": 0,
+            "claimed_by": None,
+            "claimed_until": None,
+            "finished_at": None,
+            "last_error": None,
+        },
+        where=table.c.state == JobState.cancelled,
+    ).returning(table.c.id)
+
+
+_UPSERTS = {dialect: _upsert(dialect) for dialect in ("sqlite", "postgresql")}
+
+
 def schedule(
     session: Session,
     *,
@@ -81,38 +117,14 @@ def schedule(
 ) -> bool:
     """Set a timer; returns False when a job with this key is already pending or done.
 
-    A cancelled job with the key is set again: scheduling it is a new decision.
+    A cancelled job with the key is set again: scheduling it is a new decision. The
+    row is written on the session's connection directly: a timer needs nothing else
+    of the session flushed first.
     """
-    values = {
-        "kind": kind,
-        "key": key,
-        "due_at": due_at,
-        "payload": payload,
-        "state": JobState.pending,
-        "attempts": 0,
-        "created_at": now,
-    }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    upsert = (
-        insert(Job)
-        .values(**values)
-        .on_conflict_do_update(
-            index_elements=["key"],
-            set_={
-                "state": JobState.pending,
-                "due_at": due_at,
-                "payload": payload,
-                "attempts": 0,
-                "claimed_by": None,
-                "claimed_until": None,
-                "finished_at": None,
-                "last_error": None,
-            },
-            where=Job.state == JobState.cancelled,
-        )
-    )
-    created = session.execute(upsert.returning(Job.id)).scalar_one_or_none() is not None
+    connection = session.connection()
+    upsert = _UPSERTS[connection.dialect.name]
+    params = {"kind": kind, "key": key, "due_at": due_at, "payload": payload, "created_at": now}
+    created = connection.execute(upsert, params).scalar_one_or_none() is not None
     if created:
         JOB_SCHEDULED.raise_in(session)
     return created
@@ -121,15 +133,22 @@ def schedule(
 def cancel_jobs(
     session: Session, *, key_prefix: str, now: datetime, kinds: tuple[str, ...] = ()
 ) -> int:
-    """Cancel pending jobs whose key starts with `key_prefix` (optionally of some kinds)."""
+    """Cancel pending jobs whose key starts with `key_prefix` (optionally of some kinds).
+
+    Run on the session's connection (nothing needs flushing first); a job the session
+    holds keeps its loaded state, which the worker overwrites when it finishes it."""
+    table = cast(Table, Job.__table__)
     stmt = (
-        update(Job)
-        .where(Job.state == JobState.pending, Job.key.startswith(key_prefix, autoescape=True))
+        update(table)
+        .where(
+            table.c.state == JobState.pending,
+            table.c.key.startswith(key_prefix, autoescape=True),
+        )
         .values(state=JobState.cancelled, finished_at=now)
     )
     if kinds:
-        stmt = stmt.where(Job.kind.in_(kinds))
-    return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+        stmt = stmt.where(table.c.kind.in_(kinds))
+    return int(session.connection().execute(stmt).rowcount)
 
 
 def pending_jobs(session: Session, *, key_prefix: str) -> list[Job]:

@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from tocsin.db.jobs import cancel_jobs, schedule
@@ -79,8 +79,23 @@ def _epoch_prefix(incident: Incident, epoch: int) -> str:
     return f"inc:{incident.id}/e{epoch}/"
 
 
+@event.listens_for(Session, "after_transaction_end")
+def _forget_overrides(session: Session, _transaction: Any) -> None:
+    session.info.pop("tocsin_overrides", None)
+
+
 def _overrides(session: Session, now: datetime) -> Mapping[str, Sequence[Override]]:
-    return overrides_by_schedule(session=session, start=now, end=now + timedelta(microseconds=1))
+    """The on-call overrides in force at ``now``, read once per transaction and moment
+    (a webhook that opens many incidents pages all of them at the same instant)."""
+    cache: dict[datetime, Mapping[str, Sequence[Override]]] = session.info.setdefault(
+        "tocsin_overrides", {}
+    )
+    found = cache.get(now)
+    if found is None:
+        found = cache[now] = overrides_by_schedule(
+            session=session, start=now, end=now + timedelta(microseconds=1)
+        )
+    return found
 
 
 # ---------------------------------------------------------------- lifecycle hooks
@@ -514,7 +529,7 @@ def _start(
         _page_from(session, policy, incident, esc, ep, 0, now, trigger="incident triggered")
     _schedule_stakeholders(session, policy, incident, esc, now)
     _schedule_ack_sla(session, policy, incident, esc, now)
-    _schedule_update_reminder(session, policy, incident, since=now, now=now)
+    _schedule_update_reminder(session, policy, incident, since=now, now=now, fresh=esc.epoch == 1)
 
 
 def _page_from(
@@ -673,10 +688,18 @@ def _schedule_ack_sla(
 
 
 def _schedule_update_reminder(
-    session: Session, policy: Policy, incident: Incident, *, since: datetime, now: datetime
+    session: Session,
+    policy: Policy,
+    incident: Incident,
+    *,
+    since: datetime,
+    now: datetime,
+    fresh: bool = False,
 ) -> None:
+    """``fresh``: the incident was just declared and has no reminder to replace."""
     prefix = _prefix(incident) + "update-reminder/"
-    cancel_jobs(session, key_prefix=prefix, now=now)
+    if not fresh:
+        cancel_jobs(session, key_prefix=prefix, now=now)
     due = since + policy.severity(incident.severity).update_every
     schedule(
         session,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,8 +34,12 @@ def enqueue(
     channel: str = PERSON_CHANNEL,
     data: dict[str, Any] | None = None,
 ) -> bool:
-    """Queue one message; False if a message with this idempotency key already exists."""
-    values = {
+    """Queue one message; False if a message with this idempotency key already exists.
+
+    Written on the session's connection with a statement built once per dialect: a
+    message needs nothing of the session flushed first, and an incident queues several.
+    """
+    params = {
         "key": key,
         "incident_id": incident_id,
         "person": person,
@@ -45,23 +49,45 @@ def enqueue(
         "body": body,
         "reason": reason,
         "data": data or {},
-        "state": NotificationState.pending.value,
-        "attempts": 0,
-        "due_at": now,
-        "created_at": now,
+        "now": now,
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(Notification)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(Notification.id)
+    connection = session.connection()
+    created = (
+        connection.execute(_INSERTS[connection.dialect.name], params).scalar_one_or_none()
+        is not None
     )
-    created = session.execute(stmt).scalar_one_or_none() is not None
     if created:
         outbox.NOTIFICATION_ENQUEUED.raise_in(session)  # wakes the delivery worker
     return created
+
+
+def _insert(dialect: str) -> Any:
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, Notification.__table__)
+    now = bindparam("now", type_=table.c.created_at.type)
+    return (
+        insert(table)
+        .values(
+            key=bindparam("key"),
+            incident_id=bindparam("incident_id"),
+            person=bindparam("person"),
+            kind=bindparam("kind"),
+            channel=bindparam("channel"),
+            subject=bindparam("subject"),
+            body=bindparam("body"),
+            reason=bindparam("reason"),
+            data=bindparam("data", type_=table.c.data.type),
+            state=NotificationState.pending.value,
+            attempts=0,
+            due_at=now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(table.c.id)
+    )
+
+
+_INSERTS = {dialect: _insert(dialect) for dialect in ("sqlite", "postgresql")}
 
 
 def list_notifications(

@@ -301,8 +301,12 @@ def get_incident(*, session: Session, code: str) -> StatusIncident:
 
 
 def linked_incident(*, session: Session, incident: Incident) -> StatusIncident | None:
-    """The status-page incident about ``incident``, if any."""
-    return session.scalar(select(StatusIncident).where(StatusIncident.incident_id == incident.id))
+    """The status-page incident about ``incident``, if any. (Read without flushing:
+    :func:`create_incident` flushes every one it makes.)"""
+    with session.no_autoflush:
+        return session.scalar(
+            select(StatusIncident).where(StatusIncident.incident_id == incident.id)
+        )
 
 
 def list_incidents(
