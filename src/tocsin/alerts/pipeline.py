@@ -473,9 +473,7 @@ class _Run:
             self.created[alert.dedup_key] = alert
         self.ctx.fresh.update(alert.id for alert in inserted)
 
-    def _row(
-        self, key: str, event: InboundAlert, triage: Triage, *, status: str
-    ) -> dict[str, Any]:
+    def _row(self, key: str, event: InboundAlert, triage: Triage, *, status: str) -> dict[str, Any]:
         """A new alert's row, as :meth:`_build_alert` makes it."""
         chosen = triage.chosen
         now = self.now
