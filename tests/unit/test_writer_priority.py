@@ -1,0 +1,110 @@
+"""SQLite's writer lock lets a person's action and the engine go before bulk ingestion,
+among threads of one process and between processes."""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from pathlib import Path
+
+from tocsin.db.writers import WriterLock
+
+
+def _wait_until(condition: object, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(0.005)
+    raise AssertionError("not reached")
+
+
+def test_a_priority_writer_goes_before_a_bulk_writer_that_waited_longer(tmp_path: Path) -> None:
+    lock = WriterLock(tmp_path / "db.writer-lock")
+    order: list[str] = []
+    release = threading.Event()
+
+    def holder() -> None:
+        with lock.held(bulk=True):
+            order.append("holder")
+            release.wait(10)
+
+    def writer(name: str, bulk: bool) -> None:
+        with lock.held(bulk=bulk):
+            order.append(name)
+
+    first = threading.Thread(target=holder)
+    first.start()
+    _wait_until(lambda: order == ["holder"])
+    bulk = threading.Thread(target=writer, args=("bulk", True))
+    bulk.start()
+    priority = threading.Thread(target=writer, args=("priority", False))
+    priority.start()
+    _wait_until(lambda: lock._priority_waiting == 1)
+    release.set()
+    for thread in (first, bulk, priority):
+        thread.join(10)
+    assert order == ["holder", "priority", "bulk"]
+
+
+def _priority_in_other_process(lock_file: str, log: str, started: object) -> None:
+    lock = WriterLock(Path(lock_file))
+    started.set()  # type: ignore[attr-defined]
+    with lock.held(bulk=False), open(log, "a") as out:
+        out.write("priority\n")
+
+
+def test_a_priority_writer_of_another_process_goes_before_bulk_work(tmp_path: Path) -> None:
+    lock_file = tmp_path / "db.writer-lock"
+    log = tmp_path / "order.log"
+    lock = WriterLock(lock_file)
+    release = threading.Event()
+    held = threading.Event()
+
+    def holder() -> None:
+        with lock.held(bulk=True):
+            held.set()
+            release.wait(10)
+
+    def bulk() -> None:
+        with lock.held(bulk=True), open(log, "a") as out:
+            out.write("bulk\n")
+
+    first = threading.Thread(target=holder)
+    first.start()
+    held.wait(10)
+    context = multiprocessing.get_context("spawn")
+    started = context.Event()
+    other = context.Process(
+        target=_priority_in_other_process, args=(str(lock_file), str(log), started)
+    )
+    other.start()
+    started.wait(30)
+    # The other process now waits for the lock, holding the gate shared.
+    gate = lock_file.with_name(lock_file.name.replace("writer-lock", "writer-gate"))
+    _wait_until(lambda: _gate_held_shared(gate))
+    second = threading.Thread(target=bulk)
+    second.start()
+    release.set()
+    first.join(10)
+    second.join(10)
+    other.join(30)
+    assert log.read_text().split() == ["priority", "bulk"]
+
+
+def _gate_held_shared(gate: Path) -> bool:
+    """True while some process holds the gate file shared (an exclusive try fails)."""
+    import fcntl
+    import os
+
+    if not gate.exists():
+        return False
+    fd = os.open(gate, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases an exclusive lock we may have taken
+    return False
