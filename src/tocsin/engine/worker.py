@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.clock import Clock
 from tocsin.db import SessionFactory, session_scope
+from tocsin.db.faults import database_fault
 from tocsin.db.jobs import (
     Job,
     JobState,
@@ -137,6 +138,11 @@ class Worker:
             with session.begin_nested():
                 outcome = handler(session, context, job.payload)
         except Exception as exc:
+            if database_fault(exc) is not None:
+                # The database failed, not the job (disk full, connection lost): SQLite
+                # may have rolled the whole transaction back already, so nothing more is
+                # written in it; the batch is retried whole once the database works.
+                raise
             log.exception("job %s (%s) failed", job.key, job.kind)
             error = f"{type(exc).__name__}: {exc}"[:2000]
             if job.attempts >= self.max_attempts:
