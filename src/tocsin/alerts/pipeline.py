@@ -26,6 +26,7 @@ of the same alerts in different orders. (SQLite has one writer at a time anyway.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -54,6 +55,7 @@ from tocsin.alerts.rules import AlertOutcome, detect_flapping, gate_open
 from tocsin.alerts.sanitize import clean_json, clean_map, clean_text
 from tocsin.alerts.storms import Storms
 from tocsin.alerts.triage import MUTED, CascadeJoin, Triage, Triager, route_text
+from tocsin.incidents.models import Incident
 from tocsin.incidents.rules import format_incident_id
 from tocsin.policy import Policy
 
@@ -143,6 +145,8 @@ class _Run:
         self.absorbed: dict[int, CascadeJoin] = {}
         #: New alerts inserted ahead of their turn (see _insert_new), by dedup key.
         self.created: dict[str, Alert] = {}
+        #: New alerts inserted as members of a live storm: (id, incident id, number).
+        self.decided: dict[str, tuple[int, int, int]] = {}
         self._triages: dict[tuple[tuple[tuple[str, str], ...], str | None], Triage] = {}
 
     # ------------------------------------------------------------ the batch
@@ -240,6 +244,10 @@ class _Run:
         )
 
     def _handle(self, index: int, key: str, event: InboundAlert) -> _Handled:
+        member = self.decided.get(key)
+        if member is not None:
+            alert_id, incident_id, number = member
+            return alert_id, AlertOutcome.attached, incident_id, number
         if self._plain_repeat(key, event):
             row = self.known[key]
             self._count_repeat(row.id, event)
@@ -456,22 +464,67 @@ class _Run:
         objects (an ORM bulk insert: building each object attribute by attribute cost
         as much as the insert itself)."""
         rows: list[dict[str, Any]] = []
+        members: dict[int, list[dict[str, Any]]] = {}
+        storms: dict[int, Incident] = {}
         taken: set[str] = set()
+        once = Counter(keys)
         for index, (key, event) in enumerate(zip(keys, events, strict=True)):
             if key in self.known or key in taken or event.action == "acknowledge":
                 continue
             taken.add(key)
             status = "firing" if event.action == "trigger" else "resolved"
             triage = self.triage.get(index) or self._triaged(event)
-            rows.append(self._row(key, event, triage, status=status))
-        if not rows:
-            return
-        inserted = self.session.scalars(
-            insert(Alert).returning(Alert, sort_by_parameter_order=True), rows
-        ).all()
-        for alert in inserted:
-            self.created[alert.dedup_key] = alert
-        self.ctx.fresh.update(alert.id for alert in inserted)
+            row = self._row(key, event, triage, status=status)
+            storm = self._storm_member(index, triage) if once[key] == 1 else None
+            if storm is None:
+                rows.append(row)
+                continue
+            row["incident_id"], row["outcome"] = storm.id, AlertOutcome.attached.value
+            members.setdefault(storm.id, []).append(row)
+            storms[storm.id] = storm
+        if rows:
+            inserted = self.session.scalars(
+                insert(Alert).returning(Alert, sort_by_parameter_order=True), rows
+            ).all()
+            for alert in inserted:
+                self.created[alert.dedup_key] = alert
+            self.ctx.fresh.update(alert.id for alert in inserted)
+        for storm_id, joining in members.items():
+            storm = storms[storm_id]
+            ids = self.session.connection().execute(
+                insert(Alert.__table__).returning(  # type: ignore[arg-type]
+                    Alert.__table__.c.id, sort_by_parameter_order=True
+                ),
+                joining,
+            )
+            inserted_ids = [row.id for row in ids]
+            for alert_id, row in zip(inserted_ids, joining, strict=True):
+                self.decided[row["dedup_key"]] = (alert_id, storm.id, storm.number)
+            self.storms.joined(
+                storm,
+                [
+                    (alert_id, row["labels"], row["severity"])
+                    for alert_id, row in zip(inserted_ids, joining, strict=True)
+                ],
+            )
+
+    def _storm_member(self, index: int, triage: Triage) -> Incident | None:
+        """The live storm a new firing joins as it is inserted, or None when it must be
+        decided in its turn (anything but a plain new alert whose group feeds nothing)."""
+        chosen = triage.chosen
+        if (
+            index not in self.triage  # not a new firing (see _look_ahead)
+            or index in self.absorbed
+            or triage.muted is not None
+            or triage.heartbeat is not None
+            or not chosen.open_incident
+            or chosen.min_alerts > 1
+        ):
+            return None
+        known = self.ctx.latest_links.get(group_hash(triage.group_key))
+        if known is not None:
+            return None  # its group has an incident: attach, reopen or follow in its turn
+        return self.storms.live_storm(triage)
 
     def _row(self, key: str, event: InboundAlert, triage: Triage, *, status: str) -> dict[str, Any]:
         """A new alert's row, as :meth:`_build_alert` makes it."""

@@ -18,11 +18,11 @@ most once a minute (or when it doubled), a timeline entry saying how it grew.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from tocsin.alerts.bulk_models import AlertStorm
 from tocsin.alerts.linking import Context, declare, group_hash, link, ref, set_severity
@@ -46,6 +46,8 @@ from tocsin.policy.alerting import StormSettings
 
 __all__ = ["STORM_REASON", "Storms"]
 
+#: A new alert inserted on a storm: (id, labels, severity).
+Member = tuple[int, Mapping[str, str], str]
 #: The link reason of an alert that joined a storm (and of one merged into it).
 STORM_REASON = "storm"
 MERGED_REASON = "merged"
@@ -119,7 +121,7 @@ class Storms:
         settings = decision.storm or self.ctx.policy.alerting.storm
         if not settings.enabled:
             return False
-        scope = self._scope(alert, settings)
+        scope = self._scope(alert.service, settings)
         if scope.incident is not None and scope.incident.status in _ACTIVE:
             self.join(scope.incident, alert)
             return True
@@ -148,8 +150,54 @@ class Storms:
             return f"service:{service}", service
         return f"integration:{self.ctx.integration.id}", self.ctx.integration.name
 
-    def _scope(self, alert: Alert, settings: StormSettings) -> _Scope:
-        key, name = self._key(settings, alert.service)
+    def live_storm(self, triage: Triage) -> Incident | None:
+        """The live storm a new alert with this triage would join, if any: asked before
+        the batch's new alerts are inserted, so that they are inserted as its members
+        (see :meth:`joined`) instead of being inserted and then decided one by one."""
+        settings = triage.chosen.storm or self.ctx.policy.alerting.storm
+        if not settings.enabled:
+            return None
+        scope = self._scope(triage.chosen.service, settings)
+        if scope.incident is None or scope.incident.status not in _ACTIVE:
+            return None
+        return scope.incident
+
+    def joined(
+        self, storm: Incident, members: Sequence[tuple[int, Mapping[str, str], str]]
+    ) -> None:
+        """New alerts ``(id, labels, severity)`` inserted already on ``storm``: their links
+        (one statement), their counts and the storm's severity."""
+        if not members:
+            return
+        growth = self._growth[storm.id]
+        ctx = self.ctx
+        ctx.session.connection().execute(
+            insert(AlertLink.__table__),  # type: ignore[arg-type]
+            [
+                {
+                    "incident_id": storm.id,
+                    "alert_id": alert_id,
+                    "reason": STORM_REASON,
+                    "group_hash": growth.scope.ghash,
+                    "linked_at": ctx.now,
+                }
+                for alert_id, _, _ in members
+            ],
+        )
+        ctx.latest_links[growth.scope.ghash] = (storm.id, ctx.now)
+        worst = storm.severity_rank
+        worst_name = None
+        for _, labels, severity in members:
+            count_alert(labels, growth.alertnames, growth.label_values)
+            rank = ctx.policy.severity(severity).rank
+            if rank < worst:
+                worst, worst_name = rank, severity
+        growth.alerts += len(members)
+        if worst_name is not None and storm.status != IncidentStatus.closed:
+            set_severity(ctx, storm, ctx.policy.severity(worst_name).name)
+
+    def _scope(self, service: str | None, settings: StormSettings) -> _Scope:
+        key, name = self._key(settings, service)
         scope = self._scopes.get(key)
         if scope is None:
             scope = _Scope(key, name, settings, opened=0)
