@@ -343,3 +343,43 @@ def test_on_call_and_metrics_pages(
     assert re.search(r'<tr data-severity="SEV1"><th scope="row">SEV1</th><td>1</td>', metrics.text)
     assert re.search(r'<tr><th scope="row">All</th><td>1</td><td>3m</td>', metrics.text)
     assert rita.get("/dashboard/metrics?window=5y").status_code == 422
+
+
+def test_an_alert_storm_page_says_what_it_is_made_of(
+    rita: Browser, live_server: LiveServer
+) -> None:
+    admin = httpx.Client(
+        base_url=live_server.url,
+        timeout=10,
+        headers={"Authorization": f"Bearer {live_server.admin_token}"},
+    )
+    with admin:
+        key = admin.post(
+            f"{API}/integrations",
+            json={"name": "prom", "service": "checkout-api", "kind": "alertmanager"},
+        ).json()["key"]
+        alerts = [
+            {
+                "status": "firing",
+                "labels": {
+                    "alertname": f"Storm{i}",  # each a new alert group
+                    "service": "checkout-api",
+                    "severity": "critical",
+                    "instance": f"node-{i}",
+                    "zone": "eu-1" if i % 4 else "us-2",
+                },
+            }
+            for i in range(150)
+        ]
+        answer = admin.post(
+            f"{API}/integrations/{key}/alertmanager",
+            json={"version": "4", "status": "firing", "receiver": "t", "alerts": alerts},
+        )
+        assert answer.status_code == 202, answer.text
+    [storm] = {a["incident"] for a in answer.json()["alerts"]}
+    page = rita.get(f"/dashboard/incidents/{storm}").text
+    text = html.unescape(re.sub(r"<[^>]+>", " ", page))
+    assert "Alert storm: 150 alerts on checkout-api" in " ".join(text.split())
+    assert "Top alertnames: Storm0 (1)" in text and "zone=eu-1 (112)" in text
+    assert "Showing the first 100 of 150 alerts" in text
+    assert page.count("<tr><td>") == 100
