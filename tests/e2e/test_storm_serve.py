@@ -165,6 +165,33 @@ def test_a_large_body_is_answered_at_once_and_decided_in_order(server: Server) -
         storm_page = api.get(f"/api/v1/incidents/{storm['id']}/storm").json()
         assert storm_page["alerts"] == 2_000
         assert storm_page["top_alertnames"][0]["alerts"] == 40
+    # The installed command pages through the storm's alerts.
+    listed = run_tocsin(
+        "alert",
+        "list",
+        "--incident",
+        storm["id"],
+        "--limit",
+        "500",
+        "--offset",
+        "1900",
+        cwd=server.directory,
+        env=server.env,
+    )
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert "Showing 1901-2000 of 2000 alerts" in " ".join(listed.stdout.split())
+    as_json = run_tocsin(
+        "alert",
+        "list",
+        "--incident",
+        storm["id"],
+        "--offset",
+        "1990",
+        "--json",
+        cwd=server.directory,
+        env=server.env,
+    )
+    assert len(json.loads(as_json.stdout)["items"]) == 10
 
 
 def test_an_unrelated_page_goes_out_while_a_large_body_is_decided(server: Server) -> None:
