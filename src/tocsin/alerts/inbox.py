@@ -38,7 +38,6 @@ __all__ = [
     "queue_batch",
     "queued_integrations",
     "take_chunk",
-    "unfinished",
 ]
 
 #: Bodies with more alerts than this are queued rather than decided in the request.
@@ -85,24 +84,19 @@ def queue_batch(
     return batch
 
 
+#: Built once: asked by every group commit, so it must cost next to nothing.
+_ANY_WAITING = (
+    select(InboxBatch.__table__.c.integration_id)
+    .where(InboxBatch.__table__.c.finished_at.is_(None))
+    .distinct()
+)
+
+
 def queued_integrations(*, session: Session, integration_ids: Iterable[int]) -> set[int]:
-    """Which of these integrations have bodies waiting (their requests queue behind)."""
-    wanted = list(set(integration_ids))
-    if not wanted:
-        return set()
-    rows = session.scalars(
-        select(InboxBatch.integration_id)
-        .where(InboxBatch.finished_at.is_(None), InboxBatch.integration_id.in_(wanted))
-        .distinct()
-    )
-    return set(rows)
-
-
-def unfinished(*, session: Session) -> bool:
-    return (
-        session.scalar(select(InboxBatch.id).where(InboxBatch.finished_at.is_(None)).limit(1))
-        is not None
-    )
+    """Which of these integrations have bodies waiting (their requests queue behind).
+    One indexed read of the (nearly always empty) unfinished part of the inbox."""
+    waiting = set(session.connection().execute(_ANY_WAITING).scalars())
+    return waiting & set(integration_ids) if waiting else waiting
 
 
 def take_chunk(*, session: Session, size: int = CHUNK) -> Chunk | None:

@@ -14,7 +14,7 @@ groups grow with the load and a lone request is never made to wait for company.
 Transactions stay short, because on SQLite every other writer — a page, an
 escalation, a person's acknowledge — waits while one runs: a group holds at most
 about :data:`MAX_ALERTS` alerts' worth of work (a repeat that the parse memo knows
-weighs a tenth of a new alert), it takes the writer lock as *bulk* work, which steps
+weighs a twentieth of a new alert), it takes the writer lock as *bulk* work, which steps
 aside for every other writer (:mod:`tocsin.db.writers`), and a body with more than
 :data:`~tocsin.alerts.inbox.INBOX_THRESHOLD` alerts is stored in the inbox as it came
 (:mod:`tocsin.alerts.inbox`) and decided afterwards by this same writer task, a chunk
@@ -71,7 +71,7 @@ log = logging.getLogger(__name__)
 MAX_REQUESTS = 256
 MAX_ALERTS = 300
 #: What a repeat the parse memo recognised weighs against a new alert.
-_REPEAT_WEIGHT = 0.1
+_REPEAT_WEIGHT = 0.05
 #: What a client is told when the key is unknown, malformed or disabled (all alike).
 UNKNOWN_KEY = "unknown integration key"
 _DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
@@ -308,8 +308,16 @@ class GroupCommitter:
             policy = context.policy.current
             now = context.clock.now()
             found = self._integrations(session, {d.key for d in deliveries})
-            behind = inbox.queued_integrations(
-                session=session, integration_ids=(i.id for i in found.values() if i is not None)
+            # Only while this process has bodies in the inbox (it queued them, or found
+            # some at start-up) can a request have to queue behind one: the requests of
+            # one connection reach one process, so that is where order matters.
+            behind = (
+                inbox.queued_integrations(
+                    session=session,
+                    integration_ids=(i.id for i in found.values() if i is not None),
+                )
+                if self._inbox_pending
+                else set()
             )
             batches: list[tuple[Integration, Sequence[AlertEvent]]] = []
             positions: list[int] = []
