@@ -8,7 +8,16 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
+from tocsin.db import writers
 from tocsin.db.writers import WriterLock
+
+
+@pytest.fixture
+def patient(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bulk writers step aside for as long as the test takes."""
+    monkeypatch.setattr(writers, "BULK_PATIENCE", 60.0)
 
 
 def _wait_until(condition: object, timeout: float = 10) -> None:
@@ -20,7 +29,9 @@ def _wait_until(condition: object, timeout: float = 10) -> None:
     raise AssertionError("not reached")
 
 
-def test_a_priority_writer_goes_before_a_bulk_writer_that_waited_longer(tmp_path: Path) -> None:
+def test_a_priority_writer_goes_before_a_bulk_writer_that_waited_longer(
+    tmp_path: Path, patient: None
+) -> None:
     lock = WriterLock(tmp_path / "db.writer-lock")
     order: list[str] = []
     release = threading.Event()
@@ -55,7 +66,9 @@ def _priority_in_other_process(lock_file: str, log: str, started: object) -> Non
         out.write("priority\n")
 
 
-def test_a_priority_writer_of_another_process_goes_before_bulk_work(tmp_path: Path) -> None:
+def test_a_priority_writer_of_another_process_goes_before_bulk_work(
+    tmp_path: Path, patient: None
+) -> None:
     lock_file = tmp_path / "db.writer-lock"
     log = tmp_path / "order.log"
     lock = WriterLock(lock_file)
@@ -108,3 +121,31 @@ def _gate_held_shared(gate: Path) -> bool:
     finally:
         os.close(fd)  # closing releases an exclusive lock we may have taken
     return False
+
+
+def test_a_flood_of_priority_writers_never_starves_bulk_work(tmp_path: Path) -> None:
+    lock = WriterLock(tmp_path / "db.writer-lock")
+    stop = threading.Event()
+    stored = threading.Event()
+
+    def flood() -> None:  # two threads, so that one always waits while the other writes
+        while not stop.is_set():
+            with lock.held(bulk=False):
+                time.sleep(0.001)  # a short transaction
+
+    def bulk() -> None:
+        with lock.held(bulk=True):
+            stored.set()
+
+    flooders = [threading.Thread(target=flood) for _ in range(2)]
+    for thread in flooders:
+        thread.start()
+    _wait_until(lambda: lock._priority_waiting >= 1)
+    alerts = threading.Thread(target=bulk)
+    alerts.start()
+    try:
+        assert stored.wait(5), "bulk work never got the lock"
+    finally:
+        stop.set()
+        for thread in [*flooders, alerts]:
+            thread.join(10)

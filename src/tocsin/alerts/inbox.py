@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from tocsin.alerts.bulk_models import InboxBatch
 from tocsin.alerts.models import Integration
@@ -107,7 +107,11 @@ def take_chunk(*, session: Session, size: int = CHUNK) -> Chunk | None:
     ``done`` is read under the lock, so two drainers never decide the same alerts.
     """
     query = (
-        select(InboxBatch).where(InboxBatch.finished_at.is_(None)).order_by(InboxBatch.id).limit(1)
+        select(InboxBatch)
+        .options(defer(InboxBatch.body))  # read only when its events are not in memory
+        .where(InboxBatch.finished_at.is_(None))
+        .order_by(InboxBatch.id)
+        .limit(1)
     )
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update(skip_locked=True)

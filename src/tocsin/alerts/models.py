@@ -118,6 +118,7 @@ class Alert(Base):
         # Covers the cascade count (firing alerts per service in a window) on its own.
         Index("ix_alerts_status_fired", "status", "fired_at", "outcome", "service"),
         Index("ix_alerts_service_fired", "service", "fired_at"),
+        Index("ix_alerts_service_status_fired", "service", "status", "fired_at", "outcome"),
         Index("ix_alerts_route_fired", "route_path", "fired_at"),
         Index("ix_alerts_fired", "fired_at"),
         CheckConstraint("status IN ('firing', 'resolved')", name="status"),

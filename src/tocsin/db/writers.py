@@ -16,7 +16,9 @@ writer does not take the lock while a priority writer waits for it; across proce
 a priority writer holds a shared ``flock`` on a second file (``.writer-gate``) while
 it waits, and a bulk writer must get that file exclusively before it queues for the
 main lock. A priority writer therefore waits for at most the one bulk transaction
-that holds the lock when it arrives.
+that holds the lock when it arrives. Bulk work is never starved, though: a bulk writer
+that has stepped aside for :data:`BULK_PATIENCE` seconds takes its turn with the
+others, so that a flood of deliveries cannot stop alerts from being stored.
 
 The lock only orders writers; SQLite's own locking still guarantees correctness, so a
 writer that cannot get the thread lock within :data:`WAIT_SECONDS` (or cannot open the
@@ -43,6 +45,8 @@ log = logging.getLogger("tocsin.db")
 
 #: How long a writer waits for the other threads of its process before going ahead.
 WAIT_SECONDS = 30.0
+#: How long a bulk writer steps aside for priority writers before it takes its turn.
+BULK_PATIENCE = 0.01
 
 _registry: dict[Path, WriterLock] = {}
 _registry_lock = threading.Lock()
@@ -58,6 +62,7 @@ class WriterLock:
         self._state = threading.Condition()
         self._busy = False
         self._priority_waiting = 0
+        self._overdue_bulk = 0
         self._fd: int | None = None
         self._gate_fd: int | None = None
         self._unusable = False
@@ -84,21 +89,39 @@ class WriterLock:
                 self._state.notify_all()
 
     def _acquire_thread(self, bulk: bool) -> bool:
-        deadline = time.monotonic() + WAIT_SECONDS
+        """Take the thread-level turn: priority writers first; a bulk writer that has
+        stepped aside for :data:`BULK_PATIENCE` becomes *overdue*, and then the next
+        turn is its (priority writers that arrive meanwhile wait for it)."""
+        start = time.monotonic()
+        deadline, patient_until = start + WAIT_SECONDS, start + BULK_PATIENCE
+        overdue = False
         with self._state:
             if not bulk:
                 self._priority_waiting += 1
             try:
-                while self._busy or (bulk and self._priority_waiting):
-                    left = deadline - time.monotonic()
-                    if left <= 0:
+                while True:
+                    now = time.monotonic()
+                    if bulk and not overdue and now >= patient_until:
+                        overdue = True
+                        self._overdue_bulk += 1
+                    if bulk:
+                        blocked = self._busy or (self._priority_waiting > 0 and not overdue)
+                    else:
+                        blocked = self._busy or self._overdue_bulk > 0
+                    if not blocked:
+                        break
+                    if now >= deadline:
                         return False
-                    self._state.wait(left)
+                    until = patient_until if bulk and not overdue else deadline
+                    self._state.wait(max(0.001, until - now))
                 self._busy = True
                 return True
             finally:
                 if not bulk:
                     self._priority_waiting -= 1
+                if overdue:
+                    self._overdue_bulk -= 1
+                    self._state.notify_all()
 
     def _open(self, path: Path) -> int | None:
         try:
@@ -117,9 +140,18 @@ class WriterLock:
             self._gate_fd = self._open(self.gate_file)
         if self._fd is None or self._gate_fd is None:
             return False
-        if bulk:  # wait until no priority writer of another process waits
-            fcntl.flock(self._gate_fd, fcntl.LOCK_EX)
-            fcntl.flock(self._gate_fd, fcntl.LOCK_UN)
+        if bulk:  # step aside while a priority writer of another process waits
+            patient_until = time.monotonic() + BULK_PATIENCE
+            while True:
+                try:
+                    fcntl.flock(self._gate_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    if time.monotonic() < patient_until:
+                        time.sleep(0.002)
+                        continue
+                else:
+                    fcntl.flock(self._gate_fd, fcntl.LOCK_UN)
+                break
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             return True
         fcntl.flock(self._gate_fd, fcntl.LOCK_SH)

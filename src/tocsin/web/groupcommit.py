@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,6 +73,12 @@ MAX_REQUESTS = 256
 MAX_ALERTS = 300
 #: What a repeat the parse memo recognised weighs against a new alert.
 _REPEAT_WEIGHT = 0.05
+#: How long one ingest transaction should hold the writer lock, at most (estimated
+#: from the last transactions: a new alert that joins a storm costs a fraction of a
+#: millisecond, one that opens an incident of its own ten or more).
+BUDGET_MS = 50.0
+#: Requests of at most this many alerts go before larger ones of other integrations.
+_SMALL = 10
 #: What a client is told when the key is unknown, malformed or disabled (all alike).
 UNKNOWN_KEY = "unknown integration key"
 _DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
@@ -121,6 +128,10 @@ class Delivery:
         return max(1.0, weight)
 
     @property
+    def count(self) -> int:
+        return 1 if self.events is None else len(self.events)
+
+    @property
     def queueable(self) -> bool:
         return self.source in PARSERS and isinstance(self.body, dict) and "alerts" in self.body
 
@@ -142,6 +153,26 @@ class Pinged:
 _Result = list[alerts.IngestResult] | Pinged | Queued | Exception
 
 
+class CostEstimate:
+    """Milliseconds per unit of ingest work (a new alert), from the recent transactions
+    (an exponentially weighted average), so that a group or a chunk can be sized to
+    hold the writer lock for about :data:`BUDGET_MS`, whatever an alert costs now."""
+
+    def __init__(self, initial_ms: float = 0.5, weight_of_new: float = 0.3) -> None:
+        self.per_unit = initial_ms
+        self._alpha = weight_of_new
+
+    def observe(self, elapsed_ms: float, units: float) -> None:
+        if units >= 1:
+            self.per_unit += self._alpha * (elapsed_ms / units - self.per_unit)
+
+    def ms(self, units: float) -> float:
+        return units * self.per_unit
+
+    def units_within(self, ms: float) -> float:
+        return ms / max(self.per_unit, 0.001)
+
+
 class GroupCommitter:
     """The queue and the writer task of one application (one per event loop)."""
 
@@ -157,6 +188,10 @@ class GroupCommitter:
         self._task: asyncio.Task[None] | None = None
         #: Queued bodies may wait in the inbox (see :meth:`drain_chunk`).
         self._inbox_pending = False
+        #: What a unit of :attr:`Delivery.size` has recently cost, in milliseconds.
+        self.cost = CostEstimate()
+        #: Events of the bodies this process queued, by inbox id, until decided.
+        self._parsed: dict[int, Sequence[AlertEvent]] = {}
 
     async def submit(self, delivery: Delivery) -> list[alerts.IngestResult] | Pinged | Queued:
         """Store ``delivery`` in the next group; returns once it is committed.
@@ -234,31 +269,63 @@ class GroupCommitter:
                 future.set_result(result)
 
     def _take(self) -> list[tuple[Delivery, asyncio.Future[_Result]]]:
-        group = [self._queue.popleft()]
-        alerts_taken = group[0][0].size
-        while self._queue and len(group) < self.max_requests:
-            size = self._queue[0][0].size
-            if alerts_taken + size > self.max_alerts:
+        """The next group: small requests first (a probe, a single alert) unless an
+        earlier request of the same integration still waits, then the others in
+        order, within :data:`MAX_REQUESTS`, about :attr:`max_alerts` alerts and the
+        time :data:`BUDGET_MS` the recent cost per alert allows."""
+        limit = min(float(self.max_alerts), self.cost.units_within(BUDGET_MS))
+        group: list[tuple[Delivery, asyncio.Future[_Result]]] = []
+        taken = 0.0
+        waiting_keys: set[str] = set()
+        rest: deque[tuple[Delivery, asyncio.Future[_Result]]] = deque()
+        for entry in self._queue:
+            delivery = entry[0]
+            if (
+                len(group) < self.max_requests
+                and delivery.count <= _SMALL
+                and delivery.key not in waiting_keys
+                and (not group or taken + delivery.size <= limit)
+            ):
+                group.append(entry)
+                taken += delivery.size
+            else:
+                waiting_keys.add(delivery.key)
+                rest.append(entry)
+        while rest and len(group) < self.max_requests:
+            size = rest[0][0].size
+            if group and taken + size > limit:
                 break
-            group.append(self._queue.popleft())
-            alerts_taken += size
+            group.append(rest.popleft())
+            taken += size
+        self._queue = rest
         return group
 
     # -- the transaction (worker thread) ---------------------------------------------
+
+    def _chunk_events(self, chunk: inbox.Chunk) -> Sequence[AlertEvent]:
+        """The chunk's events: kept from the request that queued the body when this
+        process took it, parsed again from the stored body otherwise (after a restart,
+        or a body another process took)."""
+        parsed = self._parsed.get(chunk.batch.id)
+        if parsed is not None:
+            return parsed[chunk.start : chunk.end]
+        body = chunk.batch.body
+        part = {**body, "alerts": body["alerts"][chunk.start : chunk.end]}
+        return PARSERS[chunk.batch.source](part)
 
     def drain_chunk(self) -> bool:
         """Decide the next chunk of the oldest queued body; False when none is left.
         A database that cannot be reached leaves the chunk for a later try."""
         context = self.context
+        size = max(1, min(inbox.CHUNK, int(self.cost.units_within(BUDGET_MS))))
         try:
             with session_scope(context.sessions, bulk=True) as session:
+                started = time.perf_counter()
                 _hold_loaded_objects(session)
-                chunk = inbox.take_chunk(session=session)
+                chunk = inbox.take_chunk(session=session, size=size)
                 if chunk is None:
                     return False
-                body = chunk.batch.body
-                part = {**body, "alerts": body["alerts"][chunk.start : chunk.end]}
-                events = PARSERS[chunk.batch.source](part)
+                events = self._chunk_events(chunk)
                 alerts.ingest(
                     session=session,
                     policy=context.policy.current,
@@ -267,6 +334,9 @@ class GroupCommitter:
                     now=context.clock.now(),
                 )
                 inbox.chunk_done(session=session, chunk=chunk, now=context.clock.now())
+                if chunk.batch.finished_at is not None:
+                    self._parsed.pop(chunk.batch.id, None)
+            self.cost.observe((time.perf_counter() - started) * 1000, chunk.end - chunk.start)
         except _DATABASE_DOWN as exc:
             log.warning("database unavailable while deciding queued alerts: %s", exc)
             raise
@@ -303,7 +373,10 @@ class GroupCommitter:
     def _transaction(self, deliveries: Sequence[Delivery]) -> list[_Result]:
         context = self.context
         results: list[_Result | None] = [None] * len(deliveries)
+        weight = 0.0
+        queued: list[tuple[int, Sequence[AlertEvent]]] = []
         with session_scope(context.sessions, bulk=True) as session:
+            started = time.perf_counter()  # the writer lock is held from here
             _hold_loaded_objects(session)
             policy = context.policy.current
             now = context.clock.now()
@@ -333,7 +406,9 @@ class GroupCommitter:
                         "/api/v1/heartbeats/{key}, not alerts"
                     )
                 elif delivery.queueable and (
-                    integration.id in behind or len(delivery.events) > inbox.INBOX_THRESHOLD
+                    integration.id in behind
+                    or len(delivery.events) > inbox.INBOX_THRESHOLD
+                    or (delivery.count > 1 and self.cost.ms(delivery.size) > 2 * BUDGET_MS)
                 ):
                     batch = inbox.queue_batch(
                         session=session,
@@ -344,13 +419,17 @@ class GroupCommitter:
                         now=now,
                     )
                     behind.add(integration.id)  # later requests of the group queue behind
+                    queued.append((batch.id, delivery.events))
                     results[index] = Queued(accepted=len(delivery.events), batch=batch.id)
                 else:
                     batches.append((integration, delivery.events))
                     positions.append(index)
+                    weight += delivery.size
             stored = alerts.ingest_batches(session=session, policy=policy, batches=batches, now=now)
             for index, outcome in zip(positions, stored, strict=True):
                 results[index] = outcome
+        self.cost.observe((time.perf_counter() - started) * 1000, weight)
+        self._parsed.update(queued)  # committed: the drain need not parse them again
         return [r if r is not None else InternalFailure("not handled") for r in results]
 
     @staticmethod
