@@ -19,8 +19,8 @@ alerts over ``--senders`` (4) concurrent keep-alive connections. Meanwhile, ever
 /api/v1/incidents`` (the admin token ``tocsin init`` wrote) and, on its own schedule, a
 new probe alert for ``probe-api`` is posted to an Alertmanager integration of that
 service (each opens its own incident). Measured: the storm's wall time (first request
-sent to last alert decided: a body the server queued is answered first) and new alerts/s; the incidents whose services include
-``checkout-api`` (read from the database); whether every storm alert is stored exactly
+sent to last alert decided: a body the server queued is answered first) and new
+alerts/s; the incidents whose services include ``checkout-api`` (read from the database); whether every storm alert is stored exactly
 once (rows, distinct dedup keys and occurrences in the database); the request latency of
 the declares and of the probe alerts, separately; declare -> first delivery attempt and
 probe alert -> first delivery attempt (from just before the request was written to the
