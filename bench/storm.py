@@ -20,23 +20,23 @@ alerts over ``--senders`` (4) concurrent keep-alive connections. Meanwhile, ever
 new probe alert for ``probe-api`` is posted to an Alertmanager integration of that
 service (each opens its own incident). Measured: the storm's wall time (first request
 sent to last alert decided: a body the server queued is answered first) and new
-alerts/s; the incidents whose services include ``checkout-api`` (read from the database); whether every storm alert is stored exactly
-once (rows, distinct dedup keys and occurrences in the database); the request latency of
-the declares and of the probe alerts, separately; declare -> first delivery attempt and
-probe alert -> first delivery attempt (from just before the request was written to the
-moment the receiver read the page whose body names the incident id the request's answer
-gave); non-2xx answers; the peak RSS of the server's process tree (``VmHWM`` of every
-process in it, from /proc, added up; plus the largest sum of ``VmRSS`` sampled every
-0.25 s); and the write wait: on PostgreSQL, the age of the oldest ungranted lock
-(``pg_locks.waitstart``) sampled every 0.1 s; on SQLite, only with
-``--write-wait-probe``, how long a separate process queued for the server's writer lock
-file (``tocsin.db.writer-lock``, ``flock``) taking and releasing it every 0.1 s. That
-probe is off by default: it is one more writer in the queue it measures, and the
-server's writer threads starve past a threshold (writers then give up after waiting
-30 s; presumably those queued behind a long transaction fill the thread pool that must
-end it), so one more writer can change the outcome. Either way ``server_log``
-counts, in ``serve.log``, the writers that gave up after 30 s and went ahead, unhandled
-errors and "database unavailable" lines.
+alerts/s; the incidents whose services include ``checkout-api`` (read from the
+database); whether every storm alert is stored exactly once (rows, distinct dedup keys
+and occurrences in the database); the request latency of the declares and of the probe
+alerts, separately; declare -> first delivery attempt and probe alert -> first delivery
+attempt (from just before the request was written to the moment the receiver read the
+page whose body names the incident id the request's answer gave); non-2xx answers; the
+peak RSS of the server's process tree (``VmHWM`` of every process in it, from /proc,
+added up; plus the largest sum of ``VmRSS`` sampled every 0.25 s); and the write wait:
+on PostgreSQL, the age of the oldest ungranted lock (``pg_locks.waitstart``) sampled
+every 0.1 s; on SQLite, only with ``--write-wait-probe``, how long a separate process
+queued for the server's writer lock file (``tocsin.db.writer-lock``, ``flock``) taking
+and releasing it every 0.1 s. That probe is off by default: it is one more writer in the
+queue it measures, and the server's writer threads starve past a threshold (writers then
+give up after waiting 30 s; presumably those queued behind a long transaction fill the
+thread pool that must end it), so one more writer can change the outcome. Either way
+``server_log`` counts, in ``serve.log``, the writers that gave up after 30 s and went
+ahead, unhandled errors and "database unavailable" lines.
 
 Scenario ``nocollapse`` (B): the same storm with ``--nocollapse-alerts`` (2,000) alerts
 and the storm rule switched off (``alerting.storm.enabled: false``) when the example
