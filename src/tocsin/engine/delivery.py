@@ -318,7 +318,7 @@ class DeliveryWorker:
     def _expand(self, session: Session, notification: Notification, now: datetime) -> None:
         policy = self.policy.current
         incident = (
-            get_by_id(session=session, incident_id=notification.incident_id)
+            get_by_id(session=session, incident_id=notification.incident_id, with_related=False)
             if notification.incident_id is not None
             else None
         )
@@ -480,7 +480,7 @@ class DeliveryWorker:
         """Cancel a delayed step the incident's progress made moot; True if it did."""
         if row.unless is None or row.incident_id is None:
             return False
-        incident = get_by_id(session=session, incident_id=row.incident_id)
+        incident = get_by_id(session=session, incident_id=row.incident_id, with_related=False)
         if incident is None:
             reason = "skipped: the incident no longer exists"
         else:
@@ -546,7 +546,7 @@ class DeliveryWorker:
 
     def _message(self, session: Session, row: Delivery) -> OutboundMessage:
         incident = (
-            get_by_id(session=session, incident_id=row.incident_id)
+            get_by_id(session=session, incident_id=row.incident_id, with_related=False)
             if row.incident_id is not None
             else None
         )
@@ -704,7 +704,7 @@ class DeliveryWorker:
         self._release(row)
         log.warning("delivery %s (%s to %s) failed: %s", row.id, row.channel, row.person, error)
         if row.incident_id is not None:
-            incident = get_by_id(session=session, incident_id=row.incident_id)
+            incident = get_by_id(session=session, incident_id=row.incident_id, with_related=False)
             if incident is not None:
                 who = row.person or row.target or "the broadcast"
                 record(

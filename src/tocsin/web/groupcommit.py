@@ -158,12 +158,17 @@ class CostEstimate:
     (an exponentially weighted average), so that a group or a chunk can be sized to
     hold the writer lock for about :data:`BUDGET_MS`, whatever an alert costs now."""
 
-    def __init__(self, initial_ms: float = 0.5, weight_of_new: float = 0.3) -> None:
+    #: Transactions of less work than this say more about their fixed cost than about
+    #: what an alert costs: learning from them would shrink the chunks, which would
+    #: make alerts look dearer still.
+    MIN_UNITS = 20
+
+    def __init__(self, initial_ms: float = 0.5, weight_of_new: float = 0.2) -> None:
         self.per_unit = initial_ms
         self._alpha = weight_of_new
 
     def observe(self, elapsed_ms: float, units: float) -> None:
-        if units >= 1:
+        if units >= self.MIN_UNITS:
             self.per_unit += self._alpha * (elapsed_ms / units - self.per_unit)
 
     def ms(self, units: float) -> float:
@@ -317,7 +322,9 @@ class GroupCommitter:
         """Decide the next chunk of the oldest queued body; False when none is left.
         A database that cannot be reached leaves the chunk for a later try."""
         context = self.context
-        size = max(1, min(inbox.CHUNK, int(self.cost.units_within(BUDGET_MS))))
+        size = max(
+            CostEstimate.MIN_UNITS, min(inbox.CHUNK, int(self.cost.units_within(BUDGET_MS)))
+        )
         try:
             with session_scope(context.sessions, bulk=True) as session:
                 started = time.perf_counter()
@@ -408,7 +415,7 @@ class GroupCommitter:
                 elif delivery.queueable and (
                     integration.id in behind
                     or len(delivery.events) > inbox.INBOX_THRESHOLD
-                    or (delivery.count > 1 and self.cost.ms(delivery.size) > 2 * BUDGET_MS)
+                    or (delivery.count > 1 and self.cost.ms(delivery.size) > BUDGET_MS)
                 ):
                     batch = inbox.queue_batch(
                         session=session,
