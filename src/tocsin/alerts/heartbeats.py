@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.alerts.models import Heartbeat, Integration
-from tocsin.alerts.routing import resolve_severity
+from tocsin.alerts.rules.routing import resolve_severity
 from tocsin.db.jobs import cancel_jobs, schedule
 from tocsin.errors import InvalidInput
 from tocsin.incidents import service as incidents

@@ -28,6 +28,7 @@ from tocsin.alerts.integrations import (
 from tocsin.alerts.linking import IngestNote, Outcome
 from tocsin.alerts.models import Alert, AlertLink, AlertRead, Integration, StormRead
 from tocsin.alerts.pipeline import IngestResult, ingest, ingest_batches
+from tocsin.alerts.rules.storms import top_counts
 from tocsin.alerts.silencing import (
     add_silence,
     expire_silence,
@@ -35,7 +36,6 @@ from tocsin.alerts.silencing import (
     list_silences,
     silence_to_read,
 )
-from tocsin.alerts.storm_rules import top_counts
 from tocsin.errors import InvalidInput, NotFound
 from tocsin.incidents.rules import format_incident_id
 from tocsin.incidents.service import numbers_by_id

@@ -27,9 +27,9 @@ from sqlalchemy import insert, select
 from tocsin.alerts.bulk_models import AlertStorm
 from tocsin.alerts.linking import Context, declare, group_hash, link, ref, set_severity
 from tocsin.alerts.models import Alert, AlertLink
-from tocsin.alerts.routing import RouteDecision
 from tocsin.alerts.rules import AlertOutcome
-from tocsin.alerts.storm_rules import (
+from tocsin.alerts.rules.routing import RouteDecision
+from tocsin.alerts.rules.storms import (
     count_alert,
     describe_storm,
     merge_counts,

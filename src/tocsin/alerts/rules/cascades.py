@@ -1,9 +1,5 @@
-"""Correlation over recent alerts: cascades and flapping (seed 001's AlertAggregator).
-
-A *cascade* is many distinct alerts on several related services at once — one
+"""Cascades: many distinct alerts on several related services at once are one
 problem, which should page once as a SEV1 "cascade failure" rather than N times.
-A *flapping* alert fires and resolves again and again; it should be kept to one
-low-severity incident instead of paging on every firing.
 
 Windows are closed at both ends: an alert exactly ``window`` old still counts, as
 does one stamped exactly ``now``. Later stamps (clock skew) do not count.
@@ -21,7 +17,6 @@ __all__ = [
     "CascadeReason",
     "RecentAlert",
     "detect_cascade",
-    "detect_flapping",
 ]
 
 
@@ -140,13 +135,3 @@ def _origins(services: Iterable[str], depends_on: Mapping[str, Sequence[str]]) -
         return False
 
     return tuple(sorted(s for s in alerting if not needs_alerting(s)))
-
-
-def detect_flapping(
-    transitions: Sequence[datetime], now: datetime, window: timedelta, k: int
-) -> bool:
-    """True when an alert changed state (fired or resolved) at least ``k`` times within
-    ``window`` before ``now``. ``transitions`` are the times of those changes."""
-    if k < 1:
-        raise ValueError(f"k must be at least 1, not {k}")
-    return sum(1 for at in transitions if _in_window(at, now, window)) >= k
