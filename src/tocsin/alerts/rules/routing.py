@@ -17,7 +17,8 @@ from typing import Protocol, TypeVar
 
 from tocsin.policy.alerting import Route, StormSettings
 from tocsin.policy.matchers import matches
-from tocsin.policy.models import Policy, Severity, UnknownSeverity
+from tocsin.policy.models import Policy
+from tocsin.policy.severities import Severity, UnknownSeverity
 
 __all__ = [
     "DEFAULT_GROUP_BY",
