@@ -11,12 +11,18 @@ from sqlalchemy.orm import Session
 from tocsin.auth import Principal, Role, authenticate
 from tocsin.clock import Clock
 from tocsin.db import session_scope
+from tocsin.incidents import service as incidents
+from tocsin.incidents.models import Incident
 from tocsin.policy import Policy
+from tocsin.postmortems import service as postmortems
+from tocsin.postmortems.models import Postmortem
 from tocsin.web.context import AppContext
 
 __all__ = [
     "ContextDep",
+    "CurrentIncident",
     "CurrentPolicy",
+    "CurrentPostmortem",
     "CurrentPrincipal",
     "NowClock",
     "SessionDep",
@@ -47,6 +53,27 @@ def get_session(request: Request, context: ContextDep) -> Iterator[Session]:
 
 
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def current_incident(incident_id: str, session: SessionDep) -> Incident:
+    """The incident the ``{incident_id}`` path parameter names (INC-n), read with the
+    request's session; an unknown one answers 404 (:class:`tocsin.errors.NotFound`).
+
+    Declare it after the caller's role (``Viewer``, ``Responder``): dependencies run in
+    the order of the handler's parameters, so a caller without a valid token is told so
+    before learning whether the incident exists."""
+    return incidents.get(session=session, ref=incident_id)
+
+
+CurrentIncident = Annotated[Incident, Depends(current_incident)]
+
+
+def current_postmortem(pm_id: str, session: SessionDep) -> Postmortem:
+    """The post-mortem the ``{pm_id}`` path parameter names (PM-n); 404 if unknown."""
+    return postmortems.get(session=session, ref=pm_id)
+
+
+CurrentPostmortem = Annotated[Postmortem, Depends(current_postmortem)]
 
 
 def get_policy(context: ContextDep) -> Policy:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from tocsin.db import session_scope
 from tocsin.errors import InvalidInput, TocsinError
 from tocsin.incidents import paging, service
-from tocsin.incidents.models import IncidentUpdate, StatusUpdateCreate
+from tocsin.incidents.models import Incident, IncidentUpdate, StatusUpdateCreate
 from tocsin.incidents.rules import IncidentStatus, format_incident_id
 from tocsin.policy import Policy
 from tocsin.web.dashboard.csrf import FormData, SignedForm
@@ -30,7 +30,8 @@ __all__ = ["router"]
 router = APIRouter(prefix="/dashboard/incidents", include_in_schema=False)
 
 IncidentRef = Annotated[str, Path(max_length=40)]
-Action = Callable[[Session, Policy, str], str]
+#: One button's work on the incident (read in the action's transaction, with its INC-n).
+Action = Callable[[Session, Policy, Incident, str], str]
 
 
 def _first(form: FormData, name: str) -> str:
@@ -52,8 +53,9 @@ def _run(request: Request, context: ContextDep, ref: str, action: Action) -> Red
     try:
         with session_scope(context.sessions) as session:
             incident = service.get(session=session, ref=ref)
-            target = f"/dashboard/incidents/{format_incident_id(incident.number)}"
-            message = action(session, policy, format_incident_id(incident.number))
+            ref = format_incident_id(incident.number)
+            target = f"/dashboard/incidents/{ref}"
+            message = action(session, policy, incident, ref)
     except TocsinError as exc:
         return redirect_with(request, target, "error", str(exc))
     except ValidationError as exc:
@@ -67,8 +69,7 @@ def _run(request: Request, context: ContextDep, ref: str, action: Action) -> Red
 def acknowledge(
     request: Request, incident_id: IncidentRef, context: ContextDep, user: Responder, _f: SignedForm
 ) -> RedirectResponse:
-    def act(session: Session, policy: Policy, ref: str) -> str:
-        incident = service.get(session=session, ref=ref)
+    def act(session: Session, policy: Policy, incident: Incident, ref: str) -> str:
         service.acknowledge(
             session=session,
             policy=policy,
@@ -85,8 +86,7 @@ def acknowledge(
 def escalate(
     request: Request, incident_id: IncidentRef, context: ContextDep, user: Responder, _f: SignedForm
 ) -> RedirectResponse:
-    def act(session: Session, policy: Policy, ref: str) -> str:
-        incident = service.get(session=session, ref=ref)
+    def act(session: Session, policy: Policy, incident: Incident, ref: str) -> str:
         paging.escalate_now(
             session=session,
             policy=policy,
@@ -109,8 +109,7 @@ def _transition(target: IncidentStatus, done: str) -> Callable[..., RedirectResp
         user: Responder,
         _f: SignedForm,
     ) -> RedirectResponse:
-        def act(session: Session, policy: Policy, ref: str) -> str:
-            incident = service.get(session=session, ref=ref)
+        def act(session: Session, policy: Policy, incident: Incident, ref: str) -> str:
             service.transition(
                 session=session,
                 policy=policy,
@@ -145,13 +144,12 @@ def post_update(
     user: Responder,
     form: SignedForm,
 ) -> RedirectResponse:
-    def act(session: Session, policy: Policy, ref: str) -> str:
+    def act(session: Session, policy: Policy, incident: Incident, ref: str) -> str:
         data = StatusUpdateCreate(
             message=_first(form, "message"),
             public=_first(form, "public") in ("on", "true", "1"),
             status=_first(form, "status") or None,
         )
-        incident = service.get(session=session, ref=ref)
         update = service.post_update(
             session=session,
             policy=policy,
@@ -173,9 +171,8 @@ def change_severity(
     user: Responder,
     form: SignedForm,
 ) -> RedirectResponse:
-    def act(session: Session, policy: Policy, ref: str) -> str:
+    def act(session: Session, policy: Policy, incident: Incident, ref: str) -> str:
         changes = IncidentUpdate(severity=_first(form, "severity"))
-        incident = service.get(session=session, ref=ref)
         service.edit(
             session=session,
             policy=policy,
@@ -197,12 +194,11 @@ def assign_role(
     user: Responder,
     form: SignedForm,
 ) -> RedirectResponse:
-    def act(session: Session, policy: Policy, ref: str) -> str:
+    def act(session: Session, policy: Policy, incident: Incident, ref: str) -> str:
         role, person = _first(form, "role").strip(), _first(form, "person").strip()
         if not role:
             raise InvalidInput("role", "choose a role")
         changes = IncidentUpdate(roles={role: person or None})
-        incident = service.get(session=session, ref=ref)
         service.edit(
             session=session,
             policy=policy,

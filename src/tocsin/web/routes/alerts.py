@@ -25,7 +25,7 @@ from tocsin.alerts.models import (
 from tocsin.alerts.silencing import SILENCE_STATES
 from tocsin.errors import InvalidInput, NotFound
 from tocsin.incidents import service as incidents
-from tocsin.web.deps import NowClock, Responder, SessionDep, Viewer
+from tocsin.web.deps import CurrentIncident, NowClock, Responder, SessionDep, Viewer
 from tocsin.web.fields import RequestDuration
 
 __all__ = ["router"]
@@ -72,15 +72,14 @@ def get_alert(
 
 @router.get("/incidents/{incident_id}/alerts", tags=["incidents"])
 def incident_alerts(
-    incident_id: str,
     session: SessionDep,
     _principal: Viewer,
+    incident: CurrentIncident,
     limit: Annotated[int, Query(ge=1, le=500)] = 500,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> AlertList:
     """The alerts linked to the incident, in the order they were linked, a page at a
     time (an alert storm holds thousands)."""
-    incident = incidents.get(session=session, ref=incident_id)
     rows = alerts.alerts_for_incident(
         session=session, incident_id=incident.id, limit=limit, offset=offset
     )
@@ -90,11 +89,12 @@ def incident_alerts(
 
 
 @router.get("/incidents/{incident_id}/storm", tags=["incidents"])
-def incident_storm(incident_id: str, session: SessionDep, _principal: Viewer) -> StormRead:
+def incident_storm(
+    incident_id: str, session: SessionDep, _principal: Viewer, incident: CurrentIncident
+) -> StormRead:
     """What an alert-storm incident is made of: how many alerts, the most common
     alertnames and label values, the incidents merged into it. 404 for an incident
     that is not an alert storm."""
-    incident = incidents.get(session=session, ref=incident_id)
     storm = alerts.storm_for_incident(session=session, incident_id=incident.id)
     if storm is None:
         raise NotFound(f"{incident_id} is not an alert storm")

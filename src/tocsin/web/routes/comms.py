@@ -9,7 +9,7 @@ from tocsin.engine.comms import render_for_incident, template_names
 from tocsin.errors import InvalidInput
 from tocsin.incidents import service
 from tocsin.templating import TemplateError, message_extras
-from tocsin.web.deps import CurrentPolicy, NowClock, SessionDep, Viewer
+from tocsin.web.deps import CurrentIncident, CurrentPolicy, NowClock, SessionDep, Viewer
 
 router = APIRouter(prefix="/api/v1", tags=["templates"])
 
@@ -47,16 +47,15 @@ def list_templates(policy: CurrentPolicy, _principal: Viewer) -> TemplateList:
 
 @router.post("/incidents/{incident_id}/preview")
 def preview(
-    incident_id: str,
     body: PreviewRequest,
     session: SessionDep,
     policy: CurrentPolicy,
     clock: NowClock,
     _principal: Viewer,
+    incident: CurrentIncident,
 ) -> PreviewRead:
     """The message a template makes for this incident now; nothing is sent. A template
     that fails answers 422 naming the template and the line."""
-    incident = service.get(session=session, ref=incident_id)
     try:
         message = render_for_incident(
             session=session,

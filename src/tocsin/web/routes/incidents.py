@@ -20,7 +20,14 @@ from tocsin.incidents.models import (
     TransitionRequest,
 )
 from tocsin.incidents.rules import IncidentStatus
-from tocsin.web.deps import CurrentPolicy, NowClock, Responder, SessionDep, Viewer
+from tocsin.web.deps import (
+    CurrentIncident,
+    CurrentPolicy,
+    NowClock,
+    Responder,
+    SessionDep,
+    Viewer,
+)
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -65,20 +72,19 @@ def list_incidents(
 
 
 @router.get("/{incident_id}")
-def get_incident(incident_id: str, session: SessionDep, _principal: Viewer) -> IncidentRead:
-    return service.to_read(service.get(session=session, ref=incident_id))
+def get_incident(_principal: Viewer, incident: CurrentIncident) -> IncidentRead:
+    return service.to_read(incident)
 
 
 @router.patch("/{incident_id}")
 def edit_incident(
-    incident_id: str,
     body: IncidentUpdate,
     session: SessionDep,
     policy: CurrentPolicy,
     clock: NowClock,
     principal: Responder,
+    incident: CurrentIncident,
 ) -> IncidentRead:
-    incident = service.get(session=session, ref=incident_id)
     service.edit(
         session=session,
         policy=policy,
@@ -92,15 +98,14 @@ def edit_incident(
 
 @router.post("/{incident_id}/acknowledge")
 def acknowledge_incident(
-    incident_id: str,
     session: SessionDep,
     policy: CurrentPolicy,
     clock: NowClock,
     principal: Responder,
+    incident: CurrentIncident,
     body: AcknowledgeRequest | None = None,
 ) -> IncidentRead:
     """Acknowledge (stops the escalation); `on_behalf_of` names others taking it too."""
-    incident = service.get(session=session, ref=incident_id)
     service.acknowledge(
         session=session,
         policy=policy,
@@ -116,15 +121,14 @@ def _add_transition_route(action: str, target: IncidentStatus, summary: str) -> 
     """POST /{id}/resolve, /close and /reopen differ only in the status they move to."""
 
     def move(
-        incident_id: str,
         session: SessionDep,
         policy: CurrentPolicy,
         clock: NowClock,
         principal: Responder,
+        incident: CurrentIncident,
         body: TransitionRequest | None = None,
     ) -> IncidentRead:
         request = body or TransitionRequest()
-        incident = service.get(session=session, ref=incident_id)
         service.transition(
             session=session,
             policy=policy,
@@ -147,14 +151,13 @@ _add_transition_route("reopen", IncidentStatus.triggered, "Reopen a resolved inc
 
 @router.post("/{incident_id}/updates", status_code=201)
 def post_status_update(
-    incident_id: str,
     body: StatusUpdateCreate,
     session: SessionDep,
     policy: CurrentPolicy,
     clock: NowClock,
     principal: Responder,
+    incident: CurrentIncident,
 ) -> StatusUpdateRead:
-    incident = service.get(session=session, ref=incident_id)
     update = service.post_update(
         session=session,
         policy=policy,
@@ -168,15 +171,15 @@ def post_status_update(
 
 @router.get("/{incident_id}/updates")
 def list_status_updates(
-    incident_id: str, session: SessionDep, _principal: Viewer
+    session: SessionDep, _principal: Viewer, incident: CurrentIncident
 ) -> StatusUpdateList:
-    incident = service.get(session=session, ref=incident_id)
     updates = service.list_updates(session=session, incident=incident)
     return StatusUpdateList(items=[service.update_to_read(incident, u) for u in updates])
 
 
 @router.get("/{incident_id}/timeline")
-def incident_timeline(incident_id: str, session: SessionDep, _principal: Viewer) -> TimelineList:
-    incident = service.get(session=session, ref=incident_id)
+def incident_timeline(
+    session: SessionDep, _principal: Viewer, incident: CurrentIncident
+) -> TimelineList:
     events = service.timeline(session=session, incident=incident)
     return TimelineList(items=[service.timeline_to_read(e) for e in events])

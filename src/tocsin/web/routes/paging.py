@@ -20,23 +20,29 @@ from tocsin.notify.models import (
 )
 from tocsin.notify.outbox import deliveries_of
 from tocsin.notify.service import list_notifications
-from tocsin.web.deps import CurrentPolicy, NowClock, Responder, SessionDep, Viewer
+from tocsin.web.deps import (
+    CurrentIncident,
+    CurrentPolicy,
+    NowClock,
+    Responder,
+    SessionDep,
+    Viewer,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["paging"])
 
 
 @router.post("/incidents/{incident_id}/escalate")
 def escalate_incident(
-    incident_id: str,
     session: SessionDep,
     policy: CurrentPolicy,
     clock: NowClock,
     principal: Responder,
+    incident: CurrentIncident,
     body: EscalateRequest | None = None,
 ) -> IncidentRead:
     """Page the next tier now, or a chosen tier (1-based) of the current round."""
     request = body or EscalateRequest()
-    incident = service.get(session=session, ref=incident_id)
     paging.escalate_now(
         session=session,
         policy=policy,
@@ -51,14 +57,13 @@ def escalate_incident(
 
 @router.post("/incidents/{incident_id}/repage")
 def repage_incident(
-    incident_id: str,
     session: SessionDep,
     policy: CurrentPolicy,
     clock: NowClock,
     principal: Responder,
+    incident: CurrentIncident,
 ) -> IncidentRead:
     """Page the current tier again and restart its timeout."""
-    incident = service.get(session=session, ref=incident_id)
     paging.repage(
         session=session, policy=policy, incident=incident, now=clock.now(), actor=principal.actor
     )
@@ -67,15 +72,14 @@ def repage_incident(
 
 @router.post("/incidents/{incident_id}/reassign")
 def reassign_incident(
-    incident_id: str,
     body: ReassignRequest,
     session: SessionDep,
     policy: CurrentPolicy,
     clock: NowClock,
     principal: Responder,
+    incident: CurrentIncident,
 ) -> IncidentRead:
     """Page one chosen person now; the escalation goes on if they do not acknowledge."""
-    incident = service.get(session=session, ref=incident_id)
     paging.reassign(
         session=session,
         policy=policy,
@@ -90,14 +94,13 @@ def reassign_incident(
 
 @router.get("/incidents/{incident_id}/notifications")
 def incident_notifications(
-    incident_id: str,
     session: SessionDep,
     _principal: Viewer,
+    incident: CurrentIncident,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> NotificationList:
     """Who was paged or told, when, and why."""
-    incident = service.get(session=session, ref=incident_id)
     rows, total = list_notifications(session, incident_id=incident.id, limit=limit, offset=offset)
     ref = format_incident_id(incident.number)
     deliveries = deliveries_of(session, [r.id for r in rows])

@@ -16,7 +16,6 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup
 
 from tocsin.auth import Principal, Role
-from tocsin.incidents import service as incidents
 from tocsin.postmortems import actions, insights, service
 from tocsin.postmortems.document import SECTION_TITLES
 from tocsin.postmortems.models import (
@@ -32,7 +31,15 @@ from tocsin.postmortems.models import (
 )
 from tocsin.postmortems.rules import PostmortemStatus
 from tocsin.web.dashboard.session import bearer_or_session
-from tocsin.web.deps import CurrentPolicy, NowClock, Responder, SessionDep, Viewer
+from tocsin.web.deps import (
+    CurrentIncident,
+    CurrentPolicy,
+    CurrentPostmortem,
+    NowClock,
+    Responder,
+    SessionDep,
+    Viewer,
+)
 
 #: The page opens with a bearer token (scripts) or a dashboard session (people).
 PageViewer = Annotated[Principal, Depends(bearer_or_session(Role.viewer))]
@@ -64,14 +71,13 @@ _PAGE_HEADERS = {
 
 @router.post(f"{API}/incidents/{{incident_id}}/postmortem", status_code=201)
 def create_postmortem(
-    incident_id: str,
     session: SessionDep,
     policy: CurrentPolicy,
     clock: NowClock,
     principal: Responder,
+    incident: CurrentIncident,
 ) -> PostmortemRead:
     """Draft the post-mortem of a resolved incident from its timeline."""
-    incident = incidents.get(session=session, ref=incident_id)
     now = clock.now()
     pm = service.create(
         session=session, policy=policy, incident=incident, actor=principal.actor, now=now
@@ -81,23 +87,25 @@ def create_postmortem(
 
 @router.get(f"{API}/incidents/{{incident_id}}/postmortem")
 def get_incident_postmortem(
-    incident_id: str, session: SessionDep, policy: CurrentPolicy, clock: NowClock, _p: Viewer
+    session: SessionDep,
+    policy: CurrentPolicy,
+    clock: NowClock,
+    _p: Viewer,
+    incident: CurrentIncident,
 ) -> PostmortemRead:
-    incident = incidents.get(session=session, ref=incident_id)
     pm = service.get_by_incident(session=session, incident=incident)
     return service.to_read(session=session, policy=policy, pm=pm, now=clock.now())
 
 
 @router.get(f"{API}/incidents/{{incident_id}}/similar")
 def similar_incidents(
-    incident_id: str,
     session: SessionDep,
     policy: CurrentPolicy,
     _p: Viewer,
+    incident: CurrentIncident,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> SimilarList:
     """Earlier incidents ranked by text (title, description, root cause) and services."""
-    incident = incidents.get(session=session, ref=incident_id)
     return insights.similar(session=session, policy=policy, incident=incident, limit=limit)
 
 
@@ -133,33 +141,30 @@ def list_postmortems(
     responses={200: {"content": {"text/markdown": {}}}},
 )
 def postmortem_markdown(
-    pm_id: str, session: SessionDep, policy: CurrentPolicy, clock: NowClock, _p: Viewer
+    session: SessionDep, policy: CurrentPolicy, clock: NowClock, _p: Viewer, pm: CurrentPostmortem
 ) -> Response:
-    pm = service.get(session=session, ref=pm_id)
     read = service.to_read(session=session, policy=policy, pm=pm, now=clock.now())
     return Response(read.markdown, media_type="text/markdown; charset=utf-8")
 
 
 @router.get(f"{API}/postmortems/{{pm_id}}")
 def get_postmortem(
-    pm_id: str, session: SessionDep, policy: CurrentPolicy, clock: NowClock, _p: Viewer
+    session: SessionDep, policy: CurrentPolicy, clock: NowClock, _p: Viewer, pm: CurrentPostmortem
 ) -> PostmortemRead:
-    pm = service.get(session=session, ref=pm_id)
     return service.to_read(session=session, policy=policy, pm=pm, now=clock.now())
 
 
 @router.patch(f"{API}/postmortems/{{pm_id}}")
 def edit_postmortem(
-    pm_id: str,
     body: PostmortemUpdate,
     session: SessionDep,
     policy: CurrentPolicy,
     clock: NowClock,
     principal: Responder,
+    pm: CurrentPostmortem,
 ) -> PostmortemRead:
     """Edit sections (Markdown), root-cause category, tags, owner, customer impact."""
     now = clock.now()
-    pm = service.get(session=session, ref=pm_id)
     service.edit(
         session=session, policy=policy, pm=pm, actor=principal.actor, changes=body, now=now
     )
@@ -170,14 +175,13 @@ def _add_move_route(action: str, target: PostmortemStatus, summary: str) -> None
     """POST /submit and /publish differ only in the status they move to."""
 
     def move(
-        pm_id: str,
         session: SessionDep,
         policy: CurrentPolicy,
         clock: NowClock,
         principal: Responder,
+        pm: CurrentPostmortem,
     ) -> PostmortemRead:
         now = clock.now()
-        pm = service.get(session=session, ref=pm_id)
         service.move(
             session=session, policy=policy, pm=pm, target=target, actor=principal.actor, now=now
         )
@@ -196,15 +200,14 @@ _add_move_route("publish", PostmortemStatus.published, "Publish a reviewed post-
 
 @router.post(f"{API}/postmortems/{{pm_id}}/action-items", status_code=201)
 def add_action_item(
-    pm_id: str,
     body: ActionItemCreate,
     session: SessionDep,
     policy: CurrentPolicy,
     clock: NowClock,
     principal: Responder,
+    pm: CurrentPostmortem,
 ) -> ActionItemRead:
     now = clock.now()
-    pm = service.get(session=session, ref=pm_id)
     item = actions.add(
         session=session, policy=policy, pm=pm, actor=principal.actor, data=body, now=now
     )
@@ -213,9 +216,8 @@ def add_action_item(
 
 @router.get(f"{API}/postmortems/{{pm_id}}/action-items")
 def list_postmortem_action_items(
-    pm_id: str, session: SessionDep, clock: NowClock, _p: Viewer
+    session: SessionDep, clock: NowClock, _p: Viewer, pm: CurrentPostmortem
 ) -> ActionItemList:
-    pm = service.get(session=session, ref=pm_id)
     items = actions.for_postmortem(session=session, pm=pm)
     reads = actions.to_reads(session=session, items=items, today=clock.now().date())
     return ActionItemList(items=reads, total=len(reads))
@@ -297,9 +299,12 @@ def _markdown() -> MarkdownIt:
 
 @router.get("/postmortems/{pm_id}", response_class=HTMLResponse, include_in_schema=False)
 def postmortem_page(
-    pm_id: str, session: SessionDep, policy: CurrentPolicy, clock: NowClock, _p: PageViewer
+    session: SessionDep,
+    policy: CurrentPolicy,
+    clock: NowClock,
+    _p: PageViewer,
+    pm: CurrentPostmortem,
 ) -> HTMLResponse:
-    pm = service.get(session=session, ref=pm_id)
     read = service.to_read(session=session, policy=policy, pm=pm, now=clock.now())
     html = {key: Markup(_markdown().render(text)) for key, text in read.sections.items()}
     page = (
