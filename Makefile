@@ -16,7 +16,7 @@ INSTALL_STAMP := $(VENV)/.tocsin-installed
 
 help:
 	@echo "make test         venv + package + system deps, then ruff and pytest"
-	@echo "make lint         ruff check, ruff format --check, mypy"
+	@echo "make lint         ruff check, ruff format --check, mypy, the import layers"
 	@echo "make run          tocsin init (if needed) + tocsin serve on 127.0.0.1:8080"
 	@echo "make system-deps  install Debian packages: $(SYSTEM_PACKAGES)"
 	@echo "make clean        remove the venv and caches"
@@ -37,12 +37,14 @@ system-deps:
 test: $(INSTALL_STAMP) system-deps
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALL_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 run: $(INSTALL_STAMP)
 	@if [ ! -f tocsin.yaml ]; then $(BIN)/tocsin init; fi
