@@ -10,13 +10,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.incidents import service as incidents
 from tocsin.incidents.rules import format_incident_id
 from tocsin.notify.refs import ExternalRef
+from tocsin.pagination import paginate
 from tocsin.policy import Policy
 from tocsin.postmortems.document import ActionRow
 from tocsin.postmortems.models import (
@@ -198,9 +199,8 @@ def list_items(
             & (ActionItem.due_date < today)
         )
         query = query.where(late if overdue else ~late)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     ordered = query.order_by(ActionItem.due_date.is_(None), ActionItem.due_date, ActionItem.id)
-    return list(session.scalars(ordered.limit(limit).offset(offset))), total
+    return paginate(session=session, query=ordered, limit=limit, offset=offset)
 
 
 def to_reads(*, session: Session, items: Sequence[ActionItem], today: date) -> list[ActionItemRead]:

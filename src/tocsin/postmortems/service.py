@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, func, not_, or_, select
+from sqlalchemy import ColumnElement, and_, not_, or_, select
 from sqlalchemy.orm import Session
 
 from tocsin.db.counters import next_number
@@ -20,6 +20,7 @@ from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
 from tocsin.incidents.rules import IncidentStatus, format_incident_id
 from tocsin.incidents.timeline import record
+from tocsin.pagination import paginate
 from tocsin.policy import Policy, UnknownSeverity
 from tocsin.postmortems import actions, deadlines
 from tocsin.postmortems.blameless import check_blameless
@@ -338,11 +339,8 @@ def list_postmortems(
         query = query.where(Postmortem.owner == owner)
     if overdue is not None:
         query = query.where(_overdue_clause(now) if overdue else not_(_overdue_clause(now)))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Postmortem.number.desc()).limit(limit).offset(offset)
-    ).all()
-    return list(rows), total
+    ordered = query.order_by(Postmortem.number.desc())
+    return paginate(session=session, query=ordered, limit=limit, offset=offset)
 
 
 # ---------------------------------------------------------------- reading

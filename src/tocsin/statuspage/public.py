@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
+from tocsin.pagination import count
 from tocsin.policy import Policy
 from tocsin.policy.statuspage import Impact, StatusPageSettings
 from tocsin.statuspage.models import ScheduledMaintenance, StatusIncident
@@ -416,18 +417,14 @@ class History:
 def load_history(*, session: Session, now: datetime, page: int = 1, per_page: int = 20) -> History:
     """Published incidents, newest first, a page at a time, with the maintenances of
     the same span of time."""
-    total = session.scalar(select(func.count()).select_from(StatusIncident).where(_published)) or 0
-    pages = max(1, -(-total // per_page))
-    page = min(max(page, 1), pages)
-    rows = list(
-        session.scalars(
-            select(StatusIncident)
-            .where(_published)
-            .order_by(StatusIncident.started_at.desc(), StatusIncident.id.desc())
-            .limit(per_page)
-            .offset((page - 1) * per_page)
-        )
+    published = (
+        select(StatusIncident)
+        .where(_published)
+        .order_by(StatusIncident.started_at.desc(), StatusIncident.id.desc())
     )
+    pages = max(1, -(-count(session=session, query=published) // per_page))
+    page = min(max(page, 1), pages)
+    rows = session.scalars(published.limit(per_page).offset((page - 1) * per_page))
     incidents = tuple(_incident(row) for row in rows)
     query = select(ScheduledMaintenance).where(ScheduledMaintenance.scheduled_for <= now)
     if page < pages and incidents:

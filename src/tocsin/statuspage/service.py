@@ -14,13 +14,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
 from tocsin.incidents.rules import format_incident_id
+from tocsin.pagination import paginate
 from tocsin.policy import Policy
 from tocsin.policy.statuspage import Impact, StatusPageSettings
 from tocsin.statuspage import subscribers
@@ -324,13 +325,8 @@ def list_incidents(
         query = query.where(StatusIncident.published_at.is_not(None))
     if unresolved:
         query = query.where(StatusIncident.resolved_at.is_(None))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(StatusIncident.created_at.desc(), StatusIncident.id.desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return list(rows), total
+    ordered = query.order_by(StatusIncident.created_at.desc(), StatusIncident.id.desc())
+    return paginate(session=session, query=ordered, limit=limit, offset=offset)
 
 
 def to_read(*, session: Session, policy: Policy, incident: StatusIncident) -> StatusIncidentRead:
@@ -473,14 +469,10 @@ def effective_status(maintenance: ScheduledMaintenance, now: datetime) -> Mainte
 def list_maintenances(
     *, session: Session, limit: int = 50, offset: int = 0
 ) -> tuple[list[ScheduledMaintenance], int]:
-    query = select(ScheduledMaintenance)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(ScheduledMaintenance.scheduled_for.desc(), ScheduledMaintenance.id.desc())
-        .limit(limit)
-        .offset(offset)
+    query = select(ScheduledMaintenance).order_by(
+        ScheduledMaintenance.scheduled_for.desc(), ScheduledMaintenance.id.desc()
     )
-    return list(rows), total
+    return paginate(session=session, query=query, limit=limit, offset=offset)
 
 
 def maintenance_to_read(
