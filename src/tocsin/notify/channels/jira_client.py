@@ -28,15 +28,13 @@ from jira import JIRA, JIRAError
 from tocsin.notify.channels.base import (
     OutcomeUnknown,
     PermanentError,
-    RateLimited,
     SendError,
     TemporaryError,
 )
+from tocsin.notify.channels.http import HttpOutcome, classify
 from tocsin.policy.channels import JiraChannel
 
 __all__ = ["IssueFacts", "JiraTracker", "comment_marker"]
-
-_TEMPORARY = {408, 425, 500, 502, 503, 504}
 
 
 @dataclass(frozen=True)
@@ -149,15 +147,11 @@ def _http_error(exc: JIRAError) -> SendError:
     response = exc.response
     if status is None:
         return OutcomeUnknown("Jira gave no usable answer")
-    if status == 429:
-        wait = response.headers.get("retry-after") if response is not None else None
-        try:
-            seconds = min(max(float(wait or ""), 1.0), 3600.0)
-        except ValueError:
-            seconds = 60.0
-        return RateLimited("Jira: HTTP 429 Too Many Requests", retry_after=seconds)
-    if status in _TEMPORARY or status >= 500:
-        return TemporaryError(f"Jira: HTTP {status}")
+    answer = classify(status, response.headers if response is not None else None)
+    if answer.outcome is HttpOutcome.rate_limited:
+        return answer.error("Jira: HTTP 429 Too Many Requests")
+    if answer.outcome is HttpOutcome.temporary:
+        return answer.error(f"Jira: HTTP {status}")
     if status in (401, 403):
         return PermanentError(f"Jira refused the credentials or the permission (HTTP {status})")
     return PermanentError(f"Jira: HTTP {status}{_explain(response)}")

@@ -51,11 +51,11 @@ from tocsin.notify.channels.base import (
     OutboundMessage,
     OutcomeUnknown,
     PermanentError,
-    RateLimited,
     Recipient,
     SendReceipt,
     TemporaryError,
 )
+from tocsin.notify.channels.http import HttpOutcome, classify
 from tocsin.notify.channels.links import incident_url
 from tocsin.notify.channels.tls import tls_context
 from tocsin.policy.channels import PagerDutyChannel
@@ -64,7 +64,6 @@ __all__ = ["PagerDutyAdapter", "dedup_key", "plan_actions"]
 
 _TRIGGERING = {"declared", "reopened", "severity_changed", "update_posted"}
 _DONE = {"resolved", "closed"}
-_RETRY_STATUSES = (408, 425, 429, 500, 502, 503, 504)
 _CLIENT_LOG = logging.getLogger("tocsin.delivery.pagerduty_client")
 _CLIENT_LOG.setLevel(logging.CRITICAL)
 
@@ -193,23 +192,16 @@ def _send_error(exc: pagerduty.Error, action: str) -> Exception:
             return TemporaryError(f"cannot connect to the Events API ({reason})")
         return OutcomeUnknown(f"{action}: connection lost ({reason})")
     status = response.status_code
-    if 200 <= status < 300:
+    answer = classify(status, response.headers)
+    if answer.delivered:
         return OutcomeUnknown(f"{action}: HTTP {status} without a dedup_key in the answer")
-    if status == 429:
-        wait = _retry_after(response.headers.get("retry-after"))
-        return RateLimited(f"{action}: HTTP 429 Too Many Requests", retry_after=wait)
-    if status in _RETRY_STATUSES or status >= 500:
-        return TemporaryError(f"{action}: HTTP {status}")
+    if answer.outcome is HttpOutcome.rate_limited:
+        return answer.error(f"{action}: HTTP 429 Too Many Requests")
+    if answer.outcome is not HttpOutcome.permanent:
+        return answer.error(f"{action}: HTTP {status}")
     if status in (401, 403, 404):
         return PermanentError(f"{action}: HTTP {status}: the routing key was refused")
     return PermanentError(f"{action}: HTTP {status}{_problem(response)}")
-
-
-def _retry_after(value: str | None) -> float:
-    try:
-        return min(max(float(value or ""), 1.0), 3600.0)
-    except ValueError:
-        return 60.0
 
 
 def _problem(response: httpx2.Response) -> str:

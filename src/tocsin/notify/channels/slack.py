@@ -21,8 +21,9 @@ conversation's recent history and does not post again if it is there; ``name_tak
 and ``already_pinned`` are answers, not errors. So the channel honours the delivery's
 idempotency key (``idempotent = True``).
 
-Errors: HTTP 429 / ``ratelimited`` → :class:`RateLimited` with Slack's Retry-After; 5xx
-and Slack's transient errors → temporary; a connection refused → temporary; a
+Errors (the ladder of :mod:`tocsin.notify.channels.http`): HTTP 429 / ``ratelimited`` →
+:class:`RateLimited` with Slack's Retry-After (30 s if it gives none); 408, 425, 5xx and
+Slack's transient errors → temporary; a connection refused → temporary; a
 connection lost or a timeout after the request went out → outcome unknown; any other
 Slack error (``invalid_auth``, ``channel_not_found``...) → permanent. The token never
 appears in an error.
@@ -48,12 +49,12 @@ from tocsin.notify.channels.base import (
     OutboundMessage,
     OutcomeUnknown,
     PermanentError,
-    RateLimited,
     Recipient,
     SendError,
     SendReceipt,
     TemporaryError,
 )
+from tocsin.notify.channels.http import HttpOutcome, classify
 from tocsin.notify.channels.services import ChannelServices, StoredRef
 from tocsin.notify.channels.slack_blocks import (
     incident_url,
@@ -90,24 +91,12 @@ _TRANSIENT = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "timeout"}
 )
 _DEFAULT_RETRY_AFTER = 30.0
-_MAX_RETRY_AFTER = 3600.0
 #: How far before a message was queued its earlier copy is looked for.
 _HISTORY_SLACK = 300.0
 _REMEMBERED_KEYS = 10_000
 #: Pages of 200 messages read to find an earlier copy of a message.
 _HISTORY_PAGES = 10
 _LIST_PAGES = 50
-
-
-def _retry_after(headers: Mapping[str, Any]) -> float:
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list | tuple) and value else value
-            try:
-                return min(max(float(str(raw)), 1.0), _MAX_RETRY_AFTER)
-            except ValueError:
-                break
-    return _DEFAULT_RETRY_AFTER
 
 
 class _Api:
@@ -141,13 +130,19 @@ class _Api:
 
 
 def _mapped(method: str, status: int, error: str, headers: Mapping[str, Any]) -> SendError:
+    # Slack answers most errors with HTTP 200 and ``{"ok": false, "error": ...}``: the
+    # error, where it says more than the status, decides.
+    if error == "ratelimited":
+        status = 429
+    elif error in _TRANSIENT and status != 429:
+        status = 503
+    elif 200 <= status < 300:
+        status = 400
+    answer = classify(status, headers, rate_limit_wait=_DEFAULT_RETRY_AFTER)
     text = f"Slack {method}: {error}"
-    if status == 429 or error == "ratelimited":
-        wait = _retry_after(headers)
-        return RateLimited(f"{text} (Retry-After {wait:g}s)", retry_after=wait)
-    if status >= 500 or error in _TRANSIENT:
-        return TemporaryError(text)
-    return PermanentError(text)
+    if answer.outcome is HttpOutcome.rate_limited:
+        return answer.error(f"{text} (Retry-After {answer.retry_after:g}s)")
+    return answer.error(text)
 
 
 class SlackAdapter:

@@ -30,11 +30,11 @@ from tocsin.notify.channels.base import (
     OutboundMessage,
     OutcomeUnknown,
     PermanentError,
-    RateLimited,
     Recipient,
     SendReceipt,
     TemporaryError,
 )
+from tocsin.notify.channels.http import HttpOutcome, classify
 from tocsin.notify.channels.links import incident_url
 from tocsin.notify.channels.tls import tls_context
 from tocsin.policy.channels import TeamsChannel
@@ -42,7 +42,6 @@ from tocsin.policy.channels import TeamsChannel
 __all__ = ["TeamsAdapter", "adaptive_card"]
 
 _URGENT = {"SEV1", "SEV2"}
-_TEMPORARY = {408, 425}
 #: Server errors after which the card may have been posted anyway.
 _MAYBE_DONE = frozenset({500, 502, 504})
 #: Legacy incoming webhooks answer 200 with this text when Teams refused the card.
@@ -146,24 +145,24 @@ class TeamsAdapter:
             raise OutcomeUnknown(f"no answer from Teams within {timeout:g}s") from None
         except httpx.TransportError as exc:
             raise OutcomeUnknown(f"connection to Teams lost ({type(exc).__name__})") from None
-        status = response.status_code
-        if 200 <= status < 300:
-            status = _failure_inside(response.text) or status
-        if 200 <= status < 300:
-            return SendReceipt(detail=f"HTTP {status}")
-        if status in _MAYBE_DONE:
-            raise OutcomeUnknown(f"HTTP {status} from Teams (the card may have been posted)")
-        if status == 429:
-            raise RateLimited(
-                "HTTP 429 Too Many Requests",
-                retry_after=_seconds(response.headers.get("retry-after"), 60.0),
-            )
-        if status in _TEMPORARY or status >= 500:
-            wait = response.headers.get("retry-after")
-            raise TemporaryError(
-                f"HTTP {status}", retry_after=_seconds(wait, 0.0) if wait else None
-            )
-        raise PermanentError(f"HTTP {status}{_reason(response)}")
+        answer = classify(
+            response.status_code,
+            response.headers,
+            body=response.text,
+            body_status=_failure_inside,
+            maybe_done=_MAYBE_DONE,
+        )
+        status = answer.status
+        match answer.outcome:
+            case HttpOutcome.delivered:
+                return SendReceipt(detail=f"HTTP {status}")
+            case HttpOutcome.unknown:
+                raise answer.error(f"HTTP {status} from Teams (the card may have been posted)")
+            case HttpOutcome.rate_limited:
+                raise answer.error("HTTP 429 Too Many Requests")
+            case HttpOutcome.temporary:
+                raise answer.error(f"HTTP {status}")
+        raise answer.error(f"HTTP {status}{_reason(response)}")
 
 
 def _failure_inside(body: str) -> int | None:
@@ -175,13 +174,6 @@ def _failure_inside(body: str) -> int | None:
     if "delivery failed" in body[:2000].lower():
         return 400
     return None
-
-
-def _seconds(value: str | None, default: float) -> float:
-    try:
-        return min(max(float(value or ""), 0.0), 3600.0)
-    except ValueError:
-        return default
 
 
 def _reason(response: httpx.Response) -> str:

@@ -20,8 +20,10 @@ token.
 Twilio honours no idempotency key, so the channel is not idempotent: a request whose
 answer never came (timeout, dropped connection) fails as "outcome unknown" instead of
 risking a second text or call; the escalation covers the person. Errors: 429 is
-:class:`RateLimited` (``Retry-After``, or a minute); 5xx is temporary; any other 4xx
-(21211 "invalid 'To' number", 20003 authentication) is permanent. Error messages never
+:class:`RateLimited` (``Retry-After``, or a minute); 500, 502 and 504 are outcome
+unknown (a gateway may answer so after the message or call was made); 408, 425 and other
+5xx are temporary; any other 4xx (21211 "invalid 'To' number", 20003 authentication) is
+permanent (see :mod:`tocsin.notify.channels.http`). Error messages never
 carry the auth token.
 """
 
@@ -47,11 +49,12 @@ from tocsin.notify.channels.base import (
     OutboundMessage,
     OutcomeUnknown,
     PermanentError,
-    RateLimited,
     Recipient,
+    SendError,
     SendReceipt,
     TemporaryError,
 )
+from tocsin.notify.channels.http import HttpOutcome, classify
 from tocsin.notify.channels.links import PUBLIC_URL_ENV
 from tocsin.notify.channels.tls import tls_context
 from tocsin.policy.channels import TwilioChannel
@@ -80,8 +83,6 @@ _GSM_LIMIT = 306
 _UCS2_LIMIT = 134
 #: A call reads at most this much of the page out (TwiML is limited to 4,000 bytes).
 _SPOKEN_LIMIT = 600
-_RATE_LIMIT_WAIT = 60.0
-_MAX_RETRY_AFTER = 3600.0
 _GSM_BASIC = frozenset(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
@@ -328,7 +329,7 @@ class TwilioAdapter:
 
 def _send_error(
     exc: TwilioRestException | TwilioServiceException, response: Response | None
-) -> TemporaryError | PermanentError | OutcomeUnknown:
+) -> SendError:
     status = int(exc.status)
     code = exc.code
     if isinstance(exc, TwilioServiceException):
@@ -338,27 +339,15 @@ def _send_error(
     detail = f"Twilio HTTP {status}" + (f", error {code}" if code and code != status else "")
     detail += f": {text}" if text else ""
     headers = response.headers if response is not None and response.headers else {}
-    wait = _retry_after(headers.get("retry-after"))
-    if status == 429:
-        wait = _RATE_LIMIT_WAIT if wait is None else wait
-        return RateLimited(f"{detail} (retry after {wait:g}s)", retry_after=wait)
-    if status in _MAYBE_DONE:
-        # A gateway's error can come after Twilio made the message or call: never a
-        # blind second text or call (the escalation covers the person instead).
-        return OutcomeUnknown(detail)
-    if status >= 500 or status == 408:
-        return TemporaryError(detail, retry_after=wait)
-    return PermanentError(detail)
+    # A gateway's 500, 502 or 504 can come after Twilio made the message or call: never
+    # a blind second text or call (the escalation covers the person instead).
+    answer = classify(status, headers, maybe_done=_MAYBE_DONE)
+    if answer.outcome is HttpOutcome.rate_limited:
+        return answer.error(f"{detail} (retry after {answer.retry_after:g}s)")
+    if answer.delivered:  # the client raised on a 2xx: take it as refused
+        return PermanentError(detail)
+    return answer.error(detail)
 
 
 def _fields(fields: Mapping[str, object] | None) -> dict[str, Any] | None:
     return dict(fields) if fields else None
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Twilio's Retry-After is in seconds."""
-    try:
-        seconds = float(value) if value else None
-    except ValueError:
-        return None
-    return None if seconds is None else min(max(seconds, 0.0), _MAX_RETRY_AFTER)

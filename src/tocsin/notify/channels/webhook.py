@@ -22,8 +22,6 @@ import json
 import os
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -33,18 +31,15 @@ from tocsin.notify.channels.base import (
     OutboundMessage,
     OutcomeUnknown,
     PermanentError,
-    RateLimited,
     Recipient,
     SendReceipt,
     TemporaryError,
 )
+from tocsin.notify.channels.http import HttpOutcome, classify
 from tocsin.notify.channels.tls import tls_context
 from tocsin.policy.channels import WebhookChannel
 
 __all__ = ["WebhookAdapter", "sign", "webhook_payload"]
-
-_MAX_RETRY_AFTER = 3600.0
-_TEMPORARY = {408, 425, 429}
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -85,23 +80,6 @@ def webhook_payload(message: OutboundMessage) -> dict[str, Any]:
         },
         "data": dict(message.data),
     }
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return min(max(seconds, 0.0), _MAX_RETRY_AFTER)
 
 
 class WebhookAdapter:
@@ -173,21 +151,18 @@ class WebhookAdapter:
         except httpx.TransportError as exc:
             raise OutcomeUnknown(f"connection lost ({_reason(exc, self.config.url)})") from None
         status = response.status_code
-        if 200 <= status < 300:
+        answer = classify(status, response.headers)
+        if answer.delivered:
             return SendReceipt(detail=f"HTTP {status}")
-        wait = _retry_after(response.headers.get("retry-after"))
-        if status == 429:
-            raise RateLimited(
-                f"HTTP 429 Too Many Requests (Retry-After {wait:g}s)"
-                if wait is not None
-                else "HTTP 429 Too Many Requests",
-                retry_after=wait if wait is not None else 60.0,
+        if answer.outcome is HttpOutcome.rate_limited:
+            raise answer.error(
+                f"HTTP 429 Too Many Requests (Retry-After {answer.retry_after:g}s)"
+                if answer.told
+                else "HTTP 429 Too Many Requests"
             )
-        if status in _TEMPORARY or status >= 500:
-            raise TemporaryError(f"HTTP {status}", retry_after=wait)
-        if 300 <= status < 400:
+        if answer.outcome is HttpOutcome.permanent and 300 <= status < 400:
             raise PermanentError(f"HTTP {status}: redirects are not followed")
-        raise PermanentError(f"HTTP {status}")
+        raise answer.error(f"HTTP {status}")
 
 
 def _reason(exc: Exception, url: str) -> str:
