@@ -612,7 +612,7 @@ def test_the_pending_view_shows_when_and_why(h: Harness, hook: WebhookReceiver) 
     h.delivery.run_due()
     with session_scope(h.context.sessions, write=False) as session:
         rows, total = list_notifications(session, states=["pending"])
-        deliveries = outbox.deliveries_of(session, [r.id for r in rows])
+        deliveries = outbox.deliveries_of(session=session, notification_ids=[r.id for r in rows])
     assert total == 1
     [delivery] = deliveries[rows[0].id]
     assert delivery.due_at == rows[0].due_at > h.at(0)

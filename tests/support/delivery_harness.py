@@ -128,7 +128,9 @@ class ChannelHarness:
             self.jobs.run_due()
             self.delivery.run_due()
             with session_scope(self.context.sessions, write=False) as session:
-                due = [d for d in (next_due_at(session), outbox.next_wakeup_at(session)) if d]
+                due = [
+                    d for d in (next_due_at(session), outbox.next_wakeup_at(session=session)) if d
+                ]
             upcoming = min(due) if due else None
             if upcoming is None or upcoming > limit:
                 break

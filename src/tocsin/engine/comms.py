@@ -185,10 +185,10 @@ class BroadcastFeed:
             # does not announce the past.
             latest = session.scalar(select(TimelineEvent.id).order_by(TimelineEvent.id.desc()))
             if latest is not None:
-                outbox.read_cursor(session, FEED, default=latest, now=now)
-                outbox.advance_cursor(session, FEED, latest, now=now)
+                outbox.read_cursor(session=session, name=FEED, default=latest, now=now)
+                outbox.advance_cursor(session=session, name=FEED, position=latest, now=now)
             return 0
-        position = outbox.read_cursor(session, FEED, default=0, now=now)
+        position = outbox.read_cursor(session=session, name=FEED, default=0, now=now)
         events = list(
             session.scalars(
                 select(TimelineEvent)
@@ -208,7 +208,7 @@ class BroadcastFeed:
             queued += self._announce(session, policy, timeline_event, now)
         newest = max((e.id for e in events), default=position)
         if newest > position:
-            outbox.advance_cursor(session, FEED, newest, now=now)
+            outbox.advance_cursor(session=session, name=FEED, position=newest, now=now)
         self._done = {i for i in self._done if i > newest - 2 * OVERLAP}
         self._done.update(e.id for e in events)
         return queued

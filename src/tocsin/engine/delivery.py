@@ -45,44 +45,31 @@ from sqlalchemy.orm import Session
 
 from tocsin.clock import Clock
 from tocsin.db import SessionFactory, session_scope
-from tocsin.engine.comms import BroadcastFeed, person_facts, render_for_incident
-from tocsin.incidents.models import Incident
+from tocsin.engine.comms import BroadcastFeed
+from tocsin.engine.dead_letter import fail_delivery, record_failure
+from tocsin.engine.expansion import expand, outbound_message, recipient
 from tocsin.incidents.rules import IncidentStatus, format_incident_id
 from tocsin.incidents.service import get_by_id
-from tocsin.incidents.timeline import SYSTEM_ACTOR, record
-from tocsin.notify import outbox
+from tocsin.notify import deliveries, outbox
 from tocsin.notify.channels import (
     Channel,
     ChannelServices,
-    IncidentSummary,
     OutboundMessage,
     OutcomeUnknown,
-    RateLimited,
-    Recipient,
     SendError,
     SendReceipt,
-    TemporaryError,
     build_channel,
 )
-from tocsin.notify.models import Delivery, DeliveryState, Notification
-from tocsin.notify.rules import (
-    PlannedStep,
-    backoff,
-    plan_steps,
-    rate_limit_text,
-    throttled_until,
-)
-from tocsin.notify.service import PERSON_CHANNEL
-from tocsin.policy import Policy, PolicyStore, format_duration
+from tocsin.notify.models import Delivery, DeliveryState
+from tocsin.notify.retry import after_error, after_lost_send, error_kind
+from tocsin.notify.rules import rate_limit_text, throttled_until
+from tocsin.policy import Policy, PolicyStore
 from tocsin.policy.channels import ChannelConfig, RateLimit, RetrySettings
-from tocsin.templating import TemplateError, message_extras
 
 __all__ = ["AfterSend", "DeliveryWorker", "Outcome"]
 
 log = logging.getLogger("tocsin.delivery")
 
-#: No retry comes back sooner than this, whatever the settings or the receiver say.
-_MIN_WAIT = timedelta(seconds=1)
 _DONE_STATES = {IncidentStatus.resolved.value, IncidentStatus.closed.value}
 
 
@@ -116,20 +103,8 @@ class _Configured:
     problems: dict[str, str]  # channel name -> why it has no adapter
 
 
-_TOUCHED = "tocsin_delivery_touched"
-
-
-def _touch(session: Session, notification_id: int) -> None:
-    """Note a notification whose deliveries changed; `_transaction` sums it up at the end."""
-    session.info.setdefault(_TOUCHED, set()).add(notification_id)
-
-
 def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:send-{uuid.uuid4().hex[:6]}"
-
-
-def _fmt(delta: timedelta) -> str:
-    return format_duration(timedelta(seconds=max(0, round(delta.total_seconds()))))
 
 
 class DeliveryWorker:
@@ -176,7 +151,7 @@ class DeliveryWorker:
             # take SQLite's write lock several times a second.
             with session_scope(self.sessions, write=False) as session:
                 now = self.clock.now()
-                work = outbox.pending_work(session, now=now)
+                work = outbox.pending_work(session=session, now=now)
                 feed = self.feed.needed(session=session, policy=self.policy.current, now=now)
             if work.expired_sends:
                 self._recover()
@@ -201,7 +176,7 @@ class DeliveryWorker:
                 try:
                     self.run_due(wait=False)
                     with session_scope(self.sessions, write=False) as session:
-                        due = outbox.next_wakeup_at(session)
+                        due = outbox.next_wakeup_at(session=session)
                 except SQLAlchemyError as exc:
                     log.warning("delivery: database unavailable (%s); retrying", type(exc).__name__)
                     stop.wait(1.0)
@@ -231,8 +206,7 @@ class DeliveryWorker:
         notifications lock them in the same order, so they never deadlock)."""
         with session_scope(self.sessions) as session:
             yield session
-            for notification_id in sorted(session.info.pop(_TOUCHED, ())):
-                outbox.refresh_notification(session, notification_id)
+            deliveries.refresh_touched(session=session)
 
     def _futures(self) -> list[Future[None]]:
         with self._lock:
@@ -282,26 +256,23 @@ class DeliveryWorker:
         with self._lock:
             mine = list(self._inflight)
         with self._transaction() as session:
-            for row in outbox.expired_sends(session, now=now, exclude=mine):
+            for row in outbox.expired_sends(session=session, now=now, exclude=mine):
                 adapter = self._channels().adapters.get(row.channel)
-                retry = self._retry(row.channel)
-                note = "the sender stopped before recording the outcome (crash or timeout)"
-                if adapter is not None and adapter.idempotent and row.attempts < retry.max_attempts:
-                    row.state = DeliveryState.pending.value
-                    row.due_at = now
-                    row.delay_reason = (
-                        f"outcome unknown: {note}; resending with the same idempotency key"
+                decision = after_lost_send(
+                    attempts=row.attempts,
+                    retry=self._retry(row.channel),
+                    configured=adapter is not None,
+                    idempotent=adapter is not None and adapter.idempotent,
+                    channel=row.channel,
+                    now=now,
+                )
+                if decision.retry:
+                    assert decision.at is not None
+                    deliveries.schedule_retry(
+                        session=session, row=row, at=decision.at, reason=decision.reason
                     )
-                    self._release(row)
-                    _touch(session, row.notification_id)
-                    continue
-                if adapter is None:
-                    why = f"not resent: {row.channel} is no longer configured"
-                elif adapter.idempotent:
-                    why = f"gave up after {row.attempts} attempts"
                 else:
-                    why = f"not resent: {row.channel} has no idempotency key"
-                self._fail(session, row, f"outcome unknown: {note}; {why}", now)
+                    fail_delivery(session=session, row=row, error=decision.reason, now=now)
 
     # ------------------------------------------------------------ 2. expand
 
@@ -309,106 +280,17 @@ class DeliveryWorker:
         while True:
             with self._transaction() as session:
                 now = self.clock.now()
-                rows = outbox.claim_expansions(session, now=now, limit=self.batch)
+                rows = outbox.claim_expansions(session=session, now=now, limit=self.batch)
                 for row in rows:
-                    self._expand(session, row, now)
+                    expand(
+                        session=session,
+                        policy=self.policy.current,
+                        adapters=self._channels().adapters,
+                        notification=row,
+                        now=now,
+                    )
             if len(rows) < self.batch:
                 return
-
-    def _expand(self, session: Session, notification: Notification, now: datetime) -> None:
-        policy = self.policy.current
-        incident = (
-            get_by_id(session=session, incident_id=notification.incident_id, with_related=False)
-            if notification.incident_id is not None
-            else None
-        )
-        data = notification.data or {}
-        if notification.channel == PERSON_CHANNEL:
-            severity = data.get("severity") or (incident.severity if incident else None)
-            steps = plan_steps(
-                policy, person=notification.person, kind=notification.kind, severity=severity
-            )
-        else:
-            steps = [PlannedStep(0, notification.channel, timedelta(0), None)]
-        subject, body, html = self._content(session, policy, notification, incident, now)
-        adapters = self._channels().adapters
-        recipient = self._recipient(notification.person)
-        for step in steps:
-            target: str | None = data.get("target")
-            adapter = adapters.get(step.channel)
-            if notification.channel == PERSON_CHANNEL and adapter is not None and recipient:
-                target = adapter.address(recipient)
-            delivery = Delivery(
-                notification_id=notification.id,
-                key=f"{notification.key}#{step.step}:{step.channel}",
-                incident_id=notification.incident_id,
-                person=notification.person,
-                kind=notification.kind,
-                channel=step.channel,
-                target=target,
-                step=step.step,
-                unless=step.unless,
-                subject=subject[:300],
-                body=body,
-                html=html,
-                state=DeliveryState.pending.value,
-                attempts=0,
-                due_at=max(now, notification.created_at + step.after),
-                created_at=now,
-            )
-            session.add(delivery)
-            problem = data.get("problem")
-            if notification.channel == PERSON_CHANNEL and recipient is None:
-                problem = f"unknown person {notification.person!r} (not in the policy)"
-            if problem:
-                session.flush()
-                self._fail(session, delivery, str(problem), now, refresh=False)
-        notification.expanded_at = now
-        session.flush()
-        outbox.refresh_notification(session, notification.id)
-
-    def _content(
-        self,
-        session: Session,
-        policy: Policy,
-        notification: Notification,
-        incident: Incident | None,
-        now: datetime,
-    ) -> tuple[str, str, str | None]:
-        """The message text: a policy template named after the kind ("page") if there is
-        one and the message is about an incident, else the text it was queued with."""
-        data = notification.data or {}
-        html = data.get("html") if isinstance(data.get("html"), str) else None
-        if incident is None or notification.kind not in policy.templates:
-            return notification.subject, notification.body, html
-        extra = message_extras(
-            person=person_facts(policy, notification.person),
-            reason=notification.reason,
-            kind=notification.kind,
-            subject=notification.subject,
-            body=notification.body,
-        )
-        try:
-            message = render_for_incident(
-                session=session,
-                policy=policy,
-                incident=incident,
-                template=notification.kind,
-                now=now,
-                extra=extra,
-            )
-        except TemplateError as exc:
-            log.warning("notification %s: %s; sending the plain text", notification.id, exc)
-            return notification.subject, notification.body, html
-        return message.subject, message.text, message.html
-
-    def _recipient(self, name: str) -> Recipient | None:
-        person = self.policy.current.person(name) if name else None
-        if person is None:
-            return None
-        return Recipient(
-            person.name, person.display_name, person.email, person.chat, person.phone, person.slack
-        )
 
     # ------------------------------------------------------------ 3. feed
 
@@ -422,7 +304,7 @@ class DeliveryWorker:
 
     def _dispatch(self) -> int:
         with session_scope(self.sessions, write=False) as session:
-            channels = outbox.due_channels(session, now=self.clock.now())
+            channels = outbox.due_channels(session=session, now=self.clock.now())
         started = 0
         for channel in channels:
             try:
@@ -441,33 +323,36 @@ class DeliveryWorker:
             if adapter is None or config is None:
                 problem = configured.problems.get(channel) or f"no {channel} channel configured"
                 for row in outbox.due_candidates(
-                    session, channel=channel, now=now, limit=self.batch
+                    session=session, channel=channel, now=now, limit=self.batch
                 ):
-                    if not self._moot(session, row, now):
-                        self._fail(session, row, problem, now)
+                    if not self._moot(session, row):
+                        fail_delivery(session=session, row=row, error=problem, now=now)
                 return 0
-            block = outbox.channel_block(session, channel=channel, now=now)
+            block = outbox.channel_block(session=session, channel=channel, now=now)
             if block is not None:
                 for row in outbox.due_candidates(
-                    session, channel=channel, now=now, limit=self.batch
+                    session=session, channel=channel, now=now, limit=self.batch
                 ):
-                    self._delay(session, row, block.blocked_until, block.reason)
+                    deliveries.delay(
+                        session=session, row=row, until=block.blocked_until, reason=block.reason
+                    )
                 return 0
             free = self._free_slots(channel, config.concurrency)
             if free <= 0:
                 return 0
-            rows = outbox.due_candidates(session, channel=channel, now=now, limit=free + 20)
+            rows = outbox.due_candidates(session=session, channel=channel, now=now, limit=free + 20)
             for row in rows:
                 if len(claims) >= free:
                     break
-                if self._moot(session, row, now):
+                if self._moot(session, row):
                     continue
                 if row.target is None and row.person:
-                    recipient = self._recipient(row.person)
-                    row.target = adapter.address(recipient) if recipient else None
+                    person = recipient(self.policy.current, row.person)
+                    row.target = adapter.address(person) if person else None
                 if not row.target:
                     who = row.person or "this broadcast"
-                    self._fail(session, row, f"{who} has no address for {channel}", now)
+                    error = f"{who} has no address for {channel}"
+                    fail_delivery(session=session, row=row, error=error, now=now)
                     continue
                 if self._throttled(session, row, channel, config, now):
                     continue
@@ -476,7 +361,7 @@ class DeliveryWorker:
             self._submit(channel, config.concurrency, claim)
         return len(claims)
 
-    def _moot(self, session: Session, row: Delivery, now: datetime) -> bool:
+    def _moot(self, session: Session, row: Delivery) -> bool:
         """Cancel a delayed step the incident's progress made moot; True if it did."""
         if row.unless is None or row.incident_id is None:
             return False
@@ -490,9 +375,7 @@ class DeliveryWorker:
             if not moot:
                 return False
             reason = f"skipped: {format_incident_id(incident.number)} was {incident.status}"
-        row.state = DeliveryState.cancelled.value
-        row.delay_reason = reason
-        _touch(session, row.notification_id)
+        deliveries.cancel(session=session, row=row, reason=reason)
         return True
 
     def _throttled(
@@ -508,23 +391,21 @@ class DeliveryWorker:
         checks: list[tuple[RateLimit, list[datetime], str | None]] = []
         if config.rate_limit is not None:
             since = now - config.rate_limit.per
-            recent = outbox.recent_starts(session, channel=channel, since=since)
+            recent = outbox.recent_starts(session=session, channel=channel, since=since)
             checks.append((config.rate_limit, recent, None))
         if config.person_rate_limit is not None and row.person:
             since = now - config.person_rate_limit.per
-            recent = outbox.recent_starts(session, channel=channel, since=since, person=row.person)
+            recent = outbox.recent_starts(
+                session=session, channel=channel, since=since, person=row.person
+            )
             checks.append((config.person_rate_limit, recent, row.person))
         for limit, recent, person in checks:
             until = throttled_until(limit, recent, now)
             if until is not None:
-                self._delay(session, row, until, rate_limit_text(limit, channel, person))
+                reason = rate_limit_text(limit, channel, person)
+                deliveries.delay(session=session, row=row, until=until, reason=reason)
                 return True
         return False
-
-    def _delay(self, session: Session, row: Delivery, until: datetime, reason: str) -> None:
-        row.due_at = until
-        row.delay_reason = reason
-        _touch(session, row.notification_id)
 
     def _claim(
         self,
@@ -534,47 +415,11 @@ class DeliveryWorker:
         config: ChannelConfig,
         now: datetime,
     ) -> _Claim:
-        row.state = DeliveryState.sending.value
-        row.attempts += 1
-        row.started_at = now
-        row.claimed_by = self.name
         # Generous: an SMTP send is several round trips, each bounded by the timeout.
-        row.deadline_at = now + config.timeout * 3 + timedelta(seconds=30)
-        row.delay_reason = None
-        _touch(session, row.notification_id)
-        return _Claim(row.id, row.attempts, adapter, self._message(session, row))
-
-    def _message(self, session: Session, row: Delivery) -> OutboundMessage:
-        incident = (
-            get_by_id(session=session, incident_id=row.incident_id, with_related=False)
-            if row.incident_id is not None
-            else None
-        )
-        notification = session.get(Notification, row.notification_id)
-        data = dict(notification.data or {}) if notification is not None else {}
-        data.pop("html", None)
-        return OutboundMessage(
-            key=row.key,
-            channel=row.channel,
-            kind=row.kind,
-            target=row.target,
-            subject=row.subject,
-            text=row.body,
-            html=row.html,
-            person=self._recipient(row.person),
-            incident=IncidentSummary(
-                format_incident_id(incident.number),
-                incident.title,
-                incident.severity,
-                incident.status,
-            )
-            if incident is not None
-            else None,
-            reason=notification.reason if notification is not None else "",
-            attempt=row.attempts,
-            created_at=row.created_at,
-            data=data,
-        )
+        deadline = now + config.timeout * 3 + timedelta(seconds=30)
+        deliveries.claim(session=session, row=row, worker=self.name, deadline=deadline, now=now)
+        message = outbound_message(session=session, policy=self.policy.current, row=row)
+        return _Claim(row.id, row.attempts, adapter, message)
 
     def _submit(self, channel: str, size: int, claim: _Claim) -> None:
         pool = self._pool(channel, size)
@@ -613,7 +458,7 @@ class DeliveryWorker:
     def _complete(self, claim: _Claim, outcome: Outcome) -> None:
         with self._transaction() as session:
             now = self.clock.now()
-            row = outbox.lock_delivery(session, claim.delivery_id)
+            row = outbox.lock_delivery(session=session, delivery_id=claim.delivery_id)
             if row is None:
                 return
             if (
@@ -623,106 +468,31 @@ class DeliveryWorker:
             ):
                 # Recovered meanwhile (we were presumed dead). A success is still the truth.
                 if outcome.receipt is not None and row.state != DeliveryState.sent.value:
-                    self._sent(session, row, now)
+                    deliveries.mark_sent(session=session, row=row, now=now)
                 return
             if outcome.receipt is not None:
-                self._sent(session, row, now)
+                deliveries.mark_sent(session=session, row=row, now=now)
                 return
             error = outcome.error
             assert error is not None
-            self._failed_attempt(session, row, claim.channel, error, now)
-
-    def _sent(self, session: Session, row: Delivery, now: datetime) -> None:
-        row.state = DeliveryState.sent.value
-        row.sent_at = now
-        row.last_error = None
-        row.delay_reason = None
-        self._release(row)
-        _touch(session, row.notification_id)
-
-    def _failed_attempt(
-        self, session: Session, row: Delivery, channel: Channel, error: SendError, now: datetime
-    ) -> None:
-        retry = self._retry(row.channel)
-        message = str(error) or type(error).__name__
-        row.last_error = message[:2000]
-        if isinstance(error, RateLimited):
-            wait = max(_MIN_WAIT, timedelta(seconds=error.retry_after or 0))
-            until = now + wait
-            reason = f"rate-limited by the receiver: retry after {_fmt(wait)}"
-            row.attempts = max(0, row.attempts - 1)  # not the message's fault
-            outbox.block_channel(session, channel=row.channel, until=until, reason=reason, now=now)
-            self._retry_at(session, row, until, reason)
-            return
-        resend = isinstance(error, TemporaryError) or (
-            isinstance(error, OutcomeUnknown) and channel.idempotent
-        )
-        if resend and row.attempts < retry.max_attempts:
-            wait = backoff(row.attempts, retry, self.rand)
-            if isinstance(error, TemporaryError) and error.retry_after is not None:
-                wait = max(wait, timedelta(seconds=error.retry_after))
-            wait = max(wait, _MIN_WAIT)
-            until = now + wait
-            what = (
-                "outcome unknown, resending with the same idempotency key"
-                if isinstance(error, OutcomeUnknown)
-                else message
+            message = str(error) or type(error).__name__
+            decision = after_error(
+                kind=error_kind(error),
+                message=message,
+                retry_after=getattr(error, "retry_after", None),
+                attempts=row.attempts,
+                retry=self._retry(row.channel),
+                idempotent=claim.channel.idempotent,
+                channel=row.channel,
+                now=now,
+                jitter=self.rand,
             )
-            reason = f"retry {row.attempts + 1} of {retry.max_attempts} in {_fmt(wait)} ({what})"
-            self._retry_at(session, row, until, reason)
-            return
-        if resend:
-            message = f"gave up after {row.attempts} attempts: {message}"
-        elif isinstance(error, OutcomeUnknown) and "idempotency" not in message:
-            message += f" (not resent: {row.channel} has no idempotency key)"
-        self._fail(session, row, message, now)
-
-    def _retry_at(self, session: Session, row: Delivery, until: datetime, reason: str) -> None:
-        row.state = DeliveryState.pending.value
-        row.due_at = until
-        row.delay_reason = reason
-        self._release(row)
-        _touch(session, row.notification_id)
+            failed = deliveries.apply(
+                session=session, row=row, decision=decision, error=message, now=now
+            )
+            if failed:
+                record_failure(session=session, row=row, error=decision.reason, now=now)
 
     def _retry(self, channel: str) -> RetrySettings:
         config = self._config(channel)
         return config.retry if config is not None else RetrySettings()
-
-    @staticmethod
-    def _release(row: Delivery) -> None:
-        row.claimed_by = None
-        row.deadline_at = None
-
-    # ------------------------------------------------------------ the dead letter
-
-    def _fail(
-        self, session: Session, row: Delivery, error: str, now: datetime, *, refresh: bool = True
-    ) -> None:
-        row.state = DeliveryState.failed.value
-        row.last_error = error[:2000]
-        row.delay_reason = None
-        self._release(row)
-        log.warning("delivery %s (%s to %s) failed: %s", row.id, row.channel, row.person, error)
-        if row.incident_id is not None:
-            incident = get_by_id(session=session, incident_id=row.incident_id, with_related=False)
-            if incident is not None:
-                who = row.person or row.target or "the broadcast"
-                record(
-                    session,
-                    incident,
-                    now=now,
-                    actor=SYSTEM_ACTOR,
-                    kind="notification_failed",
-                    summary=f"Could not deliver the {row.kind} to {who} by {row.channel}: {error}",
-                    data={
-                        "delivery_id": row.id,
-                        "notification_id": row.notification_id,
-                        "channel": row.channel,
-                        "person": row.person,
-                        "target": row.target,
-                        "attempts": row.attempts,
-                        "error": error,
-                    },
-                )
-        if refresh:
-            _touch(session, row.notification_id)

@@ -1,11 +1,13 @@
-"""The delivery side of the outbox: claiming, state changes and queries, inside the
-caller's transaction (the delivery worker's, `tocsin.engine.delivery`).
+"""The delivery side of the outbox: claiming and queries, inside the caller's
+transaction (the delivery worker's, `tocsin.engine.delivery`). The deliveries' state
+changes are `tocsin.notify.deliveries`; the retry decisions, `tocsin.notify.retry`.
 
 Claims follow the engine's conventions: due rows are read with ``FOR UPDATE SKIP
 LOCKED`` on PostgreSQL (so several workers share the work without waiting on each
 other) and serialised by the single writer on SQLite. A delivery being sent is
 ``sending`` with a ``deadline_at`` and the claiming worker's name; the worker records the
-outcome in a second, short transaction after the send.
+outcome in a second, short transaction after the send. Every function takes the
+``session`` keyword-only, first.
 """
 
 from __future__ import annotations
@@ -64,7 +66,7 @@ def _locked(session: Session, query: _Q) -> _Q:
 # ---------------------------------------------------------------- expansion
 
 
-def claim_expansions(session: Session, *, now: datetime, limit: int) -> list[Notification]:
+def claim_expansions(*, session: Session, now: datetime, limit: int) -> list[Notification]:
     """Due notifications not yet split into deliveries, locked for this transaction."""
     query = (
         select(Notification)
@@ -81,7 +83,9 @@ def claim_expansions(session: Session, *, now: datetime, limit: int) -> list[Not
     return list(session.scalars(query))
 
 
-def deliveries_of(session: Session, notification_ids: Sequence[int]) -> dict[int, list[Delivery]]:
+def deliveries_of(
+    *, session: Session, notification_ids: Sequence[int]
+) -> dict[int, list[Delivery]]:
     if not notification_ids:
         return {}
     rows = session.scalars(
@@ -95,13 +99,15 @@ def deliveries_of(session: Session, notification_ids: Sequence[int]) -> dict[int
     return found
 
 
-def refresh_notification(session: Session, notification_id: int) -> Notification | None:
+def refresh_notification(*, session: Session, notification_id: int) -> Notification | None:
     """Sum a notification's deliveries up into its own state, due time and errors."""
     notification = session.get(Notification, notification_id)
     if notification is None or notification.expanded_at is None:
         return notification
     session.flush()
-    rows = deliveries_of(session, [notification_id]).get(notification_id, [])
+    rows = deliveries_of(session=session, notification_ids=[notification_id]).get(
+        notification_id, []
+    )
     if not rows:
         return notification
     notification.state = summarize(r.state for r in rows)
@@ -122,7 +128,7 @@ def refresh_notification(session: Session, notification_id: int) -> Notification
 # ---------------------------------------------------------------- sending
 
 
-def due_channels(session: Session, *, now: datetime) -> list[str]:
+def due_channels(*, session: Session, now: datetime) -> list[str]:
     return list(
         session.scalars(
             select(Delivery.channel)
@@ -133,7 +139,7 @@ def due_channels(session: Session, *, now: datetime) -> list[str]:
     )
 
 
-def due_candidates(session: Session, *, channel: str, now: datetime, limit: int) -> list[Delivery]:
+def due_candidates(*, session: Session, channel: str, now: datetime, limit: int) -> list[Delivery]:
     """Due pending deliveries on one channel, oldest first, locked for this transaction."""
     query = (
         select(Delivery)
@@ -145,7 +151,7 @@ def due_candidates(session: Session, *, channel: str, now: datetime, limit: int)
 
 
 def recent_starts(
-    session: Session, *, channel: str, since: datetime, person: str | None = None
+    *, session: Session, channel: str, since: datetime, person: str | None = None
 ) -> list[datetime]:
     """Start times of the sends on ``channel`` (to ``person``) after ``since``, for rate
     limits: messages sent or being sent count; ones that never went out do not."""
@@ -159,7 +165,7 @@ def recent_starts(
     return [t for t in session.scalars(query) if t is not None]
 
 
-def lock_delivery(session: Session, delivery_id: int) -> Delivery | None:
+def lock_delivery(*, session: Session, delivery_id: int) -> Delivery | None:
     query = select(Delivery).where(Delivery.id == delivery_id)
     if session.get_bind().dialect.name == "postgresql":
         query = query.with_for_update()
@@ -167,7 +173,7 @@ def lock_delivery(session: Session, delivery_id: int) -> Delivery | None:
 
 
 def expired_sends(
-    session: Session, *, now: datetime, exclude: Sequence[int] = (), limit: int = 100
+    *, session: Session, now: datetime, exclude: Sequence[int] = (), limit: int = 100
 ) -> list[Delivery]:
     """Deliveries whose sender missed its deadline (crashed, or hung past its timeout)."""
     query = (
@@ -181,7 +187,7 @@ def expired_sends(
     return list(session.scalars(_locked(session, query)))
 
 
-def channel_block(session: Session, *, channel: str, now: datetime) -> ChannelThrottle | None:
+def channel_block(*, session: Session, channel: str, now: datetime) -> ChannelThrottle | None:
     """The channel's Retry-After block, if it is still in force."""
     row = session.get(ChannelThrottle, channel)
     if row is None or row.blocked_until <= now:
@@ -190,7 +196,7 @@ def channel_block(session: Session, *, channel: str, now: datetime) -> ChannelTh
 
 
 def block_channel(
-    session: Session, *, channel: str, until: datetime, reason: str, now: datetime
+    *, session: Session, channel: str, until: datetime, reason: str, now: datetime
 ) -> None:
     row = session.get(ChannelThrottle, channel)
     if row is None:
@@ -209,7 +215,7 @@ class PendingWork:
     unexpanded: bool
 
 
-def pending_work(session: Session, *, now: datetime) -> PendingWork:
+def pending_work(*, session: Session, now: datetime) -> PendingWork:
     """Whether recovery or expansion has anything to do (cheap, read-only)."""
     expired = session.scalar(
         select(Delivery.id).where(Delivery.state == _SENDING, Delivery.deadline_at <= now).limit(1)
@@ -226,7 +232,7 @@ def pending_work(session: Session, *, now: datetime) -> PendingWork:
     return PendingWork(expired_sends=expired is not None, unexpanded=unexpanded is not None)
 
 
-def next_wakeup_at(session: Session) -> datetime | None:
+def next_wakeup_at(*, session: Session) -> datetime | None:
     """The earliest moment the delivery worker has something to do."""
     candidates = [
         session.scalar(select(func.min(Delivery.due_at)).where(Delivery.state == _PENDING)),
@@ -245,7 +251,7 @@ def next_wakeup_at(session: Session) -> datetime | None:
 # ---------------------------------------------------------------- feed cursors
 
 
-def read_cursor(session: Session, name: str, *, default: int, now: datetime) -> int:
+def read_cursor(*, session: Session, name: str, default: int, now: datetime) -> int:
     row = session.get(DeliveryCursor, name)
     if row is None:
         session.add(DeliveryCursor(name=name, position=default, updated_at=now))
@@ -254,7 +260,7 @@ def read_cursor(session: Session, name: str, *, default: int, now: datetime) -> 
     return row.position
 
 
-def advance_cursor(session: Session, name: str, position: int, *, now: datetime) -> None:
+def advance_cursor(*, session: Session, name: str, position: int, now: datetime) -> None:
     """Move the cursor forward (never back: two workers may race)."""
     session.execute(
         update(DeliveryCursor)
@@ -267,7 +273,7 @@ def advance_cursor(session: Session, name: str, position: int, *, now: datetime)
 
 
 def cancel_deliveries(
-    session: Session, *, incident_id: int, kinds: Sequence[str], reason: str
+    *, session: Session, incident_id: int, kinds: Sequence[str], reason: str
 ) -> list[int]:
     """Cancel the pending deliveries of an incident's messages of ``kinds``; returns the
     notifications touched (the caller refreshes them)."""
@@ -295,7 +301,7 @@ def cancel_deliveries(
     return ids
 
 
-def unsettled(session: Session, *, incident_id: int) -> list[int]:
+def unsettled(*, session: Session, incident_id: int) -> list[int]:
     """Expanded notifications of an incident still pending or sending."""
     return list(
         session.scalars(

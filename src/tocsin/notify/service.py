@@ -128,12 +128,12 @@ def cancel_pending(session: Session, *, incident_id: int, kinds: Sequence[Notifi
     )
     count = int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
     touched = outbox.cancel_deliveries(
-        session, incident_id=incident_id, kinds=names, reason="cancelled: no longer needed"
+        session=session, incident_id=incident_id, kinds=names, reason="cancelled: no longer needed"
     )
     for notification_id in touched:
         before = session.get(Notification, notification_id)
         was = before.state if before is not None else None
-        after = outbox.refresh_notification(session, notification_id)
+        after = outbox.refresh_notification(session=session, notification_id=notification_id)
         if after is not None and after.state != was and after.state == "cancelled":
             count += 1
     return count

@@ -103,7 +103,7 @@ def incident_notifications(
     """Who was paged or told, when, and why."""
     rows, total = list_notifications(session, incident_id=incident.id, limit=limit, offset=offset)
     ref = format_incident_id(incident.number)
-    deliveries = deliveries_of(session, [r.id for r in rows])
+    deliveries = deliveries_of(session=session, notification_ids=[r.id for r in rows])
     return NotificationList(items=[_read(r, ref, deliveries) for r in rows], total=total)
 
 
@@ -119,7 +119,7 @@ def notifications(
         session, states=[s.value for s in state], limit=limit, offset=offset
     )
     numbers = service.numbers_by_id(session=session, ids={r.incident_id for r in rows})
-    deliveries = deliveries_of(session, [r.id for r in rows])
+    deliveries = deliveries_of(session=session, notification_ids=[r.id for r in rows])
     return NotificationList(
         items=[
             _read(

@@ -1,0 +1,167 @@
+"""What a notification becomes: its deliveries, and at send time the message an adapter
+gets.
+
+A person-level message (channel ``person``) is expanded by the person's notification
+rules (several channels, some delayed, a delayed step skipped ``unless`` the incident
+is still waiting); a channel-level one (a broadcast) into one delivery. The text is
+rendered once, at expansion: a policy template named after the kind ("page") if there
+is one and the message is about an incident, else the text it was queued with.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session
+
+from tocsin.engine.comms import person_facts, render_for_incident
+from tocsin.engine.dead_letter import fail_delivery
+from tocsin.incidents.models import Incident
+from tocsin.incidents.rules import format_incident_id
+from tocsin.incidents.service import get_by_id
+from tocsin.notify import deliveries, outbox
+from tocsin.notify.channels import Channel, IncidentSummary, OutboundMessage, Recipient
+from tocsin.notify.models import Delivery, Notification
+from tocsin.notify.rules import PlannedStep, plan_steps
+from tocsin.notify.service import PERSON_CHANNEL
+from tocsin.policy import Policy
+from tocsin.templating import TemplateError, message_extras
+
+__all__ = ["expand", "outbound_message", "recipient"]
+
+log = logging.getLogger("tocsin.delivery")
+
+
+def recipient(policy: Policy, name: str) -> Recipient | None:
+    """The person called ``name``, with the contact details the policy has."""
+    person = policy.person(name) if name else None
+    if person is None:
+        return None
+    return Recipient(
+        person.name, person.display_name, person.email, person.chat, person.phone, person.slack
+    )
+
+
+def expand(
+    *,
+    session: Session,
+    policy: Policy,
+    adapters: Mapping[str, Channel],
+    notification: Notification,
+    now: datetime,
+) -> None:
+    """Split ``notification`` into its pending deliveries (failing at once the ones that
+    cannot go: an unknown person, a problem the message was queued with)."""
+    incident = (
+        get_by_id(session=session, incident_id=notification.incident_id, with_related=False)
+        if notification.incident_id is not None
+        else None
+    )
+    data = notification.data or {}
+    if notification.channel == PERSON_CHANNEL:
+        severity = data.get("severity") or (incident.severity if incident else None)
+        steps = plan_steps(
+            policy, person=notification.person, kind=notification.kind, severity=severity
+        )
+    else:
+        steps = [PlannedStep(0, notification.channel, timedelta(0), None)]
+    subject, body, html = _content(session, policy, notification, incident, now)
+    person = recipient(policy, notification.person)
+    for step in steps:
+        target: str | None = data.get("target")
+        adapter = adapters.get(step.channel)
+        if notification.channel == PERSON_CHANNEL and adapter is not None and person:
+            target = adapter.address(person)
+        delivery = deliveries.add(
+            session=session,
+            notification=notification,
+            step=step.step,
+            channel=step.channel,
+            target=target,
+            unless=step.unless,
+            subject=subject,
+            body=body,
+            html=html,
+            due_at=max(now, notification.created_at + step.after),
+            now=now,
+        )
+        problem = data.get("problem")
+        if notification.channel == PERSON_CHANNEL and person is None:
+            problem = f"unknown person {notification.person!r} (not in the policy)"
+        if problem:
+            session.flush()
+            fail_delivery(session=session, row=delivery, error=str(problem), now=now, refresh=False)
+    notification.expanded_at = now
+    session.flush()
+    outbox.refresh_notification(session=session, notification_id=notification.id)
+
+
+def _content(
+    session: Session,
+    policy: Policy,
+    notification: Notification,
+    incident: Incident | None,
+    now: datetime,
+) -> tuple[str, str, str | None]:
+    """The message text: a policy template named after the kind ("page") if there is
+    one and the message is about an incident, else the text it was queued with."""
+    data = notification.data or {}
+    html = data.get("html") if isinstance(data.get("html"), str) else None
+    if incident is None or notification.kind not in policy.templates:
+        return notification.subject, notification.body, html
+    extra = message_extras(
+        person=person_facts(policy, notification.person),
+        reason=notification.reason,
+        kind=notification.kind,
+        subject=notification.subject,
+        body=notification.body,
+    )
+    try:
+        message = render_for_incident(
+            session=session,
+            policy=policy,
+            incident=incident,
+            template=notification.kind,
+            now=now,
+            extra=extra,
+        )
+    except TemplateError as exc:
+        log.warning("notification %s: %s; sending the plain text", notification.id, exc)
+        return notification.subject, notification.body, html
+    return message.subject, message.text, message.html
+
+
+def outbound_message(*, session: Session, policy: Policy, row: Delivery) -> OutboundMessage:
+    """The message the adapter gets for the claimed delivery ``row``."""
+    incident = (
+        get_by_id(session=session, incident_id=row.incident_id, with_related=False)
+        if row.incident_id is not None
+        else None
+    )
+    notification = session.get(Notification, row.notification_id)
+    data = dict(notification.data or {}) if notification is not None else {}
+    data.pop("html", None)
+    return OutboundMessage(
+        key=row.key,
+        channel=row.channel,
+        kind=row.kind,
+        target=row.target,
+        subject=row.subject,
+        text=row.body,
+        html=row.html,
+        person=recipient(policy, row.person),
+        incident=IncidentSummary(
+            format_incident_id(incident.number),
+            incident.title,
+            incident.severity,
+            incident.status,
+        )
+        if incident is not None
+        else None,
+        reason=notification.reason if notification is not None else "",
+        attempt=row.attempts,
+        created_at=row.created_at,
+        data=data,
+    )
