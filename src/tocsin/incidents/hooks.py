@@ -1,16 +1,23 @@
-"""Callbacks that packages above incidents register to react to an incident's lifecycle.
+"""The registry of callbacks that packages above incidents hook into an incident's lifecycle.
 
 Layering runs bottom-up (incidents must not import post-mortems, the status page...), yet
 some of their work has to happen in the very transaction of a lifecycle change: a
-post-mortem draft is due the moment a required incident is resolved. Such packages
-append a callback here when they are imported; `service` calls every callback inside the
-caller's transaction, so the work commits (or rolls back) with the change itself.
+post-mortem draft is due the moment a required incident is resolved. `service` runs the
+hooks of each :class:`IncidentEvent` inside the caller's transaction, so their work
+commits (or rolls back) with the change itself.
+
+Nothing registers itself on import: :func:`tocsin.wiring.wire` registers every hook, in
+one place, and each process that changes incidents (the web app, the worker, the test
+harness) calls it. :data:`REGISTRY` is the process's registry; a fresh
+:class:`HookRegistry` serves tests.
 """
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
-from typing import Protocol
+from enum import StrEnum
+from typing import Literal, Protocol, TypeAlias, cast, overload
 
 from sqlalchemy.orm import Session
 
@@ -18,14 +25,13 @@ from tocsin.incidents.models import Incident, StatusUpdate
 from tocsin.policy import Policy
 
 __all__ = [
+    "REGISTRY",
+    "HookRegistry",
+    "IncidentEvent",
     "IncidentHook",
+    "LifecycleEvent",
     "ResolvedHook",
     "UpdateHook",
-    "on_acknowledged",
-    "on_declared",
-    "on_resolved",
-    "on_severity_changed",
-    "on_update_posted",
     "register_on_acknowledged",
     "register_on_declared",
     "register_on_resolved",
@@ -39,37 +45,44 @@ __all__ = [
 ]
 
 
-class ResolvedHook(Protocol):
+class IncidentEvent(StrEnum):
+    """A lifecycle change that hooks may react to."""
+
+    #: An incident was declared (its first timeline event and paging are done).
+    declared = "declared"
+    #: An incident left `triggered` for an open status (acknowledged, or moved straight
+    #: on); `actor` is who took it.
+    acknowledged = "acknowledged"
+    #: An incident's severity changed (`incident.severity` is the new one).
+    severity_changed = "severity_changed"
+    #: A status update was posted, internal or public (`update.public` says).
+    update_posted = "update_posted"
+    #: An incident moved to resolved (not again when it is closed).
+    resolved = "resolved"
+
+
+#: The events whose hooks take no status update (:class:`IncidentHook`).
+LifecycleEvent: TypeAlias = Literal[
+    IncidentEvent.declared,
+    IncidentEvent.acknowledged,
+    IncidentEvent.severity_changed,
+    IncidentEvent.resolved,
+]
+
+
+class IncidentHook(Protocol):
     def __call__(
         self, *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
     ) -> None: ...
 
 
-#: Called, in order, after an incident moved to resolved (not again when it is closed).
-on_resolved: list[ResolvedHook] = []
-
-
-def register_on_resolved(hook: ResolvedHook) -> None:
-    """Add `hook` once (importing a module twice must not run its work twice)."""
-    if hook not in on_resolved:
-        on_resolved.append(hook)
-
-
-def run_on_resolved(
-    session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
-) -> None:
-    """Run every registered hook (positional, so that the call site stays one line)."""
-    for hook in tuple(on_resolved):
-        hook(session=session, policy=policy, incident=incident, actor=actor, now=now)
-
-
-# The status page (and whatever else needs them) reacts to more of the lifecycle.
-
-#: The same call shape as a resolved hook.
-IncidentHook = ResolvedHook
+#: The former name of :class:`IncidentHook`.
+ResolvedHook = IncidentHook
 
 
 class UpdateHook(Protocol):
+    """A hook of :attr:`IncidentEvent.update_posted`."""
+
     def __call__(
         self,
         *,
@@ -82,56 +95,132 @@ class UpdateHook(Protocol):
     ) -> None: ...
 
 
-#: Called after an incident was declared (its first timeline event and paging are done).
-on_declared: list[IncidentHook] = []
-#: Called after an incident's severity changed (`incident.severity` is the new one).
-on_severity_changed: list[IncidentHook] = []
-#: Called after a status update was posted, internal or public (`update.public` says).
-on_update_posted: list[UpdateHook] = []
-#: Called after an incident left `triggered` for an open status (acknowledged, or moved
-#: straight on); `actor` is who took it.
-on_acknowledged: list[IncidentHook] = []
+class HookRegistry:
+    """The hooks of each event, run in the order they were registered."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._incident: dict[IncidentEvent, tuple[IncidentHook, ...]] = {
+            event: () for event in IncidentEvent if event is not IncidentEvent.update_posted
+        }
+        self._update: tuple[UpdateHook, ...] = ()
+
+    @overload
+    def register(self, event: Literal[IncidentEvent.update_posted], hook: UpdateHook) -> None: ...
+    @overload
+    def register(self, event: LifecycleEvent, hook: IncidentHook) -> None: ...
+    def register(self, event: IncidentEvent, hook: IncidentHook | UpdateHook) -> None:
+        """Add `hook` to `event`'s hooks, once: registering it again changes nothing."""
+        with self._lock:
+            if event is IncidentEvent.update_posted:
+                if hook not in self._update:
+                    self._update = (*self._update, cast(UpdateHook, hook))
+            elif hook not in self._incident[event]:
+                self._incident[event] = (*self._incident[event], cast(IncidentHook, hook))
+
+    def hooks(self, event: IncidentEvent) -> tuple[IncidentHook | UpdateHook, ...]:
+        """`event`'s hooks, in the order they run."""
+        if event is IncidentEvent.update_posted:
+            return self._update
+        return self._incident[event]
+
+    @overload
+    def run(
+        self,
+        event: Literal[IncidentEvent.update_posted],
+        *,
+        session: Session,
+        policy: Policy,
+        incident: Incident,
+        update: StatusUpdate,
+        actor: str,
+        now: datetime,
+    ) -> None: ...
+    @overload
+    def run(
+        self,
+        event: LifecycleEvent,
+        *,
+        session: Session,
+        policy: Policy,
+        incident: Incident,
+        actor: str,
+        now: datetime,
+    ) -> None: ...
+    def run(
+        self,
+        event: IncidentEvent,
+        *,
+        session: Session,
+        policy: Policy,
+        incident: Incident,
+        actor: str,
+        now: datetime,
+        update: StatusUpdate | None = None,
+    ) -> None:
+        """Run every hook of `event`, in order, in the caller's transaction."""
+        if event is IncidentEvent.update_posted:
+            if update is None:
+                raise TypeError("update_posted hooks need the status update")
+            for update_hook in self._update:
+                update_hook(
+                    session=session,
+                    policy=policy,
+                    incident=incident,
+                    update=update,
+                    actor=actor,
+                    now=now,
+                )
+            return
+        for hook in self._incident[event]:
+            hook(session=session, policy=policy, incident=incident, actor=actor, now=now)
 
 
-def register_on_declared(hook: IncidentHook) -> None:
-    if hook not in on_declared:
-        on_declared.append(hook)
+#: The process's registry: `service` runs it, :func:`tocsin.wiring.wire` fills it.
+REGISTRY = HookRegistry()
 
 
-def register_on_severity_changed(hook: IncidentHook) -> None:
-    if hook not in on_severity_changed:
-        on_severity_changed.append(hook)
-
-
-def register_on_update_posted(hook: UpdateHook) -> None:
-    if hook not in on_update_posted:
-        on_update_posted.append(hook)
-
-
-def register_on_acknowledged(hook: IncidentHook) -> None:
-    if hook not in on_acknowledged:
-        on_acknowledged.append(hook)
-
-
-def run_on_acknowledged(
-    session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
-) -> None:
-    for hook in tuple(on_acknowledged):
-        hook(session=session, policy=policy, incident=incident, actor=actor, now=now)
+# ---------------------------------------------------------------- shorthands
+# `service` runs the events through these (positional, so that each call stays one line).
 
 
 def run_on_declared(
     session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
 ) -> None:
-    for hook in tuple(on_declared):
-        hook(session=session, policy=policy, incident=incident, actor=actor, now=now)
+    REGISTRY.run(
+        IncidentEvent.declared,
+        session=session,
+        policy=policy,
+        incident=incident,
+        actor=actor,
+        now=now,
+    )
+
+
+def run_on_acknowledged(
+    session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
+) -> None:
+    REGISTRY.run(
+        IncidentEvent.acknowledged,
+        session=session,
+        policy=policy,
+        incident=incident,
+        actor=actor,
+        now=now,
+    )
 
 
 def run_on_severity_changed(
     session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
 ) -> None:
-    for hook in tuple(on_severity_changed):
-        hook(session=session, policy=policy, incident=incident, actor=actor, now=now)
+    REGISTRY.run(
+        IncidentEvent.severity_changed,
+        session=session,
+        policy=policy,
+        incident=incident,
+        actor=actor,
+        now=now,
+    )
 
 
 def run_on_update_posted(
@@ -142,5 +231,49 @@ def run_on_update_posted(
     actor: str,
     now: datetime,
 ) -> None:
-    for hook in tuple(on_update_posted):
-        hook(session=session, policy=policy, incident=incident, update=update, actor=actor, now=now)
+    REGISTRY.run(
+        IncidentEvent.update_posted,
+        session=session,
+        policy=policy,
+        incident=incident,
+        update=update,
+        actor=actor,
+        now=now,
+    )
+
+
+def run_on_resolved(
+    session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
+) -> None:
+    REGISTRY.run(
+        IncidentEvent.resolved,
+        session=session,
+        policy=policy,
+        incident=incident,
+        actor=actor,
+        now=now,
+    )
+
+
+# The former per-event registration functions, on :data:`REGISTRY`. Only
+# :func:`tocsin.wiring.wire` should register hooks; new code calls `REGISTRY.register`.
+
+
+def register_on_declared(hook: IncidentHook) -> None:
+    REGISTRY.register(IncidentEvent.declared, hook)
+
+
+def register_on_acknowledged(hook: IncidentHook) -> None:
+    REGISTRY.register(IncidentEvent.acknowledged, hook)
+
+
+def register_on_severity_changed(hook: IncidentHook) -> None:
+    REGISTRY.register(IncidentEvent.severity_changed, hook)
+
+
+def register_on_update_posted(hook: UpdateHook) -> None:
+    REGISTRY.register(IncidentEvent.update_posted, hook)
+
+
+def register_on_resolved(hook: IncidentHook) -> None:
+    REGISTRY.register(IncidentEvent.resolved, hook)
