@@ -29,9 +29,16 @@ from tocsin.db.migrate import upgrade
 from tocsin.policy import PolicyStore, example_policy_text
 from tocsin.web.app import create_app
 from tocsin.web.context import AppContext
+from tocsin.wiring import wire
 
 TEMPLATE_DB = "tocsin_template"
 _counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wired() -> None:
+    """Wire the hooks as the app and the worker do, for tests that call services directly."""
+    wire()
 
 
 @pytest.fixture(scope="session")
@@ -134,6 +141,7 @@ def _serve(app: object) -> tuple[uvicorn.Server, threading.Thread, int]:
 
 @pytest.fixture
 def app_context(database_url: str, policy_file: Path, clock: FakeClock) -> Iterator[AppContext]:
+    wire()  # what a process with an app context does (idempotent)
     settings = Settings(policy=policy_file, database_url=database_url)
     engine = create_db_engine(database_url)
     context = AppContext(

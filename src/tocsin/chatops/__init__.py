@@ -1,9 +1,5 @@
 """Chat operations: an incident's own Slack channel, Slack buttons and ``/incident``.
 
-Importing the package hooks the Slack incident channels into the incident lifecycle
-(:mod:`tocsin.chatops.slack_channels`), in every process that changes incidents.
+The Slack incident channels follow the incident lifecycle through the hooks in
+:mod:`tocsin.chatops.slack_channels`, which :func:`tocsin.wiring.wire` registers.
 """
-
-from tocsin.chatops import slack_channels
-
-slack_channels.register()

@@ -131,7 +131,9 @@ def serve(
     from tocsin.web.dashboard.secret import signing_key
     from tocsin.web.limits import set_body_timeout
     from tocsin.web.timeouts import KEEP_ALIVE_SECONDS, header_timeout_protocol
+    from tocsin.wiring import wire
 
+    wire()  # the engine worker of this process runs the incident hooks too
     settings = settings_for(policy).model_copy(update={"host": host, "port": port})
     try:
         context = AppContext.from_settings(settings)
@@ -245,7 +247,9 @@ def worker(policy: Path | None = PolicyOption) -> None:
     from tocsin.engine.worker import Worker
     from tocsin.policy import PolicyError
     from tocsin.web.context import AppContext
+    from tocsin.wiring import wire
 
+    wire()
     settings = settings_for(policy)
     try:
         context = AppContext.from_settings(settings)

@@ -9,7 +9,6 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
-import tocsin.chatops  # noqa: F401  (hooks the Slack incident channels into the lifecycle)
 from tocsin.alerts import heartbeats
 from tocsin.engine.handoffs import HANDOFF, handle_handoff
 from tocsin.incidents import paging

@@ -2,12 +2,6 @@
 maintenance, uptime, feeds, email subscribers and the automation that links it to the
 incident lifecycle.
 
-Importing the package registers the automation's incident hooks (see
-:mod:`tocsin.statuspage.automation`); the web app and the engine import it.
+The automation's incident hooks (see :mod:`tocsin.statuspage.automation`) are
+registered by :func:`tocsin.wiring.wire`.
 """
-
-from tocsin.statuspage import automation
-
-automation.install()
-
-__all__ = ["automation"]

@@ -33,6 +33,7 @@ from tocsin.web.routes import (
 from tocsin.web.routes import integrations as integration_routes
 from tocsin.web.routes import metrics as metrics_routes
 from tocsin.web.routes import postmortems as postmortem_routes
+from tocsin.wiring import wire
 
 __all__ = ["create_app"]
 
@@ -45,6 +46,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(context: AppContext) -> FastAPI:
+    wire()  # the incident hooks and metrics sources of this process (idempotent)
     app = FastAPI(
         title="Tocsin",
         version=__version__,

@@ -1,0 +1,47 @@
+"""The one place where the domains above incidents are hooked into each other.
+
+Lower layers offer slots and never import what fills them: the incident lifecycle runs
+the hooks of :data:`tocsin.incidents.hooks.REGISTRY`, and metrics read post-mortem facts
+through :data:`tocsin.metrics.service.SOURCES`. :func:`wire` fills both. It sits at the
+top of the layers, beside the web app, the engine and the CLI, which call it: the app
+factory (:func:`tocsin.web.app.create_app`), ``tocsin serve`` and ``tocsin worker``
+(:mod:`tocsin.cli.admin`) and the test harness. Importing a module registers nothing.
+
+The hooks of each event run in the order below: a post-mortem is drafted before chat
+and the status page hear of the resolution; the Slack channel is told before the status
+page changes.
+"""
+
+from __future__ import annotations
+
+from tocsin.chatops import slack_channels
+from tocsin.incidents.hooks import REGISTRY, HookRegistry, IncidentEvent
+from tocsin.metrics.service import SOURCES, MetricsSources
+from tocsin.postmortems import reporting as postmortem_reporting
+from tocsin.postmortems import service as postmortems
+from tocsin.statuspage import automation as statuspage
+
+__all__ = ["wire"]
+
+
+def wire(registry: HookRegistry = REGISTRY, sources: MetricsSources = SOURCES) -> None:
+    """Register every incident hook in `registry` and every metrics source in `sources`
+    (the process's own by default). Idempotent: wiring twice registers each hook once."""
+    # Post-mortems: a resolved incident that requires one gets its draft and due date.
+    registry.register(IncidentEvent.resolved, postmortems.on_incident_resolved)
+
+    # Chat-ops: the incident's own Slack channel follows its lifecycle.
+    registry.register(IncidentEvent.declared, slack_channels.on_declared)
+    registry.register(IncidentEvent.severity_changed, slack_channels.on_severity_changed)
+    registry.register(IncidentEvent.update_posted, slack_channels.on_update_posted)
+    registry.register(IncidentEvent.acknowledged, slack_channels.on_acknowledged)
+    registry.register(IncidentEvent.resolved, slack_channels.on_resolved)
+
+    # Status page automation: public incidents opened, updated and resolved.
+    registry.register(IncidentEvent.declared, statuspage.on_declared)
+    registry.register(IncidentEvent.severity_changed, statuspage.on_severity_changed)
+    registry.register(IncidentEvent.update_posted, statuspage.on_update_posted)
+    registry.register(IncidentEvent.resolved, statuspage.on_resolved)
+
+    # Metrics: completion, root-cause categories and action items come from post-mortems.
+    sources.postmortem_inputs = postmortem_reporting.metrics_inputs

@@ -1,0 +1,142 @@
+"""The one wiring point: `tocsin.wiring.wire` registers every incident hook and metrics
+source, exactly once, and importing a module registers nothing."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from tocsin.chatops import slack_channels
+from tocsin.incidents.hooks import HookRegistry, IncidentEvent
+from tocsin.incidents.models import Incident, StatusUpdate
+from tocsin.metrics.service import MetricsSources, postmortem_inputs
+from tocsin.policy import Policy
+from tocsin.postmortems import reporting as postmortem_reporting
+from tocsin.postmortems import service as postmortems
+from tocsin.statuspage import automation as statuspage
+from tocsin.wiring import wire
+
+EXPECTED: dict[IncidentEvent, list[object]] = {
+    IncidentEvent.declared: [slack_channels.on_declared, statuspage.on_declared],
+    IncidentEvent.acknowledged: [slack_channels.on_acknowledged],
+    IncidentEvent.severity_changed: [
+        slack_channels.on_severity_changed,
+        statuspage.on_severity_changed,
+    ],
+    IncidentEvent.update_posted: [slack_channels.on_update_posted, statuspage.on_update_posted],
+    IncidentEvent.resolved: [
+        postmortems.on_incident_resolved,
+        slack_channels.on_resolved,
+        statuspage.on_resolved,
+    ],
+}
+
+
+def _wired() -> tuple[HookRegistry, MetricsSources]:
+    registry, sources = HookRegistry(), MetricsSources()
+    wire(registry, sources)
+    return registry, sources
+
+
+def test_a_fresh_registry_starts_empty() -> None:
+    registry, sources = HookRegistry(), MetricsSources()
+    assert all(registry.hooks(event) == () for event in IncidentEvent)
+    assert sources.postmortem_inputs is None
+
+
+def test_wire_registers_exactly_the_expected_hooks_of_each_event() -> None:
+    registry, sources = _wired()
+    assert set(EXPECTED) == set(IncidentEvent)
+    for event in IncidentEvent:
+        assert list(registry.hooks(event)) == EXPECTED[event], event
+    assert sources.postmortem_inputs is postmortem_reporting.metrics_inputs
+
+
+def test_wiring_twice_changes_nothing() -> None:
+    registry, sources = _wired()
+    before = {event: registry.hooks(event) for event in IncidentEvent}
+    wire(registry, sources)
+    wire(registry, sources)
+    assert {event: registry.hooks(event) for event in IncidentEvent} == before
+    assert sources.postmortem_inputs is postmortem_reporting.metrics_inputs
+
+
+def test_the_registry_runs_each_events_hooks_in_order_with_their_arguments() -> None:
+    registry = HookRegistry()
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def first(**kwargs: Any) -> None:
+        calls.append(("first", kwargs))
+
+    def second(**kwargs: Any) -> None:
+        calls.append(("second", kwargs))
+
+    registry.register(IncidentEvent.resolved, first)
+    registry.register(IncidentEvent.resolved, second)
+    registry.register(IncidentEvent.resolved, first)  # once is enough
+    registry.register(IncidentEvent.update_posted, second)
+    session: Any = object()
+    policy, incident = cast(Policy, object()), cast(Incident, object())
+    update = cast(StatusUpdate, object())
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+    registry.run(
+        IncidentEvent.declared,
+        session=session,
+        policy=policy,
+        incident=incident,
+        actor="a",
+        now=now,
+    )
+    assert calls == []
+    registry.run(
+        IncidentEvent.resolved,
+        session=session,
+        policy=policy,
+        incident=incident,
+        actor="a",
+        now=now,
+    )
+    base = {"session": session, "policy": policy, "incident": incident, "actor": "a", "now": now}
+    assert calls == [("first", base), ("second", base)]
+    calls.clear()
+    registry.run(
+        IncidentEvent.update_posted,
+        session=session,
+        policy=policy,
+        incident=incident,
+        update=update,
+        actor="a",
+        now=now,
+    )
+    assert calls == [("second", {**base, "update": update})]
+
+
+def test_metrics_without_a_post_mortem_source_say_n_a() -> None:
+    session: Any = object()
+    assert postmortem_inputs(session, incident_ids=[1], sources=MetricsSources()) is None
+
+
+def test_importing_every_package_registers_nothing() -> None:
+    """Only `wire()` registers: a process that imports the whole application (web app,
+    engine, CLI, every domain) has no hook and no metrics source until it wires."""
+    script = """
+import tocsin.chatops, tocsin.chatops.slack_channels, tocsin.statuspage
+import tocsin.statuspage.automation, tocsin.postmortems, tocsin.postmortems.service
+import tocsin.metrics.service, tocsin.engine.handlers, tocsin.engine.worker
+import tocsin.web.app, tocsin.cli.main, tocsin.cli.admin, tocsin.tables, tocsin.wiring
+from tocsin.incidents.hooks import REGISTRY, IncidentEvent
+from tocsin.metrics.service import SOURCES
+left = {e.value: REGISTRY.hooks(e) for e in IncidentEvent if REGISTRY.hooks(e)}
+assert not left, left
+assert SOURCES.postmortem_inputs is None
+tocsin.wiring.wire()
+assert all(REGISTRY.hooks(e) for e in IncidentEvent)
+assert SOURCES.postmortem_inputs is not None
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
