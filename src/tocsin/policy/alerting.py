@@ -6,21 +6,16 @@ default route and matches every alert; its ``routes`` are tried in order and the
 first that matches wins, unless it says ``continue: true``, in which case the later
 siblings are tried too and every match counts. A route that leaves a setting out
 inherits it from its parent. The decisions themselves are made in
-:mod:`tocsin.alerts.routing`; this module only describes and checks the file.
-
-This module cannot import :mod:`tocsin.policy.models` (which imports it), so it keeps
-its own tiny base model and helpers.
+:mod:`tocsin.alerts.rules.routing`; this module only describes and checks the file.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Field,
     PrivateAttr,
@@ -31,6 +26,7 @@ from pydantic import (
 from pydantic.functional_validators import AfterValidator
 from pydantic_core import PydanticCustomError
 
+from tocsin.policy.base import SKIP_REFERENCE_CHECKS, Loc, PolicyModel, mappings, unknown_name
 from tocsin.policy.durations import Duration
 from tocsin.policy.matchers import Matcher, MatcherError, parse_matcher
 
@@ -44,19 +40,11 @@ __all__ = [
     "alerting_reference_issues",
 ]
 
-_Loc = tuple[str | int, ...]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
 
 def _check_matcher(value: str, info: ValidationInfo) -> str:
     # The loader validates with reference checks switched off and runs
     # alerting_reference_issues itself, which reports bad matchers; reporting them here
-    # as well would show each one twice. (Imported here: models imports this module.)
-    from tocsin.policy.models import SKIP_REFERENCE_CHECKS
-
+    # as well would show each one twice.
     if info.context and info.context.get(SKIP_REFERENCE_CHECKS):
         return value
     try:
@@ -90,11 +78,11 @@ def _aware(value: datetime) -> datetime:
     return value
 
 
-#: A moment in time, written with its offset.
-Instant = Annotated[datetime, AfterValidator(_aware)]
+#: A moment in time, written with its offset (kept in that offset).
+_OffsetDatetime = Annotated[datetime, AfterValidator(_aware)]
 
 
-class Route(_Model):
+class Route(PolicyModel):
     """One node of the routing tree. Unset fields are inherited from the parent route;
     the defaults in the descriptions apply at the top."""
 
@@ -202,7 +190,7 @@ class Route(_Model):
         return matchers
 
 
-class CascadeSettings(_Model):
+class CascadeSettings(PolicyModel):
     """Many alerts across services at once are one problem (seed 001's AlertAggregator)."""
 
     min_alerts: int = Field(
@@ -214,7 +202,7 @@ class CascadeSettings(_Model):
     )
 
 
-class FlappingSettings(_Model):
+class FlappingSettings(PolicyModel):
     """An alert that keeps firing and resolving is kept to its one incident, and its
     re-fires page nobody again while it flaps. Flapping never lowers a severity: the
     incident stays at least as severe as its firing alerts (the flapping one included)
@@ -235,7 +223,7 @@ class FlappingSettings(_Model):
     )
 
 
-class StormSettings(_Model):
+class StormSettings(PolicyModel):
     """A burst of many distinct alerts for one service (or one integration) is one
     problem: after ``threshold`` new alert groups opened incidents within ``window``,
     further new alerts join one "alert storm" incident instead of opening their own,
@@ -260,12 +248,12 @@ class StormSettings(_Model):
     )
 
 
-class MaintenanceWindowConfig(_Model):
+class MaintenanceWindowConfig(PolicyModel):
     """A planned window in which a service's alerts are stored but page nobody."""
 
     service: str = Field(description="Service from `services`.")
-    start: Instant = Field(description="ISO 8601 with offset, e.g. 2026-03-01T22:00:00Z.")
-    end: Instant = Field(description="Exclusive end; must be after `start`.")
+    start: _OffsetDatetime = Field(description="ISO 8601 with offset, e.g. 2026-03-01T22:00:00Z.")
+    end: _OffsetDatetime = Field(description="Exclusive end; must be after `start`.")
     comment: str = ""
 
     @model_validator(mode="after")
@@ -275,7 +263,7 @@ class MaintenanceWindowConfig(_Model):
         return self
 
 
-class AlertingSettings(_Model):
+class AlertingSettings(PolicyModel):
     correlation_window: Duration = Field(
         default=timedelta(minutes=5),
         json_schema_extra={"default": "5m"},
@@ -305,30 +293,17 @@ class AlertingSettings(_Model):
         return self.flapping.window or self.correlation_window
 
 
-# --- cross-reference checks (on the plain document, like models.reference_issues) ---
-
-
-def _unknown(kind: str, name: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {kind} {name!r}{hint}"
-
-
-def _mappings(value: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        for index, item in enumerate(value):
-            if isinstance(item, Mapping):
-                yield index, item
+# --- cross-reference checks (on the plain document; see tocsin.policy.base) -----------
 
 
 def _names(data: Mapping[str, Any], section: str) -> list[str]:
-    return [e["name"] for _, e in _mappings(data.get(section)) if isinstance(e.get("name"), str)]
+    return [e["name"] for _, e in mappings(data.get(section)) if isinstance(e.get("name"), str)]
 
 
 def _severity_labels(data: Mapping[str, Any]) -> dict[str, str]:
     """Every severity name and alias as written, to its canonical name."""
     labels: dict[str, str] = {}
-    for _, entry in _mappings(data.get("severities")):
+    for _, entry in mappings(data.get("severities")):
         name = entry.get("name")
         if not isinstance(name, str):
             continue
@@ -346,15 +321,15 @@ class _Checker:
         self.policies = _names(data, "escalation_policies")
         self.severities = _severity_labels(data)
         self.folded = {label.casefold() for label in self.severities}
-        self.issues: list[tuple[_Loc, str]] = []
+        self.issues: list[tuple[Loc, str]] = []
 
-    def severity(self, loc: _Loc, value: Any) -> None:
+    def severity(self, loc: Loc, value: Any) -> None:
         if isinstance(value, str) and value.strip().casefold() not in self.folded:
             names = sorted(set(self.severities.values()))
-            message = _unknown("severity", value, list(self.severities))
+            message = unknown_name("severity", value, list(self.severities))
             self.issues.append((loc, f"{message} (severities: {', '.join(names)})"))
 
-    def route(self, node: Mapping[str, Any], loc: _Loc) -> None:
+    def route(self, node: Mapping[str, Any], loc: Loc) -> None:
         is_root = len(loc) == 1
         match = node.get("match")
         if isinstance(match, Sequence) and not isinstance(match, str):
@@ -376,10 +351,10 @@ class _Checker:
             self.issues.append(((*loc, "continue"), "the top route has no siblings to continue to"))
         service = node.get("service")
         if isinstance(service, str) and service not in self.services:
-            self.issues.append(((*loc, "service"), _unknown("service", service, self.services)))
+            self.issues.append(((*loc, "service"), unknown_name("service", service, self.services)))
         policy = node.get("escalation_policy")
         if isinstance(policy, str) and policy not in self.policies:
-            message = _unknown("escalation policy", policy, self.policies)
+            message = unknown_name("escalation policy", policy, self.policies)
             if not self.policies:
                 message += " (no `escalation_policies` are defined)"
             self.issues.append(((*loc, "escalation_policy"), message))
@@ -389,11 +364,11 @@ class _Checker:
         if isinstance(severity_map, Mapping):
             for key, value in severity_map.items():
                 self.severity((*loc, "severity_map", str(key)), value)
-        for index, child in _mappings(node.get("routes")):
+        for index, child in mappings(node.get("routes")):
             self.route(child, (*loc, "routes", index))
 
 
-def alerting_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]:
+def alerting_reference_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
     """Problems in ``routes`` and ``alerting`` that field validation cannot see:
     unknown services, severities and escalation policies, and bad matchers (with the
     matcher named). Entries of the wrong shape are skipped; field errors cover them."""
@@ -403,9 +378,9 @@ def alerting_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]
         checker.route(routes, ("routes",))
     alerting = data.get("alerting")
     if isinstance(alerting, Mapping):
-        for index, window in _mappings(alerting.get("maintenance_windows")):
+        for index, window in mappings(alerting.get("maintenance_windows")):
             service = window.get("service")
             if isinstance(service, str) and service not in checker.services:
-                loc: _Loc = ("alerting", "maintenance_windows", index, "service")
-                checker.issues.append((loc, _unknown("service", service, checker.services)))
+                loc: Loc = ("alerting", "maintenance_windows", index, "service")
+                checker.issues.append((loc, unknown_name("service", service, checker.services)))
     return checker.issues

@@ -41,21 +41,18 @@ A rule or broadcast may name a channel that is not configured (yet): its deliver
 fail with "no <name> channel configured", visibly, rather than being dropped.
 Adding a channel type: add its settings model below (with a ``type`` literal) to
 :data:`ChannelConfig`, and its adapter to :mod:`tocsin.notify.channels`.
-
-This module cannot import :mod:`tocsin.policy.models` (which imports it), so it keeps
-its own tiny base model and helpers.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
+from tocsin.policy.base import SLUG_PATTERN, Loc, PolicyModel, mappings, unknown_name
 from tocsin.policy.durations import Duration
 from tocsin.policy.templates import BUILTIN_TEMPLATES, templates_reference_issues
 from tocsin.policy.timefields import Delay
@@ -80,10 +77,7 @@ __all__ = [
     "delivery_reference_issues",
 ]
 
-_Loc = tuple[str | int, ...]
-
-_SLUG = r"^[a-z0-9][a-z0-9._-]*$"
-ChannelName = Annotated[str, Field(pattern=_SLUG, description="A name from `channels`.")]
+ChannelName = Annotated[str, Field(pattern=SLUG_PATTERN, description="A name from `channels`.")]
 EnvName = Annotated[
     str,
     Field(
@@ -93,21 +87,17 @@ EnvName = Annotated[
 ]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 # --- channels ------------------------------------------------------------------------
 
 
-class RateLimit(_Model):
+class RateLimit(PolicyModel):
     """At most ``count`` messages per ``per``; more wait (they are delayed, never dropped)."""
 
     count: int = Field(ge=1, le=1_000_000)
     per: Duration
 
 
-class RetrySettings(_Model):
+class RetrySettings(PolicyModel):
     """Retries of errors the channel calls temporary: exponential backoff with jitter."""
 
     max_attempts: int = Field(default=10, ge=1, le=100, description="Attempts in all.")
@@ -115,7 +105,7 @@ class RetrySettings(_Model):
     max_backoff: Duration = Field(default=timedelta(minutes=10), description="Longest wait.")
 
 
-class _ChannelBase(_Model):
+class _ChannelBase(PolicyModel):
     timeout: Duration = Field(
         default=timedelta(seconds=10), description="Network timeout of one send."
     )
@@ -342,7 +332,7 @@ ChannelConfig = Annotated[
 # --- who gets what -------------------------------------------------------------------
 
 
-class RuleStep(_Model):
+class RuleStep(PolicyModel):
     channel: ChannelName
     after: Delay = Field(
         default=timedelta(0), description="Wait this long after the message was decided."
@@ -354,7 +344,7 @@ class RuleStep(_Model):
     )
 
 
-class NotificationRule(_Model):
+class NotificationRule(PolicyModel):
     kinds: tuple[str, ...] = Field(
         default=(), description="Message kinds (page, stakeholder, reminder...); empty = all."
     )
@@ -388,7 +378,7 @@ def _default_events() -> dict[BroadcastEvent, str]:
     return dict(DEFAULT_BROADCAST_TEMPLATES)
 
 
-class BroadcastDestination(_Model):
+class BroadcastDestination(PolicyModel):
     channel: ChannelName
     target: str | None = Field(
         default=None,
@@ -397,8 +387,8 @@ class BroadcastDestination(_Model):
     )
 
 
-class Broadcast(_Model):
-    name: str = Field(pattern=_SLUG)
+class Broadcast(PolicyModel):
+    name: str = Field(pattern=SLUG_PATTERN)
     severities: tuple[str, ...] = Field(default=(), description="Empty = every severity.")
     services: tuple[str, ...] = Field(default=(), description="Empty = every service.")
     events: dict[BroadcastEvent, str] = Field(
@@ -411,26 +401,13 @@ class Broadcast(_Model):
 # --- cross-reference checks (on the plain document, like the other sections) ---------
 
 
-def _mappings(value: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        for index, item in enumerate(value):
-            if isinstance(item, Mapping):
-                yield index, item
-
-
-def _unknown(kind: str, name: str, known: Sequence[str]) -> str:
-    close = difflib.get_close_matches(name, list(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {kind} {name!r}{hint}"
-
-
 def _names(data: Mapping[str, Any], section: str, key: str) -> list[str]:
-    return [e[key] for _, e in _mappings(data.get(section)) if isinstance(e.get(key), str)]
+    return [e[key] for _, e in mappings(data.get(section)) if isinstance(e.get(key), str)]
 
 
 def _severity_labels(data: Mapping[str, Any]) -> list[str]:
     labels: list[str] = []
-    for _, entry in _mappings(data.get("severities")):
+    for _, entry in mappings(data.get("severities")):
         for value in [entry.get("name"), *(entry.get("aliases") or ())]:
             if isinstance(value, str):
                 labels.append(value)
@@ -438,19 +415,19 @@ def _severity_labels(data: Mapping[str, Any]) -> list[str]:
 
 
 def _check_severities(
-    value: Any, loc: _Loc, labels: Sequence[str], issues: list[tuple[_Loc, str]]
+    value: Any, loc: Loc, labels: Sequence[str], issues: list[tuple[Loc, str]]
 ) -> None:
     folded = {label.casefold() for label in labels}
     if isinstance(value, Sequence) and not isinstance(value, str):
         for i, name in enumerate(value):
             if isinstance(name, str) and name.casefold() not in folded:
-                issues.append(((*loc, i), _unknown("severity", name, labels)))
+                issues.append(((*loc, i), unknown_name("severity", name, labels)))
 
 
-def delivery_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]:
+def delivery_reference_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
     """Unknown people, severities, services and templates in the delivery sections, and
     every template's compile-and-render check."""
-    issues: list[tuple[_Loc, str]] = []
+    issues: list[tuple[Loc, str]] = []
     people = _names(data, "people", "name")
     services = _names(data, "services", "name")
     labels = _severity_labels(data)
@@ -460,21 +437,23 @@ def delivery_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]
             continue
         threshold = settings.get("incident_channel_min_severity")
         if isinstance(threshold, str) and threshold.casefold() not in map(str.casefold, labels):
-            where: _Loc = ("channels", name, "incident_channel_min_severity")
-            issues.append((where, _unknown("severity", threshold, labels)))
+            where: Loc = ("channels", name, "incident_channel_min_severity")
+            issues.append((where, unknown_name("severity", threshold, labels)))
     rules = data.get("notification_rules")
     if isinstance(rules, Mapping):
         for person, entries in rules.items():
             if person != "*" and person not in people:
-                issues.append((("notification_rules", person), _unknown("person", person, people)))
-            for index, rule in _mappings(entries):
-                loc: _Loc = ("notification_rules", person, index, "severities")
+                issues.append(
+                    (("notification_rules", person), unknown_name("person", person, people))
+                )
+            for index, rule in mappings(entries):
+                loc: Loc = ("notification_rules", person, index, "severities")
                 _check_severities(rule.get("severities"), loc, labels, issues)
     templates = data.get("templates")
     known_templates = set(BUILTIN_TEMPLATES)
     if isinstance(templates, Mapping):
         for name in templates:
-            if isinstance(name, str) and not re.match(_SLUG, name):
+            if isinstance(name, str) and not re.match(SLUG_PATTERN, name):
                 issues.append(
                     (
                         ("templates", name),
@@ -483,7 +462,7 @@ def delivery_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]
                 )
             known_templates.add(str(name))
     seen: dict[str, int] = {}
-    for index, entry in _mappings(data.get("broadcasts")):
+    for index, entry in mappings(data.get("broadcasts")):
         name = entry.get("name")
         if isinstance(name, str):
             if name in seen:
@@ -500,7 +479,10 @@ def delivery_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]
         for i, service in enumerate(entry.get("services") or ()):
             if isinstance(service, str) and service not in services:
                 issues.append(
-                    (("broadcasts", index, "services", i), _unknown("service", service, services))
+                    (
+                        ("broadcasts", index, "services", i),
+                        unknown_name("service", service, services),
+                    )
                 )
         events = entry.get("events")
         if isinstance(events, Mapping):
@@ -509,7 +491,7 @@ def delivery_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]
                     issues.append(
                         (
                             ("broadcasts", index, "events", event),
-                            _unknown("template", template, sorted(known_templates)),
+                            unknown_name("template", template, sorted(known_templates)),
                         )
                     )
     issues += templates_reference_issues(data)

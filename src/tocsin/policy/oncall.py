@@ -16,12 +16,19 @@ from typing import Any, Literal, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-# models.py imports this module half-way through (its Policy has fields of these types),
-# so only names defined before that point are imported by name; the cross-reference
-# helpers, defined after Policy, are reached through the module when the checks run.
-from tocsin.policy import models
+from tocsin.policy.base import (
+    Loc,
+    PolicyModel,
+    SeverityName,
+    Slug,
+    Timezone,
+    entries,
+    format_loc,
+    index_by_name,
+    strings,
+    unknown_name,
+)
 from tocsin.policy.durations import Duration
-from tocsin.policy.models import Loc, SeverityName, Slug, Timezone, _Model
 from tocsin.policy.timefields import Delay, Instant, LocalDateTime, LocalTime, as_delay
 
 __all__ = [
@@ -47,7 +54,7 @@ WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun"
 # --- schedules -----------------------------------------------------------------------
 
 
-class Restriction(_Model):
+class Restriction(PolicyModel):
     """A weekly window of local time when a layer is active. A window belongs to the day
     it starts on; ``to`` at or before ``from`` runs past midnight into the next day
     (``from: '00:00'``, ``to: '00:00'`` is the whole day)."""
@@ -59,7 +66,7 @@ class Restriction(_Model):
     to: LocalTime = Field(description="Local end, 'HH:MM'; at or before `from` = next day.")
 
 
-class Layer(_Model):
+class Layer(PolicyModel):
     """One rotation: participants take turns, each for one rotation length."""
 
     name: Slug
@@ -79,7 +86,7 @@ class Layer(_Model):
     )
 
 
-class StaticOverride(_Model):
+class StaticOverride(PolicyModel):
     """``person`` is on call from ``start`` to ``end``, whatever the layers say."""
 
     person: Slug
@@ -87,7 +94,7 @@ class StaticOverride(_Model):
     end: Instant = Field(description="When it ends; after `start`.")
 
 
-class Schedule(_Model):
+class Schedule(PolicyModel):
     """Who is on call when: layers of rotations (later layers win where they have
     someone), then overrides (which win over every layer)."""
 
@@ -105,7 +112,7 @@ class Schedule(_Model):
 # --- escalation ----------------------------------------------------------------------
 
 
-class Target(_Model):
+class Target(PolicyModel):
     """Who to page: exactly one of a schedule (whoever is on call), a person, or a
     team (every member)."""
 
@@ -132,12 +139,12 @@ class Target(_Model):
         return self.schedule or self.person or self.team or ""
 
 
-class Tier(_Model):
+class Tier(PolicyModel):
     timeout: Duration = Field(description="Not acknowledged within this -> next tier.")
     targets: tuple[Target, ...] = Field(min_length=1)
 
 
-class EscalationPolicy(_Model):
+class EscalationPolicy(PolicyModel):
     name: Slug
     description: str = ""
     repeat: int = Field(default=0, ge=0, description="Extra runs through all tiers.")
@@ -154,12 +161,12 @@ class EscalationPolicy(_Model):
         return hash((self.name, self.description, self.repeat, self.tiers, overrides))
 
 
-class StakeholderStep(_Model):
+class StakeholderStep(PolicyModel):
     after: Delay = Field(description="Time since the incident started.")
     notify: tuple[Target, ...] = Field(min_length=1)
 
 
-class StakeholderMatrix(_Model):
+class StakeholderMatrix(PolicyModel):
     """Who hears about an unresolved incident of ``severity`` as time passes
     (independent of acknowledgement)."""
 
@@ -167,7 +174,7 @@ class StakeholderMatrix(_Model):
     steps: tuple[StakeholderStep, ...] = Field(min_length=1, description="In order of `after`.")
 
 
-class CommanderAssignment(_Model):
+class CommanderAssignment(PolicyModel):
     """Seed 001: security incidents -> the security lead; the worst severity -> the
     senior on call; otherwise the primary on call."""
 
@@ -194,7 +201,7 @@ def schedules_with_team_timezones(data: Any) -> Any:
         return data
     zones = {
         team.get("name"): team.get("timezone")
-        for _, team in models._entries(data, "teams")
+        for _, team in entries(data, "teams")
         if isinstance(team.get("timezone"), str)
     }
     filled: list[Any] = []
@@ -221,12 +228,12 @@ def _instant(value: Any) -> datetime | None:
 def _severity_labels(data: Mapping[str, Any]) -> dict[str, str]:
     """casefolded name or alias -> canonical severity name."""
     labels: dict[str, str] = {}
-    for _, entry in models._entries(data, "severities"):
+    for _, entry in entries(data, "severities"):
         name = entry.get("name")
         if not isinstance(name, str):
             continue
         labels.setdefault(name.casefold(), name)
-        for _, alias in models._strings(entry.get("aliases")):
+        for _, alias in strings(entry.get("aliases")):
             labels.setdefault(alias.casefold(), name)
     return labels
 
@@ -237,13 +244,13 @@ class _Refs:
     def __init__(self, data: Mapping[str, Any], issues: list[tuple[Loc, str]]) -> None:
         self.issues = issues
         self.people = {
-            n: i for i, p in models._entries(data, "people") if isinstance(n := p.get("name"), str)
+            n: i for i, p in entries(data, "people") if isinstance(n := p.get("name"), str)
         }
         self.teams = {
-            n: i for i, t in models._entries(data, "teams") if isinstance(n := t.get("name"), str)
+            n: i for i, t in entries(data, "teams") if isinstance(n := t.get("name"), str)
         }
-        self.schedules = models._names(data, "schedules", "name", "schedule", issues)
-        self.policies = models._names(
+        self.schedules = index_by_name(data, "schedules", "name", "schedule", issues)
+        self.policies = index_by_name(
             data, "escalation_policies", "name", "escalation policy", issues
         )
         self.severities = _severity_labels(data)
@@ -253,7 +260,7 @@ class _Refs:
             kind, self.policies
         )
         if isinstance(name, str) and name not in known:
-            self.issues.append((loc, models._unknown(kind, name, known)))
+            self.issues.append((loc, unknown_name(kind, name, known)))
 
     def severity(self, loc: Loc, name: Any) -> str | None:
         """The canonical name of severity ``name``, reporting it when unknown."""
@@ -282,19 +289,19 @@ def _layer_issues(loc: Loc, layer: Mapping[str, Any], refs: _Refs) -> None:
         refs.issues.append(
             ((*loc, "length"), f"`length` is only for custom rotations; {rotation} is fixed")
         )
-    for i, person in models._strings(layer.get("participants")):
+    for i, person in strings(layer.get("participants")):
         refs.check((*loc, "participants", i), "person", person)
 
 
 def _schedule_issues(data: Mapping[str, Any], refs: _Refs) -> None:
-    for index, schedule in models._entries(data, "schedules"):
+    for index, schedule in entries(data, "schedules"):
         loc: Loc = ("schedules", index)
         refs.check((*loc, "team"), "team", schedule.get("team"))
         layer_names: dict[str, int] = {}
-        for li, layer in models._entries(schedule, "layers"):
+        for li, layer in entries(schedule, "layers"):
             name = layer.get("name")
             if isinstance(name, str) and name in layer_names:
-                first = models.format_loc((*loc, "layers", layer_names[name]))
+                first = format_loc((*loc, "layers", layer_names[name]))
                 refs.issues.append(
                     ((*loc, "layers", li, "name"), f"duplicate layer {name!r} (see {first})")
                 )
@@ -302,7 +309,7 @@ def _schedule_issues(data: Mapping[str, Any], refs: _Refs) -> None:
                 layer_names[name] = li
             _layer_issues((*loc, "layers", li), layer, refs)
         windows: list[tuple[datetime, datetime, int]] = []
-        for oi, override in models._entries(schedule, "overrides"):
+        for oi, override in entries(schedule, "overrides"):
             oloc: Loc = (*loc, "overrides", oi)
             refs.check((*oloc, "person"), "person", override.get("person"))
             start, end = _instant(override.get("start")), _instant(override.get("end"))
@@ -313,16 +320,16 @@ def _schedule_issues(data: Mapping[str, Any], refs: _Refs) -> None:
                 continue
             for other_start, other_end, other in windows:
                 if start < other_end and other_start < end:
-                    see = models.format_loc((*loc, "overrides", other))
+                    see = format_loc((*loc, "overrides", other))
                     refs.issues.append((oloc, f"override overlaps {see}"))
                     break
             windows.append((start, end, oi))
 
 
 def _escalation_issues(data: Mapping[str, Any], refs: _Refs) -> None:
-    for index, policy in models._entries(data, "escalation_policies"):
+    for index, policy in entries(data, "escalation_policies"):
         loc: Loc = ("escalation_policies", index)
-        for ti, tier in models._entries(policy, "tiers"):
+        for ti, tier in entries(policy, "tiers"):
             refs.targets((*loc, "tiers", ti, "targets"), tier.get("targets"))
         overrides = policy.get("severity_overrides")
         if not isinstance(overrides, Mapping):
@@ -345,18 +352,18 @@ def _escalation_issues(data: Mapping[str, Any], refs: _Refs) -> None:
 
 def _stakeholder_issues(data: Mapping[str, Any], refs: _Refs) -> None:
     seen: dict[str, int] = {}
-    for index, matrix in models._entries(data, "stakeholders"):
+    for index, matrix in entries(data, "stakeholders"):
         loc: Loc = ("stakeholders", index)
         canonical = refs.severity((*loc, "severity"), matrix.get("severity"))
         if canonical is not None and canonical in seen:
-            first = models.format_loc(("stakeholders", seen[canonical]))
+            first = format_loc(("stakeholders", seen[canonical]))
             refs.issues.append(
                 ((*loc, "severity"), f"severity {canonical!r} already has a matrix ({first})")
             )
         elif canonical is not None:
             seen[canonical] = index
         previous: timedelta | None = None
-        for si, step in models._entries(matrix, "steps"):
+        for si, step in entries(matrix, "steps"):
             refs.targets((*loc, "steps", si, "notify"), step.get("notify"))
             after = as_delay(step.get("after"))
             if after is not None and previous is not None and after < previous:
@@ -372,7 +379,7 @@ def oncall_reference_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
     inverted or overlapping static overrides, out-of-order stakeholder steps."""
     issues: list[tuple[Loc, str]] = []
     refs = _Refs(data, issues)
-    for index, service in models._entries(data, "services"):
+    for index, service in entries(data, "services"):
         name = service.get("escalation_policy")
         refs.check(("services", index, "escalation_policy"), "escalation policy", name)
     _schedule_issues(data, refs)

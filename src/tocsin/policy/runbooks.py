@@ -13,38 +13,31 @@
 
 A step is a sentence, or a mapping with a ``title`` and an optional ``command`` and
 ``details``. ``/incident runbook NAME`` in Slack lists the steps.
-
-This module cannot import :mod:`tocsin.policy.models` (which imports it).
 """
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BeforeValidator, Field
+
+from tocsin.policy.base import Loc, PolicyModel, unknown_name
 
 __all__ = ["Runbook", "RunbookStep", "runbooks_reference_issues"]
-
-_Loc = tuple[str | int, ...]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _step_from_text(value: Any) -> Any:
     return {"title": value} if isinstance(value, str) else value
 
 
-class RunbookStep(_Model):
+class RunbookStep(PolicyModel):
     title: str = Field(min_length=1, max_length=500)
     command: str | None = Field(default=None, description="A command to run, shown as code.")
     details: str = ""
 
 
-class Runbook(_Model):
+class Runbook(PolicyModel):
     description: str = ""
     services: tuple[str, ...] = Field(
         default=(), description="Services it applies to (from `services`); empty = any."
@@ -54,14 +47,14 @@ class Runbook(_Model):
     )
 
 
-def runbooks_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]:
+def runbooks_reference_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
     """Runbooks that name services the policy does not have."""
     services = [
         entry["name"]
         for entry in data.get("services") or ()
         if isinstance(entry, Mapping) and isinstance(entry.get("name"), str)
     ]
-    issues: list[tuple[_Loc, str]] = []
+    issues: list[tuple[Loc, str]] = []
     runbooks = data.get("runbooks")
     if not isinstance(runbooks, Mapping):
         return issues
@@ -71,9 +64,10 @@ def runbooks_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]
             continue
         for index, service in enumerate(listed):
             if isinstance(service, str) and service not in services:
-                close = difflib.get_close_matches(service, services, n=1)
-                hint = f"; did you mean {close[0]!r}?" if close else ""
                 issues.append(
-                    (("runbooks", name, "services", index), f"unknown service {service!r}{hint}")
+                    (
+                        ("runbooks", name, "services", index),
+                        unknown_name("service", service, services),
+                    )
                 )
     return issues

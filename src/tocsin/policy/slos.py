@@ -17,20 +17,17 @@ Availability is computed from the impact windows of the service's incidents (see
 its incidents takes down (1.0 = full outage, 0.5 = degraded for half the users, 0 = no
 budget spent). The math lives in :mod:`tocsin.metrics`; this module only describes and
 checks the file.
-
-This module cannot import :mod:`tocsin.policy.models` (which imports it), so it keeps
-its own tiny base model and helpers.
 """
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from tocsin.policy.base import Loc, PolicyModel, mappings, unknown_name
 from tocsin.policy.durations import Duration
 
 __all__ = [
@@ -41,18 +38,12 @@ __all__ = [
     "slos_reference_issues",
 ]
 
-_Loc = tuple[str | int, ...]
-
 #: Weight of an incident by its severity's rank when ``severity_weights`` leaves the
 #: severity out: rank 1 (SEV1) a full outage, rank 2 half, rank 3 a tenth, then none.
 DEFAULT_SEVERITY_WEIGHTS: tuple[float, ...] = (1.0, 0.5, 0.1)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class BurnRateAlert(_Model):
+class BurnRateAlert(PolicyModel):
     """Alert when the budget burns ``threshold`` times faster than the objective allows,
     measured over the last ``window`` (the multiwindow alerts of the Google SRE
     workbook: 14.4 over 1 h spends 2 % of a 30-day budget in that hour)."""
@@ -70,7 +61,7 @@ DEFAULT_BURN_RATE_ALERTS: tuple[BurnRateAlert, ...] = (
 Weight = Annotated[float, Field(ge=0, le=1)]
 
 
-class ServiceLevelObjective(_Model):
+class ServiceLevelObjective(PolicyModel):
     """An availability objective for one service from ``services``."""
 
     service: str = Field(description="A service from `services`.")
@@ -109,16 +100,9 @@ class ServiceLevelObjective(_Model):
 # --- cross-reference checks (on the plain document, like the other sections) ---------
 
 
-def _mappings(value: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        for index, item in enumerate(value):
-            if isinstance(item, Mapping):
-                yield index, item
-
-
 def _names(data: Mapping[str, Any], section: str, keys: tuple[str, ...]) -> set[str]:
     names: set[str] = set()
-    for _, entry in _mappings(data.get(section)):
+    for _, entry in mappings(data.get(section)):
         for key in keys:
             value = entry.get(key)
             if isinstance(value, str):
@@ -128,24 +112,20 @@ def _names(data: Mapping[str, Any], section: str, keys: tuple[str, ...]) -> set[
     return names
 
 
-def _unknown(kind: str, name: str, known: set[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown {kind} {name!r}{hint}"
-
-
-def slos_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]:
+def slos_reference_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
     """Unknown services and severities, and a second objective for the same service."""
-    issues: list[tuple[_Loc, str]] = []
+    issues: list[tuple[Loc, str]] = []
     services = _names(data, "services", ("name",))
     labels = _names(data, "severities", ("name", "aliases"))
     folded = {label.casefold() for label in labels}
     seen: dict[str, int] = {}
-    for index, entry in _mappings(data.get("slos")):
+    for index, entry in mappings(data.get("slos")):
         service = entry.get("service")
         if isinstance(service, str):
             if service not in services:
-                issues.append((("slos", index, "service"), _unknown("service", service, services)))
+                issues.append(
+                    (("slos", index, "service"), unknown_name("service", service, services))
+                )
             elif service in seen:
                 issues.append(
                     (
@@ -159,6 +139,6 @@ def slos_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]:
         if isinstance(weights, Mapping):
             for name in weights:
                 if isinstance(name, str) and name.casefold() not in folded:
-                    loc: _Loc = ("slos", index, "severity_weights", name)
-                    issues.append((loc, _unknown("severity", name, labels)))
+                    loc: Loc = ("slos", index, "severity_weights", name)
+                    issues.append((loc, unknown_name("severity", name, labels)))
     return issues

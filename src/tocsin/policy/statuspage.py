@@ -22,23 +22,21 @@ Which services appear, and as which component, is said on each service
 Templates are plain text with ``{placeholder}`` fields, filled from public facts only
 (component names and times). There is deliberately no placeholder for the internal
 incident's title, description or people: a template cannot leak them.
-
-This module cannot import :mod:`tocsin.policy.models` (which imports it), so it keeps
-its own tiny base model and helpers.
 """
 
 from __future__ import annotations
 
-import difflib
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 from pydantic_core import PydanticCustomError
+
+from tocsin.policy.base import Loc, PolicyModel, mappings, unknown_name
 
 __all__ = [
     "DEFAULT_AUTOMATED_RANKS",
@@ -51,8 +49,6 @@ __all__ = [
     "UptimeWeights",
     "statuspage_reference_issues",
 ]
-
-_Loc = tuple[str | int, ...]
 
 #: Where the page is served by a `tocsin serve` with default settings. Set `url` to the
 #: address customers use: links in subscriber emails and feeds are built from it.
@@ -82,10 +78,6 @@ class Impact(StrEnum):
     minor = "minor"
     major = "major"
     critical = "critical"
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _check_template(value: str) -> str:
@@ -130,7 +122,7 @@ Template = Annotated[str, Field(min_length=1, max_length=5000), AfterValidator(_
 NameTemplate = Annotated[str, Field(min_length=1, max_length=300), AfterValidator(_check_template)]
 
 
-class StatusPageTemplates(_Model):
+class StatusPageTemplates(PolicyModel):
     """Public messages (seeds 003/004). ``{placeholders}``: see the module docs."""
 
     incident_name: NameTemplate = Field(
@@ -163,7 +155,7 @@ class StatusPageTemplates(_Model):
 _STATUS_TEMPLATES = ("investigating", "identified", "monitoring", "resolved")
 
 
-class StatusPageAutomation(_Model):
+class StatusPageAutomation(PolicyModel):
     """Seed 001's ``status_page_automation``: what the incident lifecycle does by itself."""
 
     enabled: bool = Field(default=True, description="Switch all automation off with false.")
@@ -206,7 +198,7 @@ class StatusPageAutomation(_Model):
 Weight = Annotated[float, Field(ge=0, le=1)]
 
 
-class UptimeWeights(_Model):
+class UptimeWeights(PolicyModel):
     """How much of a minute of each component state counts as downtime (Atlassian's
     convention: a major outage counts fully, a partial outage 30 %, degraded nothing)."""
 
@@ -215,7 +207,7 @@ class UptimeWeights(_Model):
     degraded_performance: Weight = 0.0
 
 
-class StatusPageSettings(_Model):
+class StatusPageSettings(PolicyModel):
     """The public status page. Leave the section out for these defaults."""
 
     title: Annotated[str, Field(min_length=1, max_length=200)] = Field(
@@ -263,16 +255,9 @@ class StatusPageSettings(_Model):
 # --- cross-reference checks (on the plain document, like the other sections) ---------
 
 
-def _mappings(value: Any) -> Iterator[tuple[int, Mapping[str, Any]]]:
-    if isinstance(value, Sequence) and not isinstance(value, str):
-        for index, item in enumerate(value):
-            if isinstance(item, Mapping):
-                yield index, item
-
-
 def _severity_labels(data: Mapping[str, Any]) -> set[str]:
     labels: set[str] = set()
-    for _, entry in _mappings(data.get("severities")):
+    for _, entry in mappings(data.get("severities")):
         name = entry.get("name")
         if isinstance(name, str):
             labels.add(name)
@@ -282,31 +267,27 @@ def _severity_labels(data: Mapping[str, Any]) -> set[str]:
     return labels
 
 
-def _unknown(name: str, known: set[str]) -> str:
-    close = difflib.get_close_matches(name, sorted(known), n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"unknown severity {name!r}{hint}"
-
-
-def statuspage_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]:
+def statuspage_reference_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
     """Severities in ``impact`` and ``automation.severities`` that the policy lacks."""
     section = data.get("status_page")
     if not isinstance(section, Mapping):
         return []
-    issues: list[tuple[_Loc, str]] = []
+    issues: list[tuple[Loc, str]] = []
     labels = _severity_labels(data)
     folded = {label.casefold() for label in labels}
     impact = section.get("impact")
     if isinstance(impact, Mapping):
         for name in impact:
             if isinstance(name, str) and name.casefold() not in folded:
-                issues.append((("status_page", "impact", name), _unknown(name, labels)))
+                issues.append(
+                    (("status_page", "impact", name), unknown_name("severity", name, labels))
+                )
     automation = section.get("automation")
     if isinstance(automation, Mapping):
         severities = automation.get("severities")
         if isinstance(severities, Sequence) and not isinstance(severities, str):
             for index, name in enumerate(severities):
                 if isinstance(name, str) and name.casefold() not in folded:
-                    loc: _Loc = ("status_page", "automation", "severities", index)
-                    issues.append((loc, _unknown(name, labels)))
+                    loc: Loc = ("status_page", "automation", "severities", index)
+                    issues.append((loc, unknown_name("severity", name, labels)))
     return issues

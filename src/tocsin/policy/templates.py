@@ -17,8 +17,6 @@ the seeds' messages). Every template is compiled and test-rendered against a sam
 incident when the policy is loaded, so a syntax error or an unknown variable refuses the
 file with the template's name and line. The variables are listed in
 :func:`tocsin.templating.build_context`.
-
-This module cannot import :mod:`tocsin.policy.models` (which imports it).
 """
 
 from __future__ import annotations
@@ -26,8 +24,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from tocsin.policy.base import Loc, PolicyModel
 from tocsin.templating import TemplateError, TemplateParts, render_parts, sample_context
 
 __all__ = [
@@ -37,14 +36,8 @@ __all__ = [
     "templates_reference_issues",
 ]
 
-_Loc = tuple[str | int, ...]
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MessageTemplate(_Model):
+class MessageTemplate(PolicyModel):
     """One message: a subject line, a plain-text body and optionally an HTML body."""
 
     description: str = Field(default="", description="What the message is for.")
@@ -171,9 +164,9 @@ def template_parts(name: str, template: MessageTemplate) -> TemplateParts:
     )
 
 
-def templates_reference_issues(data: Mapping[str, Any]) -> list[tuple[_Loc, str]]:
+def templates_reference_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
     """Compile and test-render every template of the plain document."""
-    issues: list[tuple[_Loc, str]] = []
+    issues: list[tuple[Loc, str]] = []
     templates = data.get("templates")
     if not isinstance(templates, Mapping):
         return issues
