@@ -97,7 +97,7 @@ def _qualifies(policy: Policy, settings: SlackChannel, incident: Incident) -> bo
     return incident.severity_rank <= threshold.rank
 
 
-def _responders(session: Session, policy: Policy, incident: Incident) -> list[str]:
+def _responders(*, session: Session, policy: Policy, incident: Incident) -> list[str]:
     """Slack ids of the people paged for the incident and of its role holders."""
     names = {r.person for r in incident.roles}
     paged, _ = list_notifications(session, incident_id=incident.id, limit=1000)
@@ -111,6 +111,7 @@ def _responders(session: Session, policy: Policy, incident: Incident) -> list[st
 
 
 def _reserve_name(
+    *,
     session: Session,
     channel: str,
     settings: SlackChannel,
@@ -140,6 +141,7 @@ def _reserve_name(
 
 
 def _open(
+    *,
     session: Session,
     policy: Policy,
     incident: Incident,
@@ -150,7 +152,14 @@ def _open(
     subject = incident_subject(incident.id)
     if find_ref(session, system=SYSTEM, kind=NAME_REF, subject=subject) is not None:
         return
-    name = _reserve_name(session, channel, settings, incident, subject, now)
+    name = _reserve_name(
+        session=session,
+        channel=channel,
+        settings=settings,
+        incident=incident,
+        subject=subject,
+        now=now,
+    )
     ref = format_incident_id(incident.number)
     enqueue(
         session,
@@ -171,7 +180,7 @@ def _open(
                 "subject": subject,
                 "channel_name": name,
                 "summary": incident_summary(policy, incident),
-                "invite": _responders(session, policy, incident),
+                "invite": _responders(session=session, policy=policy, incident=incident),
                 "announce_to": settings.broadcast_channel,
             },
         },
@@ -179,10 +188,10 @@ def _open(
 
 
 def _post(
+    *,
     session: Session,
     policy: Policy,
     incident: Incident,
-    *,
     event: str,
     text: str,
     now: datetime,
@@ -228,7 +237,14 @@ def on_declared(
 ) -> None:
     for channel, settings in slack_settings(policy):
         if _qualifies(policy, settings, incident):
-            _open(session, policy, incident, channel, settings, now)
+            _open(
+                session=session,
+                policy=policy,
+                incident=incident,
+                channel=channel,
+                settings=settings,
+                now=now,
+            )
             return  # one incident channel, even with several Slack channels configured
 
 
@@ -240,7 +256,14 @@ def on_severity_changed(
         on_declared(session=session, policy=policy, incident=incident, actor=actor, now=now)
         return
     text = f"Severity is now *{incident.severity}* (changed by {actor})"
-    _post(session, policy, incident, event=f"severity/{now.isoformat()}", text=text, now=now)
+    _post(
+        session=session,
+        policy=policy,
+        incident=incident,
+        event=f"severity/{now.isoformat()}",
+        text=text,
+        now=now,
+    )
 
 
 def on_update_posted(
@@ -254,21 +277,42 @@ def on_update_posted(
 ) -> None:
     visibility = "Public update" if update.public else "Update"
     text = f"*{visibility}* ({update.status}) from {actor}: {update.message}"
-    _post(session, policy, incident, event=f"update/{update.id}", text=text, now=now)
+    _post(
+        session=session,
+        policy=policy,
+        incident=incident,
+        event=f"update/{update.id}",
+        text=text,
+        now=now,
+    )
 
 
 def on_acknowledged(
     *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
 ) -> None:
     text = f"Acknowledged by {actor} ({incident.status})"
-    _post(session, policy, incident, event=f"acknowledged/{now.isoformat()}", text=text, now=now)
+    _post(
+        session=session,
+        policy=policy,
+        incident=incident,
+        event=f"acknowledged/{now.isoformat()}",
+        text=text,
+        now=now,
+    )
 
 
 def on_resolved(
     *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
 ) -> None:
     text = f":white_check_mark: *Resolved* by {actor}"
-    _post(session, policy, incident, event=f"resolved/{now.isoformat()}", text=text, now=now)
+    _post(
+        session=session,
+        policy=policy,
+        incident=incident,
+        event=f"resolved/{now.isoformat()}",
+        text=text,
+        now=now,
+    )
 
 
 def register() -> None:

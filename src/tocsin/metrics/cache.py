@@ -47,19 +47,19 @@ class IncidentTableCache:
         #: How the last call was answered: "read", "patched" or "kept" (for tests).
         self.last_refresh = ""
 
-    def table(self, session: Session, *, since: datetime, until: datetime) -> IncidentTable:
+    def table(self, *, session: Session, since: datetime, until: datetime) -> IncidentTable:
         """The incidents detected in [since, until), drills included (flagged)."""
         if session.get_bind().dialect.name != "sqlite":
             self.last_refresh = "read"
-            return read_table(session, since=since, until=until)
+            return read_table(session=session, since=since, until=until)
         with self._lock:
-            columns = self._current(session, since)
+            columns = self._current(session=session, since=since)
         rows = (columns.detected >= since.timestamp()) & (columns.detected < until.timestamp())
         if not bool(rows.all()):
             columns = columns.take(np.flatnonzero(rows))
         return columns.table()
 
-    def _current(self, session: Session, since: datetime) -> IncidentColumns:
+    def _current(self, *, session: Session, since: datetime) -> IncidentColumns:
         connection = session.connection()
         lowest, highest = connection.exec_driver_sql(_LOG_BOUNDS).one()
         highest = highest or 0
@@ -80,12 +80,14 @@ class IncidentTableCache:
             changed = [row[0] for row in connection.exec_driver_sql(_CHANGED_SINCE, (self._seen,))]
         if stale or len(changed) > MAX_PATCH:
             horizon = since if horizon is None else min(since, horizon)
-            columns = fetch_columns(session, where=in_range(horizon), escalated_since=horizon)
+            columns = fetch_columns(
+                session=session, where=in_range(horizon), escalated_since=horizon
+            )
             self.last_refresh = "read"
         else:
             assert columns is not None and horizon is not None
             fresh = fetch_columns(
-                session,
+                session=session,
                 where=in_range(horizon) & Incident.id.in_(changed),
                 escalated_since=horizon,
                 incident_ids=changed,

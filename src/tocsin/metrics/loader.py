@@ -106,7 +106,7 @@ def in_range(since: datetime, until: datetime | None = None) -> ColumnElement[bo
 
 
 def _escalated_ids(
-    session: Session, since: datetime, incident_ids: Sequence[int] | None
+    *, session: Session, since: datetime, incident_ids: Sequence[int] | None
 ) -> set[int]:
     """Incidents with an "escalated" event, or a page of tier 2 or later, since then."""
     event = TimelineEvent
@@ -142,8 +142,8 @@ def _services_by_incident(rows: Sequence[Any]) -> dict[int, tuple[str, ...]]:
 
 
 def fetch_columns(
-    session: Session,
     *,
+    session: Session,
     where: ColumnElement[bool],
     escalated_since: datetime,
     incident_ids: Sequence[int] | None = None,
@@ -167,7 +167,7 @@ def fetch_columns(
             Incident.severity,
             Incident.severity_rank,
             is_drill(),
-            *(instant(session, stamp) for stamp in stamps),
+            *(instant(session=session, column=stamp) for stamp in stamps),
         )
         .where(where)
         .order_by(Incident.id)
@@ -180,11 +180,12 @@ def fetch_columns(
         .order_by(IncidentService.incident_id, IncidentService.service)
     )
     services = _services_by_incident(connection.execute(service_query).cursor.fetchall())
-    escalated = _escalated_ids(session, escalated_since, incident_ids)
+    escalated = _escalated_ids(session=session, since=escalated_since, incident_ids=incident_ids)
     columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * 11
     ids = np.array(columns[0], dtype=np.int64)
     started, detected, acknowledged, mitigated, resolved = (
-        to_epoch_seconds(session, np.array(column, dtype=np.float64)) for column in columns[6:]
+        to_epoch_seconds(session=session, values=np.array(column, dtype=np.float64))
+        for column in columns[6:]
     )
     return IncidentColumns(
         ids=ids,
@@ -203,6 +204,8 @@ def fetch_columns(
     )
 
 
-def read_table(session: Session, *, since: datetime, until: datetime) -> IncidentTable:
+def read_table(*, session: Session, since: datetime, until: datetime) -> IncidentTable:
     """Every incident detected in [since, until), drills included (flagged), read now."""
-    return fetch_columns(session, where=in_range(since, until), escalated_since=since).table()
+    return fetch_columns(
+        session=session, where=in_range(since, until), escalated_since=since
+    ).table()

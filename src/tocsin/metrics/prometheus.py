@@ -83,7 +83,7 @@ class Snapshot:
     time_to_resolve: dict[str, Histogram] = field(default_factory=dict)
 
 
-def _histograms(session: Session, end: Any) -> dict[str, Histogram]:
+def _histograms(*, session: Session, end: Any) -> dict[str, Histogram]:
     """Durations from detection to ``end`` by severity, bucketed by the database.
 
     The durations are computed once per incident into a materialised CTE (SQLite would
@@ -93,7 +93,7 @@ def _histograms(session: Session, end: Any) -> dict[str, Histogram]:
     durations = (
         select(
             Incident.severity.label("severity"),
-            seconds_between(session, Incident.detected_at, end).label("seconds"),
+            seconds_between(session=session, start=Incident.detected_at, end=end).label("seconds"),
         )
         .where(end.is_not(None), ~is_drill())
         .cte("durations")
@@ -119,7 +119,7 @@ def _histograms(session: Session, end: Any) -> dict[str, Histogram]:
     return result
 
 
-def _alerts(session: Session) -> dict[str, float] | None:
+def _alerts(*, session: Session) -> dict[str, float] | None:
     """Alerts by source, if the alerts table exists yet (it arrives with its own
     migration); a savepoint keeps a failure from spoiling the scrape's transaction."""
     if not inspect(session.connection()).has_table("alerts"):
@@ -134,7 +134,7 @@ def _alerts(session: Session) -> dict[str, float] | None:
     return {str(source): float(total or 0) for source, total in rows}
 
 
-def take_snapshot(session: Session, *, severities: Sequence[str]) -> Snapshot:
+def take_snapshot(*, session: Session, severities: Sequence[str]) -> Snapshot:
     snap = Snapshot(open=dict.fromkeys(severities, 0))
     service = func.coalesce(IncidentService.service, literal("none"))
     for severity, name, count in session.execute(
@@ -166,9 +166,9 @@ def take_snapshot(session: Session, *, severities: Sequence[str]) -> Snapshot:
     snap.escalations = (
         session.scalar(select(func.count()).where(or_(event.kind == "escalated", automatic))) or 0
     )
-    snap.alerts = _alerts(session)
-    snap.time_to_acknowledge = _histograms(session, Incident.acknowledged_at)
-    snap.time_to_resolve = _histograms(session, Incident.resolved_at)
+    snap.alerts = _alerts(session=session)
+    snap.time_to_acknowledge = _histograms(session=session, end=Incident.acknowledged_at)
+    snap.time_to_resolve = _histograms(session=session, end=Incident.resolved_at)
     return snap
 
 
@@ -236,10 +236,10 @@ class SnapshotCollector:
             yield family
 
 
-def exposition(session: Session, *, severities: Sequence[str]) -> bytes:
+def exposition(*, session: Session, severities: Sequence[str]) -> bytes:
     """The text exposition of everything above plus the process metrics."""
     registry = CollectorRegistry()
-    registry.register(SnapshotCollector(take_snapshot(session, severities=severities)))
+    registry.register(SnapshotCollector(take_snapshot(session=session, severities=severities)))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     GCCollector(registry=registry)

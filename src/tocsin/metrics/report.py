@@ -242,10 +242,10 @@ def monthly_review(*, session: Session, policy: Policy, month: str, now: datetim
         raise InvalidInput("month", f"{month} has not begun yet")
     as_of = min(end, now)
     first = _add_months(start, 1 - TREND_MONTHS)
-    facts = load_table(session, since=first, until=as_of, with_tags=True)
+    facts = load_table(session=session, since=first, until=as_of, with_tags=True)
     longest = max((s.window for s in policy.slos), default=timedelta(0))
     impacts = load_impacts(
-        session, policy=policy, slos=policy.slos, since=start - longest, until=as_of
+        session=session, policy=policy, slos=policy.slos, since=start - longest, until=as_of
     )
     pm = postmortem_inputs(session, incident_ids=facts.ids[~facts.drill].tolist())
     return build_review(

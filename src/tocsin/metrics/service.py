@@ -5,16 +5,15 @@ well under a second on SQLite): incidents are read as numpy columns
 (:mod:`tocsin.metrics.loader`), and a server keeps them in memory between requests,
 re-reading only the incidents that changed (:mod:`tocsin.metrics.cache`). Drills (the
 ``drill`` tag) are flagged by the database and left out by the rules. Post-mortem facts
-come from the post-mortems domain, through the provider that :func:`tocsin.wiring.wire`
-puts in :data:`SOURCES` (post-mortems import metrics, so metrics must not import them).
+come from the post-mortems domain's service.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -41,9 +40,6 @@ from tocsin.policy.slos import ServiceLevelObjective
 
 __all__ = [
     "MAX_WINDOW",
-    "SOURCES",
-    "MetricsSources",
-    "PostmortemInputsProvider",
     "load_impacts",
     "load_table",
     "metrics_summary",
@@ -70,11 +66,11 @@ def parse_window(value: str, field: str = "window") -> timedelta:
 
 
 def load_table(
-    session: Session, *, since: datetime, until: datetime, with_tags: bool = False
+    *, session: Session, since: datetime, until: datetime, with_tags: bool = False
 ) -> IncidentTable:
     """Every incident detected in [since, until), drills included (flagged), as columns
     (:func:`tocsin.metrics.loader.fetch_columns`)."""
-    table = read_table(session, since=since, until=until)
+    table = read_table(session=session, since=since, until=until)
     if not with_tags:
         return table
     query = select(Incident.id, Incident.tags).where(in_range(since, until))
@@ -87,37 +83,24 @@ def sla_targets(policy: Policy) -> dict[str, SlaTarget]:
     return {s.name: SlaTarget(s.respond_within, s.resolve_target) for s in policy.severities}
 
 
-class PostmortemInputsProvider(Protocol):
-    """What the post-mortems domain knows about some incidents (completion, root-cause
-    categories, action items)."""
-
-    def __call__(self, *, session: Session, incident_ids: Sequence[int]) -> PostmortemInputs: ...
-
-
-@dataclass
-class MetricsSources:
-    """The facts metrics read from domains beside them, which they provide (see
-    :func:`tocsin.wiring.wire`); one left empty makes its metrics "n/a"."""
-
-    postmortem_inputs: PostmortemInputsProvider | None = None
-
-
-#: The process's sources, filled by :func:`tocsin.wiring.wire`.
-SOURCES = MetricsSources()
-
-
-def postmortem_inputs(
-    session: Session, *, incident_ids: Sequence[int], sources: MetricsSources = SOURCES
-) -> PostmortemInputs | None:
+def postmortem_inputs(session: Session, *, incident_ids: Sequence[int]) -> PostmortemInputs | None:
     """What the post-mortems domain knows about these incidents, or None (= "n/a").
 
-    Asked of ``sources.postmortem_inputs``; without that provider (a process that was not
-    wired) the post-mortem metrics are "n/a" rather than a made-up 0 %.
+    Looked up at run time: ``tocsin.postmortems.service.metrics_inputs(session=,
+    incident_ids=)`` returns :class:`PostmortemInputs` (completion, root-cause
+    categories, action items). Post-mortems sit beside metrics in the layers, so
+    neither imports the other's service at import time; without that module (or that
+    function) the post-mortem metrics are "n/a" rather than a made-up 0 %.
     """
-    provider = sources.postmortem_inputs
+    try:
+        module = importlib.import_module("tocsin.postmortems.service")
+    except ImportError:
+        return None
+    provider = getattr(module, "metrics_inputs", None)
     if provider is None:
         return None
-    return provider(session=session, incident_ids=list(incident_ids))
+    result = provider(session=session, incident_ids=list(incident_ids))
+    return result if isinstance(result, PostmortemInputs) else None
 
 
 def metrics_summary(
@@ -134,9 +117,9 @@ def metrics_summary(
     since = now - window
     with collector_paused():
         if cache is None:
-            table = load_table(session, since=since - REPEAT_WITHIN, until=now)
+            table = load_table(session=session, since=since - REPEAT_WITHIN, until=now)
         else:
-            table = cache.table(session, since=since - REPEAT_WITHIN, until=now)
+            table = cache.table(session=session, since=since - REPEAT_WITHIN, until=now)
         window_mask = table.detected_between(since.timestamp(), now.timestamp())
         inside = table.ids[window_mask & ~table.drill]
         return summarize(
@@ -153,15 +136,15 @@ def warm_cache(cache: IncidentTableCache, sessions: SessionFactory, now: datetim
     """Read the year a summary usually covers into ``cache`` (a server does it in the
     background at start, so the first ``tocsin metrics`` after a restart is quick)."""
     with session_scope(sessions, write=False) as session, collector_paused():
-        cache.table(session, since=now - timedelta(days=365) - REPEAT_WITHIN, until=now)
+        cache.table(session=session, since=now - timedelta(days=365) - REPEAT_WITHIN, until=now)
 
 
 # ---------------------------------------------------------------- SLOs
 
 
 def load_impacts(
-    session: Session,
     *,
+    session: Session,
     policy: Policy,
     slos: Sequence[ServiceLevelObjective],
     since: datetime,
@@ -231,7 +214,7 @@ def slo_snapshots(
     if not slos:
         return []
     horizon = min(_horizon(s, now) for s in slos)
-    impacts = load_impacts(session, policy=policy, slos=slos, since=horizon, until=now)
+    impacts = load_impacts(session=session, policy=policy, slos=slos, since=horizon, until=now)
     return [
         SloSnapshot(
             slo=slo,

@@ -27,34 +27,34 @@ __all__ = ["instant", "is_drill", "seconds_between", "to_epoch_seconds"]
 _UNIX_EPOCH_JULIAN_DAY = 2440587.5
 
 
-def _postgres(session: Session) -> bool:
+def _postgres(*, session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def instant(session: Session, column: Any) -> ColumnElement[float]:
+def instant(*, session: Session, column: Any) -> ColumnElement[float]:
     """A timestamp as the number the database computes most cheaply: epoch seconds on
     PostgreSQL, the Julian day on SQLite (parsing each stored text once); NULL stays
     NULL. :func:`to_epoch_seconds` turns a column of them into epoch seconds."""
-    if _postgres(session):
+    if _postgres(session=session):
         return cast(extract("epoch", column), Float)
     return func.julianday(column)
 
 
-def to_epoch_seconds(session: Session, values: FloatArray) -> FloatArray:
+def to_epoch_seconds(*, session: Session, values: FloatArray) -> FloatArray:
     """Numbers from :func:`instant` as epoch seconds (NaN stays NaN)."""
-    if _postgres(session):
+    if _postgres(session=session):
         return values
     seconds: FloatArray = (values - _UNIX_EPOCH_JULIAN_DAY) * 86400.0
     return seconds
 
 
 def seconds_between(
-    session: Session, start: Any, end: Any, *, at_least_zero: bool = False
+    *, session: Session, start: Any, end: Any, at_least_zero: bool = False
 ) -> ColumnElement[float]:
     """``end - start`` in seconds (see the precision note); NULL if either is NULL;
     ``at_least_zero``: a negative difference is 0."""
     seconds: ColumnElement[float]
-    if _postgres(session):
+    if _postgres(session=session):
         seconds = cast(extract("epoch", end - start), Float)
         return case((seconds < 0, 0.0), else_=seconds) if at_least_zero else seconds
     seconds = (func.julianday(end) - func.julianday(start)) * 86400.0

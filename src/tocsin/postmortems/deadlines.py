@@ -68,7 +68,7 @@ def due_dates(pm: Postmortem) -> dict[Stage, datetime | None]:
     }
 
 
-def schedule_deadlines(session: Session, pm: Postmortem, base: datetime, now: datetime) -> None:
+def schedule_deadlines(*, session: Session, pm: Postmortem, base: datetime, now: datetime) -> None:
     """Set the due dates from `base` and a job for each, in the caller's transaction."""
     pm.draft_due_at = base + DEADLINES[Stage.draft]
     pm.review_due_at = base + DEADLINES[Stage.review]
@@ -85,7 +85,7 @@ def schedule_deadlines(session: Session, pm: Postmortem, base: datetime, now: da
         )
 
 
-def cancel_deadlines(session: Session, pm: Postmortem, now: datetime) -> None:
+def cancel_deadlines(*, session: Session, pm: Postmortem, now: datetime) -> None:
     cancel_jobs(session, key_prefix=_prefix(pm), now=now, kinds=(DUE_JOB,))
 
 
@@ -103,8 +103,8 @@ def recipients(policy: Policy, pm: Postmortem, incident: Incident) -> list[str]:
 
 
 def notify(
-    session: Session,
     *,
+    session: Session,
     pm: Postmortem,
     incident: Incident,
     person: str,
@@ -156,7 +156,7 @@ def handle_due_job(session: Session, context: JobContext, payload: Mapping[str, 
     people = recipients(context.policy, pm, incident)
     for person in people:
         notify(
-            session,
+            session=session,
             pm=pm,
             incident=incident,
             person=person,

@@ -100,7 +100,7 @@ def patterns(*, session: Session, now: datetime, days: int) -> PatternList:
     )
 
 
-def _earlier(session: Session, policy: Policy, incident: Incident) -> list[Incident]:
+def _earlier(*, session: Session, policy: Policy, incident: Incident) -> list[Incident]:
     """Up to CANDIDATES incidents declared before `incident`, most recent first."""
     found: list[Incident] = []
     offset = 0
@@ -115,7 +115,7 @@ def _earlier(session: Session, policy: Policy, incident: Incident) -> list[Incid
     return found[:CANDIDATES]
 
 
-def _postmortems(session: Session, ids: Iterable[int]) -> dict[int, Postmortem]:
+def _postmortems(*, session: Session, ids: Iterable[int]) -> dict[int, Postmortem]:
     wanted = list(ids)
     if not wanted:
         return {}
@@ -134,8 +134,8 @@ def _doc(incident: Incident, pm: Postmortem | None) -> SimilarityDoc:
 
 def similar(*, session: Session, policy: Policy, incident: Incident, limit: int) -> SimilarList:
     """Earlier incidents ranked by text (title, description, root cause) and services."""
-    earlier = _earlier(session, policy, incident)
-    pms = _postmortems(session, [incident.id, *(i.id for i in earlier)])
+    earlier = _earlier(session=session, policy=policy, incident=incident)
+    pms = _postmortems(session=session, ids=[incident.id, *(i.id for i in earlier)])
     by_key = {str(i.id): i for i in earlier}
     ranked = rank_similar(
         _doc(incident, pms.get(incident.id)),

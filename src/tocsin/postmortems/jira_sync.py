@@ -117,7 +117,9 @@ def push(
                 f"action item {item_id} is {item.status}: only open, in-progress and done "
                 "items go to Jira (accept a suggestion first)"
             )
-        [facts] = _items(session, policy, config, [item], environ)
+        [facts] = _items(
+            session=session, policy=policy, config=config, rows=[item], environ=environ
+        )
     tracker = JiraTracker(config, os.environ if environ is None else environ)
     try:
         return _sync_one(sessions, policy, clock, tracker, name, facts)
@@ -140,11 +142,15 @@ def sync(
     with session_scope(sessions, write=False) as session:
         query = select(ActionItem).where(ActionItem.status.in_(sorted(_PUSHABLE)))
         if postmortem is not None:
-            query = query.where(ActionItem.postmortem_id == _postmortem_id(session, postmortem))
+            query = query.where(
+                ActionItem.postmortem_id == _postmortem_id(session=session, ref=postmortem)
+            )
         rows = list(session.scalars(query.order_by(ActionItem.id)))
         items = [
             i
-            for i in _items(session, policy, config, rows, environ)
+            for i in _items(
+                session=session, policy=policy, config=config, rows=rows, environ=environ
+            )
             if i.key is not None or i.status in _OPEN
         ]
     tracker = JiraTracker(config, os.environ if environ is None else environ)
@@ -221,6 +227,7 @@ def _sync_one(
 
 
 def _items(
+    *,
     session: Session,
     policy: Policy,
     config: JiraChannel,
@@ -279,7 +286,7 @@ def _owner(policy: Policy, owner: str | None) -> str:
     return f"{person.display_name} <{person.email}>" if person.email else person.display_name
 
 
-def _postmortem_id(session: Session, ref: str) -> int:
+def _postmortem_id(*, session: Session, ref: str) -> int:
     if ref.strip().lower().startswith("inc-"):
         incident = incidents.get(session=session, ref=ref)
         return service.get_by_incident(session=session, incident=incident).id

@@ -168,7 +168,9 @@ def create(
             f"({existing.status})"
         )
     facts = incident_facts(session=session, policy=policy, incident=incident)
-    return _draft(session, policy, incident, facts, actor, now)
+    return _draft(
+        session=session, policy=policy, incident=incident, facts=facts, actor=actor, now=now
+    )
 
 
 def on_incident_resolved(
@@ -180,10 +182,11 @@ def on_incident_resolved(
         return
     facts = incident_facts(session=session, policy=policy, incident=incident)
     if _required(policy, incident, facts):
-        _draft(session, policy, incident, facts, actor, now)
+        _draft(session=session, policy=policy, incident=incident, facts=facts, actor=actor, now=now)
 
 
 def _draft(
+    *,
     session: Session,
     policy: Policy,
     incident: Incident,
@@ -209,12 +212,12 @@ def _draft(
     session.flush()
     # A required post-mortem is due from the resolution; a voluntary one from its creation.
     base = incident.resolved_at if required and incident.resolved_at else now
-    deadlines.schedule_deadlines(session, pm, base, now)
+    deadlines.schedule_deadlines(session=session, pm=pm, base=base, now=now)
     actions.refresh_suggestions(
         session=session, pm=pm, facts=facts, metrics=response_metrics(facts), now=now
     )
     if pm.owner and pm.owner != actor:
-        _tell_owner(session, pm, incident, now)
+        _tell_owner(session=session, pm=pm, incident=incident, now=now)
     return pm
 
 
@@ -252,7 +255,7 @@ def edit(
         raise InvalidInput("owner", f"unknown person {changes.owner!r}")
     if sections and pm.status == PostmortemStatus.published:
         raise Conflict(f"{format_postmortem_id(pm.number)} is published; its text is final")
-    incident = _incident(session, pm)
+    incident = _incident(session=session, pm=pm)
     if sections:
         merged = dict(pm.sections)
         for key, text in sections.items():
@@ -263,7 +266,7 @@ def edit(
         pm.sections = merged
         if merged.get("root_cause") and pm.drafted_at is None:
             pm.drafted_at = now
-        facts = _facts(session, policy, pm, incident)
+        facts = _facts(session=session, policy=policy, pm=pm, incident=incident)
         actions.refresh_suggestions(
             session=session, pm=pm, facts=facts, metrics=response_metrics(facts), now=now
         )
@@ -278,7 +281,7 @@ def edit(
     if changes.owner is not None and changes.owner != pm.owner:
         pm.owner = changes.owner
         if changes.owner != actor:
-            _tell_owner(session, pm, incident, now)
+            _tell_owner(session=session, pm=pm, incident=incident, now=now)
     pm.updated_at = now
     return pm
 
@@ -299,11 +302,11 @@ def move(
         check_move(current, target, root_cause_written=bool(pm.sections.get("root_cause")))
     except IllegalMove as exc:
         raise Conflict(f"{ref}: {exc}") from None
-    incident = _incident(session, pm)
+    incident = _incident(session=session, pm=pm)
     if target is PostmortemStatus.published:
-        pm.sections = _effective_sections(session, policy, pm, incident)
+        pm.sections = _effective_sections(session=session, policy=policy, pm=pm, incident=incident)
         pm.published_at = now
-        deadlines.cancel_deadlines(session, pm, now)
+        deadlines.cancel_deadlines(session=session, pm=pm, now=now)
     else:
         pm.submitted_at = now
     pm.status = target.value
@@ -347,15 +350,17 @@ def list_postmortems(
 
 
 def to_summary(*, session: Session, pm: Postmortem, now: datetime) -> PostmortemSummary:
-    incident = _incident(session, pm)
+    incident = _incident(session=session, pm=pm)
     return PostmortemSummary(**_summary_fields(pm, incident, now))
 
 
 def to_read(*, session: Session, policy: Policy, pm: Postmortem, now: datetime) -> PostmortemRead:
-    incident = _incident(session, pm)
-    facts = _facts(session, policy, pm, incident)
+    incident = _incident(session=session, pm=pm)
+    facts = _facts(session=session, policy=policy, pm=pm, incident=incident)
     metrics = response_metrics(facts)
-    sections = _effective_sections(session, policy, pm, incident, facts, metrics)
+    sections = _effective_sections(
+        session=session, policy=policy, pm=pm, incident=incident, facts=facts, metrics=metrics
+    )
     items = actions.for_postmortem(session=session, pm=pm)
     item_reads = actions.to_reads(session=session, items=items, today=now.date())
     header = Header(
@@ -400,19 +405,22 @@ def to_read(*, session: Session, policy: Policy, pm: Postmortem, now: datetime) 
 # ---------------------------------------------------------------- internals
 
 
-def _incident(session: Session, pm: Postmortem) -> Incident:
+def _incident(*, session: Session, pm: Postmortem) -> Incident:
     incident = incidents.get_by_id(session=session, incident_id=pm.incident_id)
     if incident is None:  # the foreign key cascades; only a concurrent delete gets here
         raise NotFound(f"the incident of {format_postmortem_id(pm.number)} no longer exists")
     return incident
 
 
-def _facts(session: Session, policy: Policy, pm: Postmortem, incident: Incident) -> IncidentFacts:
+def _facts(
+    *, session: Session, policy: Policy, pm: Postmortem, incident: Incident
+) -> IncidentFacts:
     facts = incident_facts(session=session, policy=policy, incident=incident)
     return replace(facts, customer_impact=pm.customer_impact)
 
 
 def _effective_sections(
+    *,
     session: Session,
     policy: Policy,
     pm: Postmortem,
@@ -423,7 +431,7 @@ def _effective_sections(
     """Generated sections overlaid with what people wrote (all of it once published)."""
     if pm.status == PostmortemStatus.published and all(k in pm.sections for k in EDITABLE_SECTIONS):
         return {k: pm.sections[k] for k in EDITABLE_SECTIONS}
-    facts = facts or _facts(session, policy, pm, incident)
+    facts = facts or _facts(session=session, policy=policy, pm=pm, incident=incident)
     metrics = metrics or response_metrics(facts)
     budget = error_budget_text(policy, incident)
     generated = generate_sections(facts, metrics, error_budget=budget)
@@ -525,12 +533,12 @@ def _status_filter(statuses: Sequence[str]) -> list[str]:
     return wanted
 
 
-def _tell_owner(session: Session, pm: Postmortem, incident: Incident, now: datetime) -> None:
+def _tell_owner(*, session: Session, pm: Postmortem, incident: Incident, now: datetime) -> None:
     assert pm.owner is not None
     ref = format_postmortem_id(pm.number)
     due = pm.publish_due_at
     deadlines.notify(
-        session,
+        session=session,
         pm=pm,
         incident=incident,
         person=pm.owner,

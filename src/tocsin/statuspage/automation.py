@@ -86,7 +86,7 @@ def _qualifies(policy: Policy, incident: Incident) -> bool:
     )
 
 
-def _note(session: Session, incident: Incident, now: datetime, summary: str, code: str) -> None:
+def _note(*, session: Session, incident: Incident, now: datetime, summary: str, code: str) -> None:
     record(
         session,
         incident,
@@ -99,11 +99,11 @@ def _note(session: Session, incident: Incident, now: datetime, summary: str, cod
 
 
 def _open(
+    *,
     session: Session,
     policy: Policy,
     incident: Incident,
     now: datetime,
-    *,
     components: list[str],
     body: str | None = None,
     status: IncidentState = IncidentState.investigating,
@@ -136,7 +136,13 @@ def _open(
         internal=incident,
     )
     state = "drafted for the communications lead to publish" if draft else "published"
-    _note(session, incident, now, f"Status page incident {state}: {opened.name}", opened.code)
+    _note(
+        session=session,
+        incident=incident,
+        now=now,
+        summary=f"Status page incident {state}: {opened.name}",
+        code=opened.code,
+    )
     return opened
 
 
@@ -149,7 +155,7 @@ def on_declared(
         return
     automation = policy.status_page.automation
     components = _components(policy, incident, customer_facing_only=automation.customer_facing_only)
-    _open(session, policy, incident, now, components=components)
+    _open(session=session, policy=policy, incident=incident, now=now, components=components)
 
 
 def on_severity_changed(
@@ -164,7 +170,13 @@ def on_severity_changed(
         return
     impact = _impact(policy, incident)
     if service.change_impact(session=session, incident=linked, impact=impact, now=now):
-        _note(session, incident, now, f"Status page impact is now {impact}", linked.code)
+        _note(
+            session=session,
+            incident=incident,
+            now=now,
+            summary=f"Status page impact is now {impact}",
+            code=linked.code,
+        )
 
 
 def on_update_posted(
@@ -191,10 +203,10 @@ def on_update_posted(
         # customer-facing or not, since each one is on the page already.
         components = _components(policy, incident, customer_facing_only=False)
         linked = _open(
-            session,
-            policy,
-            incident,
-            now,
+            session=session,
+            policy=policy,
+            incident=incident,
+            now=now,
             components=components,
             body=update.message,
             status=status,
@@ -229,7 +241,13 @@ def on_resolved(
         data=PublicUpdateCreate(status=IncidentState.resolved),
         now=now,
     )
-    _note(session, incident, now, "Status page incident resolved", linked.code)
+    _note(
+        session=session,
+        incident=incident,
+        now=now,
+        summary="Status page incident resolved",
+        code=linked.code,
+    )
 
 
 def install() -> None:

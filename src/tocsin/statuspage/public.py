@@ -260,11 +260,11 @@ _published = StatusIncident.published_at.is_not(None)
 
 
 def _incident_rows(
-    session: Session, *conditions: ColumnElement[bool], limit: int | None = None
+    *, session: Session, where: Sequence[ColumnElement[bool]] = (), limit: int | None = None
 ) -> list[StatusIncident]:
     query = (
         select(StatusIncident)
-        .where(_published, *conditions)
+        .where(_published, *where)
         .order_by(StatusIncident.started_at.desc(), StatusIncident.id.desc())
     )
     if limit is not None:
@@ -279,12 +279,14 @@ def load_page(
     settings = policy.status_page
     components = components_from_services(policy.services)
     window_start = now - timedelta(days=settings.uptime_days)
-    unresolved_rows = _incident_rows(session, StatusIncident.resolved_at.is_(None))
+    unresolved_rows = _incident_rows(session=session, where=[StatusIncident.resolved_at.is_(None)])
     window_rows = _incident_rows(
-        session,
-        or_(StatusIncident.resolved_at.is_(None), StatusIncident.resolved_at > window_start),
+        session=session,
+        where=[
+            or_(StatusIncident.resolved_at.is_(None), StatusIncident.resolved_at > window_start)
+        ],
     )
-    recent_rows = _incident_rows(session, limit=RECENT)
+    recent_rows = _incident_rows(session=session, limit=RECENT)
     maintenance_rows = list(
         session.scalars(
             select(ScheduledMaintenance)
@@ -300,7 +302,7 @@ def load_page(
         [m.components for m in maintenances if m.active],
     )
     windows = [w for row in window_rows for w in _windows(row)]
-    epoch = _epoch(session, now)
+    epoch = _epoch(session=session, now=now)
     built: list[PublicComponent] = []
     for component in components:
         own = [w for w in windows if w.component == component.name]
@@ -384,7 +386,7 @@ def _layout(components: Sequence[PublicComponent]) -> tuple[PublicComponent | Pu
     return tuple(items)
 
 
-def _epoch(session: Session, now: datetime) -> datetime:
+def _epoch(*, session: Session, now: datetime) -> datetime:
     """When the page started keeping records: its first published incident or planned
     maintenance (components live in the policy and have no creation time of their own)."""
     first = [

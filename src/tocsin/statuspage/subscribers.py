@@ -192,7 +192,7 @@ def unsubscribe(*, session: Session, token: str) -> bool:
 # ---------------------------------------------------------------- fan-out
 
 
-def _anyone(session: Session) -> bool:
+def _anyone(*, session: Session) -> bool:
     """Whether a confirmed subscriber exists (no job is scheduled for an empty list)."""
     query = select(Subscriber.id).where(Subscriber.confirmed_at.is_not(None)).limit(1)
     with session.no_autoflush:  # nothing unflushed can confirm a subscriber
@@ -202,7 +202,7 @@ def _anyone(session: Session) -> bool:
 def schedule_notification(
     *, session: Session, policy: Policy, update: StatusIncidentUpdate, now: datetime
 ) -> None:
-    if not policy.status_page.automation.notify_subscribers or not _anyone(session):
+    if not policy.status_page.automation.notify_subscribers or not _anyone(session=session):
         return
     schedule(
         session,
@@ -217,7 +217,7 @@ def schedule_notification(
 def schedule_maintenance_notification(
     *, session: Session, policy: Policy, maintenance: ScheduledMaintenance, now: datetime
 ) -> None:
-    if not policy.status_page.automation.notify_subscribers or not _anyone(session):
+    if not policy.status_page.automation.notify_subscribers or not _anyone(session=session):
         return
     schedule(
         session,
@@ -249,7 +249,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _confirmed(session: Session) -> list[Subscriber]:
+def _confirmed(*, session: Session) -> list[Subscriber]:
     return list(
         session.scalars(
             select(Subscriber).where(Subscriber.confirmed_at.is_not(None)).order_by(Subscriber.id)
@@ -310,7 +310,7 @@ def handle_notify(
         subject, body = _maintenance_message(settings, maintenance)
         key = f"statuspage:maintenance:{maintenance.code}"
     queued = 0
-    for subscriber in _confirmed(session):
+    for subscriber in _confirmed(session=session):
         footer, data = _footer(settings, subscriber)
         queued += enqueue(
             session,

@@ -42,7 +42,7 @@ class Week:
 def _weeks(session: Session, *, severities: list[str], now: datetime, days: int) -> list[Week]:
     count = max(days // 7, 1)
     first = now - timedelta(weeks=count)
-    table = load_table(session, since=first, until=now)
+    table = load_table(session=session, since=first, until=now)
     real = table.where(~table.drill)
     weeks = []
     for k in range(count):

@@ -111,5 +111,5 @@ def monthly_report(
 @router.get("/metrics", include_in_schema=False)
 def prometheus_metrics(session: SessionDep, policy: CurrentPolicy) -> Response:
     """Prometheus text exposition; no authentication, like every scrape target."""
-    body = prometheus.exposition(session, severities=[s.name for s in policy.severities])
+    body = prometheus.exposition(session=session, severities=[s.name for s in policy.severities])
     return Response(body, media_type=CONTENT_TYPE_LATEST)
