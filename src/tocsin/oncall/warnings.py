@@ -13,8 +13,9 @@ from datetime import datetime, timedelta
 
 from tocsin.oncall.escalation import DEFAULT_POLICY, choose_escalation_policy
 from tocsin.oncall.rules import coverage_gaps, to_utc
+from tocsin.policy.base import format_loc
 from tocsin.policy.durations import format_duration
-from tocsin.policy.models import Policy, format_loc
+from tocsin.policy.models import Policy
 from tocsin.policy.oncall import Tier
 
 __all__ = ["WARNING_HORIZON", "PolicyWarning", "policy_warnings"]

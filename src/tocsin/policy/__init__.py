@@ -8,21 +8,15 @@ from tocsin.policy.loader import (
     load_policy,
     parse_policy,
 )
-from tocsin.policy.models import (
-    DEFAULT_ROLES,
-    Person,
-    Policy,
-    RoleDef,
-    Service,
-    Severity,
-    StatusPageComponent,
-    TaggingRule,
-    Team,
-    UnknownSeverity,
-)
+from tocsin.policy.models import Policy
+from tocsin.policy.people import Person, Team
+from tocsin.policy.roles import DEFAULT_ROLES, RoleDef
 from tocsin.policy.rules import compute_tags
 from tocsin.policy.schema import policy_json_schema
+from tocsin.policy.services import Service, StatusPageComponent
+from tocsin.policy.severities import Severity, UnknownSeverity
 from tocsin.policy.store import PolicyStore
+from tocsin.policy.tagging import TaggingRule
 
 __all__ = [
     "DEFAULT_ROLES",

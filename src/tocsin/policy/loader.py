@@ -22,7 +22,9 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from tocsin.policy.models import SKIP_REFERENCE_CHECKS, Loc, Policy, format_loc, reference_issues
+from tocsin.policy.base import SKIP_REFERENCE_CHECKS, Loc, format_loc
+from tocsin.policy.models import Policy
+from tocsin.policy.references import reference_issues
 
 __all__ = [
     "PolicyError",
