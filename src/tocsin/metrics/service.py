@@ -5,15 +5,16 @@ well under a second on SQLite): incidents are read as numpy columns
 (:mod:`tocsin.metrics.loader`), and a server keeps them in memory between requests,
 re-reading only the incidents that changed (:mod:`tocsin.metrics.cache`). Drills (the
 ``drill`` tag) are flagged by the database and left out by the rules. Post-mortem facts
-come from the post-mortems domain's service.
+come from the post-mortems domain, through the provider that :func:`tocsin.wiring.wire`
+puts in :data:`SOURCES` (post-mortems import metrics, so metrics must not import them).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -40,6 +41,9 @@ from tocsin.policy.slos import ServiceLevelObjective
 
 __all__ = [
     "MAX_WINDOW",
+    "SOURCES",
+    "MetricsSources",
+    "PostmortemInputsProvider",
     "load_impacts",
     "load_table",
     "metrics_summary",
@@ -83,24 +87,37 @@ def sla_targets(policy: Policy) -> dict[str, SlaTarget]:
     return {s.name: SlaTarget(s.respond_within, s.resolve_target) for s in policy.severities}
 
 
-def postmortem_inputs(session: Session, *, incident_ids: Sequence[int]) -> PostmortemInputs | None:
+class PostmortemInputsProvider(Protocol):
+    """What the post-mortems domain knows about some incidents (completion, root-cause
+    categories, action items)."""
+
+    def __call__(self, *, session: Session, incident_ids: Sequence[int]) -> PostmortemInputs: ...
+
+
+@dataclass
+class MetricsSources:
+    """The facts metrics read from domains beside them, which they provide (see
+    :func:`tocsin.wiring.wire`); one left empty makes its metrics "n/a"."""
+
+    postmortem_inputs: PostmortemInputsProvider | None = None
+
+
+#: The process's sources, filled by :func:`tocsin.wiring.wire`.
+SOURCES = MetricsSources()
+
+
+def postmortem_inputs(
+    session: Session, *, incident_ids: Sequence[int], sources: MetricsSources = SOURCES
+) -> PostmortemInputs | None:
     """What the post-mortems domain knows about these incidents, or None (= "n/a").
 
-    Looked up at run time: ``tocsin.postmortems.service.metrics_inputs(session=,
-    incident_ids=)`` returns :class:`PostmortemInputs` (completion, root-cause
-    categories, action items). Post-mortems sit beside metrics in the layers, so
-    neither imports the other's service at import time; without that module (or that
-    function) the post-mortem metrics are "n/a" rather than a made-up 0 %.
+    Asked of ``sources.postmortem_inputs``; without that provider (a process that was not
+    wired) the post-mortem metrics are "n/a" rather than a made-up 0 %.
     """
-    try:
-        module = importlib.import_module("tocsin.postmortems.service")
-    except ImportError:
-        return None
-    provider = getattr(module, "metrics_inputs", None)
+    provider = sources.postmortem_inputs
     if provider is None:
         return None
-    result = provider(session=session, incident_ids=list(incident_ids))
-    return result if isinstance(result, PostmortemInputs) else None
+    return provider(session=session, incident_ids=list(incident_ids))
 
 
 def metrics_summary(
