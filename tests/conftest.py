@@ -31,6 +31,8 @@ from tocsin.web.app import create_app
 from tocsin.web.context import AppContext
 from tocsin.wiring import wire
 
+pytest_plugins = ["tests.support.api"]
+
 TEMPLATE_DB = "tocsin_template"
 _counter = itertools.count(1)
 

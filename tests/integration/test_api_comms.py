@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.integration.test_cli_oncall import Cli, lines_with
+from tests.support.api import ApiAs
 from tests.support.receivers import WebhookReceiver
 
 from tocsin.engine.delivery import DeliveryWorker
@@ -64,10 +65,9 @@ def policy_file(tmp_path: Path, hook: WebhookReceiver) -> Path:
 
 
 @pytest.fixture
-def api(live_server: Any) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {live_server.admin_token}"}
-    with httpx.Client(base_url=live_server.url, headers=headers, timeout=10) as client:
-        yield client
+def api(api_as: ApiAs) -> httpx.Client:
+    """The admin."""
+    return api_as("admin")
 
 
 @pytest.fixture

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 import pytest
-
-if TYPE_CHECKING:
-    from tests.conftest import LiveServer
+from tests.support.api import ApiAs
 
 API = "/api/v1/incidents"
 MIB = 1024 * 1024
@@ -22,14 +20,10 @@ JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture
-def api(live_server: LiveServer) -> Iterator[httpx.Client]:
-    # Connection: close so that one failing request cannot poison the next one's socket.
-    with httpx.Client(
-        base_url=live_server.url,
-        headers={"Authorization": f"Bearer {live_server.admin_token}", "Connection": "close"},
-        timeout=30,
-    ) as client:
-        yield client
+def api(api_as: ApiAs) -> httpx.Client:
+    """The admin; Connection: close so that one failing request cannot poison the
+    next one's socket."""
+    return api_as("admin", headers={"Connection": "close"})
 
 
 @pytest.fixture

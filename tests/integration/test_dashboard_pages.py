@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
+from tests.support.api import ApiAs
 from tests.support.dashboard_session import Browser, add_user, cheap_hashing
 
 if TYPE_CHECKING:
@@ -28,12 +29,9 @@ def _fast_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def api(live_server: LiveServer) -> Iterator[httpx.Client]:
-    token = live_server.make_token("responder", "bob")
-    with httpx.Client(
-        base_url=live_server.url, timeout=10, headers={"Authorization": f"Bearer {token}"}
-    ) as client:
-        yield client
+def api(api_as: ApiAs) -> httpx.Client:
+    """A responder who is the policy's bob."""
+    return api_as("responder", "bob")
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from sqlalchemy import Engine, event
 from tests.conftest import LiveServer
+from tests.support.api import ApiAs
 from tests.support.dashboard_session import Browser, add_user, cheap_hashing
 
 from tocsin.db.engine import WRITE_OPTION
@@ -100,13 +101,9 @@ def faults(live_server: LiveServer, monkeypatch: pytest.MonkeyPatch) -> Iterator
 
 
 @pytest.fixture
-def api(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=live_server.url,
-        headers={"Authorization": f"Bearer {live_server.admin_token}"},
-        timeout=30,
-    ) as client:
-        yield client
+def api(api_as: ApiAs) -> httpx.Client:
+    """The admin."""
+    return api_as("admin")
 
 
 def declare(api: httpx.Client, title: str = "Checkout 5xx") -> str:

@@ -33,13 +33,6 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 
 
 @pytest.fixture
-def api(live_server: LiveServer) -> Iterator[httpx.Client]:
-    token = live_server.make_token("responder", "alice")
-    with client(live_server.url, token) as http:
-        yield http
-
-
-@pytest.fixture
 def anon(live_server: LiveServer) -> Iterator[httpx.Client]:
     with client(live_server.url) as http:
         yield http

@@ -20,12 +20,6 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture
-def api(live_server: LiveServer) -> Iterator[httpx.Client]:
-    with client(live_server.url, live_server.make_token("responder", "alice")) as http:
-        yield http
-
-
-@pytest.fixture
 def anon(live_server: LiveServer) -> Iterator[httpx.Client]:
     with client(live_server.url) as http:
         yield http
