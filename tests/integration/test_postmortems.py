@@ -586,7 +586,7 @@ def test_what_the_metrics_get(live_server: LiveServer, alice: httpx.Client) -> N
 
     with session_scope(live_server.context.sessions, write=False) as session:
         ids = {ref: incidents.get(session=session, ref=ref).id for ref in (done, open_, quiet)}
-        inputs = postmortem_inputs(session, incident_ids=list(ids.values()))
+        inputs = postmortem_inputs(session=session, incident_ids=list(ids.values()))
     assert inputs is not None
     assert inputs.required == {ids[done], ids[open_]}
     assert inputs.completed == {ids[done]}

@@ -116,7 +116,7 @@ def test_the_registry_runs_each_events_hooks_in_order_with_their_arguments() -> 
 
 def test_metrics_without_a_post_mortem_source_say_n_a() -> None:
     session: Any = object()
-    assert postmortem_inputs(session, incident_ids=[1], sources=MetricsSources()) is None
+    assert postmortem_inputs(session=session, incident_ids=[1], sources=MetricsSources()) is None
 
 
 def test_importing_every_package_registers_nothing() -> None:

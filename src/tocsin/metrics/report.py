@@ -247,7 +247,7 @@ def monthly_review(*, session: Session, policy: Policy, month: str, now: datetim
     impacts = load_impacts(
         session=session, policy=policy, slos=policy.slos, since=start - longest, until=as_of
     )
-    pm = postmortem_inputs(session, incident_ids=facts.ids[~facts.drill].tolist())
+    pm = postmortem_inputs(session=session, incident_ids=facts.ids[~facts.drill].tolist())
     return build_review(
         policy=policy, month=month, now=now, facts=facts, impacts=impacts, postmortems=pm
     )

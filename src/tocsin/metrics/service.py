@@ -107,7 +107,7 @@ SOURCES = MetricsSources()
 
 
 def postmortem_inputs(
-    session: Session, *, incident_ids: Sequence[int], sources: MetricsSources = SOURCES
+    *, session: Session, incident_ids: Sequence[int], sources: MetricsSources = SOURCES
 ) -> PostmortemInputs | None:
     """What the post-mortems domain knows about these incidents, or None (= "n/a").
 
@@ -145,7 +145,7 @@ def metrics_summary(
             window=window,
             targets=sla_targets(policy),
             period=period,
-            postmortems=postmortem_inputs(session, incident_ids=inside.tolist()),
+            postmortems=postmortem_inputs(session=session, incident_ids=inside.tolist()),
         )
 
 
