@@ -2,7 +2,8 @@
 
 Every function takes the caller's session and never commits; the request scope or
 `session_scope()` does. Later features (paging, status page) hook in here so that a
-state change and the work it causes commit together.
+state change and the work it causes commit together. The read side lives in
+`tocsin.incidents.queries`; its names are re-exported here.
 """
 
 from __future__ import annotations
@@ -11,34 +12,40 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from tocsin.db.counters import next_number
-from tocsin.errors import Conflict, InvalidInput, NotFound
+from tocsin.errors import Conflict, InvalidInput
 from tocsin.incidents import hooks, paging
 from tocsin.incidents.models import (
     Incident,
     IncidentCreate,
-    IncidentRead,
     IncidentRole,
     IncidentService,
     IncidentUpdate,
     StatusUpdate,
     StatusUpdateCreate,
-    StatusUpdateRead,
     TimelineEvent,
-    TimelineEventRead,
+)
+from tocsin.incidents.queries import (
+    get,
+    get_by_id,
+    list_incidents,
+    list_updates,
+    numbers_by_id,
+    timeline,
+    timeline_to_read,
+    to_read,
+    update_to_read,
 )
 from tocsin.incidents.rules import (
-    ACTIVE_STATUSES,
     IllegalTransition,
     IncidentStatus,
     Milestones,
     allowed_transitions,
     check_transition,
     format_incident_id,
-    parse_incident_id,
     record_milestones,
 )
 from tocsin.incidents.timeline import SYSTEM_ACTOR, record
@@ -137,64 +144,6 @@ def declare(
     )
     hooks.run_on_declared(session, policy, incident, actor, now)
     return incident
-
-
-def get(*, session: Session, ref: str) -> Incident:
-    number = parse_incident_id(ref)
-    incident = None
-    if number is not None:
-        incident = session.scalar(select(Incident).where(Incident.number == number))
-    if incident is None:
-        raise NotFound(f"incident {ref!r} not found")
-    return incident
-
-
-#: Services and roles read when first touched, not with the incident.
-_ON_ACCESS = (lazyload(Incident.services), lazyload(Incident.roles))
-
-
-def get_by_id(*, session: Session, incident_id: int, with_related: bool = True) -> Incident | None:
-    """``with_related=False``: services and roles are read only if used (the alert
-    path attaches many alerts to incidents whose services and roles it never reads)."""
-    if with_related:
-        return session.get(Incident, incident_id)
-    return session.get(Incident, incident_id, options=_ON_ACCESS)
-
-
-def numbers_by_id(*, session: Session, ids: set[int | None]) -> dict[int, int]:
-    """Human numbers for internal ids (to show INC-n beside rows of other tables)."""
-    wanted = [i for i in ids if i is not None]
-    if not wanted:
-        return {}
-    rows = session.execute(select(Incident.id, Incident.number).where(Incident.id.in_(wanted)))
-    return {row.id: row.number for row in rows}
-
-
-def list_incidents(
-    *,
-    session: Session,
-    policy: Policy,
-    statuses: Sequence[str] = (),
-    severity: str | None = None,
-    service: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[Incident], int]:
-    query = select(Incident)
-    wanted = _status_filter(statuses)
-    if wanted:
-        query = query.where(Incident.status.in_(wanted))
-    if severity:
-        query = query.where(Incident.severity == _severity(policy, severity, "severity").name)
-    if service:
-        query = query.where(
-            Incident.id.in_(
-                select(IncidentService.incident_id).where(IncidentService.service == service)
-            )
-        )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Incident.number.desc()).limit(limit).offset(offset)).all()
-    return list(rows), total
 
 
 def edit(
@@ -343,77 +292,6 @@ def post_update(
     paging.on_status_update(session=session, policy=policy, incident=incident, now=now)
     hooks.run_on_update_posted(session, policy, incident, update, actor, now)
     return update
-
-
-def timeline(*, session: Session, incident: Incident) -> list[TimelineEvent]:
-    return list(
-        session.scalars(
-            select(TimelineEvent)
-            .where(TimelineEvent.incident_id == incident.id)
-            .order_by(TimelineEvent.at, TimelineEvent.id)
-        )
-    )
-
-
-def list_updates(*, session: Session, incident: Incident) -> list[StatusUpdate]:
-    return list(
-        session.scalars(
-            select(StatusUpdate)
-            .where(StatusUpdate.incident_id == incident.id)
-            .order_by(StatusUpdate.created_at, StatusUpdate.id)
-        )
-    )
-
-
-def to_read(incident: Incident) -> IncidentRead:
-    roles: dict[str, list[str]] = {}
-    for assignment in incident.roles:
-        roles.setdefault(assignment.role, []).append(assignment.person)
-    return IncidentRead(
-        id=format_incident_id(incident.number),
-        number=incident.number,
-        title=incident.title,
-        description=incident.description,
-        status=incident.status,
-        severity=incident.severity,
-        severity_rank=incident.severity_rank,
-        services=sorted(s.service for s in incident.services),
-        tags=list(incident.tags),
-        roles=roles,
-        started_at=incident.started_at,
-        detected_at=incident.detected_at,
-        acknowledged_at=incident.acknowledged_at,
-        mitigated_at=incident.mitigated_at,
-        resolved_at=incident.resolved_at,
-        closed_at=incident.closed_at,
-        created_at=incident.created_at,
-        updated_at=incident.updated_at,
-        created_by=incident.created_by,
-        allowed_transitions=[s.value for s in allowed_transitions(IncidentStatus(incident.status))],
-    )
-
-
-def update_to_read(incident: Incident, update: StatusUpdate) -> StatusUpdateRead:
-    return StatusUpdateRead(
-        id=update.id,
-        incident_id=format_incident_id(incident.number),
-        status=update.status,
-        message=update.message,
-        public=update.public,
-        actor=update.actor,
-        created_at=update.created_at,
-    )
-
-
-def timeline_to_read(event: TimelineEvent) -> TimelineEventRead:
-    return TimelineEventRead(
-        id=event.id,
-        at=event.at,
-        actor=event.actor,
-        kind=event.kind,
-        summary=event.summary,
-        data=event.data,
-    )
 
 
 # ---------------------------------------------------------------- internals
@@ -598,21 +476,3 @@ def _roles(policy: Policy, roles: dict[str, str | list[str] | None]) -> dict[str
                 raise InvalidInput(f"roles.{role}", f"unknown person {person!r}")
         result[role] = list(dict.fromkeys(people))
     return result
-
-
-def _status_filter(statuses: Sequence[str]) -> list[str]:
-    wanted: list[str] = []
-    for raw in statuses:
-        for value in raw.split(","):
-            name = value.strip().lower()
-            if not name:
-                continue
-            if name == "active":
-                wanted.extend(s.value for s in ACTIVE_STATUSES)
-                continue
-            try:
-                wanted.append(IncidentStatus(name).value)
-            except ValueError:
-                valid = ", ".join(["active", *(s.value for s in IncidentStatus)])
-                raise InvalidInput("status", f"unknown status {name!r}; valid: {valid}") from None
-    return wanted

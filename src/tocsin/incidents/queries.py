@@ -1,0 +1,200 @@
+"""The read side of incidents: find them, list them, read their timeline and updates,
+and turn rows into the API's read schemas. Nothing here writes.
+
+`tocsin.incidents.service` re-exports every name, so callers may import either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, lazyload
+
+from tocsin.errors import InvalidInput, NotFound
+from tocsin.incidents.models import (
+    Incident,
+    IncidentRead,
+    IncidentService,
+    StatusUpdate,
+    StatusUpdateRead,
+    TimelineEvent,
+    TimelineEventRead,
+)
+from tocsin.incidents.rules import (
+    ACTIVE_STATUSES,
+    IncidentStatus,
+    allowed_transitions,
+    format_incident_id,
+    parse_incident_id,
+)
+from tocsin.policy import Policy, UnknownSeverity
+
+__all__ = [
+    "get",
+    "get_by_id",
+    "list_incidents",
+    "list_updates",
+    "numbers_by_id",
+    "timeline",
+    "timeline_to_read",
+    "to_read",
+    "update_to_read",
+]
+
+
+def get(*, session: Session, ref: str) -> Incident:
+    number = parse_incident_id(ref)
+    incident = None
+    if number is not None:
+        incident = session.scalar(select(Incident).where(Incident.number == number))
+    if incident is None:
+        raise NotFound(f"incident {ref!r} not found")
+    return incident
+
+
+#: Services and roles read when first touched, not with the incident.
+_ON_ACCESS = (lazyload(Incident.services), lazyload(Incident.roles))
+
+
+def get_by_id(*, session: Session, incident_id: int, with_related: bool = True) -> Incident | None:
+    """``with_related=False``: services and roles are read only if used (the alert
+    path attaches many alerts to incidents whose services and roles it never reads)."""
+    if with_related:
+        return session.get(Incident, incident_id)
+    return session.get(Incident, incident_id, options=_ON_ACCESS)
+
+
+def numbers_by_id(*, session: Session, ids: set[int | None]) -> dict[int, int]:
+    """Human numbers for internal ids (to show INC-n beside rows of other tables)."""
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    rows = session.execute(select(Incident.id, Incident.number).where(Incident.id.in_(wanted)))
+    return {row.id: row.number for row in rows}
+
+
+def list_incidents(
+    *,
+    session: Session,
+    policy: Policy,
+    statuses: Sequence[str] = (),
+    severity: str | None = None,
+    service: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Incident], int]:
+    query = select(Incident)
+    wanted = _status_filter(statuses)
+    if wanted:
+        query = query.where(Incident.status.in_(wanted))
+    if severity:
+        query = query.where(Incident.severity == _severity_name(policy, severity))
+    if service:
+        query = query.where(
+            Incident.id.in_(
+                select(IncidentService.incident_id).where(IncidentService.service == service)
+            )
+        )
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(Incident.number.desc()).limit(limit).offset(offset)).all()
+    return list(rows), total
+
+
+def timeline(*, session: Session, incident: Incident) -> list[TimelineEvent]:
+    return list(
+        session.scalars(
+            select(TimelineEvent)
+            .where(TimelineEvent.incident_id == incident.id)
+            .order_by(TimelineEvent.at, TimelineEvent.id)
+        )
+    )
+
+
+def list_updates(*, session: Session, incident: Incident) -> list[StatusUpdate]:
+    return list(
+        session.scalars(
+            select(StatusUpdate)
+            .where(StatusUpdate.incident_id == incident.id)
+            .order_by(StatusUpdate.created_at, StatusUpdate.id)
+        )
+    )
+
+
+def to_read(incident: Incident) -> IncidentRead:
+    roles: dict[str, list[str]] = {}
+    for assignment in incident.roles:
+        roles.setdefault(assignment.role, []).append(assignment.person)
+    return IncidentRead(
+        id=format_incident_id(incident.number),
+        number=incident.number,
+        title=incident.title,
+        description=incident.description,
+        status=incident.status,
+        severity=incident.severity,
+        severity_rank=incident.severity_rank,
+        services=sorted(s.service for s in incident.services),
+        tags=list(incident.tags),
+        roles=roles,
+        started_at=incident.started_at,
+        detected_at=incident.detected_at,
+        acknowledged_at=incident.acknowledged_at,
+        mitigated_at=incident.mitigated_at,
+        resolved_at=incident.resolved_at,
+        closed_at=incident.closed_at,
+        created_at=incident.created_at,
+        updated_at=incident.updated_at,
+        created_by=incident.created_by,
+        allowed_transitions=[s.value for s in allowed_transitions(IncidentStatus(incident.status))],
+    )
+
+
+def update_to_read(incident: Incident, update: StatusUpdate) -> StatusUpdateRead:
+    return StatusUpdateRead(
+        id=update.id,
+        incident_id=format_incident_id(incident.number),
+        status=update.status,
+        message=update.message,
+        public=update.public,
+        actor=update.actor,
+        created_at=update.created_at,
+    )
+
+
+def timeline_to_read(event: TimelineEvent) -> TimelineEventRead:
+    return TimelineEventRead(
+        id=event.id,
+        at=event.at,
+        actor=event.actor,
+        kind=event.kind,
+        summary=event.summary,
+        data=event.data,
+    )
+
+
+# ---------------------------------------------------------------- internals
+
+
+def _severity_name(policy: Policy, name: str) -> str:
+    try:
+        return policy.severity(name).name
+    except UnknownSeverity as exc:
+        raise InvalidInput("severity", str(exc)) from None
+
+
+def _status_filter(statuses: Sequence[str]) -> list[str]:
+    wanted: list[str] = []
+    for raw in statuses:
+        for value in raw.split(","):
+            name = value.strip().lower()
+            if not name:
+                continue
+            if name == "active":
+                wanted.extend(s.value for s in ACTIVE_STATUSES)
+                continue
+            try:
+                wanted.append(IncidentStatus(name).value)
+            except ValueError:
+                valid = ", ".join(["active", *(s.value for s in IncidentStatus)])
+                raise InvalidInput("status", f"unknown status {name!r}; valid: {valid}") from None
+    return wanted
