@@ -322,9 +322,7 @@ class GroupCommitter:
         """Decide the next chunk of the oldest queued body; False when none is left.
         A database that cannot be reached leaves the chunk for a later try."""
         context = self.context
-        size = max(
-            CostEstimate.MIN_UNITS, min(inbox.CHUNK, int(self.cost.units_within(BUDGET_MS)))
-        )
+        size = max(CostEstimate.MIN_UNITS, min(inbox.CHUNK, int(self.cost.units_within(BUDGET_MS))))
         try:
             with session_scope(context.sessions, bulk=True) as session:
                 started = time.perf_counter()

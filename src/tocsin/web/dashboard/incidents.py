@@ -118,7 +118,7 @@ def _choices(policy: Policy) -> _Choices:
     )
 
 
-def incident_context(session: Session, policy: Policy, incident: Incident) -> dict[str, Any]:
+def incident_context(*, session: Session, policy: Policy, incident: Incident) -> dict[str, Any]:
     """Everything the incident page shows, as the API would return it."""
     read = service.to_read(incident)
     linked = alerts.alerts_for_incident(session=session, incident_id=incident.id, limit=ALERT_LIMIT)
@@ -172,5 +172,5 @@ def incident_page(
         user=user,
         active="incidents",
         can_act=user.role.allows(Role.responder),
-        **incident_context(session, policy, incident),
+        **incident_context(session=session, policy=policy, incident=incident),
     )

@@ -39,7 +39,7 @@ class Week:
     mttr: Stats
 
 
-def _weeks(session: Session, *, severities: list[str], now: datetime, days: int) -> list[Week]:
+def _weeks(*, session: Session, severities: list[str], now: datetime, days: int) -> list[Week]:
     count = max(days // 7, 1)
     first = now - timedelta(weeks=count)
     table = load_table(session=session, since=first, until=now)
@@ -95,7 +95,7 @@ def metrics_page(
         cache=context.metrics_cache,
     )
     severities = [s.name for s in policy.severities]
-    weeks = _weeks(session, severities=severities, now=now, days=days)
+    weeks = _weeks(session=session, severities=severities, now=now, days=days)
     labels = [w.label for w in weeks]
     severity_chart = charts.severity_trend_chart(
         labels, {s: [w.counts[s] for w in weeks] for s in severities}, severities

@@ -35,7 +35,7 @@ class PublicJSON(JSONResponse):
         return text.encode("utf-8")
 
 
-def _view(session: SessionDep, policy: CurrentPolicy, clock: NowClock) -> public.PageView:
+def _view(*, session: SessionDep, policy: CurrentPolicy, clock: NowClock) -> public.PageView:
     return public.load_page(session=session, policy=policy, now=clock.now(), with_uptime=False)
 
 
@@ -46,42 +46,54 @@ def _answer(body: dict[str, Any]) -> PublicJSON:
 @router.get("/summary.json", response_class=PublicJSON)
 def summary(session: SessionDep, policy: CurrentPolicy, clock: NowClock) -> PublicJSON:
     """Status indicator, components, unresolved incidents, upcoming and active maintenance."""
-    return _answer(atlassian.summary_json(_view(session, policy, clock)))
+    return _answer(atlassian.summary_json(_view(session=session, policy=policy, clock=clock)))
 
 
 @router.get("/status.json", response_class=PublicJSON)
 def status(session: SessionDep, policy: CurrentPolicy, clock: NowClock) -> PublicJSON:
     """The overall indicator (none, minor, major, critical) and its description."""
-    return _answer(atlassian.status_json(_view(session, policy, clock)))
+    return _answer(atlassian.status_json(_view(session=session, policy=policy, clock=clock)))
 
 
 @router.get("/components.json", response_class=PublicJSON)
 def components(session: SessionDep, policy: CurrentPolicy, clock: NowClock) -> PublicJSON:
-    return _answer(atlassian.components_json(_view(session, policy, clock)))
+    return _answer(atlassian.components_json(_view(session=session, policy=policy, clock=clock)))
 
 
 @router.get("/incidents.json", response_class=PublicJSON)
 def incidents(session: SessionDep, policy: CurrentPolicy, clock: NowClock) -> PublicJSON:
     """The 50 most recent published incidents."""
-    return _answer(atlassian.incidents_json(_view(session, policy, clock)))
+    return _answer(atlassian.incidents_json(_view(session=session, policy=policy, clock=clock)))
 
 
 @router.get("/incidents/unresolved.json", response_class=PublicJSON)
 def unresolved(session: SessionDep, policy: CurrentPolicy, clock: NowClock) -> PublicJSON:
-    return _answer(atlassian.incidents_json(_view(session, policy, clock), unresolved=True))
+    return _answer(
+        atlassian.incidents_json(
+            _view(session=session, policy=policy, clock=clock), unresolved=True
+        )
+    )
 
 
 @router.get("/scheduled-maintenances.json", response_class=PublicJSON)
 def maintenances(session: SessionDep, policy: CurrentPolicy, clock: NowClock) -> PublicJSON:
     """The 50 most recent scheduled maintenances."""
-    return _answer(atlassian.maintenances_json(_view(session, policy, clock)))
+    return _answer(atlassian.maintenances_json(_view(session=session, policy=policy, clock=clock)))
 
 
 @router.get("/scheduled-maintenances/upcoming.json", response_class=PublicJSON)
 def upcoming(session: SessionDep, policy: CurrentPolicy, clock: NowClock) -> PublicJSON:
-    return _answer(atlassian.maintenances_json(_view(session, policy, clock), which="upcoming"))
+    return _answer(
+        atlassian.maintenances_json(
+            _view(session=session, policy=policy, clock=clock), which="upcoming"
+        )
+    )
 
 
 @router.get("/scheduled-maintenances/active.json", response_class=PublicJSON)
 def active(session: SessionDep, policy: CurrentPolicy, clock: NowClock) -> PublicJSON:
-    return _answer(atlassian.maintenances_json(_view(session, policy, clock), which="active"))
+    return _answer(
+        atlassian.maintenances_json(
+            _view(session=session, policy=policy, clock=clock), which="active"
+        )
+    )
