@@ -10,8 +10,6 @@ monitoring (the example policy's ``resolve_action``).
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -19,20 +17,9 @@ import httpx
 from tests.conftest import LiveServer
 from tests.support.alertmanager import HOW_TO_GET, Alertmanager, find_alertmanager, webhook_config
 from tests.support.requirements import require
+from tests.support.waiting import wait_for
 
 T = TypeVar("T")
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 15) -> T:
-    """Poll ``probe`` until it returns something truthy; fail after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = probe()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.1)
 
 
 def count(items: list[T], wanted: int) -> list[T] | None:
@@ -84,15 +71,15 @@ def _through_alertmanager(api: httpx.Client, url: str) -> None:
     with Alertmanager(webhook_config(webhook, group_by=["alertname", "service"])) as am:
         post = am.url + "/api/v2/alerts"
         assert httpx.post(post, json=[am_alert("web-1")], timeout=5).status_code == 200
-        [first] = wait_for("the first webhook", alerts)
+        [first] = wait_for(alerts, 15, "the first webhook")
         assert first["source"] == "alertmanager" and first["status"] == "firing"
-        [incident] = wait_for("an incident", incidents)
+        [incident] = wait_for(incidents, 15, "an incident")
         assert incident["status"] == "triggered" and incident["severity"] == "SEV1"
         assert first["incident"] == incident["id"]
 
         # Same group: Alertmanager sends web-1 again with web-2 after group_interval.
         assert httpx.post(post, json=[am_alert("web-2")], timeout=5).status_code == 200
-        both = wait_for("the second webhook", lambda: count(alerts(), 2))
+        both = wait_for(lambda: count(alerts(), 2), 15, "the second webhook")
         repeated = next(a for a in both if a["labels"]["instance"] == "web-1")
         assert repeated["occurrences"] == 2
         assert {a["incident"] for a in both} == {incident["id"]}
@@ -102,8 +89,7 @@ def _through_alertmanager(api: httpx.Client, url: str) -> None:
         expired = [am_alert("web-1", ends_at=past), am_alert("web-2", ends_at=past)]
         assert httpx.post(post, json=expired, timeout=5).status_code == 200
         wait_for(
-            "the resolved webhook",
-            lambda: all(a["status"] == "resolved" for a in alerts()),
+            lambda: all(a["status"] == "resolved" for a in alerts()), 15, "the resolved webhook"
         )
         [after] = incidents()
         assert after["id"] == incident["id"] and after["status"] == "monitoring"

@@ -18,6 +18,7 @@ import pytest
 from tests.support.pgcluster import PostgresCluster, PostgresClusterError, find_pg_bin
 from tests.support.requirements import require
 from tests.support.servers import clean_env, free_port, run_tocsin, start_server, stop_server
+from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.postgres
 
@@ -78,14 +79,6 @@ def cluster() -> Iterator[StoppableCluster]:
     with StoppableCluster() as started:
         started.create_database("outage")
         yield started
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {timeout} s")
-        time.sleep(0.1)
 
 
 def status_of(url: str) -> int:

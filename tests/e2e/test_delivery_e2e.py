@@ -4,13 +4,12 @@ signed webhook, in real time, with the secrets taken from the environment."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
-from typing import Any
 
 import httpx
 from tests.support.receivers import SmtpReceiver, WebhookReceiver
 from tests.support.servers import clean_env, free_port, run_tocsin, start_server, stop_server
+from tests.support.waiting import wait_for
 
 POLICY = """
 severities:
@@ -43,15 +42,6 @@ broadcasts:
 """
 
 
-def _wait_for(condition: Any, timeout: float) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if condition():
-            return time.monotonic() - start
-        time.sleep(0.02)
-    raise AssertionError(f"not reached within {timeout} s")
-
-
 def test_serve_delivers_a_page_by_email_and_webhook(tmp_path: Path) -> None:
     hook = WebhookReceiver(secret="whsec-e2e").start()
     try:
@@ -78,10 +68,11 @@ def test_serve_delivers_a_page_by_email_and_webhook(tmp_path: Path) -> None:
                     )
                     assert declared.status_code == 201, declared.text
                     ref = declared.json()["id"]
-                    waited = _wait_for(
-                        lambda: len(smtp.messages) == 1 and len(hook.processed) == 2, timeout=10
+                    wait_for(
+                        lambda: len(smtp.messages) == 1 and len(hook.processed) == 2,
+                        3.0,
+                        "the page by email and webhook, and the broadcast, delivered",
                     )
-                    assert waited < 3.0, f"delivered {waited:.2f} s after the declaration"
                     pages = api.get(f"/api/v1/incidents/{ref}/notifications").json()["items"]
                     page = next(p for p in pages if p["kind"] == "page")
                     assert page["state"] == "sent"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.e2e.test_crash_recovery import POLICY, _wait_for
+from tests.e2e.test_crash_recovery import POLICY
 from tests.support.servers import (
     clean_env,
     free_port,
@@ -32,6 +31,7 @@ from tests.support.servers import (
     start_server,
     stop_server,
 )
+from tests.support.waiting import wait_for
 
 
 @dataclass
@@ -74,9 +74,9 @@ def served(tmp_path: Path) -> Iterator[Served]:
     process = start_server(tmp_path, port, env, "--workers", "2", log=tmp_path / "serve.log")
     server = Served(tmp_path, f"http://127.0.0.1:{port}", token, process)
     try:
-        _wait_for(lambda: len(server.children()) == 2, 30)
+        wait_for(lambda: len(server.children()) == 2, 30, "two server processes")
         for child in server.children():
-            _wait_for(lambda child=child: _ready(server, child), 30)
+            wait_for(lambda child=child: _ready(server, child), 30, f"process {child} ready")
         yield server
     finally:
         stop_server(process)
@@ -156,11 +156,16 @@ def test_an_incident_declared_in_a_server_process_is_paged_by_the_engine(
                 body = api.get(f"/api/v1/incidents/{ref}/notifications").json()
             return any(n["kind"] == "page" for n in body["items"])
 
-        assert _wait_for(paged, 5) < 2.0
+        wait_for(paged, 2.0, f"{ref}, declared in process {child}, paged by the engine")
 
 
 def _services(api: httpx.Client) -> list[str]:
     return [s["name"] for s in api.get("/api/v1/policy").json()["services"]]
+
+
+def _refusals(log: Path) -> int:
+    """How many times a process of the server said it refused a policy file."""
+    return log.read_text(encoding="utf-8", errors="replace").lower().count("policy refused")
 
 
 def test_a_policy_reload_reaches_every_process(served: Served) -> None:
@@ -170,34 +175,48 @@ def test_a_policy_reload_reaches_every_process(served: Served) -> None:
     with served.only(first) as api:
         assert api.post("/api/v1/policy/reload").status_code == 200
 
-    def everywhere(expected: bool) -> Callable[[], bool]:
+    def everywhere(service: str, expected: bool) -> Callable[[], bool]:
         def check() -> bool:
             for child in (first, second):
                 with served.only(child) as api:
-                    if ("search" in _services(api)) != expected:
+                    if (service in _services(api)) != expected:
                         return False
             return True
 
         return check
 
-    _wait_for(everywhere(True), 5)
+    wait_for(everywhere("search", True), 5, "search served by every process after the API reload")
 
     policy.write_text(POLICY, encoding="utf-8")
     os.kill(served.process.pid, signal.SIGHUP)
-    _wait_for(everywhere(False), 5)
+    wait_for(everywhere("search", False), 5, "search gone from every process after SIGHUP")
 
-    policy.write_text("severities: [", encoding="utf-8")  # a bad file is refused by all
+    # A bad file is refused by each process (each says so), and the running policy stays.
+    log = served.directory / "serve.log"
+    refused_before = _refusals(log)
+    policy.write_text("severities: [", encoding="utf-8")
     os.kill(served.process.pid, signal.SIGHUP)
-    time.sleep(1)
-    assert everywhere(False)()
+    wait_for(
+        lambda: _refusals(log) >= refused_before + 3, 5, "the bad file refused by all 3 processes"
+    )
+    assert everywhere("search", False)()
+
+    # ... and every process still follows the next SIGHUP.
+    policy.write_text(POLICY + "  - {name: billing, escalation_policy: fast}\n", encoding="utf-8")
+    os.kill(served.process.pid, signal.SIGHUP)
+    wait_for(everywhere("billing", True), 5, "billing served by every process after SIGHUP")
 
 
 def test_a_dead_process_is_replaced_and_sigterm_stops_all(served: Served) -> None:
     first, second = served.children()
     os.kill(first, signal.SIGKILL)
-    _wait_for(lambda: len(served.children()) == 2 and first not in served.children(), 10)
+    wait_for(
+        lambda: len(served.children()) == 2 and first not in served.children(),
+        10,
+        f"process {first} replaced",
+    )
     replacement = next(pid for pid in served.children() if pid != second)
-    _wait_for(lambda: _ready(served, replacement), 30)
+    wait_for(lambda: _ready(served, replacement), 30, f"the replacement {replacement} ready")
 
     children = served.children()
     served.process.terminate()

@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import json
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import orjson
 import pytest
 from tests.support.receivers import WebhookReceiver
 from tests.support.servers import clean_env, free_port, run_tocsin, start_server, stop_server
+from tests.support.waiting import wait_for
 
 JSON = {"Content-Type": "application/json"}
 
@@ -87,15 +87,6 @@ def server(tmp_path: Path) -> Iterator[Server]:
         hook.stop()
 
 
-def _wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{what}: not within {timeout} s")
-
-
 def _body(count: int, service: str = "api", prefix: str = "S") -> bytes:
     """An Alertmanager body of ``count`` distinct alerts, kept small enough that 9,000
     fit under the 1 MiB body limit (the fields Alertmanager always sends are optional
@@ -154,8 +145,8 @@ def test_a_large_body_is_answered_at_once_and_decided_in_order(server: Server) -
         resolved["alerts"][0]["status"] = "resolved"
         later = api.post(f"/api/v1/integrations/{key}/alertmanager", json=resolved)
         assert later.status_code == 202, later.text
-        _wait_for(lambda: _stored(api) == 2_000, 120, "every alert stored")
-        _wait_for(
+        wait_for(lambda: _stored(api) == 2_000, 120, "every alert stored")
+        wait_for(
             lambda: api.get("/api/v1/alerts", params={"status": "resolved"}).json()["total"] == 1,
             30,
             "the resolve applied after its firing",
@@ -201,17 +192,17 @@ def test_an_unrelated_page_goes_out_while_a_large_body_is_decided(server: Server
             f"/api/v1/integrations/{key}/alertmanager", content=_body(9_000), headers=JSON
         )
         assert answer.status_code == 202, answer.text
-        _wait_for(lambda: _stored(api) > 0, 30, "the body's first chunk decided")
+        wait_for(lambda: _stored(api) > 0, 30, "the body's first chunk decided")
         declared = api.post(
             "/api/v1/incidents",
             json={"title": "Billing down", "severity": "SEV1", "services": ["billing"]},
         )
         assert declared.status_code == 201, declared.text
         ref = declared.json()["id"]
-        _wait_for(lambda: bool(_pages_for(server.hook, ref)), 10, "the billing page delivered")
+        wait_for(lambda: bool(_pages_for(server.hook, ref)), 10, "the billing page delivered")
         # The page did not wait for the body: most of it was still to be decided.
         assert _stored(api) < 9_000
-        _wait_for(lambda: _stored(api) == 9_000, 300, "every alert stored")
+        wait_for(lambda: _stored(api) == 9_000, 300, "every alert stored")
 
 
 def test_a_server_killed_in_the_middle_of_a_large_body_finishes_it_exactly_once(
@@ -223,20 +214,20 @@ def test_a_server_killed_in_the_middle_of_a_large_body_finishes_it_exactly_once(
             f"/api/v1/integrations/{key}/alertmanager", content=_body(5_000), headers=JSON
         )
         assert answer.status_code == 202, answer.text
-        _wait_for(lambda: _stored(api) >= 500, 60, "part of the body decided")
+        wait_for(lambda: _stored(api) >= 500, 60, "part of the body decided")
     assert server.process is not None
     server.process.send_signal(signal.SIGKILL)
     server.process.communicate(timeout=10)  # reaped, its pipes closed
     server.start()
     with server.api() as api:
-        _wait_for(lambda: _stored(api) == 5_000, 300, "the rest decided after the restart")
+        wait_for(lambda: _stored(api) == 5_000, 300, "the rest decided after the restart")
         [storm] = _active(api)
         assert api.get(f"/api/v1/incidents/{storm['id']}/storm").json()["alerts"] == 5_000
         linked = api.get(f"/api/v1/incidents/{storm['id']}/alerts", params={"limit": 1}).json()
         assert linked["total"] == 5_000
         # A page the kill caught in the middle of its send is sent again once its send
         # deadline passes (the receiver's idempotency key makes that safe): wait for it.
-        _wait_for(lambda: bool(_pages_for(server.hook, storm["id"])), 120, "the storm paged")
+        wait_for(lambda: bool(_pages_for(server.hook, storm["id"])), 120, "the storm paged")
         assert len(_pages_for(server.hook, storm["id"])) == 1
         notifications = api.get(f"/api/v1/incidents/{storm['id']}/notifications").json()
         assert [n["kind"] for n in notifications["items"]].count("page") == 1
