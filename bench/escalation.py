@@ -34,6 +34,7 @@ from tocsin.db.jobs import Job
 from tocsin.db.migrate import upgrade
 from tocsin.engine.handlers import HANDLERS, EngineContext
 from tocsin.engine.worker import Worker
+from tocsin.wiring import wire
 from tocsin.policy import PolicyStore, parse_policy
 
 KIND = "bench"
@@ -128,6 +129,7 @@ def run(url: str, *, workers: int, timers: int, seconds: float) -> dict[str, Any
 
 
 def main() -> None:
+    wire()  # as `tocsin serve` and `tocsin worker` do before their engine starts
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--timers", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=60.0)

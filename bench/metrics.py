@@ -58,6 +58,7 @@ from tocsin.metrics.service import metrics_summary
 from tocsin.policy import PolicyStore, example_policy_text, parse_policy
 from tocsin.web.app import create_app
 from tocsin.web.context import AppContext
+from tocsin.wiring import wire
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 SERVICES = ("checkout-api", "payments-db", "auth-service", "web-frontend")
@@ -260,6 +261,7 @@ def main() -> None:
         )
         policy = parse_policy(example_policy_text())
         headers = {"Authorization": f"Bearer {token}"}
+        wire()  # as the server does: the summary's post-mortem figures come from a hook
 
         def service_call() -> None:
             with session_scope(sessions, write=False) as session:
