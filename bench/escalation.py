@@ -34,8 +34,8 @@ from tocsin.db.jobs import Job
 from tocsin.db.migrate import upgrade
 from tocsin.engine.handlers import HANDLERS, EngineContext
 from tocsin.engine.worker import Worker
-from tocsin.wiring import wire
 from tocsin.policy import PolicyStore, parse_policy
+from tocsin.wiring import wire
 
 KIND = "bench"
 POLICY = (

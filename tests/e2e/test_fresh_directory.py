@@ -29,7 +29,7 @@ class Workspace:
         return result
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Workspace]:
     extra: dict[str, str] = {}
     if request.param == "postgres":

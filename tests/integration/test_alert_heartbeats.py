@@ -3,18 +3,19 @@ the integration and silence use cases, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
+from tests.support.clock import ClockHarness
 
 from tocsin.alerts import service as alerts
 from tocsin.alerts.models import Integration
 from tocsin.clock import FakeClock
 from tocsin.db import session_scope
-from tocsin.db.jobs import Job
+from tocsin.db.jobs import Job, next_due_at
 from tocsin.engine.worker import Worker
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.incidents import service as incidents
@@ -54,12 +55,20 @@ def policy_file(tmp_path: Path) -> Path:
     return path
 
 
-class Harness:
+class Harness(ClockHarness):
+    """``at(minutes)`` runs the heartbeat checks that fall due on the way."""
+
     def __init__(self, context: AppContext, clock: FakeClock) -> None:
+        super().__init__(clock)
         self.context = context
-        self.clock = clock
-        self.start = clock.now()
         self.worker = Worker(sessions=context.sessions, policy=context.policy, clock=clock)
+
+    def next_due(self) -> datetime | None:
+        with session_scope(self.context.sessions, write=False) as session:
+            return next_due_at(session)
+
+    def run_due(self) -> None:
+        self.worker.run_due()
 
     @property
     def policy(self) -> Any:
@@ -77,24 +86,6 @@ class Harness:
                 heartbeat_interval=every,
             )
         return key
-
-    def at(self, minutes: float) -> None:
-        """Move the clock to start + minutes and run whatever fell due (in order)."""
-        target = self.start + timedelta(minutes=minutes)
-        while True:
-            with session_scope(self.context.sessions, write=False) as session:
-                due = session.scalar(
-                    select(Job.due_at)
-                    .where(Job.state == "pending", Job.due_at <= target)
-                    .order_by(Job.due_at)
-                    .limit(1)
-                )
-            if due is None:
-                break
-            self.clock.set(max(due, self.clock.now()))
-            self.worker.run_due()
-        self.clock.set(target)
-        self.worker.run_due()
 
     def ping(self, key: str) -> None:
         with session_scope(self.context.sessions) as session:
@@ -162,7 +153,7 @@ def test_a_missed_heartbeat_opens_an_incident_and_the_next_ping_resolves_it(h: H
     with session_scope(h.context.sessions, write=False) as session:
         incident = incidents.get(session=session, ref="INC-1")
         kinds = [e.kind for e in incidents.timeline(session=session, incident=incident)]
-        assert incident.detected_at == h.start + timedelta(minutes=10)
+        assert incident.detected_at == h.when(10)
     assert "heartbeat_missed" in kinds and "heartbeat_received" in kinds
     h.at(36)  # armed again by that ping
     assert [i[2] for i in h.incidents()] == ["resolved", "triggered"]

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select, text
+from tests.support.clock import ClockHarness
 
 from tocsin.alerts import service as alerts
 from tocsin.alerts.models import Alert
@@ -153,12 +154,11 @@ def webhook(*alerts: dict[str, Any]) -> list[AlertEvent]:
     return parse_alertmanager(body)
 
 
-class Harness:
+class Harness(ClockHarness):
     def __init__(self, context: AppContext, clock: FakeClock, policy_file: Path) -> None:
+        super().__init__(clock)
         self.context = context
-        self.clock = clock
         self.policy_file = policy_file
-        self.start = clock.now()
         self.keys: dict[str, str] = {}
         for name, service, kind in [
             ("prometheus", "checkout-api", "alertmanager"),
@@ -183,9 +183,6 @@ class Harness:
     def use_policy(self, text: str) -> None:
         self.policy_file.write_text(text, encoding="utf-8")
         self.context.policy.reload()
-
-    def at(self, minutes: float) -> None:
-        self.clock.set(self.start + timedelta(minutes=minutes))
 
     def send(self, events: Sequence[AlertEvent], integration: str = "prometheus") -> list[Any]:
         with session_scope(self.context.sessions) as session:
@@ -261,7 +258,7 @@ def test_a_repeat_counts_and_never_opens_a_second_incident(h: Harness) -> None:
     [alert] = h.alerts()
     assert alert["occurrences"] == 4
     assert alert["dedup_key"] == "c0e3b5d0a6fc4512"
-    assert alert["last_seen_at"] == h.start + timedelta(minutes=2)
+    assert alert["last_seen_at"] == h.when(2)
     assert alert["first_seen_at"] == h.start
     assert len(h.incidents()) == 1
     assert h.pages() == [("alice", "INC-1")]
@@ -276,7 +273,7 @@ def test_repeats_keep_the_latest_annotations_and_store_times_as_the_orm_does(
     h.fire({**first, "annotations": {"summary": "now 7%"}})
     [alert] = h.alerts()
     assert alert["annotations"] == {"summary": "now 7%"}
-    assert alert["last_seen_at"] == h.start + timedelta(minutes=1.5)
+    assert alert["last_seen_at"] == h.when(1.5)
     with session_scope(h.context.sessions, write=False) as session:
         # The hot path writes with plain SQL: the stored form must be the ORM's own.
         seen, first_seen = session.execute(
@@ -462,8 +459,8 @@ def test_a_silence_runs_out_at_its_end(h: Harness) -> None:
         alerts.add_silence(
             session=session,
             matchers=["service=checkout"],
-            starts_at=h.start + timedelta(minutes=10),
-            ends_at=h.start + timedelta(minutes=20),
+            starts_at=h.when(10),
+            ends_at=h.when(20),
             created_by="alice",
             comment="deploy",
             now=h.clock.now(),

@@ -140,7 +140,7 @@ def test_a_page_arrives_by_email_through_a_real_smtp_server(h: Harness, smtp: Sm
         email_channel(smtp.port, username="tocsin", password_env="TOCSIN_TEST_SMTP_PASSWORD")
     )
     ref = h.declare("SEV2", title="Checkout <errors> & timeouts")
-    h.run_until(1)
+    h.at(1)
 
     assert len(smtp.messages) == 1
     mail = smtp.messages[0]
@@ -166,9 +166,9 @@ def test_a_page_arrives_by_email_through_a_real_smtp_server(h: Harness, smtp: Sm
         "alice@example.com",
         "sent",
     )
-    assert delivery.attempts == 1 and delivery.sent_at == h.at(0)
+    assert delivery.attempts == 1 and delivery.sent_at == h.when(0)
     [page] = h.notifications()
-    assert (page.state, page.sent_at, page.last_error) == ("sent", h.at(0), None)
+    assert (page.state, page.sent_at, page.last_error) == ("sent", h.when(0), None)
     # The password never shows in what users can read.
     assert SMTP_PASSWORD not in repr([(d.last_error, d.delay_reason) for d in h.deliveries()])
 
@@ -194,7 +194,7 @@ def test_email_over_starttls_with_a_trusted_certificate(h: Harness, tmp_path: Pa
             'from: "tocsin@example.com"}\n'
         )
         h.declare()
-        h.run_until(1)
+        h.at(1)
         assert len(smtp.messages) == 1
         assert smtp.messages[0].tls and smtp.messages[0].authenticated_as == "tocsin"
     assert [d.state for d in h.deliveries()] == ["sent"]
@@ -208,7 +208,7 @@ def test_wrong_smtp_password_fails_at_once_without_leaking_it(
         email_channel(smtp.port, username="tocsin", password_env="TOCSIN_TEST_SMTP_PASSWORD")
     )
     ref = h.declare()
-    h.run_until(1)
+    h.at(1)
     [delivery] = h.deliveries()
     assert delivery.state == "failed" and delivery.attempts == 1
     assert "authentication refused (535)" in (delivery.last_error or "")
@@ -230,7 +230,7 @@ def test_an_unknown_outcome_by_email_is_not_resent(h: Harness, smtp: SmtpReceive
     assert delivery.state == "sending" and delivery.deadline_at is not None
     assert len(smtp.messages) == 1
 
-    h.run_until(5)
+    h.at(5)
     [delivery] = h.deliveries()
     assert delivery.state == "failed"
     assert "outcome unknown" in (delivery.last_error or "")
@@ -249,7 +249,7 @@ def test_a_signed_webhook_carries_the_message(h: Harness, hook: WebhookReceiver)
         rest="notification_rules:\n  '*':\n    - notify: [{channel: ops}]\n",
     )
     ref = h.declare("SEV1")
-    h.run_until(1)
+    h.at(1)
     [request] = hook.requests
     assert request.signature_ok is True and request.status == 200
     headers = request.headers
@@ -281,14 +281,14 @@ def test_a_receiver_that_fails_twice_gets_the_message_exactly_once(
     h.declare()
     h.delivery.run_due()
     [waiting] = h.notifications("pending")
-    assert waiting.due_at == h.at(0) + timedelta(seconds=7.5)  # 10s backoff, jitter 0.5
+    assert waiting.due_at == h.when(0) + timedelta(seconds=7.5)  # 10s backoff, jitter 0.5
     assert waiting.delay_reason == "retry 2 of 10 in 8s (HTTP 500)"
-    h.run_until(5)
+    h.at(5)
     assert [r.status for r in hook.requests] == [500, 503, 200]
     assert len(hook.processed) == 1
     [delivery] = h.deliveries()
     assert (delivery.state, delivery.attempts, delivery.last_error) == ("sent", 3, None)
-    assert delivery.sent_at == h.at(0) + timedelta(seconds=7.5 + 15)
+    assert delivery.sent_at == h.when(0) + timedelta(seconds=7.5 + 15)
     assert len({r.headers["Idempotency-Key"] for r in hook.requests}) == 1
 
 
@@ -301,15 +301,15 @@ def test_a_receiver_down_for_twenty_minutes_gets_the_message_when_it_is_back(
         rest="notification_rules:\n  '*':\n    - notify: [{channel: ops}]\n",
     )
     h.declare()
-    h.run_until(20)
+    h.at(20)
     [delivery] = h.deliveries()
     assert delivery.state == "pending" and delivery.attempts == 8
     assert "cannot connect" in (delivery.last_error or "")
     pending = h.notifications("pending")
-    assert len(pending) == 1 and pending[0].due_at > h.at(20)
+    assert len(pending) == 1 and pending[0].due_at > h.when(20)
     hook.start()
     try:
-        h.run_until(25)
+        h.at(25)
     finally:
         hook.stop()
     [delivery] = h.deliveries()
@@ -325,7 +325,7 @@ def test_a_receiver_that_never_answers_becomes_a_dead_letter(h: Harness) -> None
         rest="notification_rules:\n  '*':\n    - notify: [{channel: ops}]\n",
     )
     ref = h.declare()
-    h.run_until(25)
+    h.at(25)
     [delivery] = h.deliveries()
     assert delivery.state == "failed" and delivery.attempts == 3
     assert (delivery.last_error or "").startswith("gave up after 3 attempts: cannot connect")
@@ -348,7 +348,7 @@ def test_a_crash_between_send_and_commit_is_resent_under_the_same_key(
     [delivery] = h.deliveries()
     assert delivery.state == "sending"  # the outcome was never recorded
     assert len(hook.requests) == 1
-    h.run_until(5)  # past the deadline: the next worker pass recovers it
+    h.at(5)  # past the deadline: the next worker pass recovers it
     [delivery] = h.deliveries()
     assert (delivery.state, delivery.attempts) == ("sent", 2)
     assert len(hook.requests) == 2
@@ -367,10 +367,12 @@ def test_a_429_holds_the_whole_channel_for_retry_after(h: Harness, hook: Webhook
     h.delivery.run_due()
     first, second = h.deliveries()
     assert first.state == "pending" and first.attempts == 0  # a 429 is not the message's fault
-    assert first.due_at == h.at(2) and "rate-limited by the receiver" in (first.delay_reason or "")
-    assert second.state == "pending" and second.due_at == h.at(2)
+    assert first.due_at == h.when(2) and "rate-limited by the receiver" in (
+        first.delay_reason or ""
+    )
+    assert second.state == "pending" and second.due_at == h.when(2)
     assert len(hook.requests) == 1
-    h.run_until(3)
+    h.at(3)
     assert [d.state for d in h.deliveries()] == ["sent", "sent"]
     assert len(hook.processed) == 2
 
@@ -384,19 +386,19 @@ def test_the_sixth_sms_in_fifteen_minutes_waits_and_says_why(
     h.configure(webhook_channel("sms", hook.url, rate_limit="{count: 5, per: 15m}"))
     for n in range(5):
         h.message(f"m{n}", channel="sms")
-        h.run_until(n)  # one a minute
+        h.at(n)  # one a minute
     h.message("m5", channel="sms")
-    h.run_until(5)
+    h.at(5)
     assert len(hook.processed) == 5
     [waiting] = h.notifications("pending")
-    assert waiting.due_at == h.at(15)  # when the first of the five leaves the window
+    assert waiting.due_at == h.when(15)  # when the first of the five leaves the window
     assert waiting.delay_reason == "throttled: 5 sms in 15m"
     assert [d.delay_reason for d in h.deliveries() if d.state == "pending"] == [
         "throttled: 5 sms in 15m"
     ]
-    h.run_until(14)
+    h.at(14)
     assert len(hook.processed) == 5
-    h.run_until(16)
+    h.at(16)
     assert len(hook.processed) == 6
     assert h.notifications("pending") == []
 
@@ -406,7 +408,7 @@ def test_a_per_person_limit_delays_only_that_person(h: Harness, hook: WebhookRec
     for key in ("a1", "a2", "a3"):
         h.message(key, person="alice", channel="sms")
     h.message("b1", person="bob", channel="sms")
-    h.run_until(1)
+    h.at(1)
     assert sorted(p["subject"] for p in hook.processed) == [
         "message a1",
         "message a2",
@@ -414,7 +416,7 @@ def test_a_per_person_limit_delays_only_that_person(h: Harness, hook: WebhookRec
     ]
     [waiting] = h.notifications("pending")
     assert waiting.person == "alice" and waiting.delay_reason == "throttled: 2 sms to alice in 10m"
-    h.run_until(11)
+    h.at(11)
     assert len(hook.processed) == 4
 
 
@@ -444,15 +446,15 @@ def test_sev1_chat_and_sms_at_once_then_email_after_two_minutes(
 ) -> None:
     h.configure(_sev1_channels(hook, smtp), SEV1_RULES)
     h.declare("SEV1")
-    h.run_until(1)
+    h.at(1)
     assert sorted(p["channel"] for p in hook.processed) == ["chat", "sms"]
     assert smtp.messages == []
     [page] = h.notifications("pending")  # the email step is still to come
-    assert page.due_at == h.at(2)
-    h.run_until(3)
+    assert page.due_at == h.when(2)
+    h.at(3)
     assert len(smtp.messages) == 1
     email = h.deliveries("email")[0]
-    assert email.sent_at == h.at(2) and email.step == 2
+    assert email.sent_at == h.when(2) and email.step == 2
     assert [n.state for n in h.notifications()] == ["sent"]
 
 
@@ -461,9 +463,9 @@ def test_the_delayed_email_is_skipped_once_the_incident_is_acknowledged(
 ) -> None:
     h.configure(_sev1_channels(hook, smtp), SEV1_RULES)
     ref = h.declare("SEV1")
-    h.run_until(1)
+    h.at(1)
     h.act(ref, "ack")
-    h.run_until(10)
+    h.at(10)
     assert smtp.messages == []
     email = h.deliveries("email")[0]
     assert email.state == "cancelled"
@@ -491,9 +493,9 @@ def test_a_delayed_step_of_another_kind_is_skipped_when_moot(
             now=h.clock.now(),
             incident_id=incident.id,
         )
-    h.run_until(1)
+    h.at(1)
     h.act(ref, "ack")  # acknowledging cancels pages, not stakeholder messages...
-    h.run_until(10)
+    h.at(10)
     [delivery] = h.deliveries("ops")
     assert delivery.person == "bob" and delivery.state == "cancelled"  # ...the rule's step is
     assert delivery.delay_reason == f"skipped: {ref} was acknowledged"
@@ -506,7 +508,7 @@ def test_a_channel_nobody_configured_fails_visibly(h: Harness, smtp: SmtpReceive
         "notification_rules:\n  alice:\n    - notify: [{channel: slack}, {channel: email}]\n",
     )
     ref = h.declare()
-    h.run_until(1)
+    h.at(1)
     slack, email = h.deliveries()
     assert (slack.state, slack.last_error) == ("failed", "no slack channel configured")
     assert email.state == "sent"
@@ -521,7 +523,7 @@ def test_a_channel_nobody_configured_fails_visibly(h: Harness, smtp: SmtpReceive
 
 def test_without_any_channel_a_page_is_a_dead_letter_not_a_silent_drop(h: Harness) -> None:
     ref = h.declare()
-    h.run_until(1)
+    h.at(1)
     [page] = h.notifications("failed")
     assert page.person == "alice" and page.last_error == "email: no email channel configured"
     assert any(k == "notification_failed" for k, _ in h.timeline(ref))
@@ -545,11 +547,11 @@ def test_broadcasts_announce_declaration_updates_and_resolution(
 ) -> None:
     h.configure(webhook_channel("incidents", hook.url), BROADCASTS)
     ref = h.declare("SEV1")
-    h.run_until(1)
+    h.at(1)
     h.act(ref, "update", "Rolled back the deploy")
-    h.run_until(2)
+    h.at(2)
     h.act(ref, "resolve")
-    h.run_until(3)
+    h.at(3)
     posts = [p for p in hook.processed if p["kind"] == "broadcast"]
     assert [p["target"] for p in posts] == ["#incidents"] * 3
     declared, update, resolved = posts
@@ -570,10 +572,10 @@ def test_broadcasts_skip_other_severities_and_never_replay_history(
     h: Harness, hook: WebhookReceiver
 ) -> None:
     h.declare("SEV1")  # before any broadcast was configured
-    h.run_until(1)
+    h.at(1)
     h.configure(webhook_channel("incidents", hook.url), BROADCASTS.replace("SEV1, SEV2", "SEV1"))
     h.declare("SEV2")
-    h.run_until(2)
+    h.at(2)
     assert hook.processed == []
 
 
@@ -615,5 +617,5 @@ def test_the_pending_view_shows_when_and_why(h: Harness, hook: WebhookReceiver) 
         deliveries = outbox.deliveries_of(session=session, notification_ids=[r.id for r in rows])
     assert total == 1
     [delivery] = deliveries[rows[0].id]
-    assert delivery.due_at == rows[0].due_at > h.at(0)
+    assert delivery.due_at == rows[0].due_at > h.when(0)
     assert delivery.last_error == "HTTP 500"

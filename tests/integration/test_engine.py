@@ -58,6 +58,7 @@ def _hits(sessions: SessionFactory) -> dict[str, int]:
     return {key: n for key, n in rows}
 
 
+@pytest.mark.postgres
 def test_two_workers_handle_two_thousand_due_jobs_exactly_once(
     postgres_url: str, policy_file: Any, clock: FakeClock
 ) -> None:

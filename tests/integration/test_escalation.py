@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
+from tests.support.clock import ClockHarness
 
 from tocsin.clock import FakeClock
 from tocsin.db import session_scope
@@ -94,12 +95,20 @@ def policy_file(tmp_path: Path) -> Path:
     return path
 
 
-class Harness:
+class Harness(ClockHarness):
+    """``at(minutes)`` runs the escalation jobs that fall due on the way."""
+
     def __init__(self, context: AppContext, clock: FakeClock) -> None:
+        super().__init__(clock)
         self.context = context
-        self.clock = clock
-        self.start = clock.now()
         self.worker = Worker(sessions=context.sessions, policy=context.policy, clock=clock)
+
+    def next_due(self) -> datetime | None:
+        with session_scope(self.context.sessions, write=False) as session:
+            return next_due_at(session)
+
+    def run_due(self) -> None:
+        self.worker.run_due()
 
     def declare(self, severity: str = "SEV2", services: tuple[str, ...] = ("api",)) -> str:
         with session_scope(self.context.sessions) as session:
@@ -182,26 +191,12 @@ class Harness:
             else:
                 raise AssertionError(action)
 
-    def run_until(self, minutes: float) -> None:
-        """Jump from due job to due job (as a real clock would reach them) up to t+minutes."""
-        limit = self.start + timedelta(minutes=minutes)
-        self.worker.run_due()
-        while True:
-            with session_scope(self.context.sessions, write=False) as session:
-                due = next_due_at(session)
-            if due is None or due > limit:
-                break
-            self.clock.set(max(due, self.clock.now()))
-            self.worker.run_due()
-        self.clock.set(max(limit, self.clock.now()))
-        self.worker.run_due()
-
     def messages(self, kind: str = "page") -> list[tuple[float, str]]:
         with session_scope(self.context.sessions, write=False) as session:
             rows = session.scalars(
                 select(Notification).where(Notification.kind == kind).order_by(Notification.id)
             ).all()
-        return [((r.created_at - self.start).total_seconds() / 60, r.person) for r in rows]
+        return [(self.minutes(r.created_at), r.person) for r in rows]
 
     def timeline_kinds(self, ref: str) -> list[str]:
         with session_scope(self.context.sessions, write=False) as session:
@@ -216,7 +211,7 @@ def h(app_context: AppContext, clock: FakeClock) -> Harness:
 
 def test_an_unacknowledged_incident_climbs_four_tiers_three_times_then_stops(h: Harness) -> None:
     ref = h.declare("SEV2")
-    h.run_until(10 * 60)
+    h.at(10 * 60)
     climb = [(0, "alice"), (15, "bob"), (45, "erin"), (90, "vp")]
     expected = [(offset + 150 * r, person) for r in range(3) for offset, person in climb]
     assert h.messages("page") == expected
@@ -230,10 +225,10 @@ def test_an_unacknowledged_incident_climbs_four_tiers_three_times_then_stops(h: 
 @pytest.mark.parametrize("ack_after", [5, 20, 50, 100])
 def test_acknowledging_at_any_tier_stops_the_climb(h: Harness, ack_after: int) -> None:
     ref = h.declare("SEV2")
-    h.run_until(ack_after)
+    h.at(ack_after)
     paged_before = h.messages("page")
     h.act(ref, "ack")
-    h.run_until(8 * 60)
+    h.at(8 * 60)
     assert h.messages("page") == paged_before
     with session_scope(h.context.sessions, write=False) as session:
         pending = session.scalars(
@@ -244,10 +239,10 @@ def test_acknowledging_at_any_tier_stops_the_climb(h: Harness, ack_after: int) -
 
 def test_resolving_mid_climb_cancels_every_timer(h: Harness) -> None:
     ref = h.declare("SEV1")
-    h.run_until(20)
+    h.at(20)
     h.act(ref, "resolve")
     before = (h.messages("page"), h.messages("stakeholder"), h.messages("reminder"))
-    h.run_until(6 * 60)
+    h.at(6 * 60)
     assert (h.messages("page"), h.messages("stakeholder"), h.messages("reminder")) == before
     with session_scope(h.context.sessions, write=False) as session:
         assert (
@@ -260,7 +255,7 @@ def test_resolving_mid_climb_cancels_every_timer(h: Harness) -> None:
 
 def test_sev1_breaches_its_response_sla_and_escalates_early(h: Harness) -> None:
     ref = h.declare("SEV1")
-    h.run_until(6)
+    h.at(6)
     assert h.messages("page") == [(0, "alice"), (5, "bob")]
     kinds = h.timeline_kinds(ref)
     assert kinds.index("sla_breached") < kinds.index("escalated")
@@ -268,9 +263,9 @@ def test_sev1_breaches_its_response_sla_and_escalates_early(h: Harness) -> None:
 
 def test_the_stakeholder_matrix_runs_even_after_acknowledgement(h: Harness) -> None:
     ref = h.declare("SEV1")
-    h.run_until(1)
+    h.at(1)
     h.act(ref, "ack")
-    h.run_until(90)
+    h.at(90)
     assert h.messages("stakeholder") == [
         (0, "alice"),
         (0, "erin"),
@@ -282,12 +277,12 @@ def test_the_stakeholder_matrix_runs_even_after_acknowledgement(h: Harness) -> N
 
 def test_raising_the_severity_starts_the_new_matrix(h: Harness) -> None:
     ref = h.declare("SEV2")
-    h.run_until(1)
+    h.at(1)
     h.act(ref, "ack")
-    h.run_until(20)
+    h.at(20)
     assert h.messages("stakeholder") == []
     h.act(ref, "severity", to="P0")
-    h.run_until(40)
+    h.at(40)
     # the SEV1 matrix counts from the incident's start: 0 and 15 min are past, 30 min is not
     assert h.messages("stakeholder") == [
         (20, "alice"),
@@ -299,11 +294,11 @@ def test_raising_the_severity_starts_the_new_matrix(h: Harness) -> None:
 
 def test_a_missing_status_update_reminds_the_commander(h: Harness) -> None:
     ref = h.declare("SEV2")
-    h.run_until(1)
+    h.at(1)
     h.act(ref, "ack")
-    h.run_until(35)  # no update within 30 min: reminded at 30
+    h.at(35)  # no update within 30 min: reminded at 30
     h.act(ref, "update")  # at 35 min: the next reminder is due at 65, not 60
-    h.run_until(70)
+    h.at(70)
     reminders = h.messages("reminder")
     assert [m for m, _ in reminders] == [30, 65]
     assert {p for _, p in reminders} == {"alice"}  # the primary on call became commander
@@ -312,15 +307,15 @@ def test_a_missing_status_update_reminds_the_commander(h: Harness) -> None:
 
 def test_manual_controls_page_at_once_and_restart_the_timeout(h: Harness) -> None:
     ref = h.declare("SEV2")
-    h.run_until(2)
+    h.at(2)
     h.act(ref, "escalate")  # tier 2 now instead of at 15 min
-    h.run_until(3)
+    h.at(3)
     h.act(ref, "repage")  # tier 2 again, its 30 min timeout restarts
-    h.run_until(4)
+    h.at(4)
     h.act(ref, "escalate", tier=4)
-    h.run_until(5)
+    h.at(5)
     h.act(ref, "reassign", person="carol")
-    h.run_until(5 + 60 + 1)  # tier 4's 1 h timeout from the reassignment: round 2, tier 1
+    h.at(5 + 60 + 1)  # tier 4's 1 h timeout from the reassignment: round 2, tier 1
     assert h.messages("page") == [
         (0, "alice"),
         (2, "bob"),
@@ -352,11 +347,11 @@ def test_an_override_pages_the_stand_in(h: Harness) -> None:
 
 def test_reopening_starts_a_new_climb(h: Harness) -> None:
     ref = h.declare("SEV2")
-    h.run_until(1)
+    h.at(1)
     h.act(ref, "resolve")
-    h.run_until(30)
+    h.at(30)
     h.act(ref, "reopen")
-    h.run_until(46)
+    h.at(46)
     assert h.messages("page") == [(0, "alice"), (30, "alice"), (45, "bob")]
 
 
@@ -384,4 +379,4 @@ def test_a_stale_timer_does_nothing(h: Harness) -> None:
 
 
 def _at(h: Harness, minutes: float) -> datetime:
-    return h.start + timedelta(minutes=minutes)
+    return h.when(minutes)

@@ -39,6 +39,9 @@ def channel(api: JiraApi, **extra: str) -> str:
     )
 
 
+pytestmark = pytest.mark.postgres  # every test here runs on PostgreSQL only
+
+
 @pytest.fixture
 def database_url(postgres_url: str) -> str:
     return postgres_url
@@ -72,11 +75,11 @@ def test_an_incident_gets_one_issue_then_comments_and_the_resolve_transition(
 ) -> None:
     h.configure(channel(jira, resolve_transition="Done", labels="[incident]") + BROADCAST)
     ref = h.declare("SEV1", title="Checkout API 5xx")
-    h.run_until(1)
+    h.at(1)
     h.act(ref, "update", "Rolled back deploy 4711")
-    h.run_until(2)
+    h.at(2)
     h.act(ref, "resolve")
-    h.run_until(3)
+    h.at(3)
 
     assert jira.writes() == [
         "POST /rest/api/2/issue",
@@ -107,10 +110,10 @@ def test_lost_answers_never_make_a_second_issue_or_comment(
     h.configure(channel(jira) + BROADCAST)
     jira.script = [("POST", "/rest/api/2/issue", "drop")]  # created, answer lost
     ref = h.declare("SEV2")
-    h.run_until(1)
+    h.at(1)
     jira.script = [("GET", "/comment", 503), ("POST", "/comment", "drop")]
     h.act(ref, "update", "Still digging")
-    h.run_until(5)
+    h.at(5)
 
     assert jira.writes() == ["POST /rest/api/2/issue", "POST /rest/api/2/issue/OPS-1/comment"]
     assert len(jira.issues) == 1 and len(jira.comments("OPS-1")) == 1
@@ -124,7 +127,7 @@ def test_server_deployments_and_refusals(h: ChannelHarness, jira: JiraApi) -> No
     jira.cloud = False
     h.configure(channel(jira).replace("issue_type: Incident", "issue_type: Epic") + BROADCAST)
     h.declare("SEV1")
-    h.run_until(1)
+    h.at(1)
     [refused] = h.deliveries("jira")
     assert refused.state == "failed"
     assert refused.last_error == "Jira: HTTP 400: issuetype: Specify a valid issue type"
@@ -132,7 +135,7 @@ def test_server_deployments_and_refusals(h: ChannelHarness, jira: JiraApi) -> No
     jira.token = "rotated"
     h.configure(channel(jira) + BROADCAST)
     h.declare("SEV1")
-    h.run_until(2)
+    h.at(2)
     last = h.deliveries("jira")[-1]
     assert last.state == "failed"
     assert last.last_error == "Jira refused the credentials or the permission (HTTP 401)"
@@ -166,7 +169,7 @@ def test_a_second_worker_process_waits_for_the_first_ones_issue(
         "fields": {"summary": "Checkout API 5xx", "labels": [], "status": {"name": "To Do"}},
         "comments": [],
     }
-    h.run_until(15)
+    h.at(15)
     assert [d.state for d in h.deliveries("jira")] == ["sent", "sent"]
     assert "POST /rest/api/2/issue" not in jira.writes()
 

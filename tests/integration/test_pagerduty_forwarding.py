@@ -42,6 +42,9 @@ def channel(api: PagerDutyApi, **extra: str) -> str:
     )
 
 
+pytestmark = pytest.mark.postgres  # every test here runs on PostgreSQL only
+
+
 @pytest.fixture
 def database_url(postgres_url: str) -> str:
     return postgres_url
@@ -67,11 +70,11 @@ def test_trigger_acknowledge_resolve_once_each_under_one_dedup_key(
     h.configure(channel(pd) + BROADCAST)
     pd.script = [500]  # the first trigger fails; the worker retries it
     ref = h.declare("SEV1", title="Checkout API 5xx")
-    h.run_until(1)
+    h.at(1)
     h.act(ref, "ack")
-    h.run_until(2)
+    h.at(2)
     h.act(ref, "resolve")
-    h.run_until(3)
+    h.at(3)
 
     key = f"tocsin-{ref}"
     assert [e.status for e in pd.events] == [500, 202, 202, 202]
@@ -99,9 +102,9 @@ def test_a_late_trigger_never_reopens_what_was_acknowledged_or_resolved(
     h.configure(channel(pd) + BROADCAST)
     pd.script = [(429, {"Retry-After": "120"})]
     ref = h.declare("SEV2")
-    h.run_until(0.5)  # the trigger waits out the rate limit ...
+    h.at(0.5)  # the trigger waits out the rate limit ...
     h.act(ref, "ack")  # ... while the incident is acknowledged
-    h.run_until(5)
+    h.at(5)
     key = f"tocsin-{ref}"
     # The acknowledgement waited behind the channel's rate limit too; the trigger, sent
     # once the incident was acknowledged, is followed by an acknowledge at once.
@@ -110,9 +113,9 @@ def test_a_late_trigger_never_reopens_what_was_acknowledged_or_resolved(
 
     second = h.declare("SEV1", title="Queue stuck")
     pd.script = [503]
-    h.run_until(5.1)
+    h.at(5.1)
     h.act(second, "resolve")
-    h.run_until(10)
+    h.at(10)
     later = [a for a in pd.accepted if a[1] == f"tocsin-{second}"]
     assert later == [("resolve", f"tocsin-{second}")]  # nobody paged for a resolved incident
 
@@ -127,14 +130,14 @@ def test_pages_by_notification_rule_trigger_and_targets_pick_routing_keys(
         + BROADCAST.replace("target: ops", "target: '{team}'").replace("[SEV1, SEV2]", "[SEV1]")
     )
     ref = h.declare("SEV2")  # no broadcast for SEV2: only alice's page
-    h.run_until(1)
+    h.at(1)
     [page] = pd.events
     assert (page.action, page.dedup_key) == ("trigger", f"tocsin-{ref}")
     assert page.body["routing_key"] == ROUTING_KEY
     assert page.body["payload"]["custom_details"]["paged"] == "alice"
 
     sev1 = h.declare("SEV1")
-    h.run_until(2)
+    h.at(2)
     broadcast = [e for e in pd.events if e.dedup_key == f"tocsin-{sev1}"]
     assert {e.body["routing_key"] for e in broadcast} == {ROUTING_KEY, TEAM_KEY}
 
@@ -145,7 +148,7 @@ def test_refusals_are_dead_letters_that_never_show_the_routing_key(
     h.configure(channel(pd) + BROADCAST)
     pd.routing_keys.clear()  # PagerDuty no longer knows the key
     ref = h.declare("SEV1")
-    h.run_until(1)
+    h.at(1)
     [delivery] = h.deliveries("pagerduty")
     assert delivery.state == "failed"
     assert delivery.last_error == "trigger: HTTP 400: invalid event; Invalid routing key"
@@ -154,7 +157,7 @@ def test_refusals_are_dead_letters_that_never_show_the_routing_key(
 
     h.configure(channel(pd).replace("TOCSIN_TEST_PD_KEY", "TOCSIN_TEST_UNSET") + BROADCAST)
     h.act(ref, "ack")
-    h.run_until(2)
+    h.at(2)
     assert h.deliveries("pagerduty")[-1].last_error == (
         "environment variable TOCSIN_TEST_UNSET (the routing key) is not set"
     )

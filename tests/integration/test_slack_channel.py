@@ -95,11 +95,6 @@ class Harness(ChannelHarness):
     def resolve(self, ref: str) -> None:
         self.act(ref, "resolve")
 
-    def run_for(self, minutes: float) -> None:
-        """Jump from one due moment to the next for ``minutes`` of fake time."""
-        elapsed = (self.clock.now() - self.start).total_seconds() / 60
-        self.run_until(elapsed + minutes)
-
     def refs(self, ref: str) -> dict[str, str]:
         with session_scope(self.context.sessions, write=False) as session:
             incident = service.get(session=session, ref=ref)
@@ -152,7 +147,7 @@ def test_incident_channel_from_declaration_to_resolution(
     harness: Harness, slack_api: SlackApi
 ) -> None:
     ref = harness.declare()
-    harness.run_for(1)
+    harness.advance(1)
 
     calls = _channel_calls(slack_api)
     assert [m for m, _ in calls] == [
@@ -191,7 +186,7 @@ def test_incident_channel_from_declaration_to_resolution(
 
     before = len(slack_api.calls)
     harness.acknowledge(ref)
-    harness.run_for(1)
+    harness.advance(1)
     after_ack = [(c.method, c.params) for c in slack_api.calls[before:]]
     assert [m for m, _ in after_ack] == ["chat.postMessage", "chat.update"]
     assert after_ack[0][1]["text"] == "Acknowledged by alice (acknowledged)"
@@ -199,7 +194,7 @@ def test_incident_channel_from_declaration_to_resolution(
 
     before = len(slack_api.calls)
     harness.update(ref, "Bad deploy 4711, rolling back")
-    harness.run_for(1)
+    harness.advance(1)
     after_update = [(c.method, c.params) for c in slack_api.calls[before:]]
     assert [m for m, _ in after_update] == ["chat.postMessage", "chat.update"]
     assert after_update[0][1]["channel"] == channel.id
@@ -209,7 +204,7 @@ def test_incident_channel_from_declaration_to_resolution(
 
     before = len(slack_api.calls)
     harness.resolve(ref)
-    harness.run_for(1)
+    harness.advance(1)
     after_resolve = [(c.method, c.params) for c in slack_api.calls[before:]]
     assert [m for m, _ in after_resolve] == ["chat.postMessage", "chat.update"]
     assert "Resolved" in after_resolve[0][1]["text"]
@@ -227,7 +222,7 @@ def test_a_retry_after_a_failure_makes_no_second_channel_or_pin(
 ) -> None:
     slack_api.fail("pins.add", status=500)
     ref = harness.declare(severity="SEV1")
-    harness.run_for(5)
+    harness.advance(5)
 
     assert slack_api.methods().count("conversations.create") == 1
     calls = [m for m, _ in _channel_calls(slack_api)]
@@ -250,7 +245,7 @@ def test_a_lost_answer_is_resent_without_a_second_channel_or_summary(
     slack_api.drop("conversations.create")  # made, but the answer never arrives
     slack_api.drop("chat.postMessage")  # posted, but the answer never arrives
     harness.declare()
-    harness.run_for(5)
+    harness.advance(5)
 
     channels = [c for c in slack_api.channels.values() if c.name.startswith("incident-")]
     assert len(channels) == 1
@@ -277,7 +272,7 @@ def test_rate_limited_by_slack_waits_for_retry_after(
     assert "rate-limited by the receiver: retry after 42s" in (opening.delay_reason or "")
     assert slack_api.methods().count("conversations.create") == 1
 
-    harness.run_for(1)
+    harness.advance(1)
     assert slack_api.methods().count("conversations.create") == 2
     assert len([c for c in slack_api.channels.values() if c.name.startswith("incident-")]) == 1
     assert all(d.state == "sent" for d in harness.slack_deliveries() if not d.person)
@@ -286,7 +281,7 @@ def test_rate_limited_by_slack_waits_for_retry_after(
 @SQLITE_ONLY
 def test_below_the_threshold_no_channel(harness: Harness, slack_api: SlackApi) -> None:
     ref = harness.declare(severity="SEV3")
-    harness.run_for(1)
+    harness.advance(1)
     assert "conversations.create" not in slack_api.methods()
     assert harness.refs(ref) == {}
 
@@ -305,7 +300,7 @@ def test_raised_severity_opens_the_channel_and_names_stay_unique(
             changes=IncidentUpdate(severity="SEV2"),
             now=harness.clock.now(),
         )
-    harness.run_for(1)
+    harness.advance(1)
     assert harness.refs(first)["channel_name"] == "incident-2026-03-02-checkout-api-5xx"
     assert harness.refs(second)["channel_name"] == "incident-2026-03-02-checkout-api-5xx-2"
     names = [c.params["name"] for c in slack_api.calls_of("conversations.create")]
@@ -322,7 +317,7 @@ def test_new_channels_are_announced_in_the_broadcast_channel(
     incidents = slack_api.add_channel("incidents")
     harness.configure(extra='broadcast_channel: "#incidents"')
     harness.declare()
-    harness.run_for(1)
+    harness.advance(1)
     channel = slack_api.channel_named("incident-2026-03-02-checkout-api-5xx")
     assert channel is not None
     assert [m["text"] for m in incidents.messages] == [
@@ -336,7 +331,7 @@ def test_without_the_token_the_delivery_fails_visibly(
 ) -> None:
     harness.delivery.environ = {}
     harness.declare()
-    harness.run_for(1)
+    harness.advance(1)
     failed = [d for d in harness.slack_deliveries() if d.person != "carol"]
     assert [d.state for d in failed] == ["failed", "failed"]  # alice's page, the channel
     assert all(

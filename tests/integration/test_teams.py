@@ -53,9 +53,9 @@ def test_incident_announcements_arrive_as_adaptive_cards(
 ) -> None:
     h.configure(CHANNEL + BROADCAST)
     ref = h.declare("SEV1", title="Payments <failing>")
-    h.run_until(1)
+    h.at(1)
     h.act(ref, "resolve")
-    h.run_until(2)
+    h.at(2)
 
     declared, resolved = (r.json() for r in teams.requests)
     assert declared["type"] == "message"
@@ -91,24 +91,24 @@ def test_429_waits_5xx_retries_4xx_is_final_and_the_url_stays_secret(
     h.configure(CHANNEL + BROADCAST)
     teams.script = [(429, {"Retry-After": "90"}), 503]
     h.declare("SEV2")
-    h.run_until(1)
+    h.at(1)
     assert [r.status for r in teams.requests] == [429]
     [waiting] = h.deliveries("teams")
     assert waiting.state == "pending"
     assert waiting.delay_reason == "rate-limited by the receiver: retry after 1m30s"
-    h.run_until(3)
+    h.at(3)
     assert [r.status for r in teams.requests] == [429, 503, 200]
     assert h.deliveries("teams")[0].state == "sent"
 
     teams.script = [400]
     h.declare("SEV3")
-    h.run_until(4)
+    h.at(4)
     failed = h.deliveries("teams")[-1]
     assert (failed.state, failed.last_error) == ("failed", "HTTP 400")
 
     teams.script = [502]  # perhaps posted: never a blind second card
     h.declare("SEV3", title="Queue backlog")
-    h.run_until(6)
+    h.at(6)
     unknown = h.deliveries("teams")[-1]
     assert unknown.state == "failed" and "may have been posted" in (unknown.last_error or "")
     assert [r.status for r in teams.requests][-2:] == [400, 502]

@@ -118,7 +118,7 @@ def test_a_page_arrives_as_an_sms_through_the_twilio_client(h: Harness, api: Twi
     h.configure()
     ref = h.declare("SEV2", title="Checkout 5xx")
     number = ref.removeprefix("INC-")
-    h.run_until(1)
+    h.at(1)
 
     [request] = api.requests
     assert request.path == f"/2010-04-01/Accounts/{SID}/Messages.json"
@@ -143,7 +143,7 @@ def test_a_voice_page_reads_the_incident_and_gathers_one_digit(h: Harness, api: 
     )
     ref = h.declare("SEV1", title="Payments <down> & out")
     number = ref.removeprefix("INC-")
-    h.run_until(1)
+    h.at(1)
 
     [call] = api.calls()
     assert api.requests[0].path == f"/2010-04-01/Accounts/{SID}/Calls.json"
@@ -169,7 +169,7 @@ def test_an_invalid_number_fails_at_once_and_says_why(h: Harness, api: TwilioApi
     api.script = [400]
     h.configure()
     ref = h.declare()
-    h.run_until(5)
+    h.at(5)
     [delivery] = h.deliveries()
     assert (delivery.state, delivery.attempts) == ("failed", 1)
     assert delivery.last_error == (
@@ -191,12 +191,12 @@ def test_a_twilio_outage_is_retried_and_a_429_holds_the_channel(h: Harness, api:
     assert delivery.state == "pending" and "Twilio HTTP 503, error 20503" in (
         delivery.delay_reason or ""
     )
-    h.run_until(0.2)  # the retry meets the 429: the whole channel waits its Retry-After
+    h.at(0.2)  # the retry meets the 429: the whole channel waits its Retry-After
     [delivery] = h.deliveries()
     assert delivery.state == "pending" and delivery.attempts == 1
-    assert delivery.due_at == h.at(0) + timedelta(seconds=7.5 + 30)
+    assert delivery.due_at == h.when(0) + timedelta(seconds=7.5 + 30)
     assert delivery.delay_reason == "rate-limited by the receiver: retry after 30s"
-    h.run_until(1)
+    h.at(1)
     assert [d.state for d in h.deliveries()] == ["sent"]
     assert len(api.requests) == 3 and len(api.messages()) == 1
 
@@ -207,7 +207,7 @@ def test_a_dropped_connection_is_not_resent(h: Harness, api: TwilioApi) -> None:
     api.script = ["drop"]
     h.configure()
     h.declare()
-    h.run_until(5)
+    h.at(5)
     [delivery] = h.deliveries()
     assert delivery.state == "failed"
     assert (delivery.last_error or "").startswith("connection to Twilio lost")
@@ -222,7 +222,7 @@ def test_a_missing_auth_token_fails_visibly_without_calling_twilio(
     del h.environ[TOKEN_ENV]
     h.configure()
     h.declare()
-    h.run_until(1)
+    h.at(1)
     [delivery] = h.deliveries()
     assert delivery.state == "failed"
     assert delivery.last_error == (
@@ -236,7 +236,7 @@ def test_a_refused_auth_token_fails_at_once_without_showing_it(h: Harness, api: 
     h.environ[TOKEN_ENV] = "an-old-rotated-token"
     h.configure()
     h.declare()
-    h.run_until(5)
+    h.at(5)
     [delivery] = h.deliveries()
     assert (delivery.state, delivery.attempts) == ("failed", 1)
     assert delivery.last_error == "Twilio HTTP 401, error 20003: Authenticate"
@@ -249,17 +249,17 @@ def test_the_sixth_sms_to_one_person_in_fifteen_minutes_waits_and_says_why(
 ) -> None:
     h.configure(sms="person_rate_limit: {count: 5, per: 15m}")
     for minute in range(6):
-        h.run_until(minute)
+        h.at(minute)
         h.declare(title=f"Outage {minute}")
-    h.run_until(5)
+    h.at(5)
     assert len(api.messages()) == 5
     [waiting] = h.notifications("pending")
     assert waiting.person == "alice"
-    assert waiting.due_at == h.at(15)  # when the first of the five leaves the window
+    assert waiting.due_at == h.when(15)  # when the first of the five leaves the window
     assert waiting.delay_reason == "throttled: 5 sms to alice in 15m"
-    h.run_until(14)
+    h.at(14)
     assert len(api.messages()) == 5
-    h.run_until(16)
+    h.at(16)
     assert len(api.messages()) == 6
     assert api.messages()[5]["Body"].startswith("[SEV2] INC-6: Outage 5")
     assert h.notifications("pending") == []
@@ -427,7 +427,7 @@ def test_a_500_may_have_sent_the_text_so_it_is_not_sent_again(h: Harness, api: T
     api.script = [500]
     h.configure()
     ref = h.declare()
-    h.run_until(1)  # a temporary error would have been retried after 10s
+    h.at(1)  # a temporary error would have been retried after 10s
     delivery = h.deliveries()[0]
     assert delivery.state == "failed" and "Twilio HTTP 500" in (delivery.last_error or "")
     assert delivery.attempts == 1 and len(api.requests) == 1

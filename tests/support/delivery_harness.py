@@ -5,9 +5,10 @@ moment to the next, so minutes of retries take milliseconds."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
+from tests.support.clock import ClockHarness
 
 from tocsin.clock import FakeClock
 from tocsin.db import session_scope
@@ -44,7 +45,9 @@ services:
 """
 
 
-class ChannelHarness:
+class ChannelHarness(ClockHarness):
+    """``at(minutes)`` runs the jobs and the deliveries that fall due on the way."""
+
     def __init__(
         self,
         context: AppContext,
@@ -53,9 +56,8 @@ class ChannelHarness:
         *,
         after_send: Callable[[OutboundMessage, Outcome], None] | None = None,
     ) -> None:
+        super().__init__(clock)
         self.context = context
-        self.clock = clock
-        self.start = clock.now()
         self.jobs = Worker(sessions=context.sessions, policy=context.policy, clock=clock)
         self.delivery = DeliveryWorker(
             sessions=context.sessions,
@@ -119,23 +121,12 @@ class ChannelHarness:
         with session_scope(self.context.sessions, write=False) as session:
             return service.get(session=session, ref=ref).id
 
-    def at(self, minutes: float) -> datetime:
-        return self.start + timedelta(minutes=minutes)
+    def next_due(self) -> datetime | None:
+        with session_scope(self.context.sessions, write=False) as session:
+            due = [d for d in (next_due_at(session), outbox.next_wakeup_at(session=session)) if d]
+        return min(due) if due else None
 
-    def run_until(self, minutes: float) -> None:
-        limit = self.at(minutes)
-        while True:
-            self.jobs.run_due()
-            self.delivery.run_due()
-            with session_scope(self.context.sessions, write=False) as session:
-                due = [
-                    d for d in (next_due_at(session), outbox.next_wakeup_at(session=session)) if d
-                ]
-            upcoming = min(due) if due else None
-            if upcoming is None or upcoming > limit:
-                break
-            self.clock.set(max(upcoming, self.clock.now()))
-        self.clock.set(max(limit, self.clock.now()))
+    def run_due(self) -> None:
         self.jobs.run_due()
         self.delivery.run_due()
 
