@@ -39,6 +39,7 @@ from tocsin.alerts.silencing import (
 from tocsin.errors import InvalidInput, NotFound
 from tocsin.incidents.rules import format_incident_id
 from tocsin.incidents.service import numbers_by_id
+from tocsin.pagination import paginate
 
 __all__ = [
     "ALERT_STATUSES",
@@ -99,11 +100,12 @@ def list_alerts(
     if incident_id is not None:
         linked = select(AlertLink.alert_id).where(AlertLink.incident_id == incident_id)
         query = query.where(Alert.id.in_(linked))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(
-        query.order_by(Alert.fired_at.desc(), Alert.id.desc()).limit(limit).offset(offset)
+    return paginate(
+        session=session,
+        query=query.order_by(Alert.fired_at.desc(), Alert.id.desc()),
+        limit=limit,
+        offset=offset,
     )
-    return list(rows), total
 
 
 def get_alert(*, session: Session, alert_id: int) -> Alert:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
 
 from tocsin.errors import InvalidInput, NotFound
@@ -28,6 +28,7 @@ from tocsin.incidents.rules import (
     format_incident_id,
     parse_incident_id,
 )
+from tocsin.pagination import paginate
 from tocsin.policy import Policy, UnknownSeverity
 
 __all__ = [
@@ -96,9 +97,9 @@ def list_incidents(
                 select(IncidentService.incident_id).where(IncidentService.service == service)
             )
         )
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Incident.number.desc()).limit(limit).offset(offset)).all()
-    return list(rows), total
+    return paginate(
+        session=session, query=query.order_by(Incident.number.desc()), limit=limit, offset=offset
+    )
 
 
 def timeline(*, session: Session, incident: Incident) -> list[TimelineEvent]:

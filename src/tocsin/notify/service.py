@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tocsin.notify import outbox
 from tocsin.notify.models import Notification, NotificationKind, NotificationState
+from tocsin.pagination import paginate
 
 __all__ = ["cancel_pending", "enqueue", "list_notifications"]
 
@@ -103,9 +104,9 @@ def list_notifications(
         query = query.where(Notification.incident_id == incident_id)
     if states:
         query = query.where(Notification.state.in_(list(states)))
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(Notification.id).limit(limit).offset(offset))
-    return list(rows), total
+    return paginate(
+        session=session, query=query.order_by(Notification.id), limit=limit, offset=offset
+    )
 
 
 def cancel_pending(session: Session, *, incident_id: int, kinds: Sequence[NotificationKind]) -> int:
