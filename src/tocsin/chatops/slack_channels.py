@@ -25,7 +25,6 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from tocsin.incidents import hooks
 from tocsin.incidents.models import Incident, StatusUpdate
 from tocsin.incidents.rules import format_incident_id
 from tocsin.notify.channels.slack import OPEN_CHANNEL, POST_TO_CHANNEL, SYSTEM
@@ -39,7 +38,6 @@ __all__ = [
     "NAME_REF",
     "incident_channel_name",
     "incident_summary",
-    "register",
     "slack_settings",
 ]
 
@@ -313,12 +311,3 @@ def on_resolved(
         text=text,
         now=now,
     )
-
-
-def register() -> None:
-    """Hook into the incident lifecycle (idempotent)."""
-    hooks.register_on_declared(on_declared)
-    hooks.register_on_severity_changed(on_severity_changed)
-    hooks.register_on_update_posted(on_update_posted)
-    hooks.register_on_acknowledged(on_acknowledged)
-    hooks.register_on_resolved(on_resolved)

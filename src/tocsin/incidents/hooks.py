@@ -32,11 +32,6 @@ __all__ = [
     "LifecycleEvent",
     "ResolvedHook",
     "UpdateHook",
-    "register_on_acknowledged",
-    "register_on_declared",
-    "register_on_resolved",
-    "register_on_severity_changed",
-    "register_on_update_posted",
     "run_on_acknowledged",
     "run_on_declared",
     "run_on_resolved",
@@ -253,27 +248,3 @@ def run_on_resolved(
         actor=actor,
         now=now,
     )
-
-
-# The former per-event registration functions, on :data:`REGISTRY`. Only
-# :func:`tocsin.wiring.wire` should register hooks; new code calls `REGISTRY.register`.
-
-
-def register_on_declared(hook: IncidentHook) -> None:
-    REGISTRY.register(IncidentEvent.declared, hook)
-
-
-def register_on_acknowledged(hook: IncidentHook) -> None:
-    REGISTRY.register(IncidentEvent.acknowledged, hook)
-
-
-def register_on_severity_changed(hook: IncidentHook) -> None:
-    REGISTRY.register(IncidentEvent.severity_changed, hook)
-
-
-def register_on_update_posted(hook: UpdateHook) -> None:
-    REGISTRY.register(IncidentEvent.update_posted, hook)
-
-
-def register_on_resolved(hook: IncidentHook) -> None:
-    REGISTRY.register(IncidentEvent.resolved, hook)

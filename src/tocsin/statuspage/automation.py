@@ -24,7 +24,6 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tocsin.incidents import hooks
 from tocsin.incidents.models import Incident, StatusUpdate
 from tocsin.incidents.rules import ACTIVE_STATUSES
 from tocsin.incidents.timeline import SYSTEM_ACTOR, record
@@ -39,7 +38,7 @@ from tocsin.statuspage.models import (
 )
 from tocsin.statuspage.rules import IncidentState, public_state, render_template
 
-__all__ = ["install", "on_declared", "on_resolved", "on_severity_changed", "on_update_posted"]
+__all__ = ["on_declared", "on_resolved", "on_severity_changed", "on_update_posted"]
 
 _ACTIVE = {s.value for s in ACTIVE_STATUSES}
 _FALLBACK_NAME = "Service disruption"
@@ -248,11 +247,3 @@ def on_resolved(
         summary="Status page incident resolved",
         code=linked.code,
     )
-
-
-def install() -> None:
-    """Register the callbacks (idempotent; done when :mod:`tocsin.statuspage` is imported)."""
-    hooks.register_on_declared(on_declared)
-    hooks.register_on_severity_changed(on_severity_changed)
-    hooks.register_on_update_posted(on_update_posted)
-    hooks.register_on_resolved(on_resolved)
