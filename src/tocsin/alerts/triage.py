@@ -31,6 +31,7 @@ from tocsin.alerts.rules import (
     route,
     silenced_by,
 )
+from tocsin.alerts.rules.cascades import service_components
 from tocsin.alerts.sanitize import clean_text
 from tocsin.alerts.silencing import active_silences
 from tocsin.policy import Policy
@@ -232,22 +233,4 @@ class Triager:
 
 
 def _components(graph: dict[str, tuple[str, ...]] | None) -> dict[str, str]:
-    if graph is None:
-        return {}
-    parent: dict[str, str] = {}
-
-    def find(name: str) -> str:
-        parent.setdefault(name, name)
-        while parent[name] != name:
-            parent[name] = parent[parent[name]]
-            name = parent[name]
-        return name
-
-    for service, needs in graph.items():
-        find(service)
-        for need in needs:
-            parent[find(service)] = find(need)
-    members: dict[str, list[str]] = {}
-    for name in list(parent):
-        members.setdefault(find(name), []).append(name)
-    return {name: ",".join(sorted(members[find(name)])) for name in parent}
+    return {} if graph is None else service_components(graph)

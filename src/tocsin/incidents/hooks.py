@@ -32,11 +32,6 @@ __all__ = [
     "LifecycleEvent",
     "ResolvedHook",
     "UpdateHook",
-    "run_on_acknowledged",
-    "run_on_declared",
-    "run_on_resolved",
-    "run_on_severity_changed",
-    "run_on_update_posted",
 ]
 
 
@@ -173,78 +168,3 @@ class HookRegistry:
 
 #: The process's registry: `service` runs it, :func:`tocsin.wiring.wire` fills it.
 REGISTRY = HookRegistry()
-
-
-# ---------------------------------------------------------------- shorthands
-# `service` runs the events through these (positional, so that each call stays one line).
-
-
-def run_on_declared(
-    session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
-) -> None:
-    REGISTRY.run(
-        IncidentEvent.declared,
-        session=session,
-        policy=policy,
-        incident=incident,
-        actor=actor,
-        now=now,
-    )
-
-
-def run_on_acknowledged(
-    session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
-) -> None:
-    REGISTRY.run(
-        IncidentEvent.acknowledged,
-        session=session,
-        policy=policy,
-        incident=incident,
-        actor=actor,
-        now=now,
-    )
-
-
-def run_on_severity_changed(
-    session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
-) -> None:
-    REGISTRY.run(
-        IncidentEvent.severity_changed,
-        session=session,
-        policy=policy,
-        incident=incident,
-        actor=actor,
-        now=now,
-    )
-
-
-def run_on_update_posted(
-    session: Session,
-    policy: Policy,
-    incident: Incident,
-    update: StatusUpdate,
-    actor: str,
-    now: datetime,
-) -> None:
-    REGISTRY.run(
-        IncidentEvent.update_posted,
-        session=session,
-        policy=policy,
-        incident=incident,
-        update=update,
-        actor=actor,
-        now=now,
-    )
-
-
-def run_on_resolved(
-    session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
-) -> None:
-    REGISTRY.run(
-        IncidentEvent.resolved,
-        session=session,
-        policy=policy,
-        incident=incident,
-        actor=actor,
-        now=now,
-    )

@@ -142,7 +142,14 @@ def declare(
         now=now,
         escalation_policy=escalation_policy,
     )
-    hooks.run_on_declared(session, policy, incident, actor, now)
+    hooks.REGISTRY.run(
+        hooks.IncidentEvent.declared,
+        session=session,
+        policy=policy,
+        incident=incident,
+        actor=actor,
+        now=now,
+    )
     return incident
 
 
@@ -184,7 +191,14 @@ def edit(
     if severity is not None and severity.name != incident.severity:
         _change_severity(session, incident, severity, actor, now)
         paging.on_severity_changed(session=session, policy=policy, incident=incident, now=now)
-        hooks.run_on_severity_changed(session, policy, incident, actor, now)
+        hooks.REGISTRY.run(
+            hooks.IncidentEvent.severity_changed,
+            session=session,
+            policy=policy,
+            incident=incident,
+            actor=actor,
+            now=now,
+        )
     if services is not None and services != sorted(s.service for s in incident.services):
         _change_services(session, incident, services, actor, now)
     if roles is not None:
@@ -222,7 +236,15 @@ def transition(
         update = _add_update(
             session, incident, message=message, public=public, actor=actor, now=now
         )
-        hooks.run_on_update_posted(session, policy, incident, update, actor, now)
+        hooks.REGISTRY.run(
+            hooks.IncidentEvent.update_posted,
+            session=session,
+            policy=policy,
+            incident=incident,
+            update=update,
+            actor=actor,
+            now=now,
+        )
     return incident
 
 
@@ -290,7 +312,15 @@ def post_update(
         session, incident, message=data.message, public=data.public, actor=actor, now=now
     )
     paging.on_status_update(session=session, policy=policy, incident=incident, now=now)
-    hooks.run_on_update_posted(session, policy, incident, update, actor, now)
+    hooks.REGISTRY.run(
+        hooks.IncidentEvent.update_posted,
+        session=session,
+        policy=policy,
+        incident=incident,
+        update=update,
+        actor=actor,
+        now=now,
+    )
     return update
 
 
@@ -332,12 +362,26 @@ def _apply_transition(
     )
     if target is IncidentStatus.resolved:
         paging.on_resolved(session=session, incident=incident, now=now)
-        hooks.run_on_resolved(session, policy, incident, actor, now)
+        hooks.REGISTRY.run(
+            hooks.IncidentEvent.resolved,
+            session=session,
+            policy=policy,
+            incident=incident,
+            actor=actor,
+            now=now,
+        )
     elif reopened:
         paging.on_reopened(session=session, policy=policy, incident=incident, now=now)
     elif current is IncidentStatus.triggered:
         paging.on_acknowledged(session=session, incident=incident, now=now)
-        hooks.run_on_acknowledged(session, policy, incident, actor, now)
+        hooks.REGISTRY.run(
+            hooks.IncidentEvent.acknowledged,
+            session=session,
+            policy=policy,
+            incident=incident,
+            actor=actor,
+            now=now,
+        )
 
 
 def _add_update(

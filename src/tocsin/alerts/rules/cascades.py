@@ -17,6 +17,7 @@ __all__ = [
     "CascadeReason",
     "RecentAlert",
     "detect_cascade",
+    "service_components",
 ]
 
 
@@ -95,11 +96,10 @@ def detect_cascade(
     return CascadeDecision(reason is CascadeReason.cascade, reason, alerts, services, origins)
 
 
-def _groups(
-    alerts: list[RecentAlert], depends_on: Mapping[str, Sequence[str]] | None
-) -> list[list[RecentAlert]]:
-    if depends_on is None:
-        return [alerts]
+def service_components(depends_on: Mapping[str, Sequence[str]]) -> dict[str, str]:
+    """Each service named in ``depends_on`` -> a name for the group of services connected
+    to it by dependencies, in either direction and through any services (the sorted
+    member names joined by commas)."""
     parent: dict[str, str] = {}
 
     def find(name: str) -> str:
@@ -110,12 +110,25 @@ def _groups(
         return name
 
     for service, needs in depends_on.items():
+        find(service)
         for need in needs:
             parent[find(service)] = find(need)
+    members: dict[str, list[str]] = {}
+    for name in list(parent):
+        members.setdefault(find(name), []).append(name)
+    return {name: ",".join(sorted(members[find(name)])) for name in parent}
+
+
+def _groups(
+    alerts: list[RecentAlert], depends_on: Mapping[str, Sequence[str]] | None
+) -> list[list[RecentAlert]]:
+    if depends_on is None:
+        return [alerts]
+    components = service_components(depends_on)
     groups: dict[str, list[RecentAlert]] = {}
     for alert in alerts:
         assert alert.service is not None
-        groups.setdefault(find(alert.service), []).append(alert)
+        groups.setdefault(components.get(alert.service, alert.service), []).append(alert)
     return list(groups.values())
 
 
