@@ -65,7 +65,7 @@ class Harness(ClockHarness):
 
     def next_due(self) -> datetime | None:
         with session_scope(self.context.sessions, write=False) as session:
-            return next_due_at(session)
+            return next_due_at(session=session)
 
     def run_due(self) -> None:
         self.worker.run_due()

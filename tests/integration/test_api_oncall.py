@@ -233,7 +233,7 @@ def test_delete_override(alice: httpx.Client, viewer: httpx.Client) -> None:
 
 def handoff_timers(server: Any, schedule: str) -> list[datetime]:
     with session_scope(server.context.sessions, write=False) as session:
-        jobs = pending_jobs(session, key_prefix=f"handoff:{schedule}/")
+        jobs = pending_jobs(session=session, key_prefix=f"handoff:{schedule}/")
         return [job.due_at for job in jobs]
 
 

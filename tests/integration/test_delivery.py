@@ -93,7 +93,7 @@ class Harness(ChannelHarness):
         """Queue one plain message (no incident), as handoff reports are queued."""
         with session_scope(self.context.sessions) as session:
             enqueue(
-                session,
+                session=session,
                 key=key,
                 person=person,
                 kind=NotificationKind.handoff,
@@ -483,7 +483,7 @@ def test_a_delayed_step_of_another_kind_is_skipped_when_moot(
     with session_scope(h.context.sessions) as session:
         incident = service.get(session=session, ref=ref)
         enqueue(
-            session,
+            session=session,
             key="stakeholder/bob",
             person="bob",
             kind=NotificationKind.stakeholder,
@@ -613,7 +613,7 @@ def test_the_pending_view_shows_when_and_why(h: Harness, hook: WebhookReceiver) 
     h.declare()
     h.delivery.run_due()
     with session_scope(h.context.sessions, write=False) as session:
-        rows, total = list_notifications(session, states=["pending"])
+        rows, total = list_notifications(session=session, states=["pending"])
         deliveries = outbox.deliveries_of(session=session, notification_ids=[r.id for r in rows])
     assert total == 1
     [delivery] = deliveries[rows[0].id]

@@ -41,7 +41,7 @@ def _enqueue(sessions: SessionFactory, clock: FakeClock, count: int) -> None:
         for n in range(count):
             key = f"probe/{n}"
             schedule(
-                session,
+                session=session,
                 kind=PROBE,
                 due_at=clock.now(),
                 payload={"key": key},
@@ -107,10 +107,20 @@ def test_scheduling_the_same_key_twice_makes_one_job(database_url: str, clock: F
     try:
         with session_scope(sessions) as session:
             first = schedule(
-                session, kind=PROBE, due_at=clock.now(), payload={}, key="k", now=clock.now()
+                session=session,
+                kind=PROBE,
+                due_at=clock.now(),
+                payload={},
+                key="k",
+                now=clock.now(),
             )
             second = schedule(
-                session, kind=PROBE, due_at=clock.now(), payload={}, key="k", now=clock.now()
+                session=session,
+                kind=PROBE,
+                due_at=clock.now(),
+                payload={},
+                key="k",
+                now=clock.now(),
             )
     finally:
         sessions.engine.dispose()
@@ -130,7 +140,12 @@ def test_a_failing_handler_is_retried_with_backoff_then_marked_failed(
 
     with session_scope(sessions) as session:
         schedule(
-            session, kind=PROBE, due_at=clock.now(), payload={"key": "x"}, key="x", now=clock.now()
+            session=session,
+            kind=PROBE,
+            due_at=clock.now(),
+            payload={"key": "x"},
+            key="x",
+            now=clock.now(),
         )
     worker = Worker(
         sessions=sessions,

@@ -64,7 +64,10 @@ def h(app_context: AppContext, clock: FakeClock) -> Iterator[ChannelHarness]:
 def issue_ref(h: ChannelHarness, ref: str) -> tuple[str, str | None]:
     with session_scope(h.context.sessions, write=False) as session:
         found = find_ref(
-            session, system="jira", kind="issue", subject=incident_subject(h.incident_pk(ref))
+            session=session,
+            system="jira",
+            kind="issue",
+            subject=incident_subject(h.incident_pk(ref)),
         )
         assert found is not None
         return found.external_id, found.url

@@ -281,7 +281,7 @@ def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 def test_prometheus_exposition_parses_and_counts_from_the_database(server: LiveServer) -> None:
     with session_scope(server.context.sessions) as session:
         enqueue(
-            session,
+            session=session,
             key="metrics-test/1",
             person="alice",
             kind=NotificationKind.page,
@@ -377,8 +377,8 @@ def test_a_burn_rate_crossing_notifies_the_team_lead_once(
 
     first = declare()
     with session_scope(app_context.sessions) as session:
-        assert ensure_slo_evaluation(session, now=start)
-        assert not ensure_slo_evaluation(session, now=start)  # idempotent by minute
+        assert ensure_slo_evaluation(session=session, now=start)
+        assert not ensure_slo_evaluation(session=session, now=start)  # idempotent by minute
     worker.run_due()
     assert _burn_notifications(app_context) == []
 

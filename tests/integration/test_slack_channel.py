@@ -101,7 +101,10 @@ class Harness(ChannelHarness):
             found = {}
             for kind in ("channel", "summary", "channel_name"):
                 row = find_ref(
-                    session, system="slack", kind=kind, subject=incident_subject(incident.id)
+                    session=session,
+                    system="slack",
+                    kind=kind,
+                    subject=incident_subject(incident.id),
                 )
                 if row is not None:
                     found[kind] = row.external_id
@@ -176,7 +179,9 @@ def test_incident_channel_from_declaration_to_resolution(
         "channel_name": "incident-2026-03-02-checkout-api-5xx",
     }
     with session_scope(harness.context.sessions, write=False) as session:
-        subject = find_subject(session, system="slack", kind="channel", external_id=channel.id)
+        subject = find_subject(
+            session=session, system="slack", kind="channel", external_id=channel.id
+        )
         assert subject == incident_subject(service.get(session=session, ref=ref).id)
 
     # alice's page went to her DM, with the buttons

@@ -289,7 +289,7 @@ def test_commands_on_an_incident_named_or_from_its_channel(server: LiveServer) -
     with session_scope(server.context.sessions) as session:
         found = service.get(session=session, ref=ref)
         put_ref(
-            session,
+            session=session,
             system="slack",
             kind="channel",
             subject=incident_subject(found.id),
@@ -327,7 +327,7 @@ def test_page_pages_that_person(server: LiveServer) -> None:
     assert answer["text"] == f"Alice Anders paged Bob Baker for *{ref}*: please look at the DB"
     with session_scope(server.context.sessions, write=False) as session:
         found = service.get(session=session, ref=ref)
-        rows, _ = list_notifications(session, incident_id=found.id)
+        rows, _ = list_notifications(session=session, incident_id=found.id)
     [page] = [r for r in rows if r.person == "bob"]
     assert page.kind == "page" and "please look at the DB" in page.body
     assert any("Reassigned to bob: please look at the DB" in s for _, _, s in timeline(server, ref))

@@ -122,8 +122,8 @@ def test_no_internal_field_reaches_any_public_response(
         with session_scope(live_server.context.sessions) as session:
             incident = incidents.get(session=session, ref=inc)
             record(
-                session,
-                incident,
+                session=session,
+                incident=incident,
                 now=live_server.clock.now(),
                 actor=SECRET,
                 kind="alert_linked",
@@ -131,7 +131,7 @@ def test_no_internal_field_reaches_any_public_response(
                 data={"labels": {"alertname": f"HighErrorRate{SECRET}", "pod": SECRET}},
             )
             enqueue(
-                session,
+                session=session,
                 key=f"leak-test:{SECRET}",
                 person=SECRET,
                 kind=NotificationKind.page,

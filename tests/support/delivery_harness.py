@@ -123,7 +123,11 @@ class ChannelHarness(ClockHarness):
 
     def next_due(self) -> datetime | None:
         with session_scope(self.context.sessions, write=False) as session:
-            due = [d for d in (next_due_at(session), outbox.next_wakeup_at(session=session)) if d]
+            due = [
+                d
+                for d in (next_due_at(session=session), outbox.next_wakeup_at(session=session))
+                if d
+            ]
         return min(due) if due else None
 
     def run_due(self) -> None:
@@ -141,7 +145,7 @@ class ChannelHarness(ClockHarness):
 
     def notifications(self, *states: str) -> list[Notification]:
         with session_scope(self.context.sessions, write=False) as session:
-            rows, _ = list_notifications(session, states=states)
+            rows, _ = list_notifications(session=session, states=states)
             return rows
 
     def timeline(self, ref: str) -> list[tuple[str, str]]:

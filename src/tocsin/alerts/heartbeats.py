@@ -140,9 +140,11 @@ def _ping(
     heartbeat.interval_seconds = seconds
     heartbeat.last_ping_at = now
     heartbeat.due_at = now + timedelta(seconds=seconds)
-    cancel_jobs(session, key_prefix=_prefix(heartbeat.id), now=now, kinds=(HEARTBEAT_MISSED,))
+    cancel_jobs(
+        session=session, key_prefix=_prefix(heartbeat.id), now=now, kinds=(HEARTBEAT_MISSED,)
+    )
     schedule(
-        session,
+        session=session,
         kind=HEARTBEAT_MISSED,
         due_at=heartbeat.due_at,
         payload={"heartbeat_id": heartbeat.id, "ping_at": now.isoformat()},
@@ -173,8 +175,8 @@ def _recovered(
     if incident is None or incident.status not in _ACTIVE:
         return
     record(
-        session,
-        incident,
+        session=session,
+        incident=incident,
         now=now,
         actor=SYSTEM_ACTOR,
         kind="heartbeat_received",
@@ -235,8 +237,8 @@ def handle_heartbeat_missed(
         detected_at=heartbeat.due_at,
     )
     record(
-        session,
-        incident,
+        session=session,
+        incident=incident,
         now=now,
         actor=SYSTEM_ACTOR,
         kind="heartbeat_missed",

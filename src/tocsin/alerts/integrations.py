@@ -130,7 +130,7 @@ def disable_integration(*, session: Session, name: str, now: datetime) -> Integr
     if integration.disabled_at is None:
         integration.disabled_at = now
         for prefix in heartbeat_key_prefixes(session=session, integration=integration):
-            cancel_jobs(session, key_prefix=prefix, now=now, kinds=(HEARTBEAT_MISSED,))
+            cancel_jobs(session=session, key_prefix=prefix, now=now, kinds=(HEARTBEAT_MISSED,))
     return integration
 
 

@@ -85,8 +85,8 @@ class Context:
 
     def timeline(self, incident: Incident, kind: str, summary: str, **data: Any) -> None:
         record(
-            self.session,
-            incident,
+            session=self.session,
+            incident=incident,
             now=self.now,
             actor=SYSTEM_ACTOR,
             kind=kind,

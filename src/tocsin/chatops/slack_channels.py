@@ -98,7 +98,7 @@ def _qualifies(policy: Policy, settings: SlackChannel, incident: Incident) -> bo
 def _responders(*, session: Session, policy: Policy, incident: Incident) -> list[str]:
     """Slack ids of the people paged for the incident and of its role holders."""
     names = {r.person for r in incident.roles}
-    paged, _ = list_notifications(session, incident_id=incident.id, limit=1000)
+    paged, _ = list_notifications(session=session, incident_id=incident.id, limit=1000)
     names.update(n.person for n in paged if n.kind == NotificationKind.page.value and n.person)
     ids = []
     for name in sorted(names):
@@ -118,7 +118,7 @@ def _reserve_name(
     now: datetime,
 ) -> str:
     name = incident_channel_name(settings.channel_prefix, incident.created_at, incident.title)
-    holder = find_subject(session, system=SYSTEM, kind=NAME_REF, external_id=name)
+    holder = find_subject(session=session, system=SYSTEM, kind=NAME_REF, external_id=name)
     if holder is not None and holder != subject:
         name = incident_channel_name(
             settings.channel_prefix,
@@ -127,7 +127,7 @@ def _reserve_name(
             suffix=f"-{incident.number}",
         )
     put_ref(
-        session,
+        session=session,
         system=SYSTEM,
         kind=NAME_REF,
         subject=subject,
@@ -148,7 +148,7 @@ def _open(
     now: datetime,
 ) -> None:
     subject = incident_subject(incident.id)
-    if find_ref(session, system=SYSTEM, kind=NAME_REF, subject=subject) is not None:
+    if find_ref(session=session, system=SYSTEM, kind=NAME_REF, subject=subject) is not None:
         return
     name = _reserve_name(
         session=session,
@@ -160,7 +160,7 @@ def _open(
     )
     ref = format_incident_id(incident.number)
     enqueue(
-        session,
+        session=session,
         key=f"slack:{channel}/{subject}/open",
         person="",
         kind=NotificationKind.broadcast,
@@ -197,14 +197,14 @@ def _post(
     """Queue ``text`` for the incident's channel, if it has one, through the Slack channel
     (workspace) that opened it."""
     subject = incident_subject(incident.id)
-    reserved = find_ref(session, system=SYSTEM, kind=NAME_REF, subject=subject)
+    reserved = find_ref(session=session, system=SYSTEM, kind=NAME_REF, subject=subject)
     if reserved is None:
         return
     name = reserved.external_id
     ref = format_incident_id(incident.number)
     channel = str(reserved.data.get("via") or "slack")
     enqueue(
-        session,
+        session=session,
         key=f"slack:{channel}/{subject}/{event}",
         person="",
         kind=NotificationKind.broadcast,
@@ -250,7 +250,7 @@ def on_severity_changed(
     *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
 ) -> None:
     subject = incident_subject(incident.id)
-    if find_ref(session, system=SYSTEM, kind=NAME_REF, subject=subject) is None:
+    if find_ref(session=session, system=SYSTEM, kind=NAME_REF, subject=subject) is None:
         on_declared(session=session, policy=policy, incident=incident, actor=actor, now=now)
         return
     text = f"Severity is now *{incident.severity}* (changed by {actor})"

@@ -90,7 +90,10 @@ class _Call:
         if _INCIDENT_ARG.match(first):
             return service.get(session=self.session, ref=first), remaining.strip()
         subject = find_subject(
-            self.session, system=SYSTEM, kind=CHANNEL_REF, external_id=self.command.channel_id
+            session=self.session,
+            system=SYSTEM,
+            kind=CHANNEL_REF,
+            external_id=self.command.channel_id,
         )
         if subject is not None and subject.startswith("incident:"):
             found = service.get_by_id(session=self.session, incident_id=int(subject[9:]))
@@ -150,7 +153,7 @@ def _create(call: _Call, rest: str) -> Reply:
     if services:
         lines.append(f"Services: {', '.join(sorted(services))}")
     reserved = find_ref(
-        call.session, system=SYSTEM, kind=NAME_REF, subject=incident_subject(incident.id)
+        session=call.session, system=SYSTEM, kind=NAME_REF, subject=incident_subject(incident.id)
     )
     if reserved is not None:
         lines.append(f"Incident channel: #{reserved.external_id}")

@@ -94,8 +94,8 @@ def run_command(
     try:
         with session.begin_nested():
             record(
-                session,
-                incident,
+                session=session,
+                incident=incident,
                 now=now,
                 actor=person.name,
                 kind="chatops_command",

@@ -1,6 +1,6 @@
 """Durable timers: the jobs table, written inside the caller's transaction.
 
-Any service sets a timer with `schedule(session, ...)` in the same transaction as the
+Any service sets a timer with `schedule(session=session, ...)` in the same transaction as the
 state change that needs it, so a rolled-back change leaves no timer behind and a
 committed one is never lost. Workers claim due jobs (`FOR UPDATE SKIP LOCKED` on
 PostgreSQL; SQLite has a single writer) and complete each in the transaction that
@@ -107,8 +107,8 @@ _UPSERTS = {dialect: _upsert(dialect) for dialect in ("sqlite", "postgresql")}
 
 
 def schedule(
-    session: Session,
     *,
+    session: Session,
     kind: str,
     due_at: datetime,
     payload: dict[str, Any],
@@ -131,7 +131,7 @@ def schedule(
 
 
 def cancel_jobs(
-    session: Session, *, key_prefix: str, now: datetime, kinds: tuple[str, ...] = ()
+    *, session: Session, key_prefix: str, now: datetime, kinds: tuple[str, ...] = ()
 ) -> int:
     """Cancel pending jobs whose key starts with `key_prefix` (optionally of some kinds).
 
@@ -151,7 +151,7 @@ def cancel_jobs(
     return int(session.connection().execute(stmt).rowcount)
 
 
-def pending_jobs(session: Session, *, key_prefix: str) -> list[Job]:
+def pending_jobs(*, session: Session, key_prefix: str) -> list[Job]:
     return list(
         session.scalars(
             select(Job)
@@ -161,7 +161,7 @@ def pending_jobs(session: Session, *, key_prefix: str) -> list[Job]:
     )
 
 
-def lock_due(session: Session, *, now: datetime, limit: int) -> list[Job]:
+def lock_due(*, session: Session, now: datetime, limit: int) -> list[Job]:
     """Up to `limit` due jobs, locked until the caller's transaction ends.
 
     On PostgreSQL other workers skip the locked rows (`SKIP LOCKED`) and take the next
@@ -180,13 +180,13 @@ def lock_due(session: Session, *, now: datetime, limit: int) -> list[Job]:
     return list(session.scalars(query))
 
 
-def purge_finished(session: Session, *, before: datetime) -> int:
+def purge_finished(*, session: Session, before: datetime) -> int:
     """Delete jobs that finished before `before` (self-rescheduling timers add up)."""
     stmt = delete(Job).where(Job.state != JobState.pending, Job.finished_at < before)
     return int(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
 
 
-def next_due_at(session: Session) -> datetime | None:
+def next_due_at(*, session: Session) -> datetime | None:
     return session.scalar(
         select(Job.due_at).where(Job.state == JobState.pending).order_by(Job.due_at).limit(1)
     )

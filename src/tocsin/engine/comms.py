@@ -258,7 +258,7 @@ class BroadcastFeed:
             if len(target) > 80:
                 target = hashlib.sha256(target.encode()).hexdigest()[:16]
             queued += enqueue(
-                session,
+                session=session,
                 key=f"bcast:{event.id}/{plan.broadcast}/{plan.destination}/{target}",
                 person="",
                 kind=NotificationKind.broadcast,

@@ -29,8 +29,8 @@ def record_failure(*, session: Session, row: Delivery, error: str, now: datetime
         return
     who = row.person or row.target or "the broadcast"
     record(
-        session,
-        incident,
+        session=session,
+        incident=incident,
         now=now,
         actor=SYSTEM_ACTOR,
         kind="notification_failed",

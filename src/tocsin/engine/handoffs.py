@@ -106,7 +106,7 @@ def handle_handoff(
         for person in people:
             role = "incoming" if person == change.incoming else "outgoing"
             enqueue(
-                session,
+                session=session,
                 key=f"{handoff_key(name, at)}/{person}",
                 person=person,
                 kind=NotificationKind.handoff,

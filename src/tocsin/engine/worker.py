@@ -88,7 +88,7 @@ class Worker:
                 try:
                     self.run_due()
                     with session_scope(self.sessions, write=False) as session:
-                        due = next_due_at(session)
+                        due = next_due_at(session=session)
                 except SQLAlchemyError as exc:
                     log.warning("worker: database unavailable (%s); retrying", type(exc).__name__)
                     stop.wait(1.0)
@@ -111,8 +111,8 @@ class Worker:
         now = self.clock.now()
         with session_scope(self.sessions) as session:
             ensure_handoff_jobs(session=session, policy=policy, now=now)
-            ensure_slo_evaluation(session, now=now)
-            purge_finished(session, before=now - FINISHED_JOB_RETENTION)
+            ensure_slo_evaluation(session=session, now=now)
+            purge_finished(session=session, before=now - FINISHED_JOB_RETENTION)
         self._prepared_for = policy
 
     def _run_batch(self) -> int:
@@ -121,7 +121,7 @@ class Worker:
         now = self.clock.now()
         context = EngineContext(self.policy.current, now)
         with session_scope(self.sessions) as session:
-            jobs = lock_due(session, now=now, limit=self.batch)
+            jobs = lock_due(session=session, now=now, limit=self.batch)
             for job in jobs:
                 self._handle(session, job, context)
             return len(jobs)

@@ -61,7 +61,15 @@ def _record(
     summary: str,
     data: dict[str, Any],
 ) -> None:
-    record(session, incident, now=now, actor=actor, kind=kind, summary=summary, data=data)
+    record(
+        session=session,
+        incident=incident,
+        now=now,
+        actor=actor,
+        kind=kind,
+        summary=summary,
+        data=data,
+    )
 
 
 __all__ = [

@@ -16,9 +16,9 @@ SYSTEM_ACTOR = "tocsin"
 
 
 def record(
+    *,
     session: Session,
     incident: Incident,
-    *,
     now: datetime,
     actor: str,
     kind: str,

@@ -70,11 +70,11 @@ def _next_tick(now: datetime) -> datetime:
     return now.astimezone(UTC).replace(second=0, microsecond=0) + _TICK
 
 
-def ensure_slo_evaluation(session: Session, *, now: datetime) -> bool:
+def ensure_slo_evaluation(*, session: Session, now: datetime) -> bool:
     """Schedule ``slo_evaluate`` for the next whole minute (a no-op if it already is)."""
     tick = _next_tick(now)
     return schedule(
-        session,
+        session=session,
         kind=SLO_EVALUATE,
         due_at=tick,
         payload={},
@@ -120,7 +120,12 @@ def evaluate_burn_rates(*, session: Session, policy: Policy, now: datetime) -> i
     for snapshot in slo_snapshots(session=session, policy=policy, now=now):
         for crossing in _crossings(snapshot, now):
             new += schedule(
-                session, kind=SLO_BURN, due_at=now, payload=crossing, key=crossing["key"], now=now
+                session=session,
+                kind=SLO_BURN,
+                due_at=now,
+                payload=crossing,
+                key=crossing["key"],
+                now=now,
             )
     return new
 
@@ -137,7 +142,7 @@ def handle_slo_evaluate(
     except Exception:
         log.exception("slo_evaluate failed; trying again in a minute")
         outcome = "failed"
-    ensure_slo_evaluation(session, now=context.now)
+    ensure_slo_evaluation(session=session, now=context.now)
     return outcome
 
 
@@ -159,8 +164,8 @@ def handle_slo_burn(session: Session, context: HandlerContext, payload: Mapping[
     present = [i for i in incidents if i is not None]
     for incident in present:
         record(
-            session,
-            incident,
+            session=session,
+            incident=incident,
             now=context.now,
             actor=SYSTEM_ACTOR,
             kind=TIMELINE_KIND,
@@ -172,7 +177,7 @@ def handle_slo_burn(session: Session, context: HandlerContext, payload: Mapping[
         return "no team lead to notify"
     refs = ", ".join(format_incident_id(i.number) for i in present) or "none open"
     enqueue(
-        session,
+        session=session,
         key=f"{payload['key']}/{lead}",
         person=lead,
         kind=NotificationKind.slo_burn,

@@ -40,7 +40,7 @@ def incident_subject(incident_id: int) -> str:
     return f"incident:{incident_id}"
 
 
-def find_ref(session: Session, *, system: str, kind: str, subject: str) -> ExternalRef | None:
+def find_ref(*, session: Session, system: str, kind: str, subject: str) -> ExternalRef | None:
     return session.scalar(
         select(ExternalRef).where(
             ExternalRef.system == system, ExternalRef.kind == kind, ExternalRef.subject == subject
@@ -48,7 +48,7 @@ def find_ref(session: Session, *, system: str, kind: str, subject: str) -> Exter
     )
 
 
-def find_subject(session: Session, *, system: str, kind: str, external_id: str) -> str | None:
+def find_subject(*, session: Session, system: str, kind: str, external_id: str) -> str | None:
     """The Tocsin subject an outside id belongs to (a Slack channel id -> "incident:12")."""
     return session.scalar(
         select(ExternalRef.subject).where(
@@ -60,8 +60,8 @@ def find_subject(session: Session, *, system: str, kind: str, external_id: str) 
 
 
 def put_ref(
-    session: Session,
     *,
+    session: Session,
     system: str,
     kind: str,
     subject: str,
@@ -71,7 +71,7 @@ def put_ref(
     data: Mapping[str, Any] | None = None,
 ) -> ExternalRef:
     """Create or update the reference (the caller's transaction commits it)."""
-    ref = find_ref(session, system=system, kind=kind, subject=subject)
+    ref = find_ref(session=session, system=system, kind=kind, subject=subject)
     if ref is None:
         ref = ExternalRef(
             system=system,

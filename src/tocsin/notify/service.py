@@ -22,8 +22,8 @@ PERSON_CHANNEL = "person"
 
 
 def enqueue(
-    session: Session,
     *,
+    session: Session,
     key: str,
     person: str,
     kind: NotificationKind,
@@ -92,8 +92,8 @@ _INSERTS = {dialect: _insert(dialect) for dialect in ("sqlite", "postgresql")}
 
 
 def list_notifications(
-    session: Session,
     *,
+    session: Session,
     incident_id: int | None = None,
     states: Sequence[str] = (),
     limit: int = 100,
@@ -109,7 +109,7 @@ def list_notifications(
     )
 
 
-def cancel_pending(session: Session, *, incident_id: int, kinds: Sequence[NotificationKind]) -> int:
+def cancel_pending(*, session: Session, incident_id: int, kinds: Sequence[NotificationKind]) -> int:
     """Drop messages not yet sent that an acknowledgement or resolution made moot.
 
     Messages not yet split into deliveries are cancelled whole; of the others, every

@@ -274,14 +274,14 @@ def reschedule_handoff(
     *, session: Session, policy: Policy, schedule: str, now: datetime, after: datetime | None = None
 ) -> datetime | None:
     """Replace the schedule's standing handoff job with one for its next handoff."""
-    cancel_jobs(session, key_prefix=f"handoff:{schedule}/", now=now)
+    cancel_jobs(session=session, key_prefix=f"handoff:{schedule}/", now=now)
     definition = policy.schedule(schedule)
     if definition is None:
         return None
     at = next_handoff_at(session=session, schedule=definition, after=after or now)
     if at is not None:
         job_schedule(
-            session,
+            session=session,
             kind=HANDOFF,
             due_at=at,
             now=now,
@@ -297,7 +297,7 @@ def ensure_handoff_jobs(*, session: Session, policy: Policy, now: datetime) -> i
     for item in policy.schedules:
         at = next_handoff_at(session=session, schedule=item, after=now)
         if at is not None and job_schedule(
-            session,
+            session=session,
             kind=HANDOFF,
             due_at=at,
             now=now,

@@ -76,7 +76,7 @@ def schedule_deadlines(*, session: Session, pm: Postmortem, base: datetime, now:
     for stage, at in due_dates(pm).items():
         assert at is not None
         schedule(
-            session,
+            session=session,
             kind=DUE_JOB,
             due_at=at,
             payload={"postmortem_id": pm.id, "stage": stage.value},
@@ -86,7 +86,7 @@ def schedule_deadlines(*, session: Session, pm: Postmortem, base: datetime, now:
 
 
 def cancel_deadlines(*, session: Session, pm: Postmortem, now: datetime) -> None:
-    cancel_jobs(session, key_prefix=_prefix(pm), now=now, kinds=(DUE_JOB,))
+    cancel_jobs(session=session, key_prefix=_prefix(pm), now=now, kinds=(DUE_JOB,))
 
 
 def recipients(policy: Policy, pm: Postmortem, incident: Incident) -> list[str]:
@@ -115,7 +115,7 @@ def notify(
 ) -> None:
     ref, inc = format_postmortem_id(pm.number), format_incident_id(incident.number)
     enqueue(
-        session,
+        session=session,
         key=f"{_prefix(pm)}{key}/{person}",
         person=person,
         kind=NotificationKind.postmortem,
@@ -168,8 +168,8 @@ def handle_due_job(session: Session, context: JobContext, payload: Mapping[str, 
         )
     who = f"reminded {', '.join(people)}" if people else "nobody to remind (no owner)"
     record(
-        session,
-        incident,
+        session=session,
+        incident=incident,
         now=now,
         actor=SYSTEM_ACTOR,
         kind="postmortem_overdue",

@@ -202,7 +202,7 @@ def _sync_one(
     with session_scope(sessions) as session:
         now = clock.now()
         put_ref(
-            session,
+            session=session,
             system=SYSTEM,
             kind="issue",
             subject=actions.item_subject(item.id),

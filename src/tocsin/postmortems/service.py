@@ -313,8 +313,8 @@ def move(
     pm.updated_at = now
     verb = "published" if target is PostmortemStatus.published else "submitted for review"
     record(
-        session,
-        incident,
+        session=session,
+        incident=incident,
         now=now,
         actor=actor,
         kind=f"postmortem_{'published' if target is PostmortemStatus.published else 'submitted'}",

@@ -87,8 +87,8 @@ def _qualifies(policy: Policy, incident: Incident) -> bool:
 
 def _note(*, session: Session, incident: Incident, now: datetime, summary: str, code: str) -> None:
     record(
-        session,
-        incident,
+        session=session,
+        incident=incident,
         now=now,
         actor=SYSTEM_ACTOR,
         kind="status_page",

@@ -141,7 +141,7 @@ def subscribe(*, session: Session, policy: Policy, email: str, now: datetime) ->
     session.flush()
     link = _link(settings, "/subscribe/confirm", token)
     enqueue(
-        session,
+        session=session,
         key=f"statuspage:confirm:{subscriber.id}:{subscriber.confirm_token[:16]}",
         person=EMAIL_PREFIX + address,
         kind=NotificationKind.subscriber,
@@ -205,7 +205,7 @@ def schedule_notification(
     if not policy.status_page.automation.notify_subscribers or not _anyone(session=session):
         return
     schedule(
-        session,
+        session=session,
         kind=NOTIFY,
         due_at=now,
         payload={"update_id": update.id},
@@ -220,7 +220,7 @@ def schedule_maintenance_notification(
     if not policy.status_page.automation.notify_subscribers or not _anyone(session=session):
         return
     schedule(
-        session,
+        session=session,
         kind=NOTIFY,
         due_at=now,
         payload={"maintenance_id": maintenance.id},
@@ -313,7 +313,7 @@ def handle_notify(
     for subscriber in _confirmed(session=session):
         footer, data = _footer(settings, subscriber)
         queued += enqueue(
-            session,
+            session=session,
             key=f"{key}:{subscriber.id}",
             person=EMAIL_PREFIX + subscriber.email,
             kind=NotificationKind.subscriber,

@@ -103,8 +103,8 @@ def start(
     session.flush()
     if ep is None:
         record(
-            session,
-            incident,
+            session=session,
+            incident=incident,
             now=now,
             actor=SYSTEM_ACTOR,
             kind="escalation_missing",
@@ -137,8 +137,8 @@ def page_from(
             esc.state = EscalationState.exhausted
             esc.next_escalation_at = None
             record(
-                session,
-                incident,
+                session=session,
+                incident=incident,
                 now=now,
                 actor=SYSTEM_ACTOR,
                 kind="escalation_exhausted",
@@ -163,8 +163,8 @@ def page_from(
                 reason=f"{where} ({trigger})",
             )
             record(
-                session,
-                incident,
+                session=session,
+                incident=incident,
                 now=now,
                 actor=SYSTEM_ACTOR,
                 kind="paged",
@@ -181,8 +181,8 @@ def page_from(
             schedule_escalation(session, incident, esc, number + 1, now + step.timeout, now)
             return people
         record(
-            session,
-            incident,
+            session=session,
+            incident=incident,
             now=now,
             actor=SYSTEM_ACTOR,
             kind="tier_unreachable",
@@ -206,7 +206,7 @@ def page_people(
     """Queue one page per person; ``key`` (from :class:`JobKeys`) is the base of their keys."""
     for person in people:
         enqueue(
-            session,
+            session=session,
             key=f"{key}/{person}",
             person=person,
             kind=kind,
@@ -234,8 +234,8 @@ def assign_commander(session: Session, policy: Policy, incident: Incident, now: 
         if policy.commander_assignment is None:
             return
         record(
-            session,
-            incident,
+            session=session,
+            incident=incident,
             now=now,
             actor=SYSTEM_ACTOR,
             kind="commander_unassigned",
@@ -246,8 +246,8 @@ def assign_commander(session: Session, policy: Policy, incident: Incident, now: 
         IncidentRole(role="commander", person=person, assigned_at=now, assigned_by=SYSTEM_ACTOR)
     )
     record(
-        session,
-        incident,
+        session=session,
+        incident=incident,
         now=now,
         actor=SYSTEM_ACTOR,
         kind="role_assigned",

@@ -56,9 +56,9 @@ def on_acknowledged(*, session: Session, incident: Incident, now: datetime) -> N
     if esc is None:
         return
     keys = JobKeys(incident.id, esc.epoch)
-    cancel_jobs(session, key_prefix=keys.escalations, now=now)
-    cancel_jobs(session, key_prefix=keys.ack_slas, now=now)
-    cancel_pending(session, incident_id=incident.id, kinds=[NotificationKind.page])
+    cancel_jobs(session=session, key_prefix=keys.escalations, now=now)
+    cancel_jobs(session=session, key_prefix=keys.ack_slas, now=now)
+    cancel_pending(session=session, incident_id=incident.id, kinds=[NotificationKind.page])
     if esc.state == EscalationState.active:
         esc.state = EscalationState.acknowledged
     esc.next_escalation_at = None
@@ -67,9 +67,9 @@ def on_acknowledged(*, session: Session, incident: Incident, now: datetime) -> N
 
 def on_resolved(*, session: Session, incident: Incident, now: datetime) -> None:
     """Resolving cancels everything still pending for the incident."""
-    cancel_jobs(session, key_prefix=JobKeys(incident.id).incident, now=now)
+    cancel_jobs(session=session, key_prefix=JobKeys(incident.id).incident, now=now)
     cancel_pending(
-        session,
+        session=session,
         incident_id=incident.id,
         kinds=[NotificationKind.page, NotificationKind.stakeholder, NotificationKind.reminder],
     )
@@ -88,10 +88,10 @@ def on_severity_changed(
     if esc is None or not is_active(incident.status):
         return
     keys = JobKeys(incident.id, esc.epoch)
-    cancel_jobs(session, key_prefix=keys.stakeholders, now=now)
+    cancel_jobs(session=session, key_prefix=keys.stakeholders, now=now)
     schedule_stakeholders(session, policy, incident, esc, now)
     if incident.status == IncidentStatus.triggered:
-        cancel_jobs(session, key_prefix=keys.ack_slas, now=now)
+        cancel_jobs(session=session, key_prefix=keys.ack_slas, now=now)
         schedule_ack_sla(session, policy, incident, esc, now)
     schedule_update_reminder(session, policy, incident, since=now, now=now)
 

@@ -43,8 +43,8 @@ def escalate_now(
     esc, ep = require_escalation(session, policy, incident, now)
     if ep is None:
         record(
-            session,
-            incident,
+            session=session,
+            incident=incident,
             now=now,
             actor=actor,
             kind="escalation_missing",
@@ -59,11 +59,11 @@ def escalate_now(
         number = round_ * tiers + (tier - 1)
     else:
         number = esc.step + 1
-    cancel_jobs(session, key_prefix=JobKeys(incident.id, esc.epoch).escalations, now=now)
+    cancel_jobs(session=session, key_prefix=JobKeys(incident.id, esc.epoch).escalations, now=now)
     esc.repages += 1
     record(
-        session,
-        incident,
+        session=session,
+        incident=incident,
         now=now,
         actor=actor,
         kind="escalated",
@@ -90,7 +90,7 @@ def repage(
             actor=actor,
             reason="re-page",
         )
-    cancel_jobs(session, key_prefix=JobKeys(incident.id, esc.epoch).escalations, now=now)
+    cancel_jobs(session=session, key_prefix=JobKeys(incident.id, esc.epoch).escalations, now=now)
     esc.repages += 1
     return page_from(
         session, policy, incident, esc, ep, esc.step, now, trigger=f"re-paged by {actor}"
@@ -128,15 +128,15 @@ def reassign(
         reason=reason,
     )
     record(
-        session,
-        incident,
+        session=session,
+        incident=incident,
         now=now,
         actor=actor,
         kind="reassigned",
         summary=f"Reassigned to {person}" + (f": {note}" if note else ""),
         data={"person": person, **({"note": note} if note else {})},
     )
-    cancel_jobs(session, key_prefix=keys.escalations, now=now)
+    cancel_jobs(session=session, key_prefix=keys.escalations, now=now)
     if ep is not None:
         step = escalation_step(ep, max(esc.step, 0))
         timeout = step.timeout if step else policy.severity(incident.severity).escalate_after

@@ -77,8 +77,8 @@ def handle_escalate(
     ep = policy.escalation_policy(esc.policy) if esc.policy else None
     if ep is None:
         record(
-            session,
-            incident,
+            session=session,
+            incident=incident,
             now=now,
             actor=SYSTEM_ACTOR,
             kind="escalation_missing",
@@ -132,8 +132,8 @@ def handle_stakeholder(
         reason=f"stakeholder matrix for {incident.severity}: informed at {elapsed}",
     )
     record(
-        session,
-        incident,
+        session=session,
+        incident=incident,
         now=now,
         actor=SYSTEM_ACTOR,
         kind="stakeholders_notified",
@@ -159,8 +159,8 @@ def handle_ack_sla(
         return TimerOutcome.stale
     within = fmt(policy.severity(incident.severity).respond_within)
     record(
-        session,
-        incident,
+        session=session,
+        incident=incident,
         now=now,
         actor=SYSTEM_ACTOR,
         kind="sla_breached",
@@ -222,8 +222,8 @@ def handle_update_reminder(
             reason=f"no status update for {overdue} ({incident.severity} cadence)",
         )
     record(
-        session,
-        incident,
+        session=session,
+        incident=incident,
         now=now,
         actor=SYSTEM_ACTOR,
         kind="update_overdue",

@@ -117,7 +117,7 @@ def schedule_escalation(
 ) -> None:
     esc.next_escalation_at = due
     schedule(
-        session,
+        session=session,
         kind=ESCALATE,
         due_at=due,
         now=now,
@@ -132,7 +132,7 @@ def schedule_stakeholders(
     keys = JobKeys(incident.id, esc.epoch)
     for index, step in enumerate(stakeholder_steps(policy, incident.severity)):
         schedule(
-            session,
+            session=session,
             kind=STAKEHOLDER,
             due_at=max(esc.started_at + step.after, now),
             now=now,
@@ -151,7 +151,7 @@ def schedule_ack_sla(
 ) -> None:
     within = policy.severity(incident.severity).respond_within
     schedule(
-        session,
+        session=session,
         kind=ACK_SLA,
         due_at=max(esc.started_at + within, now),
         now=now,
@@ -172,10 +172,10 @@ def schedule_update_reminder(
     """``fresh``: the incident was just declared and has no reminder to replace."""
     keys = JobKeys(incident.id)
     if not fresh:
-        cancel_jobs(session, key_prefix=keys.update_reminders, now=now)
+        cancel_jobs(session=session, key_prefix=keys.update_reminders, now=now)
     due = since + policy.severity(incident.severity).update_every
     schedule(
-        session,
+        session=session,
         kind=UPDATE_REMINDER,
         due_at=due,
         now=now,

@@ -44,7 +44,7 @@ class ChannelServices:
 
     def find(self, *, system: str, kind: str, subject: str) -> StoredRef | None:
         with session_scope(self.sessions, write=False) as session:
-            ref = find_ref(session, system=system, kind=kind, subject=subject)
+            ref = find_ref(session=session, system=system, kind=kind, subject=subject)
             return None if ref is None else StoredRef(ref.external_id, ref.url, dict(ref.data))
 
     def put(
@@ -59,7 +59,7 @@ class ChannelServices:
     ) -> None:
         with session_scope(self.sessions) as session:
             put_ref(
-                session,
+                session=session,
                 system=system,
                 kind=kind,
                 subject=subject,
@@ -77,11 +77,11 @@ class ChannelServices:
         now = self.clock.now()
         try:
             with session_scope(self.sessions) as session:
-                ref = find_ref(session, system=system, kind="claim", subject=subject)
+                ref = find_ref(session=session, system=system, kind="claim", subject=subject)
                 if ref is not None and ref.updated_at > now - stale_after:
                     return ref.external_id == holder
                 put_ref(
-                    session,
+                    session=session,
                     system=system,
                     kind="claim",
                     subject=subject,
@@ -95,7 +95,7 @@ class ChannelServices:
     def release(self, *, system: str, subject: str, holder: str) -> None:
         """Give up ``holder``'s claim (nothing was created: the next sender may try)."""
         with session_scope(self.sessions) as session:
-            ref = find_ref(session, system=system, kind="claim", subject=subject)
+            ref = find_ref(session=session, system=system, kind="claim", subject=subject)
             if ref is not None and ref.external_id == holder:
                 session.delete(ref)
 

@@ -123,7 +123,7 @@ def incident_context(*, session: Session, policy: Policy, incident: Incident) ->
     read = service.to_read(incident)
     linked = alerts.alerts_for_incident(session=session, incident_id=incident.id, limit=ALERT_LIMIT)
     notifications, notification_total = list_notifications(
-        session, incident_id=incident.id, limit=NOTIFICATION_LIMIT
+        session=session, incident_id=incident.id, limit=NOTIFICATION_LIMIT
     )
     role_labels = {r.name: r.label for r in policy.roles}
     return {

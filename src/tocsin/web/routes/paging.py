@@ -101,7 +101,9 @@ def incident_notifications(
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> NotificationList:
     """Who was paged or told, when, and why."""
-    rows, total = list_notifications(session, incident_id=incident.id, limit=limit, offset=offset)
+    rows, total = list_notifications(
+        session=session, incident_id=incident.id, limit=limit, offset=offset
+    )
     ref = format_incident_id(incident.number)
     deliveries = deliveries_of(session=session, notification_ids=[r.id for r in rows])
     return NotificationList(items=[_read(r, ref, deliveries) for r in rows], total=total)
@@ -116,7 +118,7 @@ def notifications(
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> NotificationList:
     rows, total = list_notifications(
-        session, states=[s.value for s in state], limit=limit, offset=offset
+        session=session, states=[s.value for s in state], limit=limit, offset=offset
     )
     numbers = service.numbers_by_id(session=session, ids={r.incident_id for r in rows})
     deliveries = deliveries_of(session=session, notification_ids=[r.id for r in rows])
