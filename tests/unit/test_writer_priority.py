@@ -149,3 +149,32 @@ def test_a_flood_of_priority_writers_never_starves_bulk_work(tmp_path: Path) -> 
         stop.set()
         for thread in [*flooders, alerts]:
             thread.join(10)
+
+
+def test_a_person_goes_before_the_engine_and_deliveries(tmp_path: Path, patient: None) -> None:
+    lock = WriterLock(tmp_path / "db.writer-lock")
+    order: list[str] = []
+    release = threading.Event()
+
+    def holder() -> None:
+        with lock.held(background=True):
+            order.append("holder")
+            release.wait(10)
+
+    def writer(name: str, background: bool) -> None:
+        with lock.held(background=background):
+            order.append(name)
+
+    first = threading.Thread(target=holder)
+    first.start()
+    _wait_until(lambda: order == ["holder"])
+    engine = threading.Thread(target=writer, args=("engine", True))
+    engine.start()
+    _wait_until(lambda: lock._priority_waiting == 1)
+    person = threading.Thread(target=writer, args=("person", False))
+    person.start()
+    _wait_until(lambda: lock._foreground_waiting == 1)
+    release.set()
+    for thread in (first, engine, person):
+        thread.join(10)
+    assert order == ["holder", "person", "engine"]

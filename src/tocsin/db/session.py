@@ -29,16 +29,17 @@ class SessionFactory:
 
 @contextmanager
 def session_scope(
-    factory: SessionFactory, *, write: bool = True, bulk: bool = False
+    factory: SessionFactory, *, write: bool = True, bulk: bool = False, background: bool = False
 ) -> Iterator[Session]:
     """Open a transaction, commit it if the block succeeds, roll it back otherwise.
 
     ``bulk``: a short transaction of bulk work (alert ingestion) that steps aside for
-    every other writer (:mod:`tocsin.db.writers`).
+    every other writer; ``background``: the engine's or the delivery worker's, which
+    step aside for a person's (:mod:`tocsin.db.writers`).
     """
     with ExitStack() as stack:
         if write and factory.writers is not None:
-            stack.enter_context(factory.writers.held(bulk=bulk))
+            stack.enter_context(factory.writers.held(bulk=bulk, background=background))
         session = factory()
         try:
             session.connection(execution_options={WRITE_OPTION: write})

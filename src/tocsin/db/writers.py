@@ -9,10 +9,13 @@ idle much of the time. Write transactions therefore first take this lock: a thre
 lock within the process, then ``flock`` on a file beside the database, for
 which the kernel wakes the next waiter the moment the holder lets go.
 
-Writers come in two kinds. *Bulk* writers (the ingestion of alerts, whose
-transactions are kept short) step aside for *priority* writers (everything else: a
-person's action, the engine's timers and pages, deliveries): within a process a bulk
-writer does not take the lock while a priority writer waits for it; across processes
+Writers come in three kinds. *Bulk* writers (the ingestion of alerts, whose
+transactions are kept short) step aside for *priority* writers (everything else), and
+among those, *background* writers (the engine's timers and the delivery worker, which
+can have thousands of transactions queued on the worst day) step aside for the
+*foreground* ones (a person's action through the API, the dashboard, the CLI or
+chat-ops). Within a process a writer does not take the lock while one of a higher
+kind waits for it; across processes
 a priority writer holds a shared ``flock`` on a second file (``.writer-gate``) while
 it waits, and a bulk writer must get that file exclusively before it queues for the
 main lock. A priority writer therefore waits for at most the one bulk transaction
@@ -62,17 +65,18 @@ class WriterLock:
         self._state = threading.Condition()
         self._busy = False
         self._priority_waiting = 0
+        self._foreground_waiting = 0
         self._overdue_bulk = 0
         self._fd: int | None = None
         self._gate_fd: int | None = None
         self._unusable = False
 
     @contextmanager
-    def held(self, *, bulk: bool = False) -> Iterator[None]:
+    def held(self, *, bulk: bool = False, background: bool = False) -> Iterator[None]:
         """Held for one write transaction. Not re-entrant: a request's transaction may
         end on another thread than it began (FastAPI runs a dependency's set-up and
         tear-down as separate thread-pool calls)."""
-        if not self._acquire_thread(bulk):
+        if not self._acquire_thread(bulk, background):
             log.warning("waited %.0f s for another writer thread; going ahead", WAIT_SECONDS)
             yield
             return
@@ -88,16 +92,20 @@ class WriterLock:
                 self._busy = False
                 self._state.notify_all()
 
-    def _acquire_thread(self, bulk: bool) -> bool:
-        """Take the thread-level turn: priority writers first; a bulk writer that has
-        stepped aside for :data:`BULK_PATIENCE` becomes *overdue*, and then the next
-        turn is its (priority writers that arrive meanwhile wait for it)."""
+    def _acquire_thread(self, bulk: bool, background: bool = False) -> bool:
+        """Take the thread-level turn: foreground writers first, then background ones,
+        then bulk; a bulk writer that has stepped aside for :data:`BULK_PATIENCE`
+        becomes *overdue*, and then the next turn is its (writers that arrive meanwhile
+        wait for it)."""
         start = time.monotonic()
         deadline, patient_until = start + WAIT_SECONDS, start + BULK_PATIENCE
         overdue = False
+        foreground = not bulk and not background
         with self._state:
             if not bulk:
                 self._priority_waiting += 1
+            if foreground:
+                self._foreground_waiting += 1
             try:
                 while True:
                     now = time.monotonic()
@@ -106,6 +114,10 @@ class WriterLock:
                         self._overdue_bulk += 1
                     if bulk:
                         blocked = self._busy or (self._priority_waiting > 0 and not overdue)
+                    elif background:
+                        blocked = (
+                            self._busy or self._overdue_bulk > 0 or self._foreground_waiting > 0
+                        )
                     else:
                         blocked = self._busy or self._overdue_bulk > 0
                     if not blocked:
@@ -119,6 +131,8 @@ class WriterLock:
             finally:
                 if not bulk:
                     self._priority_waiting -= 1
+                if foreground:
+                    self._foreground_waiting -= 1
                 if overdue:
                     self._overdue_bulk -= 1
                     self._state.notify_all()

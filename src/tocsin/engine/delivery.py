@@ -204,7 +204,7 @@ class DeliveryWorker:
         """A writing transaction that, before it commits, brings the notifications whose
         deliveries changed up to date, in id order (two workers that touch the same
         notifications lock them in the same order, so they never deadlock)."""
-        with session_scope(self.sessions) as session:
+        with session_scope(self.sessions, background=True) as session:
             yield session
             deliveries.refresh_touched(session=session)
 

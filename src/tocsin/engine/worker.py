@@ -109,7 +109,7 @@ class Worker:
         if policy is self._prepared_for:
             return
         now = self.clock.now()
-        with session_scope(self.sessions) as session:
+        with session_scope(self.sessions, background=True) as session:
             ensure_handoff_jobs(session=session, policy=policy, now=now)
             ensure_slo_evaluation(session=session, now=now)
             purge_finished(session=session, before=now - FINISHED_JOB_RETENTION)
@@ -120,7 +120,7 @@ class Worker:
         failing handler undoes only its own effects), mark them, commit."""
         now = self.clock.now()
         context = EngineContext(self.policy.current, now)
-        with session_scope(self.sessions) as session:
+        with session_scope(self.sessions, background=True) as session:
             jobs = lock_due(session=session, now=now, limit=self.batch)
             for job in jobs:
                 self._handle(session, job, context)
