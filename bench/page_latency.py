@@ -78,12 +78,16 @@ routes:
   name: default
   group_by: [alertname, service]
   routes:
+    # Each probe stands for a separate problem that must page: two new alerts a second
+    # on one service would otherwise be an alert storm, which pages once.
     - name: probes
       match: ['service="paging-api"']
       service: paging-api
+      storm: {{enabled: false}}
     - name: elsewhere
       match: ['tier="elsewhere"']
       service: background
+      storm: {{enabled: false}}
     - name: quiet
       match: ['service="background"']
       service: background
