@@ -170,7 +170,7 @@ _SLUG_RE = re.compile(r"[^a-z0-9]+")
 
 
 def incident_channel_name(started: datetime, title: str, max_length: int = 80) -> str:
-    """``incident-YYYY-MM-DD-<slug>`` (seeds 001/003), fit for Slack's 80-character limit."""
+    """``incident-YYYY-MM-DD-<slug>``, fit for Slack's 80-character limit."""
     slug = _SLUG_RE.sub("-", title.lower()).strip("-") or "incident"
     name = f"incident-{started.astimezone(UTC):%Y-%m-%d}-{slug}"
     return name[:max_length].rstrip("-")

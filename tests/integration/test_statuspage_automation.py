@@ -1,4 +1,4 @@
-"""Seed 001's status page automation, driven through the incident API of a real server.
+"""Status page automation, driven through the incident API of a real server.
 
 The example policy automates SEV1/SEV2 on customer-facing services: checkout-api
 (component Checkout), auth-service (Login) and web-frontend (Website); payments-db has

@@ -1,4 +1,4 @@
-"""Message templates: the seeds' messages render, errors name the template and line,
+"""Message templates: the standard messages render, errors name the template and line,
 and a bad template refuses the policy at load."""
 
 from __future__ import annotations

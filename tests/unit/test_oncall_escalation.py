@@ -1,5 +1,5 @@
 """Escalation decisions over the example policy: steps, policy choice, targets,
-the stakeholder matrix and commander assignment (seeds 000, 001, 004)."""
+the stakeholder matrix and commander assignment."""
 
 from __future__ import annotations
 

@@ -65,4 +65,4 @@ def test_empty_feed_is_still_a_calendar() -> None:
     assert ic is not None
     calendar = Calendar.from_ical(schedule_ical(ic, [], now=NOW))
     assert list(calendar.walk("VEVENT")) == []
-    assert str(calendar["X-WR-CALDESC"]) == "Incident commanders (seed 001)"
+    assert str(calendar["X-WR-CALDESC"]) == "Incident commanders"

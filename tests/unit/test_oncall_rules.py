@@ -64,7 +64,7 @@ def example_schedule(name: str) -> Schedule:
     return found
 
 
-# --- seed 004: weekly primary and secondary ----------------------------------------
+# --- Weekly primary and secondary ----------------------------------------
 
 
 def test_weekly_primary_hands_off_monday_0900_utc() -> None:
@@ -99,7 +99,7 @@ def test_secondary_is_offset_by_a_day_and_never_the_primary() -> None:
         assert on_call(primary, at) != on_call(secondary, at), at
 
 
-# --- seed 001: the IC rotation with restrictions ------------------------------------
+# --- The IC rotation with restrictions ------------------------------------
 
 
 def la(year: int, month: int, day: int, hour: int = 0) -> datetime:

@@ -236,7 +236,7 @@ def monthly(
     ] = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """The monthly incident review (seed 004) with charts."""
+    """The monthly incident review with charts."""
     params = [("format", fmt)] + ([("month", month)] if month else [])
     with api() as client:
         data = client.get(f"{API}/reports/monthly", params=params)

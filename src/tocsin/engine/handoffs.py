@@ -1,5 +1,5 @@
 """On-call handoffs: at each change of the person on call, the outgoing and incoming
-engineers get the seed 004 handoff report (open incidents, alerts of the last 24 h,
+engineers get the handoff report (open incidents, alerts of the last 24 h,
 ongoing investigations, scheduled maintenance).
 
 One job per schedule stands for its next handoff; handling it queues the next one, and

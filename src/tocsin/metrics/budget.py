@@ -6,7 +6,7 @@ each instant counts, so two incidents at once do not count the same minute twice
 An impact runs from ``started_at`` (impact start; detection time if unknown) to
 ``resolved_at``, or to ``now`` while the incident is open.
 
-For an objective O % over a window W (seed 000: 99.9 % over 30 days):
+For an objective O % over a window W (for example 99.9 % over 30 days):
 
 - error budget     = (1 - O/100) · W                       (43.2 min)
 - consumed         = bad time within [now - W, now)

@@ -1,4 +1,4 @@
-"""The monthly incident review (seed 004) as Markdown and HTML, with SVG charts.
+"""The monthly incident review as Markdown and HTML, with SVG charts.
 
 :func:`monthly_review` loads what the review needs (incidents of the month and the five
 before it for the trends, the impacts for the error budgets) and :func:`build_review`

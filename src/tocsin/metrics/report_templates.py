@@ -1,4 +1,4 @@
-"""Jinja2 templates of the monthly review (seed 004's "Incident Review: [Month Year]").
+"""Jinja2 templates of the monthly review.
 
 Kept as strings so they ship inside the package without package-data entries. The HTML
 template is rendered with autoescaping; the Markdown one escapes text through the

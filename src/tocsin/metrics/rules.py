@@ -13,7 +13,7 @@ measure     from → to                  why
 MTTD        started_at → detected_at   detection is measured from when impact began
 MTTA        detected_at → acknowledged the responders can only react once it is detected
 MTTM        detected_at → mitigated    (as above; mitigated = monitoring or resolved)
-MTTR        detected_at → resolved_at  seed 004 and seed 000's KPI: "time from detection
+MTTR        detected_at → resolved_at  the KPI: "time from detection
                                        to resolution"; it is what the on-call process
                                        controls. Impact time (started → resolved) is what
                                        the error budget counts instead.

@@ -137,7 +137,7 @@ def choose_commander(
     at: datetime,
     overrides_by_schedule: Mapping[str, Sequence[Override]],
 ) -> tuple[str | None, str]:
-    """The incident commander and the reason (seed 001): an incident tagged as
+    """The incident commander and the reason: an incident tagged as
     security -> the security lead; rank 1 -> the senior on call; otherwise (or if no
     senior is on call) the primary on call: the ``primary_schedule``, else the first
     tier of the affected services' escalation policies (also when nobody is on call

@@ -191,7 +191,7 @@ class Route(PolicyModel):
 
 
 class CascadeSettings(PolicyModel):
-    """Many alerts across services at once are one problem (seed 001's AlertAggregator)."""
+    """Many alerts across services at once are one problem."""
 
     min_alerts: int = Field(
         default=5, ge=2, description="At least this many distinct related alerts ..."

@@ -175,7 +175,7 @@ class StakeholderMatrix(PolicyModel):
 
 
 class CommanderAssignment(PolicyModel):
-    """Seed 001: security incidents -> the security lead; the worst severity -> the
+    """Security incidents -> the security lead; the worst severity -> the
     senior on call; otherwise the primary on call."""
 
     security_lead: Slug | None = None

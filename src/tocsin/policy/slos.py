@@ -1,6 +1,6 @@
 """The ``slos:`` section of the policy: availability objectives and error budgets.
 
-One entry per service (seed 000: 99.9 % over 30 days = a 43.2 minute budget)::
+One entry per service (for example 99.9 % over 30 days = a 43.2 minute budget)::
 
     slos:
       - service: checkout-api

@@ -66,8 +66,8 @@ PLACEHOLDERS: dict[str, str] = {
 
 _FIELD = re.compile(r"\{([^{}]*)\}")
 
-#: Without `automation.severities`, the levels of rank 1 and 2 are automated (seed 001:
-#: P0 and P1 open a status-page incident).
+#: Without `automation.severities`, the levels of rank 1 and 2 are automated
+#: (P0 and P1 open a status-page incident).
 DEFAULT_AUTOMATED_RANKS = 2
 
 
@@ -123,7 +123,7 @@ NameTemplate = Annotated[str, Field(min_length=1, max_length=300), AfterValidato
 
 
 class StatusPageTemplates(PolicyModel):
-    """Public messages (seeds 003/004). ``{placeholders}``: see the module docs."""
+    """Public messages. ``{placeholders}``: see the module docs."""
 
     incident_name: NameTemplate = Field(
         default="{components} - service disruption",
@@ -156,7 +156,7 @@ _STATUS_TEMPLATES = ("investigating", "identified", "monitoring", "resolved")
 
 
 class StatusPageAutomation(PolicyModel):
-    """Seed 001's ``status_page_automation``: what the incident lifecycle does by itself."""
+    """``status_page_automation``: what the incident lifecycle does by itself."""
 
     enabled: bool = Field(default=True, description="Switch all automation off with false.")
     severities: tuple[str, ...] = Field(

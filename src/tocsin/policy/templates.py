@@ -4,7 +4,7 @@
 
     templates:
       update:
-        description: Internal status update (seed 001)
+        description: Internal status update
         subject: "[{{ severity }}] {{ incident_id }} update: {{ title }}"
         text: |
           INCIDENT UPDATE - {{ incident_id }}
@@ -13,7 +13,7 @@
         html: "<p>...</p>"          # optional; emails get a plain-text-derived one otherwise
 
 A policy template replaces the built-in one of the same name (:data:`BUILTIN_TEMPLATES`,
-the seeds' messages). Every template is compiled and test-rendered against a sample
+the standard messages). Every template is compiled and test-rendered against a sample
 incident when the policy is loaded, so a syntax error or an unknown variable refuses the
 file with the template's name and line. The variables are listed in
 :func:`tocsin.templating.build_context`.
@@ -50,10 +50,10 @@ def _builtin(description: str, subject: str, text: str) -> MessageTemplate:
     return MessageTemplate(description=description, subject=subject, text=text)
 
 
-#: The seeds' messages. The example policy carries copies to edit.
+#: The standard messages. The example policy carries copies to edit.
 BUILTIN_TEMPLATES: Mapping[str, MessageTemplate] = {
     "initial_announcement": _builtin(
-        "Internal announcement when an incident is declared (seeds 001, 003)",
+        "Internal announcement when an incident is declared",
         "[{{ severity }}] Incident declared: {{ title }}",
         """\
 @here Incident declared: {{ title }}
@@ -67,7 +67,7 @@ Next update: {{ next_update }} (every {{ update_every }})
 """,
     ),
     "investigating": _builtin(
-        "External status page update: investigating (seeds 003, 004)",
+        "External status page update: investigating",
         "{{ service_names }} - Investigating Issues",
         """\
 We are currently investigating reports of {{ title | lower }}.
@@ -79,7 +79,7 @@ Posted at: {{ now }}
 """,
     ),
     "update": _builtin(
-        "Internal status update (seeds 001, 002, 003)",
+        "Internal status update",
         "[{{ severity }}] {{ incident_id }} update: {{ title }}",
         """\
 INCIDENT UPDATE - {{ incident_id }} - {{ current_time }}
@@ -91,7 +91,7 @@ Next Update: {{ next_update }}
 """,
     ),
     "identified": _builtin(
-        "External status page update: cause identified (seed 004)",
+        "External status page update: cause identified",
         "{{ service_names }} - Issue Identified",
         """\
 We have identified the cause of the issue affecting {{ service_names }} and are working on \
@@ -104,7 +104,7 @@ Posted at: {{ now }}
 """,
     ),
     "resolution": _builtin(
-        "Resolution announcement (seeds 001, 003, 004)",
+        "Resolution announcement",
         "[RESOLVED] {{ incident_id }}: {{ title }}",
         """\
 INCIDENT RESOLVED - {{ incident_id }}
@@ -117,7 +117,7 @@ We apologize for any inconvenience caused. A post-mortem will follow.
 """,
     ),
     "executive_summary": _builtin(
-        "Executive summary for SEV1/SEV2 (seed 002)",
+        "Executive summary for SEV1/SEV2",
         "[URGENT] Production Incident - {{ title }}",
         """\
 Summary: {{ title }} ({{ incident_id }}, {{ severity }})
@@ -131,7 +131,7 @@ Communication Plan: updates every {{ update_every }}; next at {{ next_update }}
 """,
     ),
     "customer_email": _builtin(
-        "Customer email for a major incident (seeds 003, 004)",
+        "Customer email for a major incident",
         "Service Incident - {{ title }}",
         """\
 Dear Customer,

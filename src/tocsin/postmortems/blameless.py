@@ -1,4 +1,4 @@
-"""The blameless-language check (seeds 002/003): pure, advisory, never blocking.
+"""The blameless-language check: pure, advisory, never blocking.
 
 It flags sentences that put a person where the system should be: "Engineer X didn't test
 properly", "caused by Bob", "human error", "should have known", or a person named in the

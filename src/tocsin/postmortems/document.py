@@ -1,8 +1,7 @@
 """The post-mortem document, generated from an incident's facts (pure).
 
-Sections follow the seeds' templates (000's PIR generator, 001's PostMortemGenerator,
-004's post-mortem template). Facts (impact, timeline, detection, response) are written
-out; judgements (root cause, lessons) are left as prompts for the people who review it.
+The sections are those of a post-incident review (:data:`SECTION_TITLES`). Facts
+(impact, timeline, detection, response) are written out; judgements (root cause, lessons) are left as prompts for the people who review it.
 Every section is Markdown; a person's edit of a section replaces the generated text.
 """
 

@@ -1,4 +1,4 @@
-"""Lessons learned (pure): root-cause categories and recurring patterns (seed 001)."""
+"""Lessons learned (pure): root-cause categories and recurring patterns."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ __all__ = [
     "split_category",
 ]
 
-#: The root-cause categories of the seeds' contributing factors.
+#: The root-cause categories of the usual contributing factors.
 CATEGORIES = ("technical", "process", "human", "external")
 
-#: Seed 001: a category seen more than this many times in the window is a pattern.
+#: A category seen more than this many times in the window is a pattern.
 RECURRING_MORE_THAN = 2
 
 
@@ -75,7 +75,7 @@ def recurring_patterns(
     days: int = 90,
     more_than: int = RECURRING_MORE_THAN,
 ) -> list[Pattern]:
-    """Seed 001's query: post-mortems created in the last `days` days, grouped by root-cause
+    """Query: post-mortems created in the last `days` days, grouped by root-cause
     category (with its sub-category, when given), kept where the count is more than
     `more_than`. Most frequent first, then most recent."""
     since = now - timedelta(days=days)

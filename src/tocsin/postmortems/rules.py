@@ -263,7 +263,7 @@ def check_move(
 
 
 class Stage(StrEnum):
-    """The seeds' deadlines: draft within 24 h, review within 48 h, publish within 72 h."""
+    """The deadlines: draft within 24 h, review within 48 h, publish within 72 h."""
 
     draft = "draft"
     review = "review"
@@ -361,7 +361,7 @@ class Suggestion:
     reason: str
 
 
-#: Seed 001: detection that took longer than this suggests a monitoring gap.
+#: Detection that took longer than this suggests a monitoring gap.
 DETECTION_THRESHOLD = timedelta(minutes=5)
 
 _DEPLOY_WORDS = ("deploy", "release", "rollout", "roll out", "rolled out", "upgrade")
@@ -385,7 +385,7 @@ def format_span(delta: timedelta) -> str:
 def suggest_action_items(
     facts: IncidentFacts, metrics: ResponseMetrics, *, root_cause: str = ""
 ) -> list[Suggestion]:
-    """Seed 001's rules (a deployment in the root cause; detection over 5 minutes), plus
+    """Rules (a deployment in the root cause; detection over 5 minutes), plus
     missed response and resolution targets, paging gaps and silent incidents."""
     found: list[Suggestion] = []
     cause_text = "\n".join([root_cause, facts.title, facts.description])

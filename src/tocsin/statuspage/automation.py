@@ -1,4 +1,4 @@
-"""Seed 001's status page automation, driven by the policy's ``status_page.automation``.
+"""Status page automation, driven by the policy's ``status_page.automation``.
 
 - Declaring an incident of an automated severity (SEV1/SEV2 by default) on a
   customer-facing service that has a status page component opens a status-page incident

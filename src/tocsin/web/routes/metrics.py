@@ -90,7 +90,7 @@ def monthly_report(
     month: Annotated[str | None, Query(description="YYYY-MM; default: last month.")] = None,
     fmt: Annotated[ReportFormat, Query(alias="format")] = ReportFormat.html,
 ) -> Response:
-    """The seed 004 monthly review. A client that accepts only JSON gets
+    """The monthly review. A client that accepts only JSON gets
     ``{month, format, media_type, content}`` instead of the document itself."""
     now = clock.now()
     chosen = month or previous_month(now)
