@@ -1,7 +1,8 @@
 """The post-mortem document, generated from an incident's facts (pure).
 
 The sections are those of a post-incident review (:data:`SECTION_TITLES`). Facts
-(impact, timeline, detection, response) are written out; judgements (root cause, lessons) are left as prompts for the people who review it.
+(impact, timeline, detection, response) are written out; judgements (root cause,
+lessons) are left as prompts for the people who review it.
 Every section is Markdown; a person's edit of a section replaces the generated text.
 """
 
