@@ -39,6 +39,7 @@ from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy import event
@@ -120,8 +121,10 @@ class Delivery:
     source: str | None = None
     body: Any = None
 
-    @property
+    @cached_property
     def size(self) -> float:
+        """The request's weight in a group's budget (a memo-known repeat weighs little);
+        computed once, though the writer task looks at a queued request many times."""
         if self.events is None:
             return 1
         weight = sum(_REPEAT_WEIGHT if getattr(e, "maps_clean", False) else 1 for e in self.events)
