@@ -3,7 +3,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 # Debian packages the test suite needs; extend this list as tests grow.
-SYSTEM_PACKAGES ?= postgresql prometheus-alertmanager chromium
+SYSTEM_PACKAGES ?= postgresql prometheus-alertmanager prometheus chromium
+# node and npm for the tests that drive a JavaScript client; a machine that already has
+# them (from any source) keeps its own.
+NODE_PACKAGES := $(if $(shell command -v npm 2>/dev/null),,nodejs npm)
 PYTEST_ARGS ?=
 
 BIN := $(VENV)/bin
@@ -32,7 +35,7 @@ $(INSTALL_STAMP): pyproject.toml | $(BIN)/python
 install: $(INSTALL_STAMP)
 
 system-deps:
-	bash scripts/install-system-deps.sh $(SYSTEM_PACKAGES)
+	bash scripts/install-system-deps.sh $(SYSTEM_PACKAGES) $(NODE_PACKAGES)
 
 test: $(INSTALL_STAMP) system-deps
 	$(BIN)/ruff check .
