@@ -29,6 +29,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tocsin.db.base import Base, JSONValue, UTCDateTime
+from tocsin.db.direct import DirectStatement
 from tocsin.db.signals import CommitSignal
 
 __all__ = [
@@ -103,7 +104,7 @@ def _upsert(dialect: str) -> Any:
     ).returning(table.c.id)
 
 
-_UPSERTS = {dialect: _upsert(dialect) for dialect in ("sqlite", "postgresql")}
+_UPSERT = DirectStatement(_upsert)
 
 
 def schedule(
@@ -121,10 +122,8 @@ def schedule(
     row is written on the session's connection directly: a timer needs nothing else
     of the session flushed first.
     """
-    connection = session.connection()
-    upsert = _UPSERTS[connection.dialect.name]
     params = {"kind": kind, "key": key, "due_at": due_at, "payload": payload, "created_at": now}
-    created = connection.execute(upsert, params).scalar_one_or_none() is not None
+    created = _UPSERT.execute(session, params) is not None
     if created:
         JOB_SCHEDULED.raise_in(session)
     return created

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm.util import identity_key
 
 from tocsin.errors import InvalidInput, NotFound
 from tocsin.incidents.models import (
@@ -63,6 +64,10 @@ def get_by_id(*, session: Session, incident_id: int, with_related: bool = True) 
     path attaches many alerts to incidents whose services and roles it never reads)."""
     if with_related:
         return session.get(Incident, incident_id)
+    # Options make `get` read the row even when the session holds it already.
+    held = session.identity_map.get(identity_key(Incident, incident_id))
+    if isinstance(held, Incident):
+        return held
     return session.get(Incident, incident_id, options=_ON_ACCESS)
 
 

@@ -131,6 +131,7 @@ def declare(
         updated_at=now,
         created_by=actor,
         services=[IncidentService(service=s) for s in services],
+        roles=[],  # known empty: assigning the commander needs no load
     )
     session.add(incident)
     session.flush()

@@ -10,6 +10,7 @@ from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from tocsin.db.direct import DirectStatement
 from tocsin.notify import outbox
 from tocsin.notify.models import Notification, NotificationKind, NotificationState
 from tocsin.pagination import paginate
@@ -52,11 +53,7 @@ def enqueue(
         "data": data or {},
         "now": now,
     }
-    connection = session.connection()
-    created = (
-        connection.execute(_INSERTS[connection.dialect.name], params).scalar_one_or_none()
-        is not None
-    )
+    created = _INSERT.execute(session, params) is not None
     if created:
         outbox.NOTIFICATION_ENQUEUED.raise_in(session)  # wakes the delivery worker
     return created
@@ -88,7 +85,7 @@ def _insert(dialect: str) -> Any:
     )
 
 
-_INSERTS = {dialect: _insert(dialect) for dialect in ("sqlite", "postgresql")}
+_INSERT = DirectStatement(_insert)
 
 
 def list_notifications(

@@ -43,7 +43,7 @@ def on_declared(
 ) -> None:
     """A new incident: assign a commander, page tier 1 and set every timer."""
     assign_commander(session, policy, incident, now)
-    start(session, policy, incident, now, chosen=escalation_policy)
+    start(session, policy, incident, now, chosen=escalation_policy, new=True)
 
 
 def on_reopened(*, session: Session, policy: Policy, incident: Incident, now: datetime) -> None:
