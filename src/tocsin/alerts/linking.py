@@ -102,12 +102,21 @@ class Context:
     #: None: the group has no link (yet).
     latest_links: dict[str, tuple[int, datetime] | None] = field(default_factory=dict)
 
+    #: Incidents read or opened during this call, held here: the session keeps clean
+    #: objects only weakly, and naming an outcome "INC-n" must not read the row again.
+    held: dict[int, Incident] = field(default_factory=dict)
+
     def incident(self, incident_id: int | None) -> Incident | None:
         if incident_id is None:
             return None
-        return incidents.get_by_id(
-            session=self.session, incident_id=incident_id, with_related=False
-        )
+        found = self.held.get(incident_id)
+        if found is None:
+            found = incidents.get_by_id(
+                session=self.session, incident_id=incident_id, with_related=False
+            )
+            if found is not None:
+                self.held[incident_id] = found
+        return found
 
 
 def group_hash(key: str) -> str:
@@ -425,7 +434,7 @@ def declare(
     if escalation_policy is not None and ctx.policy.escalation_policy(escalation_policy) is None:
         escalation_policy = None
     started = min(alert.starts_at or alert.fired_at, ctx.now)
-    return incidents.declare(
+    incident = incidents.declare(
         session=ctx.session,
         policy=ctx.policy,
         actor=SYSTEM_ACTOR,
@@ -440,6 +449,8 @@ def declare(
         escalation_policy=escalation_policy,
         detected_at=detected_at,
     )
+    ctx.held[incident.id] = incident
+    return incident
 
 
 def attach_waiting(ctx: Context, incident: Incident, alert: Alert, since: datetime) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import cast
 
-from sqlalchemy import Integer, String, Table, update
+from sqlalchemy import Integer, String, Table, bindparam, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.sql import ClauseElement
 
 from tocsin.db.base import Base
+from tocsin.db.direct import DirectStatement
 
 __all__ = ["Counter", "next_number"]
 
@@ -19,20 +21,29 @@ class Counter(Base):
     value: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
 
 
+def _increment(_dialect: str) -> ClauseElement:
+    table = cast(Table, Counter.__table__)
+    return (
+        update(table)
+        .where(table.c.name == bindparam("counter"))
+        .values(value=table.c.value + 1)
+        .returning(table.c.value)
+    )
+
+
+_INCREMENT = DirectStatement(_increment)
+
+
 def next_number(session: Session, name: str) -> int:
     """Increment and return the named counter inside the caller's transaction.
 
     The UPDATE takes a row lock (PostgreSQL) or the write lock (SQLite), so concurrent
     callers are serialised and a rolled-back transaction gives its number back.
     """
-    table = cast(Table, Counter.__table__)
-    stmt = update(table).where(table.c.name == name).values(value=table.c.value + 1)
     # On the connection: a counter needs nothing of the session flushed first.
-    value: int | None = (
-        session.connection().execute(stmt.returning(table.c.value)).scalar_one_or_none()
-    )
-    if value is None:
+    row = _INCREMENT.execute(session, {"counter": name})
+    if row is None:
         session.add(Counter(name=name, value=1))
         session.flush()
         return 1
-    return value
+    return int(row[0])

@@ -21,6 +21,7 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql.compiler import SQLCompiler
 
 __all__ = ["DirectStatement"]
 
@@ -49,6 +50,7 @@ class DirectStatement:
             return found
         statement = self._build(dialect.name)
         compiled = statement.compile(dialect=dialect)
+        assert isinstance(compiled, SQLCompiler)
         processors: dict[str, Callable[[Any], Any]] = {}
         for bind, name in compiled.bind_names.items():
             processor: _Processor = bind.type.dialect_impl(dialect).bind_processor(dialect)

@@ -4,13 +4,20 @@ transaction has committed new work for it (a timer, a message), instead of polli
 from __future__ import annotations
 
 import threading
+from typing import Protocol
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
-__all__ = ["CommitSignal"]
+__all__ = ["CommitSignal", "Wakeable"]
 
 _signals: list[CommitSignal] = []
+
+
+class Wakeable(Protocol):
+    """What a signal sets: a `threading.Event`, or anything else that wakes a waiter."""
+
+    def set(self) -> None: ...
 
 
 class CommitSignal:
@@ -19,18 +26,18 @@ class CommitSignal:
 
     def __init__(self, name: str) -> None:
         self._key = f"tocsin_signal:{name}"
-        self._events: list[threading.Event] = []
+        self._events: list[Wakeable] = []
         self._lock = threading.Lock()
         _signals.append(self)
 
     def raise_in(self, session: Session) -> None:
         session.info[self._key] = True
 
-    def subscribe(self, waiting: threading.Event) -> None:
+    def subscribe(self, waiting: Wakeable) -> None:
         with self._lock:
             self._events.append(waiting)
 
-    def unsubscribe(self, waiting: threading.Event) -> None:
+    def unsubscribe(self, waiting: Wakeable) -> None:
         with self._lock:
             if waiting in self._events:
                 self._events.remove(waiting)

@@ -1,7 +1,8 @@
 """Knowing at once that an incident changed in this process.
 
 Every change to an incident appends to its timeline. A transaction that added
-timeline events rings :data:`BELL` once it commits, which wakes the open event streams
+timeline events rings :data:`BELL` once it commits (through the timeline's commit
+signal), which wakes the open event streams
 of this process immediately; changes committed by other processes (the CLI, a separate
 worker) are found by the streams' regular poll instead.
 """
@@ -12,16 +13,10 @@ import asyncio
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session
-
-from tocsin.incidents.models import TimelineEvent
+from tocsin.incidents.timeline import TIMELINE_APPENDED
 
 __all__ = ["BELL", "ChangeBell"]
-
-_KEY = "tocsin_dashboard:incident_changed"
 
 
 class ChangeBell:
@@ -54,18 +49,11 @@ class ChangeBell:
 BELL = ChangeBell()
 
 
-@event.listens_for(Session, "after_flush")
-def _after_flush(session: Session, _context: Any) -> None:
-    if any(isinstance(item, TimelineEvent) for item in session.new):
-        session.info[_KEY] = True
+class _Ringer:
+    """Rings the bell when the timeline's commit signal is set."""
 
-
-@event.listens_for(Session, "after_commit")
-def _after_commit(session: Session) -> None:
-    if session.info.pop(_KEY, False):
+    def set(self) -> None:
         BELL.ring()
 
 
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
-    session.info.pop(_KEY, None)
+TIMELINE_APPENDED.subscribe(_Ringer())
