@@ -21,8 +21,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy.sql import ClauseElement
 
 from tocsin.alerts.bulk_models import AlertStorm
 from tocsin.alerts.linking import Context, declare, group_hash, link, ref, set_severity
@@ -37,6 +39,7 @@ from tocsin.alerts.rules.storms import (
     storm_title,
 )
 from tocsin.alerts.triage import Triage
+from tocsin.db.direct import DirectStatement
 from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
 from tocsin.incidents.rules import ACTIVE_STATUSES, IncidentStatus
@@ -45,6 +48,21 @@ from tocsin.policy import format_duration
 from tocsin.policy.alerting import StormSettings
 
 __all__ = ["STORM_REASON", "Storms"]
+
+
+def _link_insert(_dialect: str) -> ClauseElement:
+    table = cast(Table, AlertLink.__table__)
+    return insert(table).values(
+        incident_id=bindparam("incident_id"),
+        alert_id=bindparam("alert_id"),
+        reason=bindparam("reason"),
+        group_hash=bindparam("group_hash"),
+        linked_at=bindparam("linked_at", type_=table.c.linked_at.type),
+    )
+
+
+#: A storm's links to its new members (thousands at a time).
+_LINK_INSERT = DirectStatement(_link_insert)
 
 #: A new alert inserted on a storm: (id, labels, severity).
 Member = tuple[int, Mapping[str, str], str]
@@ -171,8 +189,8 @@ class Storms:
             return
         growth = self._growth[storm.id]
         ctx = self.ctx
-        ctx.session.connection().execute(
-            insert(AlertLink.__table__),  # type: ignore[arg-type]
+        _LINK_INSERT.execute_many(
+            ctx.session,
             [
                 {
                     "incident_id": storm.id,

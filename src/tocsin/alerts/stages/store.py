@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert
+from sqlalchemy import Table, bindparam, insert
+from sqlalchemy.sql import ClauseElement
 
 from tocsin.alerts.batch import Batch
 from tocsin.alerts.inbound import InboundAlert
@@ -18,6 +19,7 @@ from tocsin.alerts.models import Alert
 from tocsin.alerts.rules import AlertOutcome, detect_flapping
 from tocsin.alerts.sanitize import clean_json, clean_map, clean_text
 from tocsin.alerts.triage import Triage, route_text
+from tocsin.db.direct import DirectStatement
 from tocsin.incidents.models import Incident
 
 __all__ = [
@@ -69,13 +71,7 @@ def insert_new(batch: Batch, keys: Sequence[str], events: Sequence[InboundAlert]
         batch.ctx.fresh.update(alert.id for alert in inserted)
     for storm_id, joining in members.items():
         storm = storms[storm_id]
-        ids = batch.session.connection().execute(
-            insert(Alert.__table__).returning(  # type: ignore[arg-type]
-                Alert.__table__.c.id, sort_by_parameter_order=True
-            ),
-            joining,
-        )
-        inserted_ids = [row.id for row in ids]
+        inserted_ids = [row[0] for row in _MEMBER_INSERT.execute_many(batch.session, joining)]
         for alert_id, row in zip(inserted_ids, joining, strict=True):
             batch.decided[row["dedup_key"]] = (alert_id, storm.id, storm.number)
         batch.storms.joined(
@@ -85,6 +81,16 @@ def insert_new(batch: Batch, keys: Sequence[str], events: Sequence[InboundAlert]
                 for alert_id, row in zip(inserted_ids, joining, strict=True)
             ],
         )
+
+
+def _member_insert(_dialect: str) -> ClauseElement:
+    table = cast(Table, Alert.__table__)
+    values = {c.name: bindparam(c.name, type_=c.type) for c in table.columns if c.name != "id"}
+    return insert(table).values(values).returning(table.c.id)
+
+
+#: A storm's new members, in order, each returning its id (a storm inserts thousands).
+_MEMBER_INSERT = DirectStatement(_member_insert)
 
 
 def new_row(
