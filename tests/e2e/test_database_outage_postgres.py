@@ -6,7 +6,6 @@ ready, and a page that fell due during the outage goes out."""
 from __future__ import annotations
 
 import json
-import shlex
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -15,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.support.pgcluster import PostgresCluster, PostgresClusterError, find_pg_bin
+from tests.support.pgcluster import StoppableCluster, find_pg_bin
 from tests.support.requirements import require
 from tests.support.servers import clean_env, free_port, run_tocsin, start_server, stop_server
 from tests.support.waiting import wait_for
@@ -42,35 +41,6 @@ escalation_policies:
 services:
   - {{name: api, escalation_policy: fast}}
 """
-
-
-class StoppableCluster(PostgresCluster):
-    """A throwaway cluster that can also be stopped and started again on its port."""
-
-    def halt(self) -> None:
-        self._pg_ctl(["stop", "-D", str(self._data), "-m", "fast", "-w"])
-
-    def resume(self) -> None:
-        base = self._data.parent
-        options = " ".join(
-            [
-                f"-p {self.port}",
-                f"-k {shlex.quote(str(base / 'sock'))}",
-                "-c listen_addresses=127.0.0.1",
-                "-c fsync=off",
-                "-c synchronous_commit=off",
-                "-c full_page_writes=off",
-                "-c max_connections=200",
-            ]
-        )
-        log = base / "server-resumed.log"
-        self._pg_ctl(["start", "-w", "-t", "60", "-D", str(self._data), "-l", str(log)], options)
-
-    def _pg_ctl(self, argv: list[str], options: str | None = None) -> None:
-        command = ["pg_ctl", *argv, *(["-o", options] if options else [])]
-        result = self._run(command, self._data.parent)
-        if result.returncode != 0:
-            raise PostgresClusterError(f"pg_ctl {argv[0]} failed:\n{result.stdout}{result.stderr}")
 
 
 @pytest.fixture

@@ -240,3 +240,32 @@ class PostgresCluster:
                 f"(pg_ctl exit {result.returncode}):\n{result.stdout}{result.stderr}"
                 f"--- server log tail ---\n{tail}"
             )
+
+
+class StoppableCluster(PostgresCluster):
+    """A throwaway cluster that can also be stopped and started again on its port."""
+
+    def halt(self) -> None:
+        self._pg_ctl(["stop", "-D", str(self._data), "-m", "fast", "-w"])
+
+    def resume(self) -> None:
+        base = self._data.parent
+        options = " ".join(
+            [
+                f"-p {self.port}",
+                f"-k {shlex.quote(str(base / 'sock'))}",
+                "-c listen_addresses=127.0.0.1",
+                "-c fsync=off",
+                "-c synchronous_commit=off",
+                "-c full_page_writes=off",
+                "-c max_connections=200",
+            ]
+        )
+        log = base / "server-resumed.log"
+        self._pg_ctl(["start", "-w", "-t", "60", "-D", str(self._data), "-l", str(log)], options)
+
+    def _pg_ctl(self, argv: list[str], options: str | None = None) -> None:
+        command = ["pg_ctl", *argv, *(["-o", options] if options else [])]
+        result = self._run(command, self._data.parent)
+        if result.returncode != 0:
+            raise PostgresClusterError(f"pg_ctl {argv[0]} failed:\n{result.stdout}{result.stderr}")

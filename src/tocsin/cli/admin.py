@@ -25,6 +25,7 @@ from tocsin.cli.local import (
 )
 from tocsin.cli.policy import print_policy_warnings
 from tocsin.clock import SystemClock
+from tocsin.db.wakeups import listen
 from tocsin.web.timeouts import BODY_TIMEOUT_SECONDS, HEADER_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
@@ -163,6 +164,7 @@ def serve(
             out.print(f"Admin token: see {settings.state_dir}/credentials.json")
 
     signal.signal(signal.SIGHUP, lambda _s, _f: _reload(context))
+    listen(context.sessions.engine)  # PostgreSQL: wake-ups from other processes and hosts
     stop = threading.Event()
     worker_thread = None
     delivery_thread = None
@@ -264,6 +266,7 @@ def worker(policy: Path | None = PolicyOption) -> None:
     signal.signal(signal.SIGINT, lambda _s, _f: stop.set())
     signal.signal(signal.SIGHUP, lambda _s, _f: _reload(context))
     out.print(f"Tocsin worker (policy {settings.policy})")
+    listen(context.sessions.engine)
     delivery_thread = _start_delivery(context, stop)
     Worker(sessions=context.sessions, policy=context.policy, clock=context.clock).run_forever(stop)
     delivery_thread.join(timeout=15)

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 
 from tocsin.config import Settings
 from tocsin.db.jobs import JOB_SCHEDULED
+from tocsin.db.wakeups import listen
 from tocsin.notify.outbox import NOTIFICATION_ENQUEUED
 from tocsin.web.timeouts import (
     BODY_TIMEOUT_SECONDS,
@@ -179,6 +180,7 @@ def _child(settings: Settings, listener: socket.socket, options: HttpOptions, pa
     context = AppContext.from_settings(settings)
     _follow_reloads(context, parent)
     _forward_wakeups(parent)
+    listen(context.sessions.engine)  # live dashboards hear other hosts' changes
     app = create_app(context)
     set_body_timeout(app, options.body_timeout)
     gc.freeze()
