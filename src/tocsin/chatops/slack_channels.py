@@ -23,14 +23,15 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.incidents.models import Incident, StatusUpdate
 from tocsin.incidents.rules import format_incident_id
 from tocsin.notify.channels.slack import OPEN_CHANNEL, POST_TO_CHANNEL, SYSTEM
-from tocsin.notify.models import NotificationKind
+from tocsin.notify.models import Notification, NotificationKind
 from tocsin.notify.refs import find_ref, find_subject, incident_subject, put_ref
-from tocsin.notify.service import enqueue, list_notifications
+from tocsin.notify.service import enqueue
 from tocsin.policy import Policy, UnknownSeverity
 from tocsin.policy.channels import SlackChannel
 
@@ -98,8 +99,16 @@ def _qualifies(policy: Policy, settings: SlackChannel, incident: Incident) -> bo
 def _responders(*, session: Session, policy: Policy, incident: Incident) -> list[str]:
     """Slack ids of the people paged for the incident and of its role holders."""
     names = {r.person for r in incident.roles}
-    paged, _ = list_notifications(session=session, incident_id=incident.id, limit=1000)
-    names.update(n.person for n in paged if n.kind == NotificationKind.page.value and n.person)
+    names.update(
+        person
+        for person in session.scalars(
+            select(Notification.person).where(
+                Notification.incident_id == incident.id,
+                Notification.kind == NotificationKind.page.value,
+            )
+        )
+        if person
+    )
     ids = []
     for name in sorted(names):
         person = policy.person(name)
@@ -147,9 +156,9 @@ def _open(
     settings: SlackChannel,
     now: datetime,
 ) -> None:
+    # Callers open a channel only for an incident that has none: a new one, or one
+    # whose severity now qualifies and that they found without a channel.
     subject = incident_subject(incident.id)
-    if find_ref(session=session, system=SYSTEM, kind=NAME_REF, subject=subject) is not None:
-        return
     name = _reserve_name(
         session=session,
         channel=channel,

@@ -148,9 +148,9 @@ def _open(
 def on_declared(
     *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
 ) -> None:
+    # A new incident (or one whose severity just made it qualify, which the caller
+    # found unlinked): nothing to look up before opening.
     if not _qualifies(policy, incident):
-        return
-    if service.linked_incident(session=session, incident=incident) is not None:
         return
     automation = policy.status_page.automation
     components = _components(policy, incident, customer_facing_only=automation.customer_facing_only)
