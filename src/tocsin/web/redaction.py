@@ -11,7 +11,8 @@ What is masked, wherever it appears in a message, its arguments or a traceback:
   numeric id stays readable; one that names it otherwise is masked too;
 - the value of every query parameter whose name says it is a credential
   (``token``, ``routing_key``, ``key``, ``secret``, ``signature``, ``password``,
-  ``session``, ``auth``, ``code``, …) -> ``?routing_key=***``, percent-encoded or not;
+  ``session``, ``auth``, ``code``, …) -> ``?routing_key=***``, percent-encoded or not,
+  and likewise a JSON field of such a name, or ``secret=…`` / ``password: …`` in text;
 - the password of a URL (``postgresql://tocsin:***@db/tocsin``), the path of a Slack
   incoming webhook (``https://hooks.slack.com/services/***``), the credential of an
   ``Authorization: Bearer|Basic`` value, and a session cookie's value
@@ -55,6 +56,10 @@ _SLACK_WEBHOOK = re.compile(
 _AUTHORIZATION = re.compile(r"(?i)(authorization\W{0,4}(?:bearer|basic|token)?\s*)[^\s\"',]+")
 _BEARER = re.compile(r"\b(Bearer\s+)[A-Za-z0-9._~+/=-]{12,}")
 _COOKIE = re.compile(r"(?i)\b([\w.-]*session[\w.-]*=)[^;\s\"',&]+")
+_NAMED = re.compile(
+    r"(?i)\b([\w.-]*(?:token|secret|passw(?:or)?d|api[_-]?key|routing[_-]?key|integration[_-]?key)"
+    r"[\w.-]*\s*[=:]\s*)(?!\*\*\*)[^\s\"'&;,]+"
+)
 _JSON_FIELD = re.compile(rf"(?i)(\"{_SECRET_NAME}\"\s*:\s*\")[^\"]*")
 
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -68,6 +73,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (_BEARER, rf"\1{MASK}"),
     (_COOKIE, rf"\1{MASK}"),
     (_JSON_FIELD, rf"\1{MASK}"),
+    (_NAMED, rf"\1{MASK}"),
 )
 
 
