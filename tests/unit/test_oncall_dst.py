@@ -19,8 +19,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tocsin.oncall import coverage_gaps, handoffs, on_call, shifts
+from tocsin.oncall.rules import turn_starts
 from tocsin.policy.oncall import Schedule
 
 H = timedelta(hours=1)
@@ -175,3 +178,37 @@ def test_half_hour_shift_of_lord_howe() -> None:
         utc(10, 3, 15, 30),  # the jump
         utc(10, 4, 3, 15),  # 14:15 +11:00
     ]
+
+
+ZONES = ["Europe/Berlin", "America/New_York", "Australia/Sydney", "Australia/Lord_Howe"]
+TICK = timedelta(microseconds=1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    zone=st.sampled_from(ZONES),
+    minutes=st.integers(1, 72 * 60),
+    start=st.datetimes(min_value=datetime(2025, 6, 1), max_value=datetime(2027, 6, 1)).map(
+        lambda d: d.replace(second=0, microsecond=0)
+    ),
+    turns=st.integers(0, 2000),
+)
+def test_each_turn_starts_when_the_local_clock_first_shows_its_time(
+    zone: str, minutes: int, start: datetime, turns: int
+) -> None:
+    length = timedelta(minutes=minutes)
+    layer = rotation(zone, start.isoformat(), f"{minutes}m", ["a", "b"])
+    tz = ZoneInfo(zone)
+    target = start + turns * length  # the local time turn `turns` starts at
+    around = (target - timedelta(days=1)).replace(tzinfo=tz).astimezone(UTC)
+    found = [
+        at
+        for at in turn_starts(layer, "sun", around, around + timedelta(days=2) + length)
+        if at.astimezone(tz).replace(tzinfo=None) >= target
+    ]
+    at = found[0]
+    # The clock shows the time (or, when it skips it, a later one) at `at`, and an
+    # earlier one just before; the first of two showings when it shows it twice.
+    assert at.astimezone(tz).replace(tzinfo=None) >= target
+    assert (at - TICK).astimezone(tz).replace(tzinfo=None) < target
+    assert at == min(at, target.replace(tzinfo=tz, fold=0).astimezone(UTC))

@@ -233,8 +233,8 @@ def upcoming_shifts(
 
     The shift running at ``start`` is given from its real beginning (looked for up to
     :data:`LOOKAROUND` before the start of its UTC day), not cut at ``start``: a person
-    reads "alice since Monday 09:00", and a calendar feed keeps the same event (whose
-    UID is made from its start) from one refresh to the next.
+    reads "alice since Monday 09:00". The last one is cut at ``end`` (the calendar feed
+    uses :func:`feed_events`, whose events are never cut).
     """
     definition = require_schedule(policy, schedule)
     start, end = check_instant(start, "start"), check_instant(end, "end")
