@@ -59,6 +59,7 @@ def test_feed_round_trips() -> None:
     assert str(calendar["VERSION"]) == "2.0"
     assert str(calendar["X-WR-CALNAME"]) == "On call: platform-primary"
     assert calendar.decoded("REFRESH-INTERVAL") == H
+    assert b"\r\nREFRESH-INTERVAL;VALUE=DURATION:PT1H\r\nX-PUBLISHED-TTL:PT1H\r\n" in feed
     assert "METHOD" not in calendar  # a published feed, not a scheduling message
     events = list(calendar.walk("VEVENT"))
     assert rows(calendar) == [

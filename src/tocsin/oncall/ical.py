@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime, timedelta
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, vDuration
 
 from tocsin.oncall.rules import (
     MAX_INSTANT,
@@ -124,7 +124,7 @@ def schedule_ical(schedule: Schedule, events: Sequence[Shift]) -> bytes:
         calendar.add("description", schedule.description)
         calendar.add("x-wr-caldesc", schedule.description)
     calendar.add("refresh-interval", REFRESH, parameters={"VALUE": "DURATION"})
-    calendar.add("x-published-ttl", REFRESH)
+    calendar.add("x-published-ttl", vDuration(REFRESH))
     for shift in events:
         event = Event()
         event.add("uid", shift_uid(schedule, shift))
