@@ -46,6 +46,10 @@ CALENDAR = "tcsc_Y2FsZW5kYXItc3Vic2NyaXB0aW9u"
             "https://hooks.slack.com/services/***",
         ),
         (
+            "https://acme.webhook.office.com/webhookb2/1c2d@3e4f/IncomingWebhook/ab12/cd34",
+            "https://acme.webhook.office.com/webhookb2/***",
+        ),
+        (
             "postgresql+psycopg://tocsin:hunter22@db:5432/t",
             "postgresql+psycopg://tocsin:***@db:5432/t",
         ),
@@ -59,7 +63,7 @@ CALENDAR = "tcsc_Y2FsZW5kYXItc3Vic2NyaXB0aW9u"
 def test_secret_shapes_are_masked(text: str, shown: str) -> None:
     masked = mask_secrets(text)
     assert shown in masked
-    for secret in (KEY, TOKEN, CALENDAR, "hunter22", "Q2hlY2tvdXQ", "plain", "s3cr3t"):
+    for secret in (KEY, TOKEN, CALENDAR, "hunter22", "Q2hlY2tvdXQ", "plain", "s3cr3t", "ab12"):
         assert secret not in masked
 
 

@@ -14,7 +14,7 @@ What is masked, wherever it appears in a message, its arguments or a traceback:
   ``session``, ``auth``, ``code``, …) -> ``?routing_key=***``, percent-encoded or not,
   and likewise a JSON field of such a name, or ``secret=…`` / ``password: …`` in text;
 - the password of a URL (``postgresql://tocsin:***@db/tocsin``), the path of a Slack
-  incoming webhook (``https://hooks.slack.com/services/***``), the credential of an
+  or Teams incoming webhook (``https://hooks.slack.com/services/***``), the credential of an
   ``Authorization: Bearer|Basic`` value, and a session cookie's value
   (``tocsin_session=***``).
 
@@ -53,6 +53,7 @@ _URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^/\s:@\"']*:)[^@/\s\"']
 _SLACK_WEBHOOK = re.compile(
     r"(?i)(hooks\.slack(?:-gov)?\.com/(?:services|workflows|triggers)/)[^\s\"'?#]+"
 )
+_TEAMS_WEBHOOK = re.compile(r"(?i)(\.webhook\.office\.com/webhookb2/)[^\s\"'?#]+")
 _AUTHORIZATION = re.compile(r"(?i)(authorization\W{0,4}(?:bearer|basic|token)?\s*)[^\s\"',]+")
 _BEARER = re.compile(r"\b(Bearer\s+)[A-Za-z0-9._~+/=-]{12,}")
 _COOKIE = re.compile(r"(?i)\b([\w.-]*session[\w.-]*=)[^;\s\"',&]+")
@@ -69,6 +70,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (_QUERY_PARAM, rf"\1{MASK}"),
     (_URL_PASSWORD, rf"\1{MASK}@"),
     (_SLACK_WEBHOOK, rf"\1{MASK}"),
+    (_TEAMS_WEBHOOK, rf"\1{MASK}"),
     (_AUTHORIZATION, rf"\1{MASK}"),
     (_BEARER, rf"\1{MASK}"),
     (_COOKIE, rf"\1{MASK}"),
