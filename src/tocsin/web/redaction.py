@@ -63,25 +63,42 @@ _NAMED = re.compile(
 )
 _JSON_FIELD = re.compile(rf"(?i)(\"{_SECRET_NAME}\"\s*:\s*\")[^\"]*")
 
-_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
-    (_PREFIXED, rf"\1{MASK}"),
-    (_INTEGRATION_PATH, rf"\1{MASK}"),
-    (_HEARTBEAT_PATH, rf"\1{MASK}"),
-    (_QUERY_PARAM, rf"\1{MASK}"),
-    (_URL_PASSWORD, rf"\1{MASK}@"),
-    (_SLACK_WEBHOOK, rf"\1{MASK}"),
-    (_TEAMS_WEBHOOK, rf"\1{MASK}"),
-    (_AUTHORIZATION, rf"\1{MASK}"),
-    (_BEARER, rf"\1{MASK}"),
-    (_COOKIE, rf"\1{MASK}"),
-    (_JSON_FIELD, rf"\1{MASK}"),
-    (_NAMED, rf"\1{MASK}"),
+_NAMES = ("token", "secret", "passw", "key")
+
+#: Each rule: the lower-case fragments one of which the text must contain for it to
+#: apply (a cheap test that spares most log arguments the expression), the expression,
+#: the replacement.
+_RULES: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = (
+    (("tcs",), _PREFIXED, rf"\1{MASK}"),
+    (("/api/v1/integrations/",), _INTEGRATION_PATH, rf"\1{MASK}"),
+    (("/api/v1/heartbeats/",), _HEARTBEAT_PATH, rf"\1{MASK}"),
+    (("?", "&", ";"), _QUERY_PARAM, rf"\1{MASK}"),
+    (("@",), _URL_PASSWORD, rf"\1{MASK}@"),
+    (("hooks.slack",), _SLACK_WEBHOOK, rf"\1{MASK}"),
+    (("webhook.office",), _TEAMS_WEBHOOK, rf"\1{MASK}"),
+    (("authorization",), _AUTHORIZATION, rf"\1{MASK}"),
+    (("bearer",), _BEARER, rf"\1{MASK}"),
+    (("session",), _COOKIE, rf"\1{MASK}"),
+    (('"',), _JSON_FIELD, rf"\1{MASK}"),
+    (_NAMES, _NAMED, rf"\1{MASK}"),
+)
+
+
+#: Any fragment of any rule: text with none (most log arguments) is left at once.
+_ANY = re.compile(
+    "|".join(re.escape(fragment) for fragments, _, _ in _RULES for fragment in fragments),
+    re.IGNORECASE,
 )
 
 
 def _mask(text: str) -> str:
-    for pattern, replacement in _RULES:
-        text = pattern.sub(replacement, text)
+    if not _ANY.search(text):
+        return text
+    lower = text.lower()
+    for fragments, pattern, replacement in _RULES:
+        if any(fragment in lower for fragment in fragments):
+            text = pattern.sub(replacement, text)
+            lower = text.lower()
     return text
 
 
