@@ -14,19 +14,16 @@ Worked out by hand from the example's schedules:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-from icalendar import Calendar
 
 from tocsin.db import session_scope
 from tocsin.db.jobs import pending_jobs
 from tocsin.policy import example_policy_text
-from tocsin.web.routes.oncall import RedactTokenFilter
 
 API = "/api/v1"
 
@@ -109,7 +106,7 @@ def test_unknown_schedule_and_bad_instant(viewer: httpx.Client) -> None:
     missing = viewer.get(f"{API}/oncall", params={"schedule": "nope"})
     assert missing.status_code == 404
     assert "nope" in missing.json()["detail"] and "platform-primary" in missing.json()["detail"]
-    for path in ("/schedules/nope", "/schedules/nope.ics", "/schedules/nope/overrides"):
+    for path in ("/schedules/nope", "/schedules/nope/overrides"):
         answer = viewer.get(API + path)
         assert answer.status_code == 404, path
         assert "ic-rotation" in answer.json()["detail"]
@@ -246,66 +243,6 @@ def test_overrides_move_the_handoff_timer(live_server: Any, alice: httpx.Client)
     # Without the override the rotation's handoff is back, and must not be missed.
     assert alice.delete(f"{url}/{override_id}").status_code == 204
     assert handoff_timers(live_server, "platform-primary") == [datetime(2026, 3, 9, 9, tzinfo=UTC)]
-
-
-def test_calendar_feed(live_server: Any, alice: httpx.Client) -> None:
-    token = live_server.make_token("viewer")
-    path = f"{API}/schedules/platform-primary.ics"
-    with client(live_server) as anonymous:
-        answer = anonymous.get(path, params={"token": token})
-        assert answer.status_code == 200, answer.text
-        assert answer.headers["content-type"].startswith("text/calendar")
-        calendar = Calendar.from_ical(answer.content)
-        events = calendar.walk("VEVENT")
-        # Eight weekly shifts: Monday 2026-03-02 09:00 to Monday 2026-04-27 09:00.
-        assert len(events) == 8
-        starts = [e.decoded("dtstart") for e in events]
-        assert starts[0] == datetime(2026, 3, 2, 9, tzinfo=UTC)
-        assert events[-1].decoded("dtend") == datetime(2026, 4, 27, 9, tzinfo=UTC)
-        people = [str(e.get("summary")).split()[2] for e in events]
-        assert people == ["charlie", "alice", "bob"] * 2 + ["charlie", "alice"]
-        assert len({str(e.get("uid")) for e in events}) == 8
-
-        missing = anonymous.get(path)
-        assert missing.status_code == 401 and "?token=" in missing.json()["detail"]
-        head = anonymous.head(path, params={"token": token})
-        assert head.status_code == 200 and head.headers["content-type"].startswith("text/calendar")
-        bad = anonymous.get(path, params={"token": "not-a-token"})
-        assert bad.status_code == 401 and "not-a-token" not in bad.text
-        # Only the calendar takes the token in the URL.
-        other = anonymous.get(f"{API}/schedules/platform-primary", params={"token": token})
-        assert other.status_code == 401
-
-    # The bearer header works as everywhere, and an override shows in the feed.
-    body = {"person": "dana", "start": "2026-03-03T00:00:00Z", "end": "2026-03-04T00:00:00Z"}
-    assert alice.post(f"{API}/schedules/platform-primary/overrides", json=body).is_success
-    feed = Calendar.from_ical(alice.get(path).content)
-    summaries = [str(e.get("summary")) for e in feed.walk("VEVENT")]
-    assert len(summaries) == 10 and "On call: dana (platform-primary)" in summaries
-
-    # Restricted layers in a zone with DST: ic-rotation is 8 weeks of short shifts.
-    ic = Calendar.from_ical(alice.get(f"{API}/schedules/ic-rotation.ics").content)
-    ic_events = ic.walk("VEVENT")
-    assert ic_events[0].decoded("dtstart") == datetime(2026, 2, 28, 1, tzinfo=UTC)
-    assert ic_events[-1].decoded("dtend") == datetime(2026, 4, 27, 9, tzinfo=UTC)
-
-
-def test_calendar_token_is_redacted_from_the_access_log() -> None:
-    record = logging.LogRecord(
-        "uvicorn.access",
-        logging.INFO,
-        __file__,
-        1,
-        '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:5", "GET", "/api/v1/schedules/x.ics?token=s3cret&a=1", "1.1", 200),
-        None,
-    )
-    assert RedactTokenFilter().filter(record)
-    assert "s3cret" not in record.getMessage()
-    assert "token=***&a=1" in record.getMessage()
-    assert any(
-        isinstance(f, RedactTokenFilter) for f in logging.getLogger("uvicorn.access").filters
-    )
 
 
 GAP_SCHEDULE = """schedules:

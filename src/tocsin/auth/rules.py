@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 TOKEN_PREFIX = "tcs_"
+#: Calendar subscription tokens: they open one schedule's iCalendar feed, nothing else.
+CALENDAR_TOKEN_PREFIX = "tcsc_"
 
 
 class Role(StrEnum):
@@ -42,6 +44,10 @@ class Principal:
 
 def new_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def new_calendar_token() -> str:
+    return CALENDAR_TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
 def hash_token(token: str) -> str:

@@ -58,6 +58,7 @@ def _users(app: typer.Typer) -> None:
 
 
 def _oncall(app: typer.Typer) -> None:
+    from tocsin.cli import calendars  # noqa: F401  (adds `tocsin schedule subscribe` ...)
     from tocsin.cli.oncall import register
 
     register(app)

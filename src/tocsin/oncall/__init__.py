@@ -12,7 +12,7 @@ from tocsin.oncall.escalation import (
     resolve_targets,
     stakeholder_steps,
 )
-from tocsin.oncall.ical import schedule_ical
+from tocsin.oncall.ical import calendar_events, schedule_ical
 from tocsin.oncall.rules import (
     OVERRIDE_LAYER,
     Handoff,
@@ -32,6 +32,7 @@ __all__ = [
     "Override",
     "PolicyWarning",
     "Shift",
+    "calendar_events",
     "choose_commander",
     "choose_escalation_policy",
     "coverage_gaps",

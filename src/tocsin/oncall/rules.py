@@ -6,13 +6,20 @@ one rotation length from the layer's ``start``), optionally masked by restrictio
 overrides win over every layer, and a later override over an earlier one. The result
 is one timeline of :class:`Shift` with at most one person at any instant.
 
-Rotations are computed in the schedule's local wall-clock time, so "Monday 09:00
-America/Los_Angeles" stays 09:00 local across daylight-saving changes. Turns of whole
-days (daily, weekly, custom ``2d``...) advance by calendar days; other custom lengths
-(``12h``, ``36h``...) by elapsed time from the first handoff. A local time that does
-not exist (the spring-forward gap) moves forward by the length of the gap (02:30 on the
-US change day is 03:30 PDT, as with ``zoneinfo``'s ``fold=0``); an ambiguous one (the
-fall-back hour) is its first occurrence.
+Time conventions (the README states them for users):
+
+- Rotation lengths are counted on the schedule's local wall clock, whatever the
+  length: turn ``k`` starts when the local clock reads ``start + k * length``. So a
+  12-hour rotation from 09:00 hands off at 09:00 and 21:00 local all year, a weekly one
+  keeps its weekday and time, a 36-hour one alternates 09:00 / 21:00 and a 10-hour one
+  cycles through 09:00, 19:00, 05:00, 15:00, 01:00, 11:00, ... (every five days). The
+  turn in which the clocks change is an hour shorter (spring) or longer (autumn).
+- Every local time (a handoff, a restriction's edges) happens at the first instant the
+  local clock shows that time or a later one. A time the clocks jump over (02:30 on a
+  day that goes from 01:59 to 03:00) happens at the jump (03:00); a time shown twice
+  (01:30 on a day that goes back from 02:00 to 01:00) happens the first time. A turn
+  that lies wholly inside a jump (only turns shorter than the jump can) lasts no time:
+  its participant is skipped that day and the order carries on.
 
 The work is proportional to the number of turns and restriction windows in the range,
 never to its length in minutes.
@@ -30,6 +37,8 @@ from zoneinfo import ZoneInfo
 from tocsin.policy.oncall import WEEKDAYS, Layer, Restriction, Schedule, StaticOverride
 
 __all__ = [
+    "MAX_INSTANT",
+    "MIN_INSTANT",
     "OVERRIDE_LAYER",
     "Handoff",
     "Override",
@@ -39,7 +48,14 @@ __all__ = [
     "on_call",
     "shifts",
     "to_utc",
+    "turn_starts",
 ]
+
+#: Instants outside this range are refused by the callers of the schedule math: it adds
+#: and subtracts weeks, which must not overflow ``datetime``, and nobody plans on-call
+#: for year 1.
+MIN_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
 
 #: The ``layer`` of a :class:`Shift` that comes from an override.
 OVERRIDE_LAYER = "override"
@@ -88,48 +104,75 @@ def _zone(schedule: Schedule) -> ZoneInfo:
     return ZoneInfo(schedule.timezone or "UTC")
 
 
+def _offset(local: datetime, zone: ZoneInfo, fold: int) -> timedelta:
+    offset = local.replace(tzinfo=zone, fold=fold).utcoffset()
+    assert offset is not None  # a ZoneInfo always has one
+    return offset
+
+
 def _instant(local: datetime, zone: ZoneInfo) -> datetime:
-    """Local wall-clock time -> UTC instant (gap: forward; ambiguous: first)."""
-    return local.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    """The first instant at which the wall clock of ``zone`` shows ``local`` or later:
+    the first occurrence of a time shown twice, the jump for a time skipped."""
+    first, second = _offset(local, zone, 0), _offset(local, zone, 1)
+    if first >= second:  # shown once, or twice (``fold=0`` is the first time)
+        return (local - first).replace(tzinfo=UTC)
+    # Skipped: read with the offset after the jump it is an instant before the jump,
+    # with the one before it an instant after. Zone transitions fall on whole seconds:
+    # bisect over seconds for the jump.
+    before = int((local - second).replace(tzinfo=UTC).timestamp())
+    after = int((local - first).replace(tzinfo=UTC).timestamp())
+    while after - before > 1:
+        middle = (before + after) // 2
+        if datetime.fromtimestamp(middle, zone).utcoffset() == first:
+            before = middle
+        else:
+            after = middle
+    return datetime.fromtimestamp(after, UTC)
 
 
 class _Turns:
-    """The handoff instants of one layer: ``boundary(k)`` starts turn ``k``."""
+    """The handoff instants of one layer: ``boundary(k)`` starts turn ``k``, when the
+    local wall clock reads ``start + k * length`` (see the module's conventions)."""
 
     def __init__(self, layer: Layer, zone: ZoneInfo) -> None:
         self.layer = layer
         self.zone = zone
         self.first = _instant(layer.start, zone)
-        self.days = 0
-        self.step = _DAY
         if layer.rotation == "daily":
-            self.days = 1
+            self.step = _DAY
         elif layer.rotation == "weekly":
-            self.days = 7
+            self.step = 7 * _DAY
         elif layer.length is None:
             raise ValueError(f"layer {layer.name!r}: a custom rotation needs a length")
-        elif layer.length % _DAY == timedelta(0):
-            self.days = layer.length // _DAY
         else:
             self.step = layer.length
 
     def boundary(self, k: int) -> datetime:
-        if self.days:
-            return _instant(self.layer.start + timedelta(days=k * self.days), self.zone)
-        return self.first + k * self.step
+        return _instant(self.layer.start + k * self.step, self.zone)
 
     def index_at(self, instant: datetime) -> int:
         """The turn running at ``instant`` (0 before the first handoff)."""
-        if not self.days:
-            return max((instant - self.first) // self.step, 0)
         local = instant.astimezone(self.zone).replace(tzinfo=None)
-        k = max((local - self.layer.start) // timedelta(days=self.days), 0)
-        # Converting through local time can be an hour off around a DST change.
+        k = max((local - self.layer.start) // self.step, 0)
+        # The wall clock is off from elapsed time by the zone's DST shift: walk the
+        # few turns that takes.
         while k > 0 and self.boundary(k) > instant:
             k -= 1
         while self.boundary(k + 1) <= instant:
             k += 1
         return k
+
+    def boundaries(self, start: datetime, end: datetime) -> list[datetime]:
+        """The distinct handoff instants in [start, end)."""
+        k = self.index_at(start)
+        found: list[datetime] = []
+        at = self.boundary(k)
+        while at < end:
+            if at >= start and (not found or found[-1] != at):
+                found.append(at)
+            k += 1
+            at = self.boundary(k)
+        return found
 
 
 _Segment = tuple[datetime, datetime, str]
@@ -246,6 +289,16 @@ def shifts(
         if lo < hi:
             paints.append([(lo, hi, override.person, OVERRIDE_LAYER)])
     return _flatten(paints)
+
+
+def turn_starts(schedule: Schedule, layer: str, start: datetime, end: datetime) -> list[datetime]:
+    """The distinct instants in [start, end) at which a turn of the layer named ``layer``
+    starts (whoever's turn it is, even the same person again)."""
+    start, end = to_utc(start, "start"), to_utc(end, "end")
+    found = next((item for item in schedule.layers if item.name == layer), None)
+    if found is None:
+        raise ValueError(f"schedule {schedule.name!r} has no layer {layer!r}")
+    return _Turns(found, _zone(schedule)).boundaries(start, end)
 
 
 def on_call(schedule: Schedule, at: datetime, overrides: Iterable[Override] = ()) -> list[str]:

@@ -12,14 +12,21 @@ from sqlalchemy.orm import Session
 from tocsin.db.jobs import cancel_jobs
 from tocsin.db.jobs import schedule as job_schedule
 from tocsin.errors import InvalidInput, NotFound
-from tocsin.oncall.ical import schedule_ical
+from tocsin.oncall.ical import feed_window, schedule_ical
 from tocsin.oncall.models import OverrideCreate, OverrideRead, ScheduleOverride
-from tocsin.oncall.rules import Override, Shift, handoffs, on_call, shifts
+from tocsin.oncall.rules import (
+    MAX_INSTANT,
+    MIN_INSTANT,
+    Override,
+    Shift,
+    handoffs,
+    on_call,
+    shifts,
+)
 from tocsin.policy import Policy
 from tocsin.policy.oncall import Schedule
 
 __all__ = [
-    "FEED_HORIZON",
     "LOOKAROUND",
     "MAX_INSTANT",
     "MIN_INSTANT",
@@ -27,6 +34,7 @@ __all__ = [
     "add_override",
     "check_instant",
     "delete_override",
+    "feed_events",
     "list_overrides",
     "on_call_status",
     "override_to_read",
@@ -38,14 +46,8 @@ __all__ = [
     "who_is_on_call",
 ]
 
-#: How far the iCalendar feed looks ahead.
-FEED_HORIZON = timedelta(weeks=8)
 #: How far before and after an instant the start and end of its shift are looked for.
 LOOKAROUND = timedelta(days=28)
-#: Instants outside this range are refused: the schedule math adds and subtracts
-#: weeks, which must not overflow ``datetime``, and nobody plans on-call for year 1.
-MIN_INSTANT = datetime(1970, 1, 1, tzinfo=UTC)
-MAX_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -231,8 +233,8 @@ def upcoming_shifts(
 
     The shift running at ``start`` is given from its real beginning (looked for up to
     :data:`LOOKAROUND` before the start of its UTC day), not cut at ``start``: a person
-    reads "alice since Monday 09:00", and a calendar feed keeps the same event (whose
-    UID is made from its start) from one refresh to the next.
+    reads "alice since Monday 09:00". The last one is cut at ``end`` (the calendar feed
+    uses :func:`feed_events`, whose events are never cut).
     """
     definition = require_schedule(policy, schedule)
     start, end = check_instant(start, "start"), check_instant(end, "end")
@@ -241,13 +243,23 @@ def upcoming_shifts(
     return [s for s in shifts(definition, since, end, overrides) if s.end > start]
 
 
-def schedule_calendar(*, session: Session, policy: Policy, schedule: str, now: datetime) -> bytes:
-    """The iCalendar feed of ``schedule``: its shifts over the next :data:`FEED_HORIZON`."""
+def feed_events(*, session: Session, policy: Policy, schedule: str, now: datetime) -> list[Shift]:
+    """The events of ``schedule``'s calendar feed at ``now`` (see
+    :func:`tocsin.oncall.ical.feed_window`), run-time overrides applied."""
     definition = require_schedule(policy, schedule)
-    found = upcoming_shifts(
-        session=session, policy=policy, schedule=schedule, start=now, end=now + FEED_HORIZON
-    )
-    return schedule_ical(definition, found, now=now)
+
+    def overrides(start: datetime, end: datetime) -> list[Override]:
+        found = overrides_by_schedule(session=session, start=start, end=end)
+        return found.get(schedule, [])
+
+    return feed_window(definition, check_instant(now, "now"), overrides)
+
+
+def schedule_calendar(*, session: Session, policy: Policy, schedule: str, now: datetime) -> bytes:
+    """The iCalendar feed of ``schedule`` (:func:`feed_events`)."""
+    definition = require_schedule(policy, schedule)
+    events = feed_events(session=session, policy=policy, schedule=schedule, now=now)
+    return schedule_ical(definition, events)
 
 
 # ---------------------------------------------------------------- handoff timers

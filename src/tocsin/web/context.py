@@ -9,6 +9,7 @@ from tocsin.config import Settings
 from tocsin.db import SessionFactory, create_db_engine
 from tocsin.metrics.cache import IncidentTableCache
 from tocsin.policy import PolicyStore
+from tocsin.web.redaction import install_log_masking
 
 __all__ = ["AppContext"]
 
@@ -21,6 +22,9 @@ class AppContext:
     clock: Clock = field(default_factory=SystemClock)
     #: Incident facts kept between metrics requests (:mod:`tocsin.metrics.cache`).
     metrics_cache: IncidentTableCache = field(default_factory=IncidentTableCache)
+
+    def __post_init__(self) -> None:
+        install_log_masking()  # a process with a context serves or works: no secret in its logs
 
     @classmethod
     def from_settings(cls, settings: Settings, clock: Clock | None = None) -> AppContext:

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
 from tocsin.auth import Principal, Role, authenticate
+from tocsin.auth.rules import CALENDAR_TOKEN_PREFIX
 from tocsin.clock import Clock
 from tocsin.db import session_scope
 from tocsin.incidents import service as incidents
@@ -104,7 +105,9 @@ def get_principal(request: Request, context: ContextDep) -> Principal:
     if principal is None:
         raise HTTPException(
             status_code=401,
-            detail="invalid or revoked token",
+            detail="a calendar subscription token opens its schedule's .ics feed only"
+            if token.strip().startswith(CALENDAR_TOKEN_PREFIX)
+            else "invalid or revoked token",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return principal

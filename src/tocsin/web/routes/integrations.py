@@ -21,8 +21,7 @@ The handlers live in :mod:`tocsin.web.inbound`, whose lane serves them ahead of 
 router (see why there); the routes here declare the same endpoints for the OpenAPI
 document, and serve them for an application without the lane.
 
-The key is a secret in the URL, so it is cut from uvicorn's access log by extending
-the on-call routes' :class:`~tocsin.web.routes.oncall.RedactTokenFilter`.
+The key is a secret in the URL: every log masks it (:mod:`tocsin.web.redaction`).
 
 Management (bearer token): ``POST /api/v1/integrations`` (admin) shows the new key
 once; ``GET /api/v1/integrations`` never shows it; ``DELETE /api/v1/integrations/{id}``
@@ -31,8 +30,6 @@ disables one (its alerts stay).
 
 from __future__ import annotations
 
-import logging
-import re
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -46,52 +43,10 @@ from tocsin.schemas import PlainText
 from tocsin.web.deps import Admin, CurrentPolicy, NowClock, SessionDep, Viewer
 from tocsin.web.fields import RequestDuration
 from tocsin.web.inbound import Answer, inbound_for
-from tocsin.web.routes.oncall import RedactTokenFilter
 
-__all__ = ["RedactSecretsFilter", "router"]
+__all__ = ["router"]
 
 router = APIRouter(tags=["integrations"])
-
-# -- keeping the key out of the access log ----------------------------------------------
-
-#: A key in an inbound path; ``/api/v1/integrations/{id or name}`` (no further
-#: segment) is the management API's and stays readable.
-_KEY_IN_PATH = re.compile(r"(/api/v1/integrations/)[^/?\s\"]+(?=/)|(/api/v1/heartbeats/)[^/?\s\"]+")
-
-
-def _redact(text: str) -> str:
-    if "/api/v1/" in text:
-        text = _KEY_IN_PATH.sub(lambda match: f"{match[1] or match[2]}***", text)
-    return text
-
-
-class RedactSecretsFilter(RedactTokenFilter):
-    """The calendar-token filter, extended to integration keys in inbound paths
-    (``/api/v1/integrations/***/alertmanager``, ``/api/v1/heartbeats/***``).
-
-    It replaces the plain token filter on uvicorn's access logger (it does all that
-    one does), so each request's log line is scanned once per filter, not twice."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        super().filter(record)
-        if isinstance(record.args, tuple):
-            record.args = tuple(_redact(a) if isinstance(a, str) else a for a in record.args)
-        if isinstance(record.msg, str):
-            record.msg = _redact(record.msg)
-        return True
-
-
-def _install_redaction() -> None:
-    access = logging.getLogger("uvicorn.access")
-    for installed in list(access.filters):
-        if type(installed) is RedactTokenFilter:
-            access.removeFilter(installed)
-    if not any(isinstance(f, RedactSecretsFilter) for f in access.filters):
-        access.addFilter(RedactSecretsFilter())
-
-
-_install_redaction()
-
 
 # -- response schemas (for the OpenAPI document; the handlers render them directly) ------
 

@@ -1,26 +1,18 @@
-"""On call: who is on call, schedules, their iCalendar feeds, overrides, policy warnings.
+"""On call: who is on call, schedules, overrides, policy warnings.
 
-Thin handlers over :mod:`tocsin.oncall.service` and the pure rules it calls.
-
-Calendar feeds and tokens: calendar apps subscribe to a URL and cannot send an
-``Authorization`` header, so ``GET /api/v1/schedules/{name}.ics`` (and only that route)
-also takes the token as ``?token=...``. Such a URL is a credential: give calendars a
-viewer token of their own, so it can be revoked alone. The token is removed from
-uvicorn's access log (:class:`RedactTokenFilter`) and never echoed in an error.
+Thin handlers over :mod:`tocsin.oncall.service` and the pure rules it calls. The
+schedules' iCalendar feeds and their subscriptions are in
+:mod:`tocsin.web.routes.calendars`.
 """
 
 from __future__ import annotations
 
-import logging
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from tocsin.auth import Principal, Role, authenticate
-from tocsin.db import session_scope
 from tocsin.oncall.models import OverrideCreate, OverrideRead
 from tocsin.oncall.rules import Shift
 from tocsin.oncall.service import (
@@ -30,7 +22,6 @@ from tocsin.oncall.service import (
     on_call_status,
     override_to_read,
     require_schedule,
-    schedule_calendar,
     schedule_overrides,
     upcoming_shifts,
 )
@@ -38,16 +29,14 @@ from tocsin.oncall.warnings import policy_warnings
 from tocsin.policy import format_duration
 from tocsin.policy.oncall import Schedule
 from tocsin.web.deps import (
-    ContextDep,
     CurrentPolicy,
     NowClock,
     Responder,
     SessionDep,
     Viewer,
-    get_principal,
 )
 
-__all__ = ["RedactTokenFilter", "router"]
+__all__ = ["router"]
 
 router = APIRouter(prefix="/api/v1", tags=["oncall"])
 
@@ -170,67 +159,6 @@ def _shift_read(shift: Shift) -> ShiftRead:
     return ShiftRead(person=shift.person, start=shift.start, end=shift.end, layer=shift.layer)
 
 
-# -- calendar authentication --------------------------------------------------------------
-
-_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
-
-
-class RedactTokenFilter(logging.Filter):
-    """Replaces the value of a ``token`` query parameter in log records with ``***``
-    (uvicorn's access log prints every request's path with its query string)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN_IN_QUERY.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
-            )
-        if isinstance(record.msg, str):
-            record.msg = _TOKEN_IN_QUERY.sub(r"\1***", record.msg)
-        return True
-
-
-def _install_redaction() -> None:
-    access = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, RedactTokenFilter) for f in access.filters):
-        access.addFilter(RedactTokenFilter())
-
-
-_install_redaction()
-
-
-def calendar_principal(
-    request: Request,
-    context: ContextDep,
-    token: Annotated[
-        str | None,
-        Query(description="The API token, for calendar apps that cannot send a header."),
-    ] = None,
-) -> Principal:
-    """The caller of a calendar feed: the bearer header if sent, else ``?token=``."""
-    if request.headers.get("authorization"):
-        principal = get_principal(request, context)
-    elif not (token and token.strip()):
-        raise HTTPException(
-            status_code=401,
-            detail="missing token: send 'Authorization: Bearer <token>', or add "
-            "?token=<token> to the calendar URL",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    else:
-        with session_scope(context.sessions, write=False) as session:
-            found = authenticate(session=session, token=token.strip())
-        if found is None:
-            raise HTTPException(
-                status_code=401,
-                detail="invalid or revoked token",
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        principal = found
-    if not principal.role.allows(Role.viewer):
-        raise HTTPException(status_code=403, detail="permission denied: needs the viewer role")
-    return principal
-
-
 # -- who is on call -------------------------------------------------------------------------
 
 
@@ -258,37 +186,6 @@ def who_is_on_call(
 def list_schedules(policy: CurrentPolicy, _principal: Viewer) -> ScheduleList:
     """Every schedule of the policy, with its layers."""
     return ScheduleList.model_validate({"items": [_schedule_read(s) for s in policy.schedules]})
-
-
-# Registered before `/schedules/{name}`, which would otherwise take "x.ics" as a name.
-@router.get(
-    "/schedules/{name}.ics",
-    response_class=Response,
-    responses={200: {"content": {"text/calendar": {}}, "description": "iCalendar feed"}},
-)
-def schedule_feed(
-    name: str,
-    session: SessionDep,
-    policy: CurrentPolicy,
-    clock: NowClock,
-    _principal: Annotated[Principal, Depends(calendar_principal)],
-) -> Response:
-    """The next 8 weeks of shifts as iCalendar. Also accepts the token as ``?token=``."""
-    body = schedule_calendar(session=session, policy=policy, schedule=name, now=clock.now())
-    return Response(
-        content=body,
-        media_type="text/calendar; charset=utf-8",
-        headers={
-            "Content-Disposition": f'inline; filename="{name}.ics"',
-            "Cache-Control": "private, max-age=300",
-        },
-    )
-
-
-# Some calendar apps check the feed with HEAD first; one operation in the OpenAPI schema.
-router.head("/schedules/{name}.ics", include_in_schema=False, response_class=Response)(
-    schedule_feed
-)
 
 
 @router.get("/schedules/{name}")
