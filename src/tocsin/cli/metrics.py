@@ -3,7 +3,7 @@ from the REST API.
 
 Like ``tocsin incident``: Rich tables by default, the API's JSON with ``--json``, a
 refusal (a bad ``--window`` or ``--month``) on stderr with exit code 1, an unreachable
-server 2. Durations are shown as ``1h 05m``; the JSON keeps seconds.
+server 2. Durations are shown as ``1h 5m``; the JSON keeps seconds.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from rich.text import Text
 
 from tocsin.cli.incidents import API, JsonOpt, api
 from tocsin.cli.output import fail, format_time, get_console, print_json, say
+from tocsin.timetext import duration_text
 
 __all__ = ["metrics", "register", "report_app", "slo"]
 
@@ -30,10 +31,8 @@ report_app = typer.Typer(
 
 
 def format_seconds(value: float | None) -> str:
-    """``1h 02m``; the metrics package (and numpy with it) loads only when this runs."""
-    from tocsin.metrics.rules import format_seconds as formatted
-
-    return formatted(value)
+    """``1h 2m``: the one duration rule of :mod:`tocsin.timetext`."""
+    return duration_text(value)
 
 
 def register(app: typer.Typer) -> None:
