@@ -86,6 +86,8 @@ __all__ = [
     "stats",
     "summarize",
     "title_tokens",
+    "week_label",
+    "week_start",
 ]
 
 
@@ -255,6 +257,18 @@ class Period(StrEnum):
 
 _DAY = 86_400.0
 _EPOCH = date(1970, 1, 1)
+
+
+def week_start(moment: datetime) -> datetime:
+    """Monday 00:00 UTC of the ISO week holding ``moment``: every weekly figure (the
+    CLI, the API, the dashboard's trend) uses these weeks."""
+    return _midnight(_bucket(moment.astimezone(UTC).date(), Period.week))
+
+
+def week_label(start: datetime) -> str:
+    """``2025-W49``: the ISO year and week number of the week starting at ``start``."""
+    year, week, _ = start.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def _bucket(day: date, period: Period) -> date:

@@ -18,6 +18,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from tocsin.timetext import duration_text
+from tocsin.web.assets import asset_url
 from tocsin.web.dashboard.csrf import CSRF_FIELD
 from tocsin.web.dashboard.session import SignedIn, drop_flash, read_flash, set_flash
 
@@ -74,7 +75,7 @@ def environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters.update(when=_when, iso=_iso, label=_label, duration=duration_text, percent=_percent)
-    env.globals.update(nav=NAV, csrf_field=CSRF_FIELD)
+    env.globals.update(nav=NAV, csrf_field=CSRF_FIELD, asset=asset_url)
     return env
 
 
