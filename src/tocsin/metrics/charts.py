@@ -70,10 +70,10 @@ class _Frame:
 #: 72 an inch, shown as 1 px).
 _FONT = 12
 _TICKS = 11
-#: Inches (72 px each).
+#: Width and height in px.
 _FRAMES = {
-    ChartSize.wide: _Frame(7.5, 3.3, 13, 14),
-    ChartSize.narrow: _Frame(4.45, 3.1, 12, 4),
+    ChartSize.wide: _Frame(540, 238, 13, 14),
+    ChartSize.narrow: _Frame(320, 223, 12, 4),
 }
 
 _UNITS = ((86_400.0, "days"), (3_600.0, "hours"), (60.0, "minutes"), (1.0, "seconds"))
@@ -132,12 +132,12 @@ def _figure(title: str, size: ChartSize, *, counts: bool = False) -> tuple[Figur
         _READY = True
     frame = _FRAMES[size]
     # Constrained layout: room for the legend under the plot, whatever the labels' size.
-    figure = Figure(figsize=(frame.width, frame.height), dpi=72, layout="constrained")
+    figure = Figure(figsize=(frame.width / 72, frame.height / 72), dpi=72, layout="constrained")
     axes = figure.add_subplot()
     axes.set_title(title, loc="left", fontsize=frame.title)
     axes.spines[["top", "right"]].set_visible(False)
     axes.grid(axis="y", alpha=0.3)
-    axes.yaxis.set_major_locator(MaxNLocator(nbins=5, integer=counts))
+    axes.yaxis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10], integer=counts))
     return figure, axes
 
 

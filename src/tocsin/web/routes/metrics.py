@@ -89,12 +89,17 @@ def monthly_report(
     _principal: Viewer,
     month: Annotated[str | None, Query(description="YYYY-MM; default: last month.")] = None,
     fmt: Annotated[ReportFormat, Query(alias="format")] = ReportFormat.html,
+    charts: Annotated[
+        bool, Query(description="Include the charts (SVG); false for text only.")
+    ] = True,
 ) -> Response:
     """The monthly review. A client that accepts only JSON gets
     ``{month, format, media_type, content}`` instead of the document itself."""
     now = clock.now()
     chosen = month or previous_month(now)
-    review = monthly_review(session=session, policy=policy, month=chosen, now=now)
+    review = monthly_review(
+        session=session, policy=policy, month=chosen, now=now, with_charts=charts
+    )
     content = render(review, fmt)
     if _wants_json(request):
         return JSONResponse(
