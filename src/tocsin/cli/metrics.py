@@ -183,7 +183,10 @@ def metrics(
         str, typer.Option("--window", "-w", help="Look-back: 7d, 30d, 90d, 365d ...")
     ] = "30d",
     period: Annotated[
-        str, typer.Option("--period", help="Bucket of the per-period counts: day, week, month.")
+        str,
+        typer.Option(
+            "--period", help="Bucket of the per-period counts: day, week (ISO, from Monday), month."
+        ),
     ] = "week",
     json_output: JsonOpt = False,
 ) -> None:
@@ -266,8 +269,7 @@ def monthly(
 ) -> None:
     """The monthly incident review: text in the terminal, charts in a file.
 
-    `tocsin report monthly` prints the review as Markdown text (formatted when stdout is a
-    terminal); `--output review.html` (or review.md) writes the document with its charts.
+    Prints the review as Markdown text; --output review.html (or .md) writes it with charts.
     """
     suffix = output.suffix.lower() if output else ""
     chosen = fmt or _SUFFIX_FORMATS.get(suffix, "markdown")

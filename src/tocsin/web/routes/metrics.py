@@ -37,9 +37,13 @@ def summary(
     clock: NowClock,
     _principal: Viewer,
     window: Annotated[str, Query(description="Look-back, e.g. 7d, 30d, 90d, 365d.")] = "30d",
-    period: Annotated[Period, Query(description="Bucket of the incidents-per-period counts.")] = (
-        Period.week
-    ),
+    period: Annotated[
+        Period,
+        Query(
+            description="Bucket of the incidents-per-period counts (UTC days, ISO weeks "
+            "from Monday, months)."
+        ),
+    ] = Period.week,
 ) -> MetricsSummary:
     """MTTD/MTTA/MTTM/MTTR, SLA compliance, counts and rates of the incidents detected in
     the window (durations in seconds, rates as fractions, null = n/a)."""
