@@ -111,7 +111,7 @@ def test_the_axis_says_minutes_and_the_text_is_readable(size: charts.ChartSize) 
     assert "minutes" in texts
     ticks = [t for t in texts if re.fullmatch(r"[\d.]+", t)]
     assert ticks and all(len(t.split(".")[-1]) <= 1 or "." not in t for t in ticks), ticks
-    width = {charts.ChartSize.wide: 540, charts.ChartSize.narrow: 320}[size]
+    width = {charts.ChartSize.wide: 540, charts.ChartSize.narrow: 300}[size]
     assert _smallest_text_px(svg, width) >= 11
 
 

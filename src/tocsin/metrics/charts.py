@@ -10,7 +10,7 @@ costs a dictionary look-up, not a drawing. Text stays text (``svg.fonttype: none
 which keeps the files small and searchable.
 
 Sizes: a chart is drawn :attr:`ChartSize.wide` (540 px) or :attr:`ChartSize.narrow`
-(320 px, for phones) with its text at least 12 px (11 px for tick labels) at that size,
+(300 px, for phones) with its text at least 12 px (11 px for tick labels) at that size,
 so it reads shown at its own width. Durations are plotted in the unit that suits the
 largest value (seconds, minutes, hours or days), never as "0.032 minutes".
 """
@@ -73,7 +73,7 @@ _TICKS = 11
 #: Width and height in px.
 _FRAMES = {
     ChartSize.wide: _Frame(540, 238, 13, 14),
-    ChartSize.narrow: _Frame(320, 223, 12, 4),
+    ChartSize.narrow: _Frame(300, 215, 12, 4),
 }
 
 _UNITS = ((86_400.0, "days"), (3_600.0, "hours"), (60.0, "minutes"), (1.0, "seconds"))
@@ -243,6 +243,7 @@ def sla_compliance_chart(
         values = [float("nan") if r is None else 100 * r for r in rates]
         axes.bar([p + offset for p in positions], values, width=0.4, label=label, color=colour)
     _x_labels(axes, severities, size)
+    axes.set_xlim(-0.6, len(severities) - 0.4)  # every severity keeps its place
     axes.set_ylabel("% within target")
     axes.set_ylim(0, 105)
     if all(r is None for r in (*response, *resolution)):

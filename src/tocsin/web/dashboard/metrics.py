@@ -3,8 +3,8 @@ SLA compliance, from :mod:`tocsin.metrics`.
 
 The page itself is tables only (quick to send); its four charts are images of their
 own (``/dashboard/metrics/charts/NAME.svg``), fetched by the browser in parallel, drawn
-in two sizes (phones get the narrow one) and kept by the chart code, so the same data is
-drawn once. They carry an ETag: a browser that has the chart gets a 304.
+in two sizes (phones get the narrow one; a chart in a half-width card is always narrow)
+and kept by the chart code, so the same data is drawn once. They carry an ETag: a browser that has the chart gets a 304.
 
 Weeks are ISO weeks (Monday 00:00 UTC), the same as the per-week counts of
 ``tocsin metrics``; both read the server's in-memory incident table.
@@ -48,6 +48,8 @@ CHARTS = {
     "mtta": "Lines: mean and median time to acknowledge per ISO week (the table below has "
     "the numbers).",
 }
+#: Charts in a half-width card: drawn narrow at every width (shown at their own size).
+NARROW_ONLY = ("sla",)
 _SVG_HEADERS = {
     # Opened on its own, a chart may style itself and nothing else.
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
@@ -149,6 +151,7 @@ def metrics_page(
         severities=figures.severities,
         weeks=figures.weeks,
         charts=CHARTS,
+        narrow_only=NARROW_ONLY,
     )
 
 
