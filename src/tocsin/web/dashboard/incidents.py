@@ -53,11 +53,14 @@ class Order(StrEnum):
     newest = "newest"
 
 
-ORDER_LABELS = {
-    Order.urgent: "Open SEV1/SEV2 first",
-    Order.severity: "Severity, worst first",
-    Order.newest: "Newest first",
-}
+def order_labels(policy: Policy) -> dict[Order, str]:
+    """``Open SEV1/SEV2 first`` (the policy's worst severities), and the other orders."""
+    urgent = "/".join(s.name for s in policy.severities if s.rank <= URGENT_RANK)
+    return {
+        Order.urgent: f"Open {urgent} first",
+        Order.severity: "Severity, worst first",
+        Order.newest: "Newest first",
+    }
 
 
 def incident_row(read: IncidentRead, now: datetime) -> Markup:
@@ -76,7 +79,7 @@ def _filters(policy: Policy) -> dict[str, list[tuple[str, str]]]:
         "status": statuses,
         "severity": [("", "All")] + [(s.name, s.name) for s in policy.severities],
         "service": [("", "All")] + [(s.name, s.name) for s in policy.services],
-        "sort": [(o.value, text) for o, text in ORDER_LABELS.items()],
+        "sort": [(o.value, text) for o, text in order_labels(policy).items()],
     }
 
 
@@ -113,13 +116,13 @@ def _ordered(
         chosen = policy.severity(severity).name if severity else None
     except UnknownSeverity as exc:
         raise InvalidInput("severity", str(exc)) from None
-    ranked = [s for s in policy.severities if chosen in (None, s.name)]
+    levels = [s for s in policy.severities if chosen in (None, s.name)]
     first_statuses = statuses
     if order is Order.urgent:
-        ranked = [s for s in ranked if s.rank <= URGENT_RANK]
         first_statuses = _open_part(status)
+        levels = [s for s in levels if s.rank <= URGENT_RANK] if first_statuses else []
     groups: list[list[Incident]] = []
-    for level in ranked if first_statuses or order is Order.severity else []:
+    for level in levels:
         part, _ = service.list_incidents(
             session=session,
             policy=policy,
@@ -193,7 +196,7 @@ def incident_list(
             "sort": order.value,
         },
         order=order.value,
-        order_text=ORDER_LABELS[order],
+        order_text=order_labels(policy)[order],
         urgent_rank=URGENT_RANK,
     )
 

@@ -4,7 +4,8 @@ SLA compliance, from :mod:`tocsin.metrics`.
 The page itself is tables only (quick to send); its four charts are images of their
 own (``/dashboard/metrics/charts/NAME.svg``), fetched by the browser in parallel, drawn
 in two sizes (phones get the narrow one; a chart in a half-width card is always narrow)
-and kept by the chart code, so the same data is drawn once. They carry an ETag: a browser that has the chart gets a 304.
+and kept by the chart code, so the same data is drawn once. They carry an ETag: a
+browser that has the chart gets a 304.
 
 Weeks are ISO weeks (Monday 00:00 UTC), the same as the per-week counts of
 ``tocsin metrics``; both read the server's in-memory incident table.
