@@ -27,6 +27,8 @@ import jinja2
 from jinja2 import StrictUndefined, TemplateSyntaxError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from tocsin.timetext import duration_text
+
 __all__ = [
     "IncidentFacts",
     "PersonFacts",
@@ -136,15 +138,9 @@ class IncidentFacts:
 
 
 def human_duration(delta: timedelta) -> str:
-    """``2h 5m``, ``45m``, ``30s``; negative durations count as zero."""
-    seconds = max(0, int(delta.total_seconds()))
-    days, seconds = divmod(seconds, 86_400)
-    hours, seconds = divmod(seconds, 3_600)
-    minutes, seconds = divmod(seconds, 60)
-    parts = [f"{n}{u}" for n, u in ((days, "d"), (hours, "h"), (minutes, "m")) if n]
-    if not parts:
-        return f"{seconds}s"
-    return " ".join(parts)
+    """``2h 5m``, ``45m``, ``30s`` (:func:`tocsin.timetext.duration_text`); negative
+    durations count as zero."""
+    return duration_text(delta)
 
 
 def _time(value: Any, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:

@@ -156,7 +156,7 @@ def test_a_real_incident_from_declare_to_close(
     # checkout-api's SLO: 99.9 % over 30 days = 43.2 min; a SEV2 weighs 0.5 there, so
     # 47 min of impact spend 23.5 min, 54.4 % of the budget
     assert (
-        "- **Error budget consumed**: checkout-api: 54.4% of its 99.9% / 30d budget (23m30s)"
+        "- **Error budget consumed**: checkout-api: 54.4% of its 99.9% / 30d budget (23m 30s)"
         in sections["impact"]
     )
     assert "| 2026-03-02 09:04:00 | +4m | Acknowledged by alice | alice |" in sections["timeline"]

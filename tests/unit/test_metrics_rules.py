@@ -587,7 +587,7 @@ def test_services_of_incidents_from_ordered_rows() -> None:
         (300, "5m"),
         (330, "5m 30s"),
         (3600, "1h"),
-        (21_578.57, "5h 59m"),
+        (21_578.57, "6h"),  # 5h 59m 38.57s, to the nearest minute
         (97_200, "1d 3h"),
         (2_592_000, "30d"),
     ],

@@ -147,7 +147,7 @@ def test_html_parts_are_escaped_and_text_parts_are_not() -> None:
 
 def test_helpers() -> None:
     assert human_duration(timedelta(seconds=42)) == "42s"
-    assert human_duration(timedelta(hours=26, minutes=3)) == "1d 2h 3m"
+    assert human_duration(timedelta(hours=26, minutes=3)) == "1d 2h"
     assert human_duration(timedelta(seconds=-5)) == "0s"
     name = incident_channel_name(T0, "Payments: 50% of requests FAIL!")
     assert name == "incident-2026-03-02-payments-50-of-requests-fail"

@@ -122,7 +122,7 @@ def test_customer_impact_from_tag_or_public_update() -> None:
 
 @pytest.mark.parametrize(
     ("delta", "text"),
-    [(0, "0s"), (59, "59s"), (240, "4m"), (2820, "47m"), (3690, "1h1m30s"), (90000, "25h")],
+    [(0, "0s"), (59, "59s"), (240, "4m"), (2820, "47m"), (3690, "1h 2m"), (90000, "1d 1h")],
 )
 def test_format_span(delta: int, text: str) -> None:
     assert format_span(timedelta(seconds=delta)) == text
@@ -158,7 +158,7 @@ def test_detection_over_five_minutes_exactly() -> None:
     assert [(s.rule, s.title, s.due_in) for s in found] == [
         ("detection", "Add monitoring for this failure mode", timedelta(weeks=1))
     ]
-    assert found[0].reason == "detection took 5m1s (more than 5m)"
+    assert found[0].reason == "detection took 5m 1s (more than 5m)"
 
 
 def test_missed_targets_paging_gaps_and_silence() -> None:
@@ -167,7 +167,7 @@ def test_missed_targets_paging_gaps_and_silence() -> None:
     reasons = [s.reason for s in suggest_action_items(slow, response_metrics(slow), root_cause="")]
     assert reasons == [
         "acknowledged after 16m; the SEV2 target is 15m",
-        "resolved after 2h58m; the SEV2 target is 2h",
+        "resolved after 2h 58m; the SEV2 target is 2h",
     ]
     gaps = facts(events=(*facts().events, ev(3, "tier_unreachable", actor="tocsin")))
     assert rules_of(gaps) == ["paging_gap"]

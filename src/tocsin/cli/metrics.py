@@ -3,23 +3,26 @@ from the REST API.
 
 Like ``tocsin incident``: Rich tables by default, the API's JSON with ``--json``, a
 refusal (a bad ``--window`` or ``--month``) on stderr with exit code 1, an unreachable
-server 2. Durations are shown as ``1h 05m``; the JSON keeps seconds.
+server 2. Durations are shown as ``1h 5m``; the JSON keeps seconds.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 import typer
 from rich import box
+from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
 from tocsin.cli.incidents import API, JsonOpt, api
 from tocsin.cli.output import fail, format_time, get_console, print_json, say
+from tocsin.timetext import duration_text
 
 __all__ = ["metrics", "register", "report_app", "slo"]
 
@@ -30,10 +33,8 @@ report_app = typer.Typer(
 
 
 def format_seconds(value: float | None) -> str:
-    """``1h 02m``; the metrics package (and numpy with it) loads only when this runs."""
-    from tocsin.metrics.rules import format_seconds as formatted
-
-    return formatted(value)
+    """``1h 2m``: the one duration rule of :mod:`tocsin.timetext`."""
+    return duration_text(value)
 
 
 def register(app: typer.Typer) -> None:
@@ -163,9 +164,17 @@ def _print_summary(data: Mapping[str, Any]) -> None:
         counts.add_row("category", Text(category), str(count))
     console.print(counts)
     console.print()
-    periods = _table("PERIOD", "INCIDENTS", title=f"Incidents per {data['period']}")
+    weekly = data["period"] == "week"
+    title = (
+        "Incidents per ISO week (from Monday, UTC)" if weekly else f"Incidents per {data['period']}"
+    )
+    periods = _table("PERIOD", "INCIDENTS", title=title)
     for bucket in data["by_period"]:
-        periods.add_row(format_time(bucket["start"])[:10], str(bucket["count"]))
+        day = format_time(bucket["start"])[:10]
+        if weekly:
+            year, week, _ = date.fromisoformat(day).isocalendar()
+            day = f"{year}-W{week:02d} ({day})"
+        periods.add_row(day, str(bucket["count"]))
     console.print(periods)
 
 
@@ -174,7 +183,10 @@ def metrics(
         str, typer.Option("--window", "-w", help="Look-back: 7d, 30d, 90d, 365d ...")
     ] = "30d",
     period: Annotated[
-        str, typer.Option("--period", help="Bucket of the per-period counts: day, week, month.")
+        str,
+        typer.Option(
+            "--period", help="Bucket of the per-period counts: day, week (ISO, from Monday), month."
+        ),
     ] = "week",
     json_output: JsonOpt = False,
 ) -> None:
@@ -225,30 +237,64 @@ def slo(
     get_console().print(table)
 
 
+#: What ``--output``'s suffix says the file wants, when ``--format`` does not say.
+_SUFFIX_FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
+
+
 @report_app.command("monthly")
 def monthly(
     month: Annotated[
         str | None, typer.Option("--month", "-m", help="YYYY-MM; default: last month.")
     ] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="markdown or html.")] = "markdown",
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="markdown or html; default: from the --output file's suffix, else markdown.",
+        ),
+    ] = None,
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write to this file, not stdout.")
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file (with the charts), not stdout."),
+    ] = None,
+    charts: Annotated[
+        bool | None,
+        typer.Option(
+            "--charts/--no-charts",
+            help="Include the charts (SVG images); default: only in a file written by --output.",
+        ),
     ] = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """The monthly incident review with charts."""
-    params = [("format", fmt)] + ([("month", month)] if month else [])
+    """The monthly incident review: text in the terminal, charts in a file.
+
+    Prints the review as Markdown text; --output review.html (or .md) writes it with charts.
+    """
+    suffix = output.suffix.lower() if output else ""
+    chosen = fmt or _SUFFIX_FORMATS.get(suffix, "markdown")
+    with_charts = charts if charts is not None else output is not None
+    params = [("format", chosen), ("charts", "true" if with_charts else "false")]
+    params += [("month", month)] if month else []
     with api() as client:
         data = client.get(f"{API}/reports/monthly", params=params)
     if json_output:
         print_json(data)
         return
     content = str(data.get("content", ""))
-    if output is None:
-        typer.echo(content, nl=not content.endswith("\n"))
+    if output is not None:
+        try:
+            output.write_text(content, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {output}: {exc.strerror or exc}")
+        said = "with charts" if with_charts else "without charts"
+        say(f"Wrote the {data.get('month')} review ({data.get('format')}, {said}) to {output}")
         return
-    try:
-        output.write_text(content, encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot write {output}: {exc.strerror or exc}")
-    say(f"Wrote the {data.get('month')} review ({data.get('format')}) to {output}")
+    console = get_console()
+    if console.is_terminal and chosen == "markdown" and not with_charts:
+        console.print(Markdown(content))
+    else:
+        typer.echo(content, nl=not content.endswith("\n"))
+    if not with_charts:
+        hint = f"tocsin report monthly --month {data.get('month')} --output review.html"
+        get_console(stderr=True).print(Text(f"Charts: {hint}", style="dim"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 import typer
@@ -19,6 +19,8 @@ from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
+from tocsin.timetext import duration_text
 
 __all__ = [
     "fail",
@@ -100,20 +102,11 @@ def format_time(value: str | None, *, seconds: bool = False) -> str:
 
 
 def format_age(value: str | None, now: datetime | None = None) -> str:
-    """How long ago ``value`` was, in its two largest units: ``45s``, ``3h 5m``, ``2d 4h``."""
+    """How long ago ``value`` was: ``45s``, ``3h 5m``, ``2d 4h`` (:mod:`tocsin.timetext`)."""
     parsed = parse_time(value)
     if parsed is None:
         return NONE
-    elapsed = (now or datetime.now(UTC)) - parsed
-    total = max(int(elapsed / timedelta(seconds=1)), 0)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    units = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
-    while len(units) > 1 and units[0][0] == 0:
-        units.pop(0)
-    shown = [f"{n}{unit}" for n, unit in units[:2] if n]
-    return " ".join(shown) or "0s"
+    return duration_text((now or datetime.now(UTC)) - parsed)
 
 
 def severity_text(incident: Mapping[str, Any]) -> Text:

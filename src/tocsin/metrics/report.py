@@ -1,4 +1,5 @@
-"""The monthly incident review as Markdown and HTML, with SVG charts.
+"""The monthly incident review as Markdown and HTML, with SVG charts (or without them,
+for a terminal).
 
 :func:`monthly_review` loads what the review needs (incidents of the month and the five
 before it for the trends, the impacts for the error budgets) and :func:`build_review`
@@ -117,6 +118,12 @@ class MonthlyReview:
         return self.end - timedelta(days=1)
 
     @property
+    def nothing_resolved(self) -> str:
+        if not self.total:
+            return "No incidents were detected this month."
+        return "None of this month's incidents is resolved yet."
+
+    @property
     def categories_note(self) -> str:
         if self.categories is None:
             return "Root-cause categories come from post-mortems, which are not available."
@@ -156,8 +163,10 @@ def build_review(
     facts: Sequence[IncidentFacts] | IncidentTable,
     impacts: Mapping[str, Sequence[Impact]],
     postmortems: PostmortemInputs | None,
+    with_charts: bool = True,
 ) -> MonthlyReview:
-    """The review of ``month`` from plain records (pure, apart from drawing charts)."""
+    """The review of ``month`` from plain records (pure, apart from drawing charts;
+    ``with_charts=False`` draws none)."""
     start, end = month_bounds(month)
     as_of = min(end, now)
     low, high = start.timestamp(), end.timestamp()
@@ -228,15 +237,18 @@ def build_review(
         burn_days=days,
         burn=_budget_burn(policy, impacts, days),
     )
-    review.charts = {
-        "severity": charts.severity_trend_chart(review.trend_months, trend_counts, severities),
-        "mttr": charts.mttr_trend_chart(review.trend_months, trend_mean, trend_median),
-        "budget": charts.budget_burn_chart(days, review.burn) if review.burn else "",
-    }
+    if with_charts:
+        review.charts = {
+            "severity": charts.severity_trend_chart(review.trend_months, trend_counts, severities),
+            "mttr": charts.mttr_trend_chart(review.trend_months, trend_mean, trend_median),
+            "budget": charts.budget_burn_chart(days, review.burn) if review.burn else "",
+        }
     return review
 
 
-def monthly_review(*, session: Session, policy: Policy, month: str, now: datetime) -> MonthlyReview:
+def monthly_review(
+    *, session: Session, policy: Policy, month: str, now: datetime, with_charts: bool = True
+) -> MonthlyReview:
     start, end = month_bounds(month)
     if start > now:
         raise InvalidInput("month", f"{month} has not begun yet")
@@ -249,7 +261,13 @@ def monthly_review(*, session: Session, policy: Policy, month: str, now: datetim
     )
     pm = postmortem_inputs(session=session, incident_ids=facts.ids[~facts.drill].tolist())
     return build_review(
-        policy=policy, month=month, now=now, facts=facts, impacts=impacts, postmortems=pm
+        policy=policy,
+        month=month,
+        now=now,
+        facts=facts,
+        impacts=impacts,
+        postmortems=pm,
+        with_charts=with_charts,
     )
 
 

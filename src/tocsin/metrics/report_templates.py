@@ -2,7 +2,8 @@
 
 Kept as strings so they ship inside the package without package-data entries. The HTML
 template is rendered with autoescaping; the Markdown one escapes text through the
-``md`` filter; charts are SVG produced by :mod:`tocsin.metrics.charts`.
+``md`` filter; charts are SVG produced by :mod:`tocsin.metrics.charts`, left out (with
+their heading) when the review is rendered without them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ figures as of {{ r.as_of | stamp }}{% endif %}. Drills are not counted\
 {% if r.drills_excluded %} ({{ r.drills_excluded }} this month){% endif %}._
 
 ### Summary
-- Total incidents: {{ r.total }}
+- Total incidents: {{ r.total }}{% if not r.total %} (none was detected this month){% endif %}
 - {% for name, count in r.by_severity.items() %}{{ name | md }}: {{ count }}\
 {% if not loop.last %}, {% endif %}{% endfor %}
 - MTTR average: {{ r.mttr.mean | dur }} (median {{ r.mttr.median | dur }}, \
@@ -27,13 +28,15 @@ p90 {{ r.mttr.p90 | dur }}; detection to resolution)
 {% endfor %}{% else %}no SLOs defined{% endif %}
 
 ### Time to resolve by severity
-
+{% if r.mttr_by_severity %}
 | Severity | Resolved | Mean | Median | p90 | Target | Mean within target |
 |---|---:|---:|---:|---:|---:|---|
 {% for name, s in r.mttr_by_severity.items() -%}
 | {{ name | md }} | {{ s.count }} | {{ s.mean | dur }} | {{ s.median | dur }} \
 | {{ s.p90 | dur }} | {{ r.resolve_targets.get(name) | dur }} | {{ r.target_met(name) }} |
-{% endfor %}
+{% endfor %}{% else %}
+_{{ r.nothing_resolved }}_
+{% endif %}
 ### Error budgets
 {% if r.budgets %}
 | Service | Objective | Availability | Budget | Spent | Remaining |
@@ -68,6 +71,7 @@ None.
 ### Process Improvements
 _Changes made this month based on learnings: to be written by the reviewer._
 
+{% if r.charts %}
 ### Charts
 
 ![Incidents by severity]({{ r.charts.severity | datauri }})
@@ -75,7 +79,7 @@ _Changes made this month based on learnings: to be written by the reviewer._
 ![Time to resolve]({{ r.charts.mttr | datauri }})
 {% if r.charts.budget %}
 ![Error budget spent]({{ r.charts.budget | datauri }})
-{% endif %}"""
+{% endif %}{% endif %}"""
 
 HTML = """\
 <!DOCTYPE html>
@@ -101,7 +105,8 @@ figure { margin: 1rem 0; } figure svg { max-width: 100%; height: auto; }
 
 <h2>Summary</h2>
 <ul>
-<li>Total incidents: <strong>{{ r.total }}</strong></li>
+<li>Total incidents: <strong>{{ r.total }}</strong>{% if not r.total %} (none was detected \
+this month){% endif %}</li>
 <li>{% for name, count in r.by_severity.items() %}{{ name }}: {{ count }}\
 {% if not loop.last %}, {% endif %}{% endfor %}</li>
 <li>MTTR average: {{ r.mttr.mean | dur }} (median {{ r.mttr.median | dur }},
@@ -112,6 +117,7 @@ p90 {{ r.mttr.p90 | dur }}; detection to resolution)</li>
 </ul>
 
 <h2>Time to resolve by severity</h2>
+{% if r.mttr_by_severity %}
 <table>
 <tr><th>Severity</th><th class="n">Resolved</th><th class="n">Mean</th>
 <th class="n">Median</th><th class="n">p90</th><th class="n">Target</th>
@@ -122,6 +128,9 @@ p90 {{ r.mttr.p90 | dur }}; detection to resolution)</li>
 <td class="n">{{ r.resolve_targets.get(name) | dur }}</td><td>{{ r.target_met(name) }}</td></tr>
 {% endfor %}
 </table>
+{% else %}
+<p class="note">{{ r.nothing_resolved }}</p>
+{% endif %}
 
 <h2>Error budgets</h2>
 {% if r.budgets %}
@@ -169,10 +178,12 @@ p90 {{ r.mttr.p90 | dur }}; detection to resolution)</li>
 <h2>Process Improvements</h2>
 <p class="note">Changes made this month based on learnings: to be written by the reviewer.</p>
 
+{% if r.charts %}
 <h2>Charts</h2>
 <figure>{{ r.charts.severity | safe }}</figure>
 <figure>{{ r.charts.mttr | safe }}</figure>
 {% if r.charts.budget %}<figure>{{ r.charts.budget | safe }}</figure>{% endif %}
+{% endif %}
 </body>
 </html>
 """

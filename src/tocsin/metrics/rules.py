@@ -52,6 +52,7 @@ from tocsin.metrics.records import (
 )
 from tocsin.metrics.repeats import repeat_incidents, similar, title_tokens
 from tocsin.metrics.table import BoolArray, FloatArray, IncidentTable
+from tocsin.timetext import duration_text
 
 __all__ = [
     "DRILL_TAG",
@@ -85,6 +86,8 @@ __all__ = [
     "stats",
     "summarize",
     "title_tokens",
+    "week_label",
+    "week_start",
 ]
 
 
@@ -254,6 +257,18 @@ class Period(StrEnum):
 
 _DAY = 86_400.0
 _EPOCH = date(1970, 1, 1)
+
+
+def week_start(moment: datetime) -> datetime:
+    """Monday 00:00 UTC of the ISO week holding ``moment``: every weekly figure (the
+    CLI, the API, the dashboard's trend) uses these weeks."""
+    return _midnight(_bucket(moment.astimezone(UTC).date(), Period.week))
+
+
+def week_label(start: datetime) -> str:
+    """``2025-W49``: the ISO year and week number of the week starting at ``start``."""
+    year, week, _ = start.isocalendar()
+    return f"{year}-W{week:02d}"
 
 
 def _bucket(day: date, period: Period) -> date:
@@ -448,17 +463,6 @@ def summarize(
 
 
 def format_seconds(value: float | None) -> str:
-    """``45s``, ``12m 30s``, ``3h 05m``, ``2d 4h``, ``30d``; ``n/a`` for None."""
-    if value is None:
-        return "n/a"
-    total = round(value)
-    days, rest = divmod(total, 86_400)
-    hours, rest = divmod(rest, 3_600)
-    minutes, seconds = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}m {seconds:02d}s" if seconds else f"{minutes}m"
-    return f"{seconds}s"
+    """``45s``, ``12m 30s``, ``3h 5m``, ``2d 4h``; ``n/a`` for None (the one rule of
+    :mod:`tocsin.timetext`)."""
+    return duration_text(value)

@@ -19,6 +19,7 @@ from tocsin.postmortems.rules import (
     format_span,
     key_events,
 )
+from tocsin.timetext import signed_duration_text
 
 __all__ = [
     "EDITABLE_SECTIONS",
@@ -150,7 +151,7 @@ def timeline_markdown(facts: IncidentFacts) -> str:
     rows = ["| Time (UTC) | Since detection | Event | By |", "|---|---|---|---|"]
     for event in events:
         offset = event.at - facts.detected_at
-        since = ("-" + format_span(-offset)) if offset < timedelta(0) else "+" + format_span(offset)
+        since = signed_duration_text(offset)
         rows.append(
             f"| {event.at.strftime('%Y-%m-%d %H:%M:%S')} | {since} | "
             f"{_cell(event.summary)} | {_cell(event.actor)} |"

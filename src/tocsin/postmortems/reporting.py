@@ -116,7 +116,7 @@ def error_budget_text(policy: Policy, incident: Incident) -> str:
             now=incident.resolved_at,
         )
         share = 100 * status.consumed_seconds / status.budget_seconds
-        spent = format_span(timedelta(seconds=round(status.consumed_seconds)))
+        spent = format_span(timedelta(seconds=status.consumed_seconds))
         parts.append(
             f"{slo.service}: {share:.1f}% of its {slo.objective:g}% / "
             f"{format_duration(slo.window)} budget ({spent})"

@@ -17,6 +17,8 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from tocsin.timetext import duration_text
+
 __all__ = [
     "CUSTOMER_IMPACT_TAGS",
     "DEADLINES",
@@ -373,13 +375,8 @@ def _mentions_deployment(text: str) -> bool:
 
 
 def format_span(delta: timedelta) -> str:
-    """'47m', '1h5m', '1m30s', '0s' (whole seconds; days are counted in hours)."""
-    seconds = max(int(delta.total_seconds()), 0)
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    parts = [f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
-    text = "".join(parts)
-    return text if text and not secs else text + f"{secs}s"
+    """``47m``, ``1h 5m``, ``1m 30s``, ``0s`` (:func:`tocsin.timetext.duration_text`)."""
+    return duration_text(delta)
 
 
 def suggest_action_items(

@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from tocsin import __version__
+from tocsin.web.assets import VersionedStaticFiles
 from tocsin.web.context import AppContext
 from tocsin.web.dashboard import install_dashboard
 from tocsin.web.errors import install_error_handlers
@@ -70,7 +71,11 @@ def create_app(context: AppContext) -> FastAPI:
     for router in (status_pages.router, status_json.router, statuspage_admin.router):
         app.include_router(router)
     install_dashboard(app)
-    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static")
+    # Text answers over 500 bytes are gzipped for clients that accept it; the event
+    # stream is not (GZipMiddleware leaves text/event-stream alone), nor the inbound lane
+    # outside it.
+    app.add_middleware(GZipMiddleware, minimum_size=500, compresslevel=6)
     app.add_middleware(InboundLane)  # inbound alerts skip the router (tocsin.web.inbound)
     app.add_middleware(
         BodyGuard,

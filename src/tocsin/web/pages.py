@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, tzinfo
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-__all__ = ["SECURITY_HEADERS", "STATIC_DIR", "environment", "render"]
+from tocsin.web.assets import STATIC_DIR, asset_url
 
-STATIC_DIR = Path(__file__).parent / "static"
+__all__ = ["SECURITY_HEADERS", "STATIC_DIR", "environment", "render"]
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -62,6 +61,7 @@ def environment() -> Environment:
     env.filters["when"] = _when
     env.filters["iso"] = _iso
     env.filters["label"] = _label
+    env.globals["asset"] = asset_url
     return env
 
 

@@ -1,10 +1,17 @@
 """The incident list (``/dashboard``) and an incident's page, read through the same
-services as the API."""
+services as the API.
+
+The list is in one of three orders: ``urgent`` (the default: open incidents of the two
+worst severities first, worst first, then everything newest first), ``severity`` (worst
+first, newest first within a severity) or ``newest``. Each order is a few bounded reads
+of the incidents service, one per severity at most.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -17,9 +24,11 @@ from tocsin.auth import Role
 from tocsin.errors import InvalidInput, NotFound
 from tocsin.incidents import service
 from tocsin.incidents.models import Incident, IncidentRead
-from tocsin.incidents.rules import IncidentStatus
+from tocsin.incidents.rules import ACTIVE_STATUSES, IncidentStatus
 from tocsin.notify.service import list_notifications
-from tocsin.policy import Policy
+from tocsin.policy import Policy, UnknownSeverity
+from tocsin.postmortems import service as postmortems
+from tocsin.postmortems.rules import format_postmortem_id
 from tocsin.web.dashboard.session import Viewer
 from tocsin.web.dashboard.views import age, page, render_fragment
 from tocsin.web.deps import CurrentPolicy, NowClock, SessionDep
@@ -33,6 +42,25 @@ NOTIFICATION_LIMIT = 200
 #: The incident page lists this many of its alerts (an alert storm holds thousands).
 ALERT_LIMIT = 100
 Filter = Annotated[str, Query(max_length=100)]
+#: Open incidents of a severity ranked this or worse go first in the ``urgent`` order
+#: (SEV1 and SEV2; the dashboard also beeps for them).
+URGENT_RANK = 2
+
+
+class Order(StrEnum):
+    urgent = "urgent"
+    severity = "severity"
+    newest = "newest"
+
+
+def order_labels(policy: Policy) -> dict[Order, str]:
+    """``Open SEV1/SEV2 first`` (the policy's worst severities), and the other orders."""
+    urgent = "/".join(s.name for s in policy.severities if s.rank <= URGENT_RANK)
+    return {
+        Order.urgent: f"Open {urgent} first",
+        Order.severity: "Severity, worst first",
+        Order.newest: "Newest first",
+    }
 
 
 def incident_row(read: IncidentRead, now: datetime) -> Markup:
@@ -51,7 +79,67 @@ def _filters(policy: Policy) -> dict[str, list[tuple[str, str]]]:
         "status": statuses,
         "severity": [("", "All")] + [(s.name, s.name) for s in policy.severities],
         "service": [("", "All")] + [(s.name, s.name) for s in policy.services],
+        "sort": [(o.value, text) for o, text in order_labels(policy).items()],
     }
+
+
+def _open_part(status: str) -> list[str]:
+    """The open statuses the ``status`` filter lets through (none for resolved/closed)."""
+    if status in ("", "active"):
+        return [s.value for s in ACTIVE_STATUSES]
+    return [status] if status in {s.value for s in ACTIVE_STATUSES} else []
+
+
+def _ordered(
+    *,
+    session: Session,
+    policy: Policy,
+    status: str,
+    severity: str,
+    service_name: str | None,
+    order: Order,
+) -> tuple[list[Incident], int]:
+    """At most :data:`LIST_LIMIT` incidents matching the filters, in ``order``; and how
+    many match in all. Raises :class:`InvalidInput` for an unknown filter value."""
+    statuses = [status] if status else []
+    rows, total = service.list_incidents(
+        session=session,
+        policy=policy,
+        statuses=statuses,
+        severity=severity or None,
+        service=service_name,
+        limit=LIST_LIMIT,
+    )
+    if order is Order.newest:
+        return rows, total
+    try:
+        chosen = policy.severity(severity).name if severity else None
+    except UnknownSeverity as exc:
+        raise InvalidInput("severity", str(exc)) from None
+    levels = [s for s in policy.severities if chosen in (None, s.name)]
+    first_statuses = statuses
+    if order is Order.urgent:
+        first_statuses = _open_part(status)
+        levels = [s for s in levels if s.rank <= URGENT_RANK] if first_statuses else []
+    groups: list[list[Incident]] = []
+    for level in levels:
+        part, _ = service.list_incidents(
+            session=session,
+            policy=policy,
+            statuses=first_statuses,
+            severity=level.name,
+            service=service_name,
+            limit=LIST_LIMIT,
+        )
+        groups.append(part)
+    groups.append(rows)  # the rest, newest first
+    seen: set[int] = set()
+    ordered = []
+    for incident in (i for group in groups for i in group):
+        if incident.id not in seen:
+            seen.add(incident.id)
+            ordered.append(incident)
+    return ordered[:LIST_LIMIT], total
 
 
 @router.get("")
@@ -64,19 +152,28 @@ def incident_list(
     status: Filter = "",
     severity: Filter = "",
     service_name: Annotated[str, Query(alias="service", max_length=100)] = "",
+    sort: Filter = "",
 ) -> HTMLResponse:
     now = clock.now()
     error = None
     rows: list[Incident] = []
     total = 0
+    order = Order.urgent
     try:
-        rows, total = service.list_incidents(
+        if sort:
+            try:
+                order = Order(sort)
+            except ValueError:
+                raise InvalidInput(
+                    "sort", f"{sort!r} is not an order; use one of {', '.join(Order)}"
+                ) from None
+        rows, total = _ordered(
             session=session,
             policy=policy,
-            statuses=[status] if status else [],
-            severity=severity or None,
-            service=service_name or None,
-            limit=LIST_LIMIT,
+            status=status,
+            severity=severity,
+            service_name=service_name or None,
+            order=order,
         )
     except InvalidInput as exc:
         error = str(exc)
@@ -92,7 +189,15 @@ def incident_list(
         rows=[incident_row(r, now) for r in reads],
         total=total,
         filters=_filters(policy),
-        chosen={"status": status, "severity": severity, "service": service_name},
+        chosen={
+            "status": status,
+            "severity": severity,
+            "service": service_name,
+            "sort": order.value,
+        },
+        order=order.value,
+        order_text=order_labels(policy)[order],
+        urgent_rank=URGENT_RANK,
     )
 
 
@@ -104,18 +209,59 @@ class _Choices:
     statuses: list[str]
 
 
-def _choices(policy: Policy) -> _Choices:
+#: Statuses an update can move the incident to (the buttons cover the others).
+_UPDATE_STATUSES = (
+    IncidentStatus.investigating,
+    IncidentStatus.identified,
+    IncidentStatus.monitoring,
+    IncidentStatus.resolved,
+)
+#: The lifecycle buttons: the action's path, its label, the status it moves to.
+_MOVES = (
+    ("acknowledge", "Acknowledge", IncidentStatus.acknowledged),
+    ("resolve", "Resolve", IncidentStatus.resolved),
+    ("close", "Close", IncidentStatus.closed),
+    ("reopen", "Reopen", IncidentStatus.triggered),
+)
+COMMANDER_ROLE = "commander"
+
+
+def _choices(policy: Policy, read: IncidentRead) -> _Choices:
+    allowed = set(read.allowed_transitions)
     return _Choices(
         severities=[s.name for s in policy.severities],
         roles=[(r.name, r.label) for r in policy.roles],
         people=[(p.name, p.full_name or p.name) for p in policy.people],
-        statuses=[
-            s.value
-            for s in IncidentStatus
-            if s
-            not in (IncidentStatus.triggered, IncidentStatus.acknowledged, IncidentStatus.closed)
-        ],
+        statuses=[s.value for s in _UPDATE_STATUSES if s.value in allowed],
     )
+
+
+def actions_for(read: IncidentRead) -> list[tuple[str, str]]:
+    """The buttons the incident offers now, as (path, label): the moves its status
+    allows (Reopen for a resolved one), and Escalate while it is open."""
+    allowed = set(read.allowed_transitions)
+    is_open = read.status in {s.value for s in ACTIVE_STATUSES}
+    buttons = []
+    for path, text, target in _MOVES:
+        if target.value in allowed:
+            buttons.append((path, text))
+        if target is IncidentStatus.acknowledged and is_open:
+            buttons.append(("escalate", "Escalate"))
+    return buttons
+
+
+@dataclass(frozen=True)
+class PostmortemLink:
+    ref: str
+    status: str
+
+
+def _postmortem(session: Session, incident: Incident) -> PostmortemLink | None:
+    try:
+        pm = postmortems.get_by_incident(session=session, incident=incident)
+    except NotFound:
+        return None
+    return PostmortemLink(format_postmortem_id(pm.number), pm.status.replace("_", " "))
 
 
 def incident_context(*, session: Session, policy: Policy, incident: Incident) -> dict[str, Any]:
@@ -129,6 +275,10 @@ def incident_context(*, session: Session, policy: Policy, incident: Incident) ->
     return {
         "incident": read,
         "role_labels": role_labels,
+        "commander_label": role_labels.get(COMMANDER_ROLE, "Incident commander"),
+        "commanders": read.roles.get(COMMANDER_ROLE, []),
+        "actions": actions_for(read),
+        "postmortem": _postmortem(session, incident),
         "timeline": [
             service.timeline_to_read(e)
             for e in service.timeline(session=session, incident=incident)
@@ -142,7 +292,7 @@ def incident_context(*, session: Session, policy: Policy, incident: Incident) ->
         "storm": alerts.storm_for_incident(session=session, incident_id=incident.id),
         "notifications": notifications,
         "notification_total": notification_total,
-        "choices": _choices(policy),
+        "choices": _choices(policy, read),
     }
 
 

@@ -8,7 +8,7 @@ scripts and connections to this server only, and nothing inline.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -17,6 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
+from tocsin.timetext import duration_text
+from tocsin.web.assets import asset_url
 from tocsin.web.dashboard.csrf import CSRF_FIELD
 from tocsin.web.dashboard.session import SignedIn, drop_flash, read_flash, set_flash
 
@@ -41,17 +43,8 @@ NAV = (
 
 
 def age(value: datetime | None, now: datetime) -> str:
-    """``45s``, ``3h 5m``, ``2d 4h``: how long ago ``value`` was (two largest units)."""
-    if value is None:
-        return ""
-    total = max(int((now - value) / timedelta(seconds=1)), 0)
-    days, rest = divmod(total, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    units = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
-    while len(units) > 1 and units[0][0] == 0:
-        units.pop(0)
-    return " ".join(f"{n}{unit}" for n, unit in units[:2] if n) or "0s"
+    """``45s``, ``3h 5m``, ``2d 4h``: how long ago ``value`` was."""
+    return "" if value is None else duration_text(now - value)
 
 
 def _when(value: datetime | None) -> str:
@@ -68,12 +61,6 @@ def _label(value: object) -> str:
     return str(value).replace("_", " ").capitalize()
 
 
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    return age(datetime.fromtimestamp(0, UTC), datetime.fromtimestamp(round(seconds), UTC))
-
-
 def _percent(rate: float | None) -> str:
     return "n/a" if rate is None else f"{rate * 100:.1f} %"
 
@@ -87,8 +74,8 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(when=_when, iso=_iso, label=_label, duration=_duration, percent=_percent)
-    env.globals.update(nav=NAV, csrf_field=CSRF_FIELD)
+    env.filters.update(when=_when, iso=_iso, label=_label, duration=duration_text, percent=_percent)
+    env.globals.update(nav=NAV, csrf_field=CSRF_FIELD, asset=asset_url)
     return env
 
 

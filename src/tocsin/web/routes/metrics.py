@@ -37,9 +37,13 @@ def summary(
     clock: NowClock,
     _principal: Viewer,
     window: Annotated[str, Query(description="Look-back, e.g. 7d, 30d, 90d, 365d.")] = "30d",
-    period: Annotated[Period, Query(description="Bucket of the incidents-per-period counts.")] = (
-        Period.week
-    ),
+    period: Annotated[
+        Period,
+        Query(
+            description="Bucket of the incidents-per-period counts (UTC days, ISO weeks "
+            "from Monday, months)."
+        ),
+    ] = Period.week,
 ) -> MetricsSummary:
     """MTTD/MTTA/MTTM/MTTR, SLA compliance, counts and rates of the incidents detected in
     the window (durations in seconds, rates as fractions, null = n/a)."""
@@ -89,12 +93,17 @@ def monthly_report(
     _principal: Viewer,
     month: Annotated[str | None, Query(description="YYYY-MM; default: last month.")] = None,
     fmt: Annotated[ReportFormat, Query(alias="format")] = ReportFormat.html,
+    charts: Annotated[
+        bool, Query(description="Include the charts (SVG); false for text only.")
+    ] = True,
 ) -> Response:
     """The monthly review. A client that accepts only JSON gets
     ``{month, format, media_type, content}`` instead of the document itself."""
     now = clock.now()
     chosen = month or previous_month(now)
-    review = monthly_review(session=session, policy=policy, month=chosen, now=now)
+    review = monthly_review(
+        session=session, policy=policy, month=chosen, now=now, with_charts=charts
+    )
     content = render(review, fmt)
     if _wants_json(request):
         return JSONResponse(

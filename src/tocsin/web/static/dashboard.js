@@ -107,6 +107,50 @@
     return template.content.firstElementChild;
   }
 
+  // Where a row goes: the list's order (the server's), as a key compared element by
+  // element, smallest first. "urgent": open SEV1/SEV2 first, worst first; "severity":
+  // worst first; then newest first.
+  function sortKey(list, row) {
+    var order = list.getAttribute("data-order") || "newest";
+    var urgentRank = Number(list.getAttribute("data-urgent-rank") || ALERT_RANK);
+    var rank = Number(row.getAttribute("data-rank"));
+    var number = Number(row.getAttribute("data-number"));
+    var open = FINISHED.indexOf(row.getAttribute("data-status")) < 0;
+    if (order === "urgent") return [open && rank <= urgentRank ? rank : urgentRank + 1, -number];
+    if (order === "severity") return [rank, -number];
+    return [-number];
+  }
+
+  function before(a, b) {
+    for (var i = 0; i < a.length; i++) {
+      if (a[i] !== b[i]) return a[i] < b[i];
+    }
+    return false;
+  }
+
+  function place(list, row) {
+    var key = sortKey(list, row);
+    var next = null;
+    Array.prototype.some.call(list.children, function (child) {
+      if (child !== row && before(key, sortKey(list, child))) {
+        next = child;
+        return true;
+      }
+      return false;
+    });
+    list.insertBefore(row, next);
+  }
+
+  // Screen readers hear about a new incident the list shows (a polite live region).
+  function announceRow(data) {
+    var announcer = document.getElementById("incident-announcer");
+    if (!announcer) return;
+    announcer.textContent = "";
+    window.setTimeout(function () {
+      announcer.textContent = "New incident: " + data.severity + " " + data.id + ", " + data.title + ".";
+    }, 50);
+  }
+
   function updateList(data) {
     var list = document.getElementById("incident-list");
     if (!list) return;
@@ -116,19 +160,11 @@
     });
     if (!matchesFilters(data)) {
       if (existing) existing.remove();
-    } else if (existing) {
-      existing.replaceWith(rowFrom(data.html));
     } else {
       var row = rowFrom(data.html);
-      var before = null;
-      Array.prototype.some.call(list.children, function (child) {
-        if (Number(child.getAttribute("data-number")) < data.number) {
-          before = child;
-          return true;
-        }
-        return false;
-      });
-      list.insertBefore(row, before);
+      if (existing) existing.remove();
+      place(list, row);
+      if (!existing && data["new"]) announceRow(data);
     }
     var empty = document.getElementById("incident-empty");
     if (empty) empty.hidden = list.children.length > 0;
@@ -159,6 +195,7 @@
         var title = fresh.querySelector("[data-field=title]");
         var shown = document.querySelector("[data-field=title]");
         if (title && shown) shown.textContent = title.textContent;
+        updateScrollHints();
       })
       .catch(function () {})
       .then(function () {
@@ -181,6 +218,19 @@
     if (severity) severity.textContent = data.severity;
     refreshIncident();
   }
+
+  // -- tables wider than their box -----------------------------------------------------
+
+  function updateScrollHints() {
+    document.querySelectorAll(".table-wrap").forEach(function (wrap) {
+      var hint = wrap.previousElementSibling;
+      if (!hint || !hint.classList.contains("scroll-hint")) return;
+      hint.hidden = wrap.scrollWidth <= wrap.clientWidth + 1;
+    });
+  }
+
+  updateScrollHints();
+  window.addEventListener("resize", updateScrollHints);
 
   // -- the stream ----------------------------------------------------------------------
 
