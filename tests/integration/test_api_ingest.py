@@ -197,8 +197,9 @@ def test_pagerduty_events_v2_wire_format(live_server: LiveServer) -> None:
         )
         assert malformed.status_code == 400 and malformed.json()["status"] == "invalid event"
         unknown = api.post("/v2/enqueue", json={**trigger, "routing_key": "R0UT1NGKEY"})
-        assert unknown.status_code == 404
+        assert unknown.status_code == 400
         assert unknown.json()["status"] == "invalid event"
+        assert unknown.json()["errors"] == ["routing_key: no enabled integration has this key"]
 
 
 def test_generic_and_grafana_endpoints(live_server: LiveServer) -> None:

@@ -23,10 +23,19 @@ def fingerprint(labels: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def group_key(decision: RouteDecision, labels: Mapping[str, str]) -> str:
+def group_key(
+    decision: RouteDecision, labels: Mapping[str, str], *, alert_key: str | None = None
+) -> str:
     """``service:{name="value",...}`` over the route's ``group_by`` labels, sorted by
     name; a missing label counts as empty, as in Alertmanager. Readable, so it can be
-    shown and stored as is (``checkout-api:{alertname="HighErrorRate"}``)."""
+    shown and stored as is (``checkout-api:{alertname="HighErrorRate"}``).
+
+    ``alert_key`` is the identity of an alert that is its own group unless a route
+    says how to group it: a PagerDuty event's ``dedup_key`` (each one is an alert,
+    and by default its own incident, as at PagerDuty). With no ``group_by`` on its
+    routes such an alert's key is ``service:dedup_key="..."``."""
+    if alert_key is not None and not decision.group_by_set:
+        return f"{decision.service or ''}:dedup_key={json.dumps(alert_key, ensure_ascii=False)}"
     group_by = set(decision.group_by)
     names = sorted(labels) if ALL_LABELS in group_by else sorted(group_by)
     pairs = ",".join(
