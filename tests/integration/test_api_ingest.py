@@ -435,6 +435,10 @@ def test_the_routes_answer_like_the_lane(live_server: LiveServer) -> None:
         ("/api/v1/integrations/tcsi_nope/events", {"title": "x"}),
         ("/v2/enqueue", {"routing_key": key, "event_action": "resolve", "dedup_key": "k"}),
         ("/v2/enqueue", {"routing_key": key, "event_action": "bounce"}),
+        ("/v2/enqueue", {"routing_key": "tcsi_nope", "event_action": "resolve", "dedup_key": "k"}),
+        ("/v2/change/enqueue", {"routing_key": key, "payload": {"summary": "Deploy 3"}}),
+        ("/v2/change/enqueue", {"routing_key": "tcsi_nope", "payload": {"summary": "x"}}),
+        ("/v2/change/enqueue", {"routing_key": key}),
         (f"/api/v1/heartbeats/{beat}", None),
         (f"/api/v1/heartbeats/{key}", None),
     ]
@@ -445,6 +449,7 @@ def test_the_routes_answer_like_the_lane(live_server: LiveServer) -> None:
             assert routed.json().keys() == laned.json().keys()
     paths = create_app(live_server.context).openapi()["paths"]
     assert "/v2/enqueue" in paths and "/api/v1/integrations/{key}/alertmanager" in paths
+    assert "/v2/change/enqueue" in paths and "/api/v1/changes" in paths
 
 
 def test_an_ingest_error_raised_in_any_route_is_a_400_naming_the_field() -> None:

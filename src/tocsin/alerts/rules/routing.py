@@ -87,8 +87,6 @@ class RouteDecision:
     open_incident: bool
     route_path: tuple[str, ...]
     group_by: tuple[str, ...] = DEFAULT_GROUP_BY
-    #: Whether a route on the path set ``group_by`` (else it is the default).
-    group_by_set: bool = False
     min_alerts: int = 1
     within: timedelta = timedelta(minutes=5)
     heartbeat: timedelta | None = None
@@ -108,7 +106,6 @@ class _Inherited:
     escalation_policy: str | None = None
     open_incident: bool = True
     group_by: tuple[str, ...] = DEFAULT_GROUP_BY
-    group_by_set: bool = False
     min_alerts: int = 1
     within: timedelta | None = None
     storm: StormSettings | None = None
@@ -124,7 +121,6 @@ class _Inherited:
             escalation_policy=_first(node.escalation_policy, self.escalation_policy),
             open_incident=_first(node.open_incident, self.open_incident),
             group_by=_first(node.group_by, self.group_by),
-            group_by_set=self.group_by_set or node.group_by is not None,
             min_alerts=_first(node.min_alerts, self.min_alerts),
             within=_first(node.within, self.within),
             storm=_first(node.storm, self.storm),
@@ -205,7 +201,6 @@ def _decide(
         open_incident=settings.open_incident,
         route_path=path,
         group_by=settings.group_by,
-        group_by_set=settings.group_by_set,
         min_alerts=settings.min_alerts,
         within=settings.within or window,
         heartbeat=node.heartbeat,
