@@ -379,6 +379,11 @@ def test_database_unreachable_gives_503_with_retry_after(
             json={"routing_key": "k", "event_action": "resolve", "dedup_key": "d"},
         )
         assert pd.status_code == 503 and pd.headers["retry-after"] == "5"
+        change = client.post(
+            "/v2/change/enqueue", json={"routing_key": "k", "payload": {"summary": "Deploy"}}
+        )
+        assert change.status_code == 503 and change.headers["retry-after"] == "5"
+        assert change.json()["status"] == "unavailable"
         assert client.post("/api/v1/heartbeats/tcsi_x").status_code == 503
     engine.dispose()
 
