@@ -6,6 +6,7 @@ Used by the migration environment (autogenerate) and the schema-drift test.
 import tocsin.alerts.bulk_models
 import tocsin.alerts.models
 import tocsin.auth.models
+import tocsin.changes.models
 import tocsin.db.counters
 import tocsin.db.jobs
 import tocsin.db.probe

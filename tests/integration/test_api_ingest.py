@@ -196,8 +196,9 @@ def test_pagerduty_events_v2_wire_format(live_server: LiveServer) -> None:
         )
         assert malformed.status_code == 400 and malformed.json()["status"] == "invalid event"
         unknown = api.post("/v2/enqueue", json={**trigger, "routing_key": "R0UT1NGKEY"})
-        assert unknown.status_code == 404
+        assert unknown.status_code == 400
         assert unknown.json()["status"] == "invalid event"
+        assert unknown.json()["errors"] == ["routing_key: no enabled integration has this key"]
 
 
 def test_generic_and_grafana_endpoints(live_server: LiveServer) -> None:
@@ -377,6 +378,11 @@ def test_database_unreachable_gives_503_with_retry_after(
             json={"routing_key": "k", "event_action": "resolve", "dedup_key": "d"},
         )
         assert pd.status_code == 503 and pd.headers["retry-after"] == "5"
+        change = client.post(
+            "/v2/change/enqueue", json={"routing_key": "k", "payload": {"summary": "Deploy"}}
+        )
+        assert change.status_code == 503 and change.headers["retry-after"] == "5"
+        assert change.json()["status"] == "unavailable"
         assert client.post("/api/v1/heartbeats/tcsi_x").status_code == 503
     engine.dispose()
 
@@ -400,6 +406,10 @@ def test_the_routes_answer_like_the_lane(live_server: LiveServer) -> None:
         ("/api/v1/integrations/tcsi_nope/events", {"title": "x"}),
         ("/v2/enqueue", {"routing_key": key, "event_action": "resolve", "dedup_key": "k"}),
         ("/v2/enqueue", {"routing_key": key, "event_action": "bounce"}),
+        ("/v2/enqueue", {"routing_key": "tcsi_nope", "event_action": "resolve", "dedup_key": "k"}),
+        ("/v2/change/enqueue", {"routing_key": key, "payload": {"summary": "Deploy 3"}}),
+        ("/v2/change/enqueue", {"routing_key": "tcsi_nope", "payload": {"summary": "x"}}),
+        ("/v2/change/enqueue", {"routing_key": key}),
         (f"/api/v1/heartbeats/{beat}", None),
         (f"/api/v1/heartbeats/{key}", None),
     ]
@@ -410,6 +420,7 @@ def test_the_routes_answer_like_the_lane(live_server: LiveServer) -> None:
             assert routed.json().keys() == laned.json().keys()
     paths = create_app(live_server.context).openapi()["paths"]
     assert "/v2/enqueue" in paths and "/api/v1/integrations/{key}/alertmanager" in paths
+    assert "/v2/change/enqueue" in paths and "/api/v1/changes" in paths
 
 
 def test_an_ingest_error_raised_in_any_route_is_a_400_naming_the_field() -> None:

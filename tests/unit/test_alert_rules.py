@@ -221,6 +221,27 @@ def test_group_key() -> None:
     assert group_key(_decision(None, ()), labels) == ":{}"
 
 
+def test_an_alert_with_its_own_key_is_its_own_group_unless_a_route_groups_it() -> None:
+    """PagerDuty's events: each dedup_key is one alert, and by default one incident;
+    a route that groups by one of their labels (source, component, ...) groups them."""
+    labels = {"source": "web-1", "severity": "critical"}
+    default = _decision(group_by=("alertname", "service"))
+    first = group_key(default, labels, alert_key="disk/web-1")
+    assert first == 'checkout-api:dedup_key="disk/web-1"'
+    assert first != group_key(default, labels, alert_key="cpu/web-1")
+    assert first != group_key(_decision("web", ("alertname",)), labels, alert_key="disk/web-1")
+    by_source = _decision(group_by=("alertname", "source"))
+    assert group_key(by_source, labels, alert_key="disk/web-1") == group_key(
+        by_source, labels, alert_key="cpu/web-1"
+    )
+    assert (
+        group_key(by_source, labels, alert_key="x") == 'checkout-api:{alertname="",source="web-1"}'
+    )
+    everything = _decision(group_by=("...",))
+    assert group_key(everything, labels, alert_key="x") == group_key(everything, labels)
+    assert group_key(everything, {}, alert_key="x") == 'checkout-api:dedup_key="x"'
+
+
 # --- routing --------------------------------------------------------------------------
 
 

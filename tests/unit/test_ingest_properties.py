@@ -18,6 +18,7 @@ from tocsin.ingest import (
     parse_alertmanager,
     parse_generic,
     parse_grafana,
+    parse_pd_change,
     parse_pd_event,
 )
 
@@ -121,6 +122,21 @@ am_body = bodies(
         },
     )
 )
+
+
+def _instances(alerts: list[tuple[dict[str, str], dict[str, str]]]) -> str:
+    """Alertmanager's ``pagerduty.default.instances`` text for ``alerts``."""
+    text = ""
+    for labels, notes in alerts:
+        text += "Labels:\n" + "".join(f" - {k} = {v}\n" for k, v in labels.items())
+        text += "Annotations:\n" + "".join(f" - {k} = {v}\n" for k, v in notes.items())
+        text += "Source: http://prometheus/graph\n"
+    return text
+
+
+instance_text = st.one_of(
+    st.lists(st.tuples(label_maps, label_maps), max_size=3).map(_instances), text
+)
 pd_trigger = objects(
     {
         "routing_key": nonblank,
@@ -136,7 +152,7 @@ pd_trigger = objects(
                 "component": text,
                 "group": text,
                 "class": text,
-                "custom_details": json_values,
+                "custom_details": json_values | objects({"firing": instance_text}, {}),
             },
         ),
     },
@@ -157,6 +173,18 @@ pd_follow_up = objects(
     {"payload": json_values},
 )
 pd_body = bodies(st.one_of(pd_trigger, pd_follow_up))
+pd_change = bodies(
+    objects(
+        {
+            "routing_key": nonblank,
+            "payload": objects(
+                {"summary": st.text(min_size=1, max_size=1030).filter(str.strip)},
+                {"source": text, "timestamp": times, "custom_details": json_values},
+            ),
+        },
+        {"links": st.lists(objects({"href": nonblank}, {"text": text}), max_size=2)},
+    )
+)
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | text
 generic_alert = objects(
     {"title": nonblank},
@@ -226,3 +254,18 @@ def test_pagerduty_never_crashes(body: Any) -> None:
     if parsed.action == "trigger":
         assert parsed.severity_hint in {"critical", "error", "warning", "info"}
         assert 0 < len(parsed.summary) <= 1024
+
+
+@given(pd_change)
+def test_pagerduty_change_never_crashes(body: Any) -> None:
+    try:
+        routing_key, change = parse_pd_change(body)
+    except IngestError as exc:
+        assert exc.field and exc.message
+        event("IngestError")
+        return
+    event("change")
+    assert routing_key.strip()
+    assert 0 < len(change.summary) <= 1024
+    assert change.timestamp is None or change.timestamp.tzinfo is UTC
+    assert all(set(link) == {"href", "text"} for link in change.links)

@@ -241,3 +241,18 @@ def test_schema_describes_the_new_sections() -> None:
     alerting = schema["$defs"]["AlertingSettings"]["properties"]
     assert alerting["correlation_window"]["default"] == "5m"
     assert alerting["reopen_window"]["default"] == "1h"
+
+
+def test_pagerduty_rate_limit() -> None:
+    assert parse_policy(SEVERITIES).alerting.pagerduty.rate_limit is None
+    policy = parse_policy(SEVERITIES + "alerting:\n  pagerduty: {rate_limit: 120}\n")
+    assert policy.alerting.pagerduty.rate_limit == 120
+    assert policy.alerting.pagerduty.rate_window == timedelta(minutes=1)
+    assert _issues("alerting:\n  pagerduty: {rate_limit: 0, rate_windw: 1m}\n") == [
+        ("alerting.pagerduty.rate_limit", 18, "must be at least 1, not 0"),
+        (
+            "alerting.pagerduty.rate_windw",
+            18,
+            "unknown key 'rate_windw'; did you mean 'rate_window'?",
+        ),
+    ]

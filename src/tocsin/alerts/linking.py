@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tocsin.alerts.models import Alert, AlertLink, Integration
@@ -66,7 +66,7 @@ class IngestNote(StrEnum):
 
     reopened = "reopened"  # it reopened its group's recently resolved incident
     acknowledged = "acknowledged"  # a PagerDuty acknowledge for a stored alert
-    unknown_alert = "unknown_alert"  # an acknowledge for an alert never received
+    unknown_alert = "unknown_alert"  # a PagerDuty acknowledge/resolve for an alert never received
 
 
 Outcome = AlertOutcome | IngestNote
@@ -521,9 +521,41 @@ def resolve_incidents(ctx: Context, alert: Alert) -> None:
 
 
 def acknowledge_for(ctx: Context, alert: Alert, actor: str) -> None:
-    """A PagerDuty acknowledge: acknowledge the alert's incident if it still waits."""
-    incident = ctx.incident(alert.incident_id)
-    if incident is not None and incident.status == IncidentStatus.triggered:
+    """A PagerDuty acknowledge: the alert's current firing is acknowledged, and each
+    incident it feeds that still waits (triggered) is acknowledged once none of its
+    firing alerts is left unacknowledged; until then its timeline says how many are."""
+    alert.acknowledged_at = ctx.now
+    ids = set(
+        ctx.session.scalars(select(AlertLink.incident_id).where(AlertLink.alert_id == alert.id))
+    )
+    if alert.incident_id is not None:
+        ids.add(alert.incident_id)
+    for incident_id in sorted(ids):
+        incident = ctx.incident(incident_id)
+        if incident is None or incident.status != IncidentStatus.triggered:
+            continue
+        waiting = int(
+            ctx.session.scalar(
+                select(func.count())
+                .select_from(Alert)
+                .join(AlertLink, AlertLink.alert_id == Alert.id)
+                .where(
+                    AlertLink.incident_id == incident.id,
+                    Alert.status == "firing",
+                    or_(Alert.acknowledged_at.is_(None), Alert.acknowledged_at < Alert.fired_at),
+                )
+            )
+            or 0
+        )
+        if waiting:
+            ctx.timeline(
+                incident,
+                "alert_acknowledged",
+                f"Alert acknowledged by {actor}: {alert_title(alert)} "
+                f"({waiting} firing alert(s) still unacknowledged)",
+                **alert_data(alert),
+            )
+            continue
         incidents.acknowledge(
             session=ctx.session, policy=ctx.policy, incident=incident, actor=actor, now=ctx.now
         )

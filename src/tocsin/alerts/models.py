@@ -144,6 +144,9 @@ class Alert(Base):
     #: When the current (or last) firing began, as Tocsin received it.
     fired_at: Mapped[datetime] = mapped_column(UTCDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: A PagerDuty ``acknowledge`` of this alert; it covers the firing that began at
+    #: ``fired_at`` only (a later firing is unacknowledged again).
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
     flapping: Mapped[bool] = mapped_column(Boolean, default=False)
     #: Recent fire/resolve instants (ISO 8601), pruned to the flapping window.
@@ -225,6 +228,9 @@ class AlertRead(BaseModel):
     last_seen_at: datetime
     fired_at: datetime
     resolved_at: datetime | None
+    acknowledged_at: datetime | None = Field(
+        default=None, description="When a PagerDuty acknowledge covered its current firing."
+    )
     occurrences: int
     flapping: bool
     silenced_by: str | None

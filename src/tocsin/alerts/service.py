@@ -203,6 +203,7 @@ def alerts_to_read(
             last_seen_at=a.last_seen_at,
             fired_at=a.fired_at,
             resolved_at=a.resolved_at,
+            acknowledged_at=_current_ack(a),
             occurrences=a.occurrences,
             flapping=a.flapping,
             silenced_by=a.silenced_by,
@@ -219,3 +220,9 @@ def alerts_to_read(
         )
         for a in alerts
     ]
+
+
+def _current_ack(alert: Alert) -> datetime | None:
+    """The acknowledge of the alert's current firing (an earlier firing's does not count)."""
+    acked = alert.acknowledged_at
+    return acked if acked is not None and acked >= alert.fired_at else None

@@ -109,7 +109,10 @@ class Triager:
             if window is not None:
                 muted = (AlertOutcome.maintenance, f"maintenance:{window.service}"[:200])
         heartbeat = next((d for d in decisions if d.heartbeat is not None), None)
-        key = clean_text(group_key(chosen, event.labels))
+        # PagerDuty's events carry no alertname: each dedup_key is its own alert group
+        # unless they have a label the route groups by (source, component, group, class)
+        own = event.dedup_key if event.source == "pagerduty" else None
+        key = clean_text(group_key(chosen, event.labels, alert_key=own))
         return Triage(decisions, chosen, key, muted, heartbeat)
 
     def _active_silences(self) -> list[Silence]:

@@ -36,7 +36,7 @@ _ENDPOINTS = {
     "alertmanager": "/api/v1/integrations/<key>/alertmanager",
     "grafana": "/api/v1/integrations/<key>/grafana",
     "generic": "/api/v1/integrations/<key>/events",
-    "pagerduty": "/v2/enqueue  (routing_key = <key>)",
+    "pagerduty": "/v2/enqueue and /v2/change/enqueue  (routing_key = <key>)",
     "heartbeat": "/api/v1/heartbeats/<key>",
 }
 

@@ -15,7 +15,10 @@ An event::
 ``payload`` is read only for ``trigger``; acknowledge and resolve need only the
 routing and dedup keys, as at PagerDuty. The payload's ``source``, ``severity``,
 ``component``, ``group`` and ``class`` become labels, so routes can match them like
-Alertmanager labels; ``custom_details`` become annotations.
+Alertmanager labels (and may group them: each ``dedup_key`` is otherwise its own
+alert group); ``custom_details`` become annotations. An event from Alertmanager's
+``pagerduty_configs`` also gets the labels its alerts share
+(:mod:`tocsin.ingest.pagerduty_alertmanager`).
 """
 
 from __future__ import annotations
@@ -26,18 +29,24 @@ from typing import Any
 
 from tocsin.ingest import _fields as f
 from tocsin.ingest.events import ACTIONS, Action, AlertEvent, IngestError, Link
+from tocsin.ingest.pagerduty_alertmanager import InstanceText, alertmanager_alerts, common_pairs
 
 __all__ = [
     "DEDUP_KEY_MAX",
+    "MAX_BODY_BYTES",
     "PD_SEVERITIES",
     "SUMMARY_MAX",
+    "links_of",
     "parse_pd_event",
     "pd_error_body",
     "pd_error_for",
     "pd_success_body",
+    "pd_throttled_body",
 ]
 
 PD_SEVERITIES = ("critical", "error", "warning", "info")
+#: PagerDuty refuses events larger than 512 KiB.
+MAX_BODY_BYTES = 512 * 1024
 SUMMARY_MAX = 1024
 DEDUP_KEY_MAX = 255
 _LABEL_FIELDS = ("source", "severity", "component", "group", "class")
@@ -83,6 +92,11 @@ def parse_pd_event(
             labels[name] = value
     client = f.opt_str(data, "client", f.BODY)
     client_url = f.opt_str(data, "client_url", f.BODY)
+    annotations = _annotations(payload, client)
+    instances = _alertmanager_instances(payload)
+    if instances:  # Alertmanager's pagerduty_configs: the alerts' own labels count
+        labels.update(common_pairs([alert.labels for alert in instances]))
+        annotations.update(common_pairs([alert.annotations for alert in instances]))
     event = AlertEvent(
         source="pagerduty",
         dedup_key=dedup_key if dedup_key is not None else new_dedup_key(),
@@ -91,7 +105,7 @@ def parse_pd_event(
         summary=summary,
         severity_hint=severity,
         labels=labels,
-        annotations=_annotations(payload, client),
+        annotations=annotations,
         starts_at=f.timestamp(payload, "timestamp", "payload"),
         source_url=client_url or None,
         links=_links(data),
@@ -113,12 +127,24 @@ def _annotations(payload: Mapping[str, Any], client: str | None) -> dict[str, st
     return annotations
 
 
-def _links(data: Mapping[str, Any]) -> tuple[Link, ...]:
+def _alertmanager_instances(payload: Mapping[str, Any]) -> list[InstanceText]:
+    details = payload.get("custom_details")
+    firing = details.get("firing") if isinstance(details, dict) else None
+    return alertmanager_alerts(firing) if isinstance(firing, str) else []
+
+
+def links_of(data: Mapping[str, Any]) -> tuple[Link, ...]:
+    """The event's ``links`` (href required, text optional)."""
     links: list[Link] = []
     for index, value in enumerate(_optional_array(data, "links")):
         path = f"links[{index}]"
         item = f.obj(value, path)
         links.append(Link(f.req_str(item, "href", path), f.opt_str(item, "text", path) or ""))
+    return tuple(links)
+
+
+def _links(data: Mapping[str, Any]) -> tuple[Link, ...]:
+    links = list(links_of(data))
     for index, value in enumerate(_optional_array(data, "images")):
         path = f"images[{index}]"
         item = f.obj(value, path)
@@ -146,3 +172,11 @@ def pd_error_body(errors: list[str]) -> dict[str, Any]:
 def pd_error_for(error: IngestError) -> dict[str, Any]:
     """:func:`pd_error_body` for one :class:`IngestError`."""
     return pd_error_body([str(error)])
+
+
+def pd_throttled_body() -> dict[str, str]:
+    """The 429 body PagerDuty sends when a routing key's events arrive too fast."""
+    return {
+        "status": "throttle event",
+        "message": "Requests for this service are arriving too quickly.  Please retry later.",
+    }

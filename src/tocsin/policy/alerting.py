@@ -35,6 +35,7 @@ __all__ = [
     "CascadeSettings",
     "FlappingSettings",
     "MaintenanceWindowConfig",
+    "PagerDutyEventsSettings",
     "Route",
     "StormSettings",
     "alerting_reference_issues",
@@ -248,6 +249,24 @@ class StormSettings(PolicyModel):
     )
 
 
+class PagerDutyEventsSettings(PolicyModel):
+    """The PagerDuty Events API v2 endpoints (``/v2/enqueue``, ``/v2/change/enqueue``)."""
+
+    rate_limit: int | None = Field(
+        default=None,
+        ge=1,
+        description="At most this many events per routing key (integration key) within "
+        "`rate_window`, as PagerDuty limits each key; more are refused with 429, which "
+        "PagerDuty's clients retry later. Counted by each server process. Default: no "
+        "limit.",
+    )
+    rate_window: Duration = Field(
+        default=timedelta(minutes=1),
+        json_schema_extra={"default": "1m"},
+        description="The sliding window `rate_limit` counts in.",
+    )
+
+
 class MaintenanceWindowConfig(PolicyModel):
     """A planned window in which a service's alerts are stored but page nobody."""
 
@@ -282,6 +301,7 @@ class AlertingSettings(PolicyModel):
     cascade: CascadeSettings = CascadeSettings()
     flapping: FlappingSettings = FlappingSettings()
     storm: StormSettings = StormSettings()
+    pagerduty: PagerDutyEventsSettings = PagerDutyEventsSettings()
     maintenance_windows: tuple[MaintenanceWindowConfig, ...] = ()
 
     @property

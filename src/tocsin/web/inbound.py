@@ -4,7 +4,7 @@
 is decoded once, checked by the hand-written parsers of :mod:`tocsin.ingest`, stored
 through the application's :class:`~tocsin.web.groupcommit.GroupCommitter` and the
 answer rendered directly, with no pydantic model on the way. Refusals keep the shape of
-:mod:`tocsin.web.errors` (``/v2/enqueue``: PagerDuty's shapes).
+:mod:`tocsin.web.errors` (``/v2/*``: PagerDuty's, see :mod:`tocsin.web.inbound_pagerduty`).
 
 :class:`InboundLane` serves these endpoints ahead of FastAPI's router; the routes in
 :mod:`tocsin.web.routes.integrations` declare them for the OpenAPI document and serve
@@ -24,13 +24,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from tocsin.errors import InvalidInput, NotFound, TocsinError
 from tocsin.ingest import (
     PARSERS,
+    PD_MAX_BODY_BYTES,
     AlertEvent,
     IngestError,
     parse_alertmanager,
-    parse_pd_event,
-    pd_error_body,
     pd_error_for,
-    pd_success_body,
 )
 from tocsin.ingest.memo import ParseMemo
 from tocsin.web.groupcommit import (
@@ -39,8 +37,8 @@ from tocsin.web.groupcommit import (
     GroupCommitter,
     Pinged,
     Queued,
-    UnknownKey,
 )
+from tocsin.web.inbound_pagerduty import PagerDutyEvents, Reply
 
 __all__ = ["RETRY_AFTER_SECONDS", "SOURCES", "Answer", "Inbound", "InboundLane", "inbound_for"]
 
@@ -110,6 +108,7 @@ class Inbound:
         self.committer = committer
         #: Alertmanager's alerts parsed before (it sends firing alerts again and again).
         self.memo = memo if memo is not None else ParseMemo()
+        self.pagerduty_events = PagerDutyEvents(committer)
 
     async def alerts(self, source: str, key: str, body: bytes) -> Answer:
         memo = self.memo if source == "alertmanager" else None
@@ -156,29 +155,21 @@ class Inbound:
         )
 
     async def pagerduty(self, body: bytes) -> Answer:
-        """PagerDuty's shapes: 202 with the dedup key, 400 "invalid event" with errors."""
+        """``POST /v2/enqueue`` in PagerDuty's shapes (:mod:`tocsin.web.inbound_pagerduty`)."""
+        return await self._pagerduty(self.pagerduty_events.enqueue, body)
+
+    async def pagerduty_change(self, body: bytes) -> Answer:
+        """``POST /v2/change/enqueue``: a change event, stored on the key's service."""
+        return await self._pagerduty(self.pagerduty_events.change, body)
+
+    @staticmethod
+    async def _pagerduty(handler: Callable[[object, int], Awaitable[Reply]], body: bytes) -> Answer:
         try:
-            routing_key, event = parse_pd_event(_decode(body))
-            results = await self.committer.submit(Delivery(routing_key, [event]))
+            data = _decode(body) if len(body) <= PD_MAX_BODY_BYTES else None
         except IngestError as exc:
             return Answer(400, pd_error_for(exc))
-        except UnknownKey:
-            return Answer(
-                404,
-                {
-                    "status": "invalid event",
-                    "message": "Unknown routing key",
-                    "errors": ["routing_key: no enabled integration has this key"],
-                },
-            )
-        except InvalidInput as exc:
-            return Answer(400, pd_error_body([str(exc)]))
-        except DatabaseUnavailable:
-            return Answer(503, {"status": "unavailable", "message": "Retry later"}, _RETRY)
-        except TocsinError as exc:
-            return Answer(500, {"status": "error", "message": f"Not stored ({exc})"})
-        assert isinstance(results, list)
-        return Answer(202, pd_success_body(results[0].dedup_key))
+        status, answer, headers = await handler(data, len(body))
+        return Answer(status, answer, headers)
 
     async def ping(self, key: str) -> Answer:
         try:
@@ -217,6 +208,8 @@ def _lane_target(path: str) -> _Handler | None:
     """The inbound handler for ``path``, or None for every other path."""
     if path == "/v2/enqueue":
         return lambda inbound, body: inbound.pagerduty(body)
+    if path == "/v2/change/enqueue":
+        return lambda inbound, body: inbound.pagerduty_change(body)
     if path.startswith(_INTEGRATIONS):
         key, slash, source = path[len(_INTEGRATIONS) :].partition("/")
         if key and slash and source in SOURCES:

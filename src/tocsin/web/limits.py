@@ -9,11 +9,14 @@ import json
 from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tocsin.ingest import pd_error_body
 from tocsin.web.timeouts import BODY_TIMEOUT_SECONDS
 
 __all__ = ["BodyGuard", "set_body_timeout"]
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+#: PagerDuty's Events API: refusals there are answered in PagerDuty's shape.
+_PAGERDUTY = "/v2/"
 
 
 def set_body_timeout(app: Starlette, seconds: float) -> None:
@@ -23,8 +26,9 @@ def set_body_timeout(app: Starlette, seconds: float) -> None:
 
 
 class BodyGuard:
-    """Answers 413 for bodies over `max_bytes`, 415 for non-JSON bodies under `/api/`,
-    and 408 when the next chunk of a body does not arrive within the body timeout.
+    """Answers 413 for bodies over `max_bytes`, 415 for non-JSON bodies under `/api/`
+    (under `/v2/`: PagerDuty's 400 for both), and 408 when the next chunk of a body
+    does not arrive within the body timeout.
 
     The body is read here (it is at most `max_bytes`) and replayed to the app, so a
     chunked upload without Content-Length is bounded too, and a client that sends its
@@ -52,8 +56,9 @@ class BodyGuard:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         declared = headers.get("content-length", "")
+        path: str = scope["path"]
         if declared.isdigit() and int(declared) > self.max_bytes:
-            await _reply(send, 413, self._too_large())
+            await _reply(send, 413, self._too_large(), path=path)
             return
         chunks: list[bytes] = []
         size = 0
@@ -63,23 +68,23 @@ class BodyGuard:
                 message = await asyncio.wait_for(receive(), timeout)
             except TimeoutError:
                 detail = f"the request body did not arrive within {timeout:g} s"
-                await _reply(send, 408, detail, close=True)
+                await _reply(send, 408, detail, close=True, path=path)
                 return
             if message["type"] == "http.disconnect":
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _reply(send, 413, self._too_large())
+                await _reply(send, 413, self._too_large(), path=path)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        path: str = scope["path"]
         if body and _needs_json(path, self.form_paths) and not _is_json(headers):
             got = headers.get("content-type", "none")
-            await _reply(send, 415, f"unsupported content type {got!r}: send application/json")
+            detail = f"unsupported content type {got!r}: send application/json"
+            await _reply(send, 415, detail, path=path)
             return
 
         replayed = False
@@ -115,10 +120,18 @@ def _is_json(headers: dict[str, str]) -> bool:
     return media == "application/json" or media.endswith("+json")
 
 
-async def _reply(send: Send, status: int, detail: str, *, close: bool = False) -> None:
+async def _reply(
+    send: Send, status: int, detail: str, *, close: bool = False, path: str = ""
+) -> None:
     """A JSON ``{"detail": ...}`` answer; ``close`` ends the connection after it (the
-    rest of an unread body must not be taken for the next request)."""
-    payload = json.dumps({"detail": detail}).encode()
+    rest of an unread body must not be taken for the next request). Under ``/v2/``
+    (PagerDuty's Events API) the answer is PagerDuty's instead: 400 "invalid event"
+    for a body too large or not JSON, as PagerDuty's clients expect."""
+    body: dict[str, object] = {"detail": detail}
+    if path.startswith(_PAGERDUTY):
+        status = 400 if status in (413, 415) else status
+        body = pd_error_body([f"body: {detail}"])
+    payload = json.dumps(body).encode()
     headers = [
         (b"content-type", b"application/json"),
         (b"content-length", str(len(payload)).encode()),

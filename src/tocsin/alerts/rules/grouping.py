@@ -23,16 +23,32 @@ def fingerprint(labels: Mapping[str, str]) -> str:
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
-def group_key(decision: RouteDecision, labels: Mapping[str, str]) -> str:
+def group_key(
+    decision: RouteDecision, labels: Mapping[str, str], *, alert_key: str | None = None
+) -> str:
     """``service:{name="value",...}`` over the route's ``group_by`` labels, sorted by
     name; a missing label counts as empty, as in Alertmanager. Readable, so it can be
-    shown and stored as is (``checkout-api:{alertname="HighErrorRate"}``)."""
+    shown and stored as is (``checkout-api:{alertname="HighErrorRate"}``).
+
+    ``alert_key`` is the identity of an alert that is a group of its own unless it
+    has one of the labels its route groups by: a PagerDuty event's ``dedup_key``
+    (each is one alert, and by default one incident, as at PagerDuty; a route with
+    ``group_by: [source]`` groups PagerDuty events by their source). Such an alert's
+    key is ``service:dedup_key="..."``."""
+    if alert_key is not None and not _has_any(labels, decision.group_by):
+        return f"{decision.service or ''}:dedup_key={json.dumps(alert_key, ensure_ascii=False)}"
     group_by = set(decision.group_by)
     names = sorted(labels) if ALL_LABELS in group_by else sorted(group_by)
     pairs = ",".join(
         f"{name}={json.dumps(labels.get(name, ''), ensure_ascii=False)}" for name in names
     )
     return f"{decision.service or ''}:{{{pairs}}}"
+
+
+def _has_any(labels: Mapping[str, str], group_by: tuple[str, ...]) -> bool:
+    if ALL_LABELS in group_by:
+        return bool(labels)
+    return any(name in labels for name in group_by)
 
 
 def gate_open(count_in_window: int, min_alerts: int) -> bool:

@@ -50,6 +50,8 @@ def handle(batch: Batch, index: int, key: str, event: InboundAlert) -> Handled:
 def acknowledge(batch: Batch, alert: Alert | None) -> tuple[int | None, Outcome, int | None]:
     if alert is None:
         return None, IngestNote.unknown_alert, None
+    if alert.status != "firing":  # as at PagerDuty: an acknowledge after the resolve is dropped
+        return alert.id, AlertOutcome.resolved, alert.incident_id
     alert.last_seen_at = batch.now
     source = alert.labels.get("source") or batch.integration.name
     acknowledge_for(batch.ctx, alert, f"pagerduty:{source}"[:100])
@@ -59,6 +61,8 @@ def acknowledge(batch: Batch, alert: Alert | None) -> tuple[int | None, Outcome,
 def resolve(
     batch: Batch, key: str, alert: Alert | None, event: InboundAlert
 ) -> tuple[int | None, Outcome, int | None]:
+    if alert is None and event.source == "pagerduty":  # PagerDuty drops it: nothing stored
+        return None, IngestNote.unknown_alert, None
     if alert is None:  # never seen firing (e.g. from before Tocsin): stored as history
         alert = store.new_alert(batch, key, event, batch.triaged(event), status="resolved")
         alert.outcome = AlertOutcome.resolved.value

@@ -49,7 +49,7 @@ def insert_new(batch: Batch, keys: Sequence[str], events: Sequence[InboundAlert]
     taken: set[str] = set()
     once = Counter(keys)
     for index, (key, event) in enumerate(zip(keys, events, strict=True)):
-        if key in batch.known or key in taken or event.action == "acknowledge":
+        if key in batch.known or key in taken or not _stored_when_new(event):
             continue
         taken.add(key)
         status = "firing" if event.action == "trigger" else "resolved"
@@ -91,6 +91,15 @@ def _member_insert(_dialect: str) -> ClauseElement:
 
 #: A storm's new members, in order, each returning its id (a storm inserts thousands).
 _MEMBER_INSERT = DirectStatement(_member_insert)
+
+
+def _stored_when_new(event: InboundAlert) -> bool:
+    """Whether an event for an alert never seen makes a row: a trigger does, a resolve
+    too (history from before Tocsin), except PagerDuty's, which PagerDuty drops as it
+    drops an acknowledge for an unknown ``dedup_key``."""
+    if event.action == "acknowledge":
+        return False
+    return event.action == "trigger" or event.source != "pagerduty"
 
 
 def new_row(

@@ -6,14 +6,16 @@ Inbound (no bearer token: the integration key is the credential)::
     POST /api/v1/integrations/{key}/grafana        Grafana unified alerting webhook
     POST /api/v1/integrations/{key}/events         Tocsin's generic JSON
     POST /v2/enqueue                               PagerDuty Events API v2 (routing_key)
+    POST /v2/change/enqueue                        PagerDuty change events (routing_key)
     POST /api/v1/heartbeats/{key}                  a heartbeat integration's ping
 
 Each answers 202 only once the alerts are committed (see
 :mod:`tocsin.web.groupcommit`), 400 naming the field for a body it cannot use, 404
 for a key no enabled integration has (the same answer for a key that never existed
 and for a disabled one), and 503 with ``Retry-After`` when the database cannot be
-reached — Alertmanager and PagerDuty clients retry then. ``/v2/enqueue`` answers in
-PagerDuty's own shapes, so that PagerDuty's clients and libraries work unchanged.
+reached — Alertmanager and PagerDuty clients retry then. ``/v2/*`` answers with
+PagerDuty's own statuses and shapes (an unknown key is a 400 there, see
+:mod:`tocsin.web.inbound_pagerduty`), so that PagerDuty's clients work unchanged.
 Any alert integration's key works on any of the alert endpoints; a ``heartbeat``
 integration takes pings only.
 
@@ -80,6 +82,12 @@ class PagerDutyAnswer(BaseModel):
     message: str
     dedup_key: str | None = None
     errors: list[str] | None = None
+
+
+class PagerDutyChangeAccepted(BaseModel):
+    status: str = "success"
+    message: str = "Change event processed"
+    id: str = Field(description="The stored change.")
 
 
 _INBOUND_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -153,22 +161,49 @@ async def generic_events(key: str, request: Request) -> Response:
     return _respond(await inbound_for(request.app).alerts("events", key, await request.body()))
 
 
+_PAGERDUTY_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {
+        "model": PagerDutyAnswer,
+        "description": 'PagerDuty\'s "invalid event": a body that is not JSON or is larger '
+        "than 512 KiB, a missing or wrong field, or a routing key no enabled integration has.",
+    },
+    429: {
+        "model": PagerDutyAnswer,
+        "description": "The routing key sent more events than the policy's rate limit allows.",
+    },
+    503: {"model": PagerDutyAnswer, "description": "Database unreachable; retry later."},
+}
+
+
 @router.post(
     "/v2/enqueue",
     status_code=202,
     response_model=None,
-    responses={
-        202: {"model": PagerDutyAnswer},
-        400: {"model": PagerDutyAnswer},
-        404: {"model": PagerDutyAnswer},
-        503: {"model": PagerDutyAnswer},
-    },
+    responses={202: {"model": PagerDutyAnswer}, **_PAGERDUTY_RESPONSES},
     openapi_extra=_json_body("A PagerDuty Events API v2 event; routing_key = the key."),
     tags=["pagerduty"],
 )
 async def pagerduty_enqueue(request: Request) -> Response:
-    """PagerDuty Events API v2, wire-compatible: trigger, acknowledge, resolve."""
+    """PagerDuty Events API v2, wire-compatible: trigger, acknowledge, resolve. Each
+    ``dedup_key`` is one alert (and, unless a route groups them, one incident)."""
     return _respond(await inbound_for(request.app).pagerduty(await request.body()))
+
+
+@router.post(
+    "/v2/change/enqueue",
+    status_code=202,
+    response_model=None,
+    responses={202: {"model": PagerDutyChangeAccepted}, **_PAGERDUTY_RESPONSES},
+    openapi_extra=_json_body(
+        "A PagerDuty change event {routing_key, payload: {summary, source, timestamp, "
+        "custom_details}, links}."
+    ),
+    tags=["pagerduty"],
+)
+async def pagerduty_change(request: Request) -> Response:
+    """PagerDuty change events: a change (a deploy, say) stored on the service of the
+    routing key's integration; listed by ``GET /api/v1/changes``."""
+    return _respond(await inbound_for(request.app).pagerduty_change(await request.body()))
 
 
 @router.post(
