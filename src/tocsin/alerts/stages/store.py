@@ -118,6 +118,7 @@ def new_row(
         "last_seen_at": now,
         "fired_at": now,
         "resolved_at": now if resolved else None,
+        "acknowledged_at": None,
         "occurrences": 1,
         "flapping": False,
         "transitions": [] if resolved else [now.isoformat()],
