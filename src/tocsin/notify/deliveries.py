@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.notify import outbox
 from tocsin.notify.models import Delivery, DeliveryState, Notification
+from tocsin.notify.observers import OBSERVERS, DeliveryOutcome
 from tocsin.notify.retry import RetryDecision
 
 __all__ = [
@@ -139,6 +140,7 @@ def mark_sent(*, session: Session, row: Delivery, now: datetime) -> None:
     row.delay_reason = None
     _release(row)
     touch(session=session, notification_id=row.notification_id)
+    OBSERVERS.delivered(session=session, row=row, outcome=DeliveryOutcome.sent)
 
 
 def schedule_retry(*, session: Session, row: Delivery, at: datetime, reason: str) -> None:
@@ -148,6 +150,7 @@ def schedule_retry(*, session: Session, row: Delivery, at: datetime, reason: str
     row.delay_reason = reason
     _release(row)
     touch(session=session, notification_id=row.notification_id)
+    OBSERVERS.delivered(session=session, row=row, outcome=DeliveryOutcome.retry)
 
 
 def fail(*, session: Session, row: Delivery, error: str, refresh: bool = True) -> None:
@@ -160,6 +163,7 @@ def fail(*, session: Session, row: Delivery, error: str, refresh: bool = True) -
     log.warning("delivery %s (%s to %s) failed: %s", row.id, row.channel, row.person, error)
     if refresh:
         touch(session=session, notification_id=row.notification_id)
+    OBSERVERS.delivered(session=session, row=row, outcome=DeliveryOutcome.failed)
 
 
 def apply(

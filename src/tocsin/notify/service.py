@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.notify import outbox
 from tocsin.notify.models import Notification, NotificationKind, NotificationState
+from tocsin.notify.observers import OBSERVERS
 from tocsin.pagination import paginate
 
 __all__ = ["cancel_pending", "enqueue", "list_notifications"]
@@ -59,6 +60,7 @@ def enqueue(
     )
     if created:
         outbox.NOTIFICATION_ENQUEUED.raise_in(session)  # wakes the delivery worker
+        OBSERVERS.queued(session=session, kind=kind.value, channel=channel)
     return created
 
 
