@@ -7,8 +7,9 @@ A scrape costs a few small queries, whatever the history holds:
   themselves, so every process serving ``/metrics`` reports the same figures and none
   of them ever goes down;
 - gauges count what is live now — open incidents, messages and deliveries not sent
-  yet — with ``GROUP BY`` queries that read only those rows, through the indexes on
-  their status and state columns.
+  yet — with ``GROUP BY`` queries that read only those rows, through partial indexes
+  that hold nothing else (``ix_incidents_open_severity``,
+  ``ix_notifications_unsent_channel``, ``ix_deliveries_unsent_channel_state``).
 
 Series that the policy lets us know in advance (its severities, services and
 channels) are exposed at 0 before their first event, so that ``increase()`` sees that
@@ -37,17 +38,22 @@ from prometheus_client.core import (
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, literal, select, text
 from sqlalchemy.orm import Session
 
-from tocsin.incidents.models import Incident, IncidentService
-from tocsin.incidents.rules import ACTIVE_STATUSES
+from tocsin.incidents.models import OPEN_INCIDENT_SQL, Incident, IncidentService
 from tocsin.metrics import catalog
 from tocsin.metrics.catalog import CATALOG, Kind, Metric
 from tocsin.metrics.event_metrics import NO_SERVICE
 from tocsin.metrics.sql import is_drill
 from tocsin.metrics.stored_counters import totals
-from tocsin.notify.models import Delivery, DeliveryState, Notification, NotificationKind
+from tocsin.notify.models import (
+    UNSENT_SQL,
+    Delivery,
+    DeliveryState,
+    Notification,
+    NotificationKind,
+)
 from tocsin.notify.observers import DeliveryOutcome
 from tocsin.notify.service import PERSON_CHANNEL
 from tocsin.policy import Policy
@@ -85,7 +91,8 @@ class Snapshot:
 
 
 def take_snapshot(*, session: Session) -> Snapshot:
-    """Read the stored totals and the gauges (a handful of small queries)."""
+    """Read the stored totals and the gauges (a handful of small queries; the gauges'
+    conditions are the partial indexes' own text, which SQLite needs to use them)."""
     gauges: dict[str, Series] = {}
     service = func.coalesce(IncidentService.service, literal(NO_SERVICE))
     gauges[catalog.INCIDENTS_OPEN.name] = {
@@ -94,7 +101,7 @@ def take_snapshot(*, session: Session) -> Snapshot:
             select(Incident.severity, service, func.count())
             .select_from(Incident)
             .outerjoin(IncidentService, IncidentService.incident_id == Incident.id)
-            .where(Incident.status.in_([s.value for s in ACTIVE_STATUSES]), ~is_drill())
+            .where(text(f"incidents.{OPEN_INCIDENT_SQL}"), ~is_drill())
             .group_by(Incident.severity, service)
         )
     }
@@ -102,7 +109,7 @@ def take_snapshot(*, session: Session) -> Snapshot:
         (channel,): float(count)
         for channel, count in session.execute(
             select(Notification.channel, func.count())
-            .where(Notification.state.in_(_UNSENT))
+            .where(text(f"notifications.{UNSENT_SQL}"))
             .group_by(Notification.channel)
         )
     }
@@ -110,7 +117,7 @@ def take_snapshot(*, session: Session) -> Snapshot:
         (channel, state): float(count)
         for channel, state, count in session.execute(
             select(Delivery.channel, Delivery.state, func.count())
-            .where(Delivery.state.in_(_UNSENT))
+            .where(text(f"deliveries.{UNSENT_SQL}"))
             .group_by(Delivery.channel, Delivery.state)
         )
     }

@@ -39,8 +39,10 @@ __all__ = ["SHARDS", "MetricCounter", "add", "labels_key", "totals"]
 #: Rows per series on PostgreSQL (see the module's docstring).
 SHARDS = 8
 
-#: session.info key: {transaction: {(name, labels key): amount}}.
+#: session.info key: {transaction: {(name, sorted label pairs): amount}}.
 _NOTED = "tocsin_metric_counts"
+
+_Key = tuple[str, tuple[tuple[str, str], ...]]
 
 
 class MetricCounter(Base):
@@ -68,11 +70,9 @@ def add(session: Session, name: str, labels: Mapping[str, str], amount: float = 
         session.connection()  # begins the transaction the amount belongs to
         transaction = session.get_transaction()
         assert transaction is not None
-    noted: dict[SessionTransaction, dict[tuple[str, str], float]] = session.info.setdefault(
-        _NOTED, {}
-    )
+    noted: dict[SessionTransaction, dict[_Key, float]] = session.info.setdefault(_NOTED, {})
     amounts = noted.setdefault(transaction, {})
-    key = (name, labels_key(labels))
+    key = (name, tuple(sorted(labels.items())))
     amounts[key] = amounts.get(key, 0.0) + amount
 
 
@@ -103,7 +103,7 @@ _UPSERTS = {dialect: _upsert(dialect) for dialect in ("sqlite", "postgresql")}
 
 @event.listens_for(Session, "before_commit")
 def _before_commit(session: Session) -> None:
-    noted: dict[SessionTransaction, dict[tuple[str, str], float]] | None = session.info.get(_NOTED)
+    noted: dict[SessionTransaction, dict[_Key, float]] | None = session.info.get(_NOTED)
     if not noted:
         return
     nested = session.get_nested_transaction()
@@ -115,7 +115,7 @@ def _before_commit(session: Session) -> None:
             for key, amount in released.items():
                 into[key] = into.get(key, 0.0) + amount
         return
-    summed: dict[tuple[str, str], float] = {}
+    summed: dict[_Key, float] = {}
     for amounts in noted.values():
         for key, amount in amounts.items():
             summed[key] = summed.get(key, 0.0) + amount
@@ -126,16 +126,19 @@ def _before_commit(session: Session) -> None:
     connection = session.connection()
     dialect = connection.dialect.name
     shard = random.randrange(SHARDS) if dialect == "postgresql" else 0
-    rows = [
-        {"name": name, "labels": labels, "shard": shard, "value": amount}
-        for (name, labels), amount in sorted(summed.items())
-    ]
+    rows = sorted(
+        (
+            {"name": name, "labels": labels_key(dict(pairs)), "shard": shard, "value": amount}
+            for (name, pairs), amount in summed.items()
+        ),
+        key=lambda row: (row["name"], row["labels"]),
+    )
     connection.execute(_UPSERTS[dialect].values(rows))
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
-    noted: dict[SessionTransaction, dict[tuple[str, str], float]] | None = session.info.get(_NOTED)
+    noted: dict[SessionTransaction, dict[_Key, float]] | None = session.info.get(_NOTED)
     if not noted:
         return
     if previous_transaction.nested:
