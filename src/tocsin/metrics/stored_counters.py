@@ -9,10 +9,11 @@ moves exactly when the event commits.
 - :func:`add` notes an amount in the session, in memory (no SQL: the alert intake
   calls it once per batch). The amounts noted inside a savepoint are forgotten if it
   rolls back, and all of them when the transaction does.
-- Just before the transaction commits, everything noted is written in one
-  ``INSERT ... ON CONFLICT DO UPDATE SET value = value + excluded.value``, after the
-  session's own flush, with the rows in one fixed order (two transactions that count
-  the same series lock its row in the same order, so they cannot deadlock).
+- Just before the transaction commits, everything noted is written with one
+  ``INSERT ... ON CONFLICT DO UPDATE SET value = value + excluded.value`` (a parameter
+  set per series), after the session's own flush, with the rows in one fixed order
+  (two transactions that count the same series lock its row in the same order, so
+  they cannot deadlock).
 - On PostgreSQL each series is spread over :data:`SHARDS` rows, one picked at random
   per transaction, so that concurrent transactions rarely wait on one another's
   counter row; :func:`totals` sums them. SQLite has one writer anyway: one row.
@@ -28,7 +29,7 @@ import random
 from collections.abc import Mapping
 from typing import Any, cast
 
-from sqlalchemy import Float, Integer, String, Table, event, func, select
+from sqlalchemy import Float, Integer, String, Table, bindparam, event, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, SessionTransaction, mapped_column
 
@@ -89,9 +90,16 @@ def totals(session: Session) -> dict[tuple[str, str], float]:
 
 
 def _upsert(dialect: str) -> Any:
+    """The statement for one row, built (and compiled) once per dialect; the rows of a
+    transaction go as its parameter sets."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     table = cast(Table, MetricCounter.__table__)
-    statement = insert(table)
+    statement = insert(table).values(
+        name=bindparam("name"),
+        labels=bindparam("labels"),
+        shard=bindparam("shard"),
+        value=bindparam("value"),
+    )
     return statement.on_conflict_do_update(
         index_elements=[table.c.name, table.c.labels, table.c.shard],
         set_={"value": table.c.value + statement.excluded.value},
@@ -133,7 +141,7 @@ def _before_commit(session: Session) -> None:
         ),
         key=lambda row: (row["name"], row["labels"]),
     )
-    connection.execute(_UPSERTS[dialect].values(rows))
+    connection.execute(_UPSERTS[dialect], rows)
 
 
 @event.listens_for(Session, "after_soft_rollback")
