@@ -118,8 +118,8 @@ ESCALATIONS = Metric(
     "tocsin_escalations_total",
     Kind.counter,
     ("severity",),
-    "Escalations: a responder escalated, or a tier did not acknowledge in time and the "
-    "next one was paged.",
+    "Escalations: a responder escalated, a tier did not acknowledge in time and the "
+    "next one was paged, or a breached response SLA paged the next tier.",
 )
 TIME_TO_ACKNOWLEDGE = Metric(
     "tocsin_time_to_acknowledge_seconds",

@@ -15,7 +15,8 @@ once before the transaction commits, sums those notifications up in id order (tw
 workers that touch the same notifications lock them in the same order, so they never
 deadlock). What to do after a failed attempt is decided by :mod:`tocsin.notify.retry`
 and applied by :func:`apply`. The timeline entry of a dead letter is the caller's (the
-incidents domain sits above this one).
+incidents domain sits above this one). Each outcome — sent, a retry, failed — is told to
+the outbox's observers (:mod:`tocsin.notify.observers`) in the same transaction.
 """
 
 from __future__ import annotations
