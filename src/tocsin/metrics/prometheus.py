@@ -27,14 +27,8 @@ from collections.abc import Iterable, Mapping
 from itertools import product
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-)
-from prometheus_client.core import (
-    Metric as MetricFamily,
-)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import Metric as MetricFamily
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
@@ -58,7 +52,7 @@ from tocsin.notify.observers import DeliveryOutcome
 from tocsin.notify.service import PERSON_CHANNEL
 from tocsin.policy import Policy
 
-__all__ = ["LabelSets", "Snapshot", "exposition", "take_snapshot"]
+__all__ = ["LabelSets", "Snapshot", "exposition", "known_label_sets", "take_snapshot"]
 
 #: A metric's series: label values (in the metric's label order) -> value.
 Series = dict[tuple[str, ...], float]
@@ -83,11 +77,6 @@ class Snapshot:
             tuple(found.get(label, "") for label in labels): value
             for found, value in self._stored.get(name, ())
         }
-
-    def value(self, name: str, **labels: str) -> float:
-        """One stored total (0 if the series has no events yet)."""
-        found = self._stored.get(name, ())
-        return next((value for have, value in found if have == labels), 0.0)
 
 
 def take_snapshot(*, session: Session) -> Snapshot:
