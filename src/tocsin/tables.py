@@ -12,6 +12,7 @@ import tocsin.db.jobs
 import tocsin.db.probe
 import tocsin.incidents.models
 import tocsin.metrics.models
+import tocsin.metrics.stored_counters
 import tocsin.notify.models
 import tocsin.notify.refs
 import tocsin.oncall.models

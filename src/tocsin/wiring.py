@@ -1,11 +1,13 @@
 """The one place where the domains above incidents are hooked into each other.
 
 Lower layers offer slots and never import what fills them: the incident lifecycle runs
-the hooks of :data:`tocsin.incidents.hooks.REGISTRY`, and metrics read post-mortem facts
-through :data:`tocsin.metrics.service.SOURCES`. :func:`wire` fills both. It sits at the
-top of the layers, beside the web app, the engine and the CLI, which call it: the app
-factory (:func:`tocsin.web.app.create_app`), ``tocsin serve`` and ``tocsin worker``
-(:mod:`tocsin.cli.admin`) and the test harness. Importing a module registers nothing.
+the hooks of :data:`tocsin.incidents.hooks.REGISTRY`, the outbox tells
+:data:`tocsin.notify.observers.OBSERVERS` of its messages and deliveries, and metrics
+read post-mortem facts through :data:`tocsin.metrics.service.SOURCES`. :func:`wire`
+fills them all. It sits at the top of the layers, beside the web app, the engine and
+the CLI, which call it: the app factory (:func:`tocsin.web.app.create_app`), ``tocsin
+serve`` and ``tocsin worker`` (:mod:`tocsin.cli.admin`) and the test harness. Importing
+a module registers nothing.
 
 The hooks of each event run in the order below: a post-mortem is drafted before chat
 and the status page hear of the resolution; the Slack channel is told before the status
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 from tocsin.chatops import slack_channels
 from tocsin.incidents.hooks import REGISTRY, HookRegistry, IncidentEvent
+from tocsin.metrics import event_metrics
 from tocsin.metrics.service import SOURCES, MetricsSources
+from tocsin.notify.observers import OBSERVERS, OutboxObservers
 from tocsin.postmortems import reporting as postmortem_reporting
 from tocsin.postmortems import service as postmortems
 from tocsin.statuspage import automation as statuspage
@@ -24,9 +28,14 @@ from tocsin.statuspage import automation as statuspage
 __all__ = ["wire"]
 
 
-def wire(registry: HookRegistry = REGISTRY, sources: MetricsSources = SOURCES) -> None:
-    """Register every incident hook in `registry` and every metrics source in `sources`
-    (the process's own by default). Idempotent: wiring twice registers each hook once."""
+def wire(
+    registry: HookRegistry = REGISTRY,
+    sources: MetricsSources = SOURCES,
+    outbox: OutboxObservers = OBSERVERS,
+) -> None:
+    """Register every incident hook in `registry`, every metrics source in `sources` and
+    every outbox observer in `outbox` (the process's own by default). Idempotent: wiring
+    twice registers each hook once."""
     # Post-mortems: a resolved incident that requires one gets its draft and due date.
     registry.register(IncidentEvent.resolved, postmortems.on_incident_resolved)
 
@@ -45,3 +54,12 @@ def wire(registry: HookRegistry = REGISTRY, sources: MetricsSources = SOURCES) -
 
     # Metrics: completion, root-cause categories and action items come from post-mortems.
     sources.postmortem_inputs = postmortem_reporting.metrics_inputs
+
+    # Prometheus: counters and histograms observe the events as they happen.
+    registry.register(IncidentEvent.declared, event_metrics.on_declared)
+    registry.register(IncidentEvent.severity_changed, event_metrics.on_severity_changed)
+    registry.register(IncidentEvent.first_acknowledged, event_metrics.on_first_acknowledged)
+    registry.register(IncidentEvent.resolved, event_metrics.on_resolved)
+    registry.register(IncidentEvent.escalated, event_metrics.on_escalated)
+    outbox.on_queued(event_metrics.on_queued)
+    outbox.on_delivery(event_metrics.on_delivery)

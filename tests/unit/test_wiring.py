@@ -11,7 +11,9 @@ from typing import Any, cast
 from tocsin.chatops import slack_channels
 from tocsin.incidents.hooks import HookRegistry, IncidentEvent
 from tocsin.incidents.models import Incident, StatusUpdate
+from tocsin.metrics import event_metrics
 from tocsin.metrics.service import MetricsSources, postmortem_inputs
+from tocsin.notify.observers import OutboxObservers
 from tocsin.policy import Policy
 from tocsin.postmortems import reporting as postmortem_reporting
 from tocsin.postmortems import service as postmortems
@@ -19,48 +21,60 @@ from tocsin.statuspage import automation as statuspage
 from tocsin.wiring import wire
 
 EXPECTED: dict[IncidentEvent, list[object]] = {
-    IncidentEvent.declared: [slack_channels.on_declared, statuspage.on_declared],
+    IncidentEvent.declared: [
+        slack_channels.on_declared,
+        statuspage.on_declared,
+        event_metrics.on_declared,
+    ],
     IncidentEvent.acknowledged: [slack_channels.on_acknowledged],
     IncidentEvent.severity_changed: [
         slack_channels.on_severity_changed,
         statuspage.on_severity_changed,
+        event_metrics.on_severity_changed,
     ],
     IncidentEvent.update_posted: [slack_channels.on_update_posted, statuspage.on_update_posted],
     IncidentEvent.resolved: [
         postmortems.on_incident_resolved,
         slack_channels.on_resolved,
         statuspage.on_resolved,
+        event_metrics.on_resolved,
     ],
+    IncidentEvent.first_acknowledged: [event_metrics.on_first_acknowledged],
+    IncidentEvent.escalated: [event_metrics.on_escalated],
 }
+EXPECTED_OUTBOX = ((event_metrics.on_delivery,), (event_metrics.on_queued,))
 
 
-def _wired() -> tuple[HookRegistry, MetricsSources]:
-    registry, sources = HookRegistry(), MetricsSources()
-    wire(registry, sources)
-    return registry, sources
+def _wired() -> tuple[HookRegistry, MetricsSources, OutboxObservers]:
+    registry, sources, outbox = HookRegistry(), MetricsSources(), OutboxObservers()
+    wire(registry, sources, outbox)
+    return registry, sources, outbox
 
 
 def test_a_fresh_registry_starts_empty() -> None:
     registry, sources = HookRegistry(), MetricsSources()
     assert all(registry.hooks(event) == () for event in IncidentEvent)
     assert sources.postmortem_inputs is None
+    assert OutboxObservers().observers == ((), ())
 
 
 def test_wire_registers_exactly_the_expected_hooks_of_each_event() -> None:
-    registry, sources = _wired()
+    registry, sources, outbox = _wired()
     assert set(EXPECTED) == set(IncidentEvent)
     for event in IncidentEvent:
         assert list(registry.hooks(event)) == EXPECTED[event], event
     assert sources.postmortem_inputs is postmortem_reporting.metrics_inputs
+    assert outbox.observers == EXPECTED_OUTBOX
 
 
 def test_wiring_twice_changes_nothing() -> None:
-    registry, sources = _wired()
+    registry, sources, outbox = _wired()
     before = {event: registry.hooks(event) for event in IncidentEvent}
-    wire(registry, sources)
-    wire(registry, sources)
+    wire(registry, sources, outbox)
+    wire(registry, sources, outbox)
     assert {event: registry.hooks(event) for event in IncidentEvent} == before
     assert sources.postmortem_inputs is postmortem_reporting.metrics_inputs
+    assert outbox.observers == EXPECTED_OUTBOX
 
 
 def test_the_registry_runs_each_events_hooks_in_order_with_their_arguments() -> None:
@@ -129,12 +143,15 @@ import tocsin.metrics.service, tocsin.engine.handlers, tocsin.engine.worker
 import tocsin.web.app, tocsin.cli.main, tocsin.cli.admin, tocsin.tables, tocsin.wiring
 from tocsin.incidents.hooks import REGISTRY, IncidentEvent
 from tocsin.metrics.service import SOURCES
+from tocsin.notify.observers import OBSERVERS
 left = {e.value: REGISTRY.hooks(e) for e in IncidentEvent if REGISTRY.hooks(e)}
 assert not left, left
 assert SOURCES.postmortem_inputs is None
+assert OBSERVERS.observers == ((), ())
 tocsin.wiring.wire()
 assert all(REGISTRY.hooks(e) for e in IncidentEvent)
 assert SOURCES.postmortem_inputs is not None
+assert all(OBSERVERS.observers)
 """
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False

@@ -39,8 +39,10 @@ from tocsin.alerts.batch import Batch, IngestResult
 from tocsin.alerts.inbound import InboundAlert
 from tocsin.alerts.linking import IngestNote, Outcome
 from tocsin.alerts.models import Integration
+from tocsin.alerts.rules import AlertOutcome
 from tocsin.alerts.sanitize import clean_text
 from tocsin.alerts.stages import correlate, decide, dedup, store
+from tocsin.metrics.event_metrics import alerts_taken_in
 from tocsin.policy import Policy
 
 __all__ = ["IngestNote", "IngestResult", "Outcome", "ingest", "ingest_batches"]
@@ -63,7 +65,10 @@ def ingest(
     commits: the caller commits the whole batch at once (or nothing of it)."""
     if not events:
         return []
-    return _run(Batch(session, policy, integration, now), events)
+    results = _run(Batch(session, policy, integration, now), events)
+    repeats = sum(1 for r in results if r.outcome == AlertOutcome.deduplicated)
+    alerts_taken_in(session, source=integration.kind, received=len(results), deduplicated=repeats)
+    return results
 
 
 def ingest_batches(

@@ -49,6 +49,13 @@ class IncidentEvent(StrEnum):
     update_posted = "update_posted"
     #: An incident moved to resolved (not again when it is closed).
     resolved = "resolved"
+    #: An incident's first acknowledgement was recorded (`incident.acknowledged_at`):
+    #: someone acknowledged it, or a person moved it past triggered (resolved it at
+    #: once). Once per incident: a reopened incident keeps its first acknowledgement.
+    first_acknowledged = "first_acknowledged"
+    #: The escalation moved on: a responder escalated, or a tier did not acknowledge in
+    #: time and the next was paged (`actor` is the responder, or the system).
+    escalated = "escalated"
 
 
 #: The events whose hooks take no status update (:class:`IncidentHook`).
@@ -57,6 +64,8 @@ LifecycleEvent: TypeAlias = Literal[
     IncidentEvent.acknowledged,
     IncidentEvent.severity_changed,
     IncidentEvent.resolved,
+    IncidentEvent.first_acknowledged,
+    IncidentEvent.escalated,
 ]
 
 

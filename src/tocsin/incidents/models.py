@@ -6,17 +6,41 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tocsin.db.base import Base, JSONValue, UTCDateTime
+from tocsin.incidents.rules import ACTIVE_STATUSES
 from tocsin.schemas import PlainText, aware_utc
 
 # ---------------------------------------------------------------- tables
 
+#: An open incident, in SQL, with its statuses written out: SQLite uses a partial index
+#: only for a query whose WHERE repeats the index's condition with the same literal
+#: values (never with bound parameters), so the index and its queries share this text.
+OPEN_INCIDENT_SQL = "status IN ({})".format(", ".join(f"'{s.value}'" for s in ACTIVE_STATUSES))
+
 
 class Incident(Base):
     __tablename__ = "incidents"
+    __table_args__ = (
+        # The open incidents only (a few among a long history), for counting them.
+        Index(
+            "ix_incidents_open_severity",
+            "severity",
+            sqlite_where=text(OPEN_INCIDENT_SQL),
+            postgresql_where=text(OPEN_INCIDENT_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[int] = mapped_column(Integer, unique=True)

@@ -391,6 +391,15 @@ def _apply_transition(
             actor=actor,
             now=now,
         )
+    if before.acknowledged_at is None and after.acknowledged_at is not None:
+        hooks.REGISTRY.run(
+            hooks.IncidentEvent.first_acknowledged,
+            session=session,
+            policy=policy,
+            incident=incident,
+            actor=actor,
+            now=now,
+        )
 
 
 def _add_update(

@@ -1,246 +1,192 @@
-"""``/metrics``: Prometheus text exposition, computed from the database at scrape time.
+"""``/metrics``: the Prometheus text exposition of :mod:`tocsin.metrics.catalog`.
 
-Several servers share one database, so in-process counters would disagree between
-them; every value here is instead read with a few cheap aggregate queries when
-Prometheus scrapes (each a single ``GROUP BY``). Drills (the ``drill`` tag) are left
-out of the incident series. The metrics go to a registry of their own (with the
-process, platform and GC collectors), never to prometheus_client's global one.
+A scrape costs a few small queries, whatever the history holds:
 
-- ``tocsin_incidents_total{severity,service}``: incidents declared; one with several
-  services counts once per service, one with none under ``service="none"``.
-- ``tocsin_incidents_open{severity}``: incidents not resolved or closed.
-- ``tocsin_alerts_received_total{source}``: alerts received (repeats included), from
-  the ``alerts`` table; no series until that table exists.
-- ``tocsin_notifications_total{channel,outcome}``: outbox messages by state.
-- ``tocsin_escalations_total``: escalations: "escalated" timeline events (by hand)
-  plus pages the engine sent because a tier did not acknowledge in time.
-- ``tocsin_time_to_acknowledge_seconds{severity}`` and
-  ``tocsin_time_to_resolve_seconds{severity}``: histograms from detection.
+- counters and histograms are the totals of ``metric_counters``
+  (:mod:`tocsin.metrics.stored_counters`), a row per series, written by the events
+  themselves, so every process serving ``/metrics`` reports the same figures and none
+  of them ever goes down;
+- gauges count what is live now — open incidents, messages and deliveries not sent
+  yet — with ``GROUP BY`` queries that read only those rows, through partial indexes
+  that hold nothing else (``ix_incidents_open_severity``,
+  ``ix_notifications_unsent_channel``, ``ix_deliveries_unsent_channel_state``).
+
+Series that the policy lets us know in advance (its severities, services and
+channels) are exposed at 0 before their first event, so that ``increase()`` sees that
+event too. The figures go to a registry of their own, never to prometheus_client's
+global one; the process, platform and garbage-collector collectors are added when
+this process is the only one serving (with ``tocsin serve --workers N`` they would
+describe whichever process answered the scrape, and their counters would seem to jump
+back and forth).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from itertools import accumulate
-from typing import Any
+import json
+from collections.abc import Iterable, Mapping
+from itertools import product
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.core import Metric as MetricFamily
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
-from sqlalchemy import (
-    and_,
-    case,
-    func,
-    inspect,
-    literal,
-    or_,
-    select,
-    text,
-)
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import func, literal, select, text
 from sqlalchemy.orm import Session
 
-from tocsin.incidents.models import Incident, IncidentService, TimelineEvent
-from tocsin.incidents.rules import ACTIVE_STATUSES
-from tocsin.metrics.rules import SLACK
-from tocsin.metrics.sql import is_drill, seconds_between
-from tocsin.notify.models import Notification
+from tocsin.incidents.models import OPEN_INCIDENT_SQL, Incident, IncidentService
+from tocsin.metrics import catalog
+from tocsin.metrics.catalog import CATALOG, Kind, Metric
+from tocsin.metrics.event_metrics import NO_SERVICE
+from tocsin.metrics.sql import is_drill
+from tocsin.metrics.stored_counters import totals
+from tocsin.notify.models import (
+    UNSENT_SQL,
+    Delivery,
+    DeliveryState,
+    Notification,
+    NotificationKind,
+)
+from tocsin.notify.observers import DeliveryOutcome
+from tocsin.notify.service import PERSON_CHANNEL
+from tocsin.policy import Policy
 
-__all__ = ["BUCKETS", "Histogram", "Snapshot", "exposition", "take_snapshot"]
+__all__ = ["LabelSets", "Snapshot", "exposition", "known_label_sets", "take_snapshot"]
 
-#: Histogram bucket bounds in seconds: 1 m, 5 m, 15 m, 30 m, 1 h, 2 h, 4 h, 8 h, 1 d, 3 d.
-BUCKETS: tuple[float, ...] = (60, 300, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200)
+#: A metric's series: label values (in the metric's label order) -> value.
+Series = dict[tuple[str, ...], float]
+#: The label value sets known in advance, per metric name.
+LabelSets = Mapping[str, Iterable[tuple[str, ...]]]
 
-#: Page reason the engine gives when a tier timed out (see tocsin.incidents.paging).
-_AUTO_ESCALATION = "not acknowledged within%"
-
-
-@dataclass(frozen=True)
-class Histogram:
-    """Cumulative counts per bound of :data:`BUCKETS`, plus the total and the sum."""
-
-    buckets: tuple[int, ...]
-    count: int
-    total: float
+_UNSENT = (DeliveryState.pending.value, DeliveryState.sending.value)
 
 
-@dataclass
 class Snapshot:
-    incidents: dict[tuple[str, str], int] = field(default_factory=dict)
-    open: dict[str, int] = field(default_factory=dict)
-    alerts: dict[str, float] | None = None
-    notifications: dict[tuple[str, str], int] = field(default_factory=dict)
-    escalations: int = 0
-    time_to_acknowledge: dict[str, Histogram] = field(default_factory=dict)
-    time_to_resolve: dict[str, Histogram] = field(default_factory=dict)
+    """Everything one scrape reports: the stored totals and the gauges' values."""
+
+    def __init__(self, stored: Mapping[tuple[str, str], float], gauges: Mapping[str, Series]):
+        self._stored: dict[str, list[tuple[dict[str, str], float]]] = {}
+        for (name, labels), value in stored.items():
+            self._stored.setdefault(name, []).append((json.loads(labels), value))
+        self.gauges = gauges
+
+    def stored(self, name: str, labels: tuple[str, ...]) -> Series:
+        """The stored series of ``name``, keyed by the values of ``labels``."""
+        return {
+            tuple(found.get(label, "") for label in labels): value
+            for found, value in self._stored.get(name, ())
+        }
 
 
-def _histograms(*, session: Session, end: Any) -> dict[str, Histogram]:
-    """Durations from detection to ``end`` by severity, bucketed by the database.
-
-    The durations are computed once per incident into a materialised CTE (SQLite would
-    otherwise recompute them in every branch of the bucket CASE), then counted per
-    severity and bucket; the cumulative counts are summed up here.
-    """
-    durations = (
-        select(
-            Incident.severity.label("severity"),
-            seconds_between(session=session, start=Incident.detected_at, end=end).label("seconds"),
+def take_snapshot(*, session: Session) -> Snapshot:
+    """Read the stored totals and the gauges (a handful of small queries; the gauges'
+    conditions are the partial indexes' own text, which SQLite needs to use them)."""
+    gauges: dict[str, Series] = {}
+    service = func.coalesce(IncidentService.service, literal(NO_SERVICE))
+    gauges[catalog.INCIDENTS_OPEN.name] = {
+        (severity, name): float(count)
+        for severity, name, count in session.execute(
+            select(Incident.severity, service, func.count())
+            .select_from(Incident)
+            .outerjoin(IncidentService, IncidentService.incident_id == Incident.id)
+            .where(text(f"incidents.{OPEN_INCIDENT_SQL}"), ~is_drill())
+            .group_by(Incident.severity, service)
         )
-        .where(end.is_not(None), ~is_drill())
-        .cte("durations")
-        .prefix_with("MATERIALIZED")
-    )
-    seconds = durations.c.seconds
-    bucket = case(
-        *((seconds <= bound + SLACK, index) for index, bound in enumerate(BUCKETS)),
-        else_=len(BUCKETS),
-    )
-    query = select(durations.c.severity, bucket, func.count(), func.sum(seconds)).group_by(
-        durations.c.severity, bucket
-    )
-    counts: dict[str, list[int]] = {}
-    totals: dict[str, float] = {}
-    for severity, index, count, total in session.execute(query):
-        counts.setdefault(severity, [0] * (len(BUCKETS) + 1))[index] += count
-        totals[severity] = totals.get(severity, 0.0) + float(total or 0)
-    result: dict[str, Histogram] = {}
-    for severity, per_bucket in counts.items():
-        cumulative = list(accumulate(per_bucket))
-        result[severity] = Histogram(tuple(cumulative[:-1]), cumulative[-1], totals[severity])
-    return result
-
-
-def _alerts(*, session: Session) -> dict[str, float] | None:
-    """Alerts by source, if the alerts table exists yet (it arrives with its own
-    migration); a savepoint keeps a failure from spoiling the scrape's transaction."""
-    if not inspect(session.connection()).has_table("alerts"):
-        return None
-    try:
-        with session.begin_nested():
-            rows = session.execute(
-                text("SELECT source, SUM(occurrences) FROM alerts GROUP BY source")
-            ).all()
-    except SQLAlchemyError:
-        return None
-    return {str(source): float(total or 0) for source, total in rows}
-
-
-def take_snapshot(*, session: Session, severities: Sequence[str]) -> Snapshot:
-    snap = Snapshot(open=dict.fromkeys(severities, 0))
-    service = func.coalesce(IncidentService.service, literal("none"))
-    for severity, name, count in session.execute(
-        select(Incident.severity, service, func.count())
-        .outerjoin(IncidentService, IncidentService.incident_id == Incident.id)
-        .where(~is_drill())
-        .group_by(Incident.severity, service)
-    ):
-        snap.incidents[(severity, name)] = count
-    active = [s.value for s in ACTIVE_STATUSES]
-    for severity, count in session.execute(
-        select(Incident.severity, func.count())
-        .where(Incident.status.in_(active), ~is_drill())
-        .group_by(Incident.severity)
-    ):
-        snap.open[severity] = count
-    for channel, state, count in session.execute(
-        select(Notification.channel, Notification.state, func.count()).group_by(
-            Notification.channel, Notification.state
+    }
+    gauges[catalog.NOTIFICATIONS_PENDING.name] = {
+        (channel,): float(count)
+        for channel, count in session.execute(
+            select(Notification.channel, func.count())
+            .where(text(f"notifications.{UNSENT_SQL}"))
+            .group_by(Notification.channel)
         )
-    ):
-        snap.notifications[(channel, state)] = count
-    event = TimelineEvent
-    automatic = and_(
-        event.kind == "paged",
-        event.data["step"].as_integer() >= 1,
-        event.data["reason"].as_string().like(_AUTO_ESCALATION),
-    )
-    snap.escalations = (
-        session.scalar(select(func.count()).where(or_(event.kind == "escalated", automatic))) or 0
-    )
-    snap.alerts = _alerts(session=session)
-    snap.time_to_acknowledge = _histograms(session=session, end=Incident.acknowledged_at)
-    snap.time_to_resolve = _histograms(session=session, end=Incident.resolved_at)
-    return snap
+    }
+    gauges[catalog.DELIVERIES_QUEUED.name] = {
+        (channel, state): float(count)
+        for channel, state, count in session.execute(
+            select(Delivery.channel, Delivery.state, func.count())
+            .where(text(f"deliveries.{UNSENT_SQL}"))
+            .group_by(Delivery.channel, Delivery.state)
+        )
+    }
+    return Snapshot(totals(session), gauges)
 
 
-class SnapshotCollector:
-    """Turns a :class:`Snapshot` into metric families (a prometheus_client collector)."""
+def known_label_sets(policy: Policy) -> dict[str, list[tuple[str, ...]]]:
+    """The series the policy lets us name before their first event."""
+    severities = [s.name for s in policy.severities]
+    services = [*(s.name for s in policy.services), NO_SERVICE]
+    channels = sorted(policy.channels)
+    by_severity: list[tuple[str, ...]] = [(s,) for s in severities]
+    return {
+        catalog.INCIDENTS.name: list(product(severities, services)),
+        catalog.INCIDENTS_OPEN.name: list(product(severities, services)),
+        catalog.SEVERITY_CHANGES.name: by_severity,
+        catalog.ESCALATIONS.name: by_severity,
+        catalog.TIME_TO_ACKNOWLEDGE.name: by_severity,
+        catalog.TIME_TO_RESOLVE.name: by_severity,
+        catalog.NOTIFICATIONS.name: [(k.value,) for k in NotificationKind],
+        catalog.NOTIFICATIONS_PENDING.name: [(c,) for c in (PERSON_CHANNEL, *channels)],
+        catalog.DELIVERIES.name: list(product(channels, (o.value for o in DeliveryOutcome))),
+        catalog.DELIVERIES_QUEUED.name: list(product(channels, _UNSENT)),
+        catalog.DELIVERY_LATENCY.name: [(c,) for c in channels],
+    }
 
-    def __init__(self, snapshot: Snapshot) -> None:
+
+class _Families:
+    """A prometheus_client collector of the catalog's families from one snapshot."""
+
+    def __init__(self, snapshot: Snapshot, known: LabelSets) -> None:
         self.snapshot = snapshot
+        self.known = known
 
-    def collect(self) -> Iterable[Metric]:
-        snap = self.snapshot
-        incidents = CounterMetricFamily(
-            "tocsin_incidents",
-            "Incidents declared (drills excluded).",
-            labels=["severity", "service"],
-        )
-        for (severity, service), count in sorted(snap.incidents.items()):
-            incidents.add_metric([severity, service], count)
-        yield incidents
-        open_ = GaugeMetricFamily(
-            "tocsin_incidents_open", "Incidents not resolved yet.", labels=["severity"]
-        )
-        for severity, count in snap.open.items():
-            open_.add_metric([severity], count)
-        yield open_
-        alerts = CounterMetricFamily(
-            "tocsin_alerts_received", "Alerts received, repeats included.", labels=["source"]
-        )
-        for source, received in sorted((snap.alerts or {}).items()):
-            alerts.add_metric([source], received)
-        yield alerts
-        notifications = CounterMetricFamily(
-            "tocsin_notifications",
-            "Outbox messages by channel and outcome (state).",
-            labels=["channel", "outcome"],
-        )
-        for (channel, outcome), count in sorted(snap.notifications.items()):
-            notifications.add_metric([channel, outcome], count)
-        yield notifications
-        yield CounterMetricFamily(
-            "tocsin_escalations",
-            "Escalations: by hand, or because a tier did not acknowledge in time.",
-            value=snap.escalations,
-        )
-        for name, doc, data in (
-            (
-                "tocsin_time_to_acknowledge_seconds",
-                "Time from detection to acknowledgement.",
-                snap.time_to_acknowledge,
-            ),
-            (
-                "tocsin_time_to_resolve_seconds",
-                "Time from detection to resolution.",
-                snap.time_to_resolve,
-            ),
-        ):
-            family = HistogramMetricFamily(name, doc, labels=["severity"])
-            for severity, histogram in sorted(data.items()):
-                buckets = [
-                    (repr(float(b)), float(n))
-                    for b, n in zip(BUCKETS, histogram.buckets, strict=True)
-                ]
-                buckets.append(("+Inf", float(histogram.count)))
-                family.add_metric([severity], buckets, sum_value=histogram.total)
-            yield family
+    def collect(self) -> Iterable[MetricFamily]:
+        for metric in CATALOG:
+            yield self._family(metric)
+
+    def _family(self, metric: Metric) -> MetricFamily:
+        labels = list(metric.labels)
+        known = self.known.get(metric.name, ())
+        if metric.kind is Kind.gauge:
+            gauge = GaugeMetricFamily(metric.name, metric.help, labels=labels)
+            values: Series = dict.fromkeys(known, 0.0)
+            values.update(self.snapshot.gauges.get(metric.name, {}))
+            for key, value in sorted(values.items()):
+                gauge.add_metric(list(key), value)
+            return gauge
+        if metric.kind is Kind.counter:
+            counter = CounterMetricFamily(metric.name, metric.help, labels=labels)
+            values = dict.fromkeys(known, 0.0)
+            values.update(self.snapshot.stored(metric.name, metric.labels))
+            for key, value in sorted(values.items()):
+                counter.add_metric(list(key), value)
+            return counter
+        return self._histogram(metric, labels, known)
+
+    def _histogram(
+        self, metric: Metric, labels: list[str], known: Iterable[tuple[str, ...]]
+    ) -> MetricFamily:
+        family = HistogramMetricFamily(metric.name, metric.help, labels=labels)
+        per_bucket = self.snapshot.stored(f"{metric.name}_bucket", (*metric.labels, "le"))
+        sums = self.snapshot.stored(f"{metric.name}_sum", metric.labels)
+        series = {*known, *sums, *(key[:-1] for key in per_bucket)}
+        for key in sorted(series):
+            cumulative = 0.0
+            buckets = []
+            for bound in metric.bucket_bounds:
+                cumulative += per_bucket.get((*key, bound), 0.0)
+                buckets.append((bound, cumulative))
+            family.add_metric(list(key), buckets, sum_value=sums.get(key, 0.0))
+        return family
 
 
-def exposition(*, session: Session, severities: Sequence[str]) -> bytes:
-    """The text exposition of everything above plus the process metrics."""
+def exposition(*, session: Session, policy: Policy, per_process: bool) -> bytes:
+    """The text exposition; ``per_process``: with the process's own collectors."""
     registry = CollectorRegistry()
-    registry.register(SnapshotCollector(take_snapshot(session=session, severities=severities)))
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
-    GCCollector(registry=registry)
+    registry.register(_Families(take_snapshot(session=session), known_label_sets(policy)))
+    if per_process:
+        ProcessCollector(registry=registry)
+        PlatformCollector(registry=registry)
+        GCCollector(registry=registry)
     return generate_latest(registry)

@@ -15,7 +15,8 @@ once before the transaction commits, sums those notifications up in id order (tw
 workers that touch the same notifications lock them in the same order, so they never
 deadlock). What to do after a failed attempt is decided by :mod:`tocsin.notify.retry`
 and applied by :func:`apply`. The timeline entry of a dead letter is the caller's (the
-incidents domain sits above this one).
+incidents domain sits above this one). Each outcome — sent, a retry, failed — is told to
+the outbox's observers (:mod:`tocsin.notify.observers`) in the same transaction.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.notify import outbox
 from tocsin.notify.models import Delivery, DeliveryState, Notification
+from tocsin.notify.observers import OBSERVERS, DeliveryOutcome
 from tocsin.notify.retry import RetryDecision
 
 __all__ = [
@@ -139,6 +141,7 @@ def mark_sent(*, session: Session, row: Delivery, now: datetime) -> None:
     row.delay_reason = None
     _release(row)
     touch(session=session, notification_id=row.notification_id)
+    OBSERVERS.delivered(session=session, row=row, outcome=DeliveryOutcome.sent)
 
 
 def schedule_retry(*, session: Session, row: Delivery, at: datetime, reason: str) -> None:
@@ -148,6 +151,7 @@ def schedule_retry(*, session: Session, row: Delivery, at: datetime, reason: str
     row.delay_reason = reason
     _release(row)
     touch(session=session, notification_id=row.notification_id)
+    OBSERVERS.delivered(session=session, row=row, outcome=DeliveryOutcome.retry)
 
 
 def fail(*, session: Session, row: Delivery, error: str, refresh: bool = True) -> None:
@@ -160,6 +164,7 @@ def fail(*, session: Session, row: Delivery, error: str, refresh: bool = True) -
     log.warning("delivery %s (%s to %s) failed: %s", row.id, row.channel, row.person, error)
     if refresh:
         touch(session=session, notification_id=row.notification_id)
+    OBSERVERS.delivered(session=session, row=row, outcome=DeliveryOutcome.failed)
 
 
 def apply(

@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tocsin.db.base import Base, JSONValue, UTCDateTime
@@ -42,11 +42,23 @@ class NotificationKind(StrEnum):
     slo_burn = "slo_burn"
 
 
+#: A message or delivery not sent yet, in SQL. SQLite uses a partial index only for a
+#: query whose WHERE repeats the index's condition with the same literal values (never
+#: with bound parameters), so the indexes below and their queries share this text.
+UNSENT_SQL = "state IN ('pending', 'sending')"
+
+
 class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
         Index("ix_notifications_state_due", "state", "due_at"),
         Index("ix_notifications_incident", "incident_id", "id"),
+        Index(
+            "ix_notifications_unsent_channel",
+            "channel",
+            sqlite_where=text(UNSENT_SQL),
+            postgresql_where=text(UNSENT_SQL),
+        ),
         CheckConstraint(
             "state IN ('pending', 'sending', 'sent', 'failed', 'cancelled')", name="state"
         ),
@@ -120,6 +132,13 @@ class Delivery(Base):
         Index("ix_deliveries_channel_started", "channel", "started_at"),
         Index("ix_deliveries_notification", "notification_id"),
         Index("ix_deliveries_incident", "incident_id"),
+        Index(
+            "ix_deliveries_unsent_channel_state",
+            "channel",
+            "state",
+            sqlite_where=text(UNSENT_SQL),
+            postgresql_where=text(UNSENT_SQL),
+        ),
         CheckConstraint(
             "state IN ('pending', 'sending', 'sent', 'failed', 'cancelled')", name="state"
         ),

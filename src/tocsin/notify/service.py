@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from tocsin.db.direct import DirectStatement
 from tocsin.notify import outbox
 from tocsin.notify.models import Notification, NotificationKind, NotificationState
+from tocsin.notify.observers import OBSERVERS
 from tocsin.pagination import paginate
 
 __all__ = ["cancel_pending", "enqueue", "list_notifications"]
@@ -56,6 +57,7 @@ def enqueue(
     created = _INSERT.execute(session, params) is not None
     if created:
         outbox.NOTIFICATION_ENQUEUED.raise_in(session)  # wakes the delivery worker
+        OBSERVERS.queued(session=session, kind=kind.value, channel=channel)
     return created
 
 

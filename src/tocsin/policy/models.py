@@ -26,6 +26,7 @@ from tocsin.policy.oncall import (
     schedules_with_team_timezones,
 )
 from tocsin.policy.people import Person, Team
+from tocsin.policy.prometheus import PrometheusSettings
 from tocsin.policy.references import reference_issues
 from tocsin.policy.roles import DEFAULT_ROLES, RoleDef
 from tocsin.policy.runbooks import Runbook
@@ -79,6 +80,9 @@ class Policy(PolicyModel):
     )
     status_page: StatusPageSettings = Field(
         default=StatusPageSettings(), description="The public status page and its automation."
+    )
+    prometheus: PrometheusSettings = Field(
+        default=PrometheusSettings(), description="Who may scrape /metrics."
     )
 
     _severity_index: dict[str, Severity] = PrivateAttr(default_factory=dict)

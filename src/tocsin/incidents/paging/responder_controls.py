@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.db.jobs import cancel_jobs
 from tocsin.errors import InvalidInput
+from tocsin.incidents import hooks
 from tocsin.incidents.models import Incident
 from tocsin.incidents.paging.escalation import (
     page_from,
@@ -72,6 +73,14 @@ def escalate_now(
     )
     if esc.state in (EscalationState.exhausted, EscalationState.stopped):
         esc.state = EscalationState.active
+    hooks.REGISTRY.run(
+        hooks.IncidentEvent.escalated,
+        session=session,
+        policy=policy,
+        incident=incident,
+        actor=actor,
+        now=now,
+    )
     return page_from(session, policy, incident, esc, ep, number, now, trigger=reason)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tocsin.incidents import hooks
 from tocsin.incidents.models import Incident, IncidentEscalation, StatusUpdate
 from tocsin.incidents.paging.escalation import fmt, overrides, page_from, page_people
 from tocsin.incidents.paging.responder_controls import escalate_now
@@ -87,7 +88,7 @@ def handle_escalate(
         return TimerOutcome.missing
     step = escalation_step(ep, esc.step)
     timeout = step.timeout if step else timedelta(0)
-    page_from(
+    paged = page_from(
         session,
         policy,
         incident,
@@ -97,6 +98,15 @@ def handle_escalate(
         now,
         trigger=f"not acknowledged within {fmt(timeout)}",
     )
+    if paged:
+        hooks.REGISTRY.run(
+            hooks.IncidentEvent.escalated,
+            session=session,
+            policy=policy,
+            incident=incident,
+            actor=SYSTEM_ACTOR,
+            now=now,
+        )
     return TimerOutcome.paged
 
 

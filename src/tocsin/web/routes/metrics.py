@@ -9,11 +9,11 @@ Starting the server also schedules the first run of the burn-rate watch
 from __future__ import annotations
 
 import logging
+import multiprocessing
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
 from tocsin.metrics import prometheus
@@ -21,12 +21,22 @@ from tocsin.metrics.budget import SloStatus
 from tocsin.metrics.report import MEDIA_TYPES, ReportFormat, monthly_review, previous_month, render
 from tocsin.metrics.rules import MetricsSummary, Period
 from tocsin.metrics.service import metrics_summary, parse_window, slo_statuses
-from tocsin.web.deps import ContextDep, CurrentPolicy, NowClock, SessionDep, Viewer
+from tocsin.web.deps import (
+    ContextDep,
+    CurrentPolicy,
+    NowClock,
+    SessionDep,
+    Viewer,
+    get_principal,
+)
 
 log = logging.getLogger("tocsin.web")
 
 
 router = APIRouter(tags=["metrics"])
+
+#: The text format every Prometheus version reads (the names here need nothing newer).
+PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"
 
 
 @router.get("/api/v1/metrics/summary")
@@ -118,7 +128,14 @@ def monthly_report(
 
 
 @router.get("/metrics", include_in_schema=False)
-def prometheus_metrics(session: SessionDep, policy: CurrentPolicy) -> Response:
-    """Prometheus text exposition; no authentication, like every scrape target."""
-    body = prometheus.exposition(session=session, severities=[s.name for s in policy.severities])
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+def prometheus_metrics(
+    request: Request, context: ContextDep, session: SessionDep, policy: CurrentPolicy
+) -> Response:
+    """Prometheus text exposition. A bearer token of any role is required unless the
+    policy says ``prometheus: {public: true}``."""
+    if not policy.prometheus.public:
+        get_principal(request, context)  # 401 without a valid token
+    body = prometheus.exposition(
+        session=session, policy=policy, per_process=multiprocessing.parent_process() is None
+    )
+    return Response(body, media_type=PROMETHEUS_TEXT)
