@@ -336,7 +336,7 @@ def test_on_call_and_metrics_pages(
     live_server.clock.advance(timedelta(minutes=1))
     metrics = rita.get("/dashboard/metrics")
     assert metrics.status_code == 200
-    chart = r'<img src="(/dashboard/metrics/charts/[a-z]+\.svg\?window=30d)" alt="([^"]+)"'
+    chart = r'<img src="(/dashboard/metrics/charts/[a-z]+\.svg\?window=30d[^"]*)" alt="([^"]+)"'
     charts = re.findall(chart, metrics.text)
     assert [alt.split(":")[0] for _, alt in charts] == ["Bars", "Stacked bars", "Lines", "Lines"]
     titles = [rita.get(html.unescape(src)).text for src, _ in charts]
