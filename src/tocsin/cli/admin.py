@@ -169,13 +169,14 @@ def serve(
     try:
         listener = listen(host, port)
     except OSError as exc:
-        err.print(f"[red]Cannot listen on {host}:{port}: {exc.strerror or exc}[/red]")
+        err.print(Text(f"Cannot listen on {host}:{port}: {exc.strerror or exc}", style="red"))
         raise typer.Exit(1) from None
     port = int(listener.getsockname()[1])
     settings = settings.model_copy(update={"port": port})
     url = cli_url(host, port, tls=tls_cert is not None)
     creds = read_credentials(settings.state_dir)
-    out.print(f"Tocsin on {url}  (policy {settings.policy})")
+    scheme = "https" if tls_cert else "http"
+    out.print(f"Tocsin on {scheme}://{host}:{port}  (policy {settings.policy})")
     if record_server_url(settings.state_dir, url):
         out.print(f"The CLI in this directory now talks to {url}")
     if creds and creds.get("token"):

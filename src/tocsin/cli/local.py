@@ -20,6 +20,7 @@ import difflib
 import json
 import os
 import socket
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
@@ -159,13 +160,18 @@ def check_person(settings: Settings, person: str | None) -> None:
 
 
 def write_credentials(state_dir: Path, *, url: str, token: str) -> Path:
-    """Store the CLI's URL and token readable by the owner only."""
+    """Store the CLI's URL and token readable by the owner only. The file is replaced
+    whole (a CLI reading it while ``serve`` records its address sees one or the other)."""
     state_dir.mkdir(parents=True, exist_ok=True)
     path = state_dir / CREDENTIALS_FILE
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump({"url": url, "token": token}, handle)
-    os.chmod(path, 0o600)
+    fd, temporary = tempfile.mkstemp(dir=state_dir, prefix=".credentials-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:  # mkstemp: owner-only
+            json.dump({"url": url, "token": token}, handle)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
     return path
 
 
