@@ -100,17 +100,19 @@ def test_the_cli_follows_serve_to_the_port_it_listens_on(
 
 
 @pytest.mark.parametrize(
-    "command",
+    ("command", "says"),
     [
-        ("token", "create", "ops", "--role", "responder"),
-        ("token", "list"),
-        ("user", "list"),
-        ("user", "create", "alice", "--password-stdin"),
-        ("migrate",),
+        (("token", "create", "ops", "--role", "responder"), "No Tocsin set-up here"),
+        (("token", "list"), "No Tocsin set-up here"),
+        (("user", "list"), "No Tocsin set-up here"),
+        (("user", "create", "alice", "--password-stdin"), "No Tocsin set-up here"),
+        (("migrate",), "No Tocsin set-up here"),
+        (("serve", "--port", "0"), "No policy file tocsin.yaml"),
+        (("worker",), "No policy file tocsin.yaml"),
     ],
 )
 def test_local_commands_refuse_to_create_a_database_outside_a_setup(
-    tmp_path: Path, command: tuple[str, ...]
+    tmp_path: Path, command: tuple[str, ...], says: str
 ) -> None:
     result = subprocess.run(
         [TOCSIN, *command],
@@ -122,7 +124,7 @@ def test_local_commands_refuse_to_create_a_database_outside_a_setup(
         timeout=60,
     )
     assert result.returncode == 1, result.stdout
-    assert "No Tocsin set-up here" in result.stderr and "tocsin init" in result.stderr
+    assert says in result.stderr and "tocsin init" in result.stderr
     assert "Traceback" not in result.stderr
     assert list(tmp_path.iterdir()) == []  # no .tocsin/, no database
 

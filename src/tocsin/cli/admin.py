@@ -24,6 +24,7 @@ from tocsin.cli.local import (
     out,
     read_credentials,
     record_server_url,
+    require_policy,
     settings_for,
     write_credentials,
 )
@@ -150,6 +151,7 @@ def serve(
 
     wire()  # the engine worker of this process runs the incident hooks too
     settings = settings_for(policy).model_copy(update={"host": host, "port": port})
+    require_policy(settings)
     try:
         context = AppContext.from_settings(settings)
     except PolicyError as exc:
@@ -285,6 +287,7 @@ def worker(policy: Path | None = PolicyOption) -> None:
 
     wire()
     settings = settings_for(policy)
+    require_policy(settings)
     try:
         context = AppContext.from_settings(settings)
     except PolicyError as exc:

@@ -42,6 +42,7 @@ __all__ = [
     "open_database",
     "out",
     "record_server_url",
+    "require_policy",
     "settings_for",
     "write_credentials",
 ]
@@ -122,6 +123,20 @@ def _missing_database(settings: Settings, path: Path) -> str:
         f"{message} Run `tocsin init` to set one up here, or run the command in the "
         "directory where you ran it (or pass --policy PATH)."
     )
+
+
+def require_policy(settings: Settings) -> None:
+    """Refuse, with the way out, when the policy file is not there."""
+    if settings.policy.is_file():
+        return
+    found = _nearest_setup(Path.cwd().resolve())
+    where = (
+        f"the nearest set-up is in {found}: run the command there, or pass --policy "
+        f"{found / POLICY_FILE}"
+        if found is not None
+        else "run `tocsin init` to write the example policy here, or pass --policy PATH"
+    )
+    _refuse(f"No policy file {settings.policy}: {where}.")
 
 
 def open_database(
