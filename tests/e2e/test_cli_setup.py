@@ -140,6 +140,10 @@ def test_in_a_subdirectory_the_hint_names_the_setup_above(initialised: Path) -> 
     made = run_tocsin("token", "create", "ops", cwd=initialised, env=clean_env())
     assert made.returncode == 0, made.stderr
     assert made.stdout.strip().splitlines()[-1].startswith("tcs_")
+    nobody = run_tocsin(
+        "token", "create", "bot", "--person", "nobody-here", cwd=initialised, env=clean_env()
+    )
+    assert nobody.returncode == 1 and "no person named 'nobody-here'" in nobody.stderr
 
 
 def test_user_create_checks_the_person_and_reads_the_first_line_of_stdin(
