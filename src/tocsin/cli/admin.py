@@ -24,6 +24,7 @@ from tocsin.cli.local import (
     out,
     read_credentials,
     record_server_url,
+    require_database,
     require_policy,
     settings_for,
     write_credentials,
@@ -341,8 +342,9 @@ def token_create(
     from tocsin.db import session_scope
 
     settings = settings_for(policy)
-    sessions = open_database(settings)
+    require_database(settings)
     check_person(settings, person)
+    sessions = open_database(settings)
     try:
         with session_scope(sessions) as session:
             token = create_token(
@@ -364,6 +366,9 @@ def token_list(policy: Path | None = PolicyOption) -> None:
     sessions = open_database(settings_for(policy))
     with session_scope(sessions, write=False) as session:
         rows = list_tokens(session=session)
+    if not rows:
+        get_console().print("No tokens yet: tocsin token create NAME --role ROLE")
+        return
     table = data_table("NAME", "ROLE", "PERSON", "CREATED (UTC)", "REVOKED (UTC)")
     for row in rows:
         table.add_row(

@@ -42,6 +42,7 @@ __all__ = [
     "open_database",
     "out",
     "record_server_url",
+    "require_database",
     "require_policy",
     "settings_for",
     "write_credentials",
@@ -139,6 +140,13 @@ def require_policy(settings: Settings) -> None:
     _refuse(f"No policy file {settings.policy}: {where}.")
 
 
+def require_database(settings: Settings) -> None:
+    """Refuse, with a hint, when the configured SQLite database does not exist."""
+    path = sqlite_file(settings)
+    if path is not None and not path.exists():
+        _refuse(_missing_database(settings, path))
+
+
 def open_database(
     settings: Settings, *, migrate: bool = True, create: bool = False
 ) -> SessionFactory:
@@ -147,9 +155,8 @@ def open_database(
     from tocsin.db import SessionFactory, create_db_engine
     from tocsin.db.migrate import upgrade
 
-    path = sqlite_file(settings)
-    if path is not None and not create and not path.exists():
-        _refuse(_missing_database(settings, path))
+    if not create:
+        require_database(settings)
     engine = create_db_engine(settings.resolved_database_url())
     if migrate:
         upgrade(engine)

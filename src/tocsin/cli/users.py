@@ -21,7 +21,13 @@ import typer
 from rich.text import Text
 
 from tocsin.auth.rules import Role
-from tocsin.cli.local import PolicyOption, check_person, open_database, settings_for
+from tocsin.cli.local import (
+    PolicyOption,
+    check_person,
+    open_database,
+    require_database,
+    settings_for,
+)
 from tocsin.cli.output import NONE, data_table, fail, format_time, get_console, print_json, say
 from tocsin.clock import SystemClock
 from tocsin.errors import TocsinError
@@ -30,7 +36,6 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from tocsin.auth.models import User
-    from tocsin.db import SessionFactory
 
 __all__ = ["user_app"]
 
@@ -47,14 +52,12 @@ PasswordStdin = typer.Option(
 
 
 @contextmanager
-def _session(
-    policy: Path | None, *, write: bool = True, sessions: SessionFactory | None = None
-) -> Iterator[Session]:
-    """A transaction on the configured database (or on ``sessions``), its connections
-    closed when the command is done."""
+def _session(policy: Path | None, *, write: bool = True) -> Iterator[Session]:
+    """A transaction on the configured database, its connections closed when the
+    command is done."""
     from tocsin.db import session_scope
 
-    sessions = sessions or open_database(settings_for(policy))
+    sessions = open_database(settings_for(policy))
     try:
         with session_scope(sessions, write=write) as session:
             yield session
@@ -103,11 +106,11 @@ def user_create(
     from tocsin.auth.users import create_user
 
     settings = settings_for(policy)
-    sessions = open_database(settings)
+    require_database(settings)
     check_person(settings, person)
     password = _password(password_stdin)
     try:
-        with _session(policy, sessions=sessions) as session:
+        with _session(policy) as session:
             user = create_user(
                 session=session,
                 username=name,
@@ -175,10 +178,10 @@ def user_passwd(
     """Set a new password (asked for twice); the user's open sessions end."""
     from tocsin.auth.users import set_password
 
-    sessions = open_database(settings_for(policy))
+    require_database(settings_for(policy))
     password = _password(password_stdin)
     try:
-        with _session(policy, sessions=sessions) as session:
+        with _session(policy) as session:
             set_password(session=session, username=name, password=password)
     except TocsinError as exc:
         fail(str(exc))
