@@ -9,7 +9,6 @@ Text coming from the server is never parsed as Rich markup.
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -56,16 +55,18 @@ STATUS_STYLES = {
 }
 
 
-class TrimmedLines(io.TextIOBase):
-    """Passes text on to ``target`` a line at a time, without trailing spaces."""
+class TrimmedLines:
+    """A text stream that passes text on to ``target`` a line at a time, without
+    trailing spaces."""
 
     def __init__(self, target: IO[str]) -> None:
-        super().__init__()
         self._target = target
         self._pending = ""
+        # Rich draws with ASCII when the target cannot take more.
+        self.encoding = str(getattr(target, "encoding", None) or "utf-8")
 
-    def writable(self) -> bool:
-        return True
+    def isatty(self) -> bool:
+        return False
 
     def write(self, text: str) -> int:
         *lines, self._pending = (self._pending + text).split("\n")
