@@ -8,6 +8,10 @@ SYSTEM_PACKAGES ?= postgresql prometheus-alertmanager prometheus chromium
 # them (from any source) keeps its own.
 NODE_PACKAGES := $(if $(shell command -v npm 2>/dev/null),,nodejs npm)
 PYTEST_ARGS ?=
+# Where `make run` serves: `make run HOST=0.0.0.0 PORT=9000`. Plain assignments, so that
+# a HOST or PORT in the environment (a shell's own, say) does not change them.
+HOST = 127.0.0.1
+PORT = 8080
 
 BIN := $(VENV)/bin
 # Touched after a successful install; pip only re-runs when pyproject.toml changes.
@@ -20,7 +24,7 @@ INSTALL_STAMP := $(VENV)/.tocsin-installed
 help:
 	@echo "make test         venv + package + system deps, then ruff and pytest"
 	@echo "make lint         ruff check, ruff format --check, mypy, the import layers"
-	@echo "make run          tocsin init (if needed) + tocsin serve on 127.0.0.1:8080"
+	@echo "make run          tocsin init (if needed) + tocsin serve on $(HOST):$(PORT) (HOST=, PORT=)"
 	@echo "make system-deps  install Debian packages: $(SYSTEM_PACKAGES)"
 	@echo "make clean        remove the venv and caches"
 
@@ -51,7 +55,7 @@ lint: $(INSTALL_STAMP)
 
 run: $(INSTALL_STAMP)
 	@if [ ! -f tocsin.yaml ]; then $(BIN)/tocsin init; fi
-	$(BIN)/tocsin serve --host 127.0.0.1 --port 8080
+	$(BIN)/tocsin serve --host $(HOST) --port $(PORT)
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache .mypy_cache

@@ -40,7 +40,7 @@ def sync_jira(
         say("No action items to sync with Jira.")
     else:
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-        for column in ("ID", "Jira", "Status in Jira", "Outcome"):
+        for column in ("ID", "JIRA", "STATUS IN JIRA", "OUTCOME"):
             table.add_column(column, overflow="fold")
         for item in items:
             outcome = item["outcome"] + (f": {item['error']}" if item.get("error") else "")

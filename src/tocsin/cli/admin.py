@@ -11,21 +11,28 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
+from rich.text import Text
 
 from tocsin.auth.rules import Role
 from tocsin.cli.local import (
     PolicyOption,
+    check_person,
+    cli_url,
     err,
+    listen,
     open_database,
     out,
     read_credentials,
+    record_server_url,
+    require_database,
+    require_policy,
     settings_for,
     write_credentials,
 )
+from tocsin.cli.output import NONE, data_table, format_time, get_console
 from tocsin.cli.policy import print_policy_warnings
 from tocsin.clock import SystemClock
-from tocsin.db.wakeups import listen
+from tocsin.db.wakeups import listen as listen_for_wakeups
 from tocsin.web.timeouts import BODY_TIMEOUT_SECONDS, HEADER_TIMEOUT_SECONDS
 
 if TYPE_CHECKING:
@@ -36,7 +43,11 @@ token_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args_
 
 def init(
     directory: Path = typer.Option(Path("."), "--dir", help="Where to create tocsin.yaml."),
-    url: str = typer.Option("http://127.0.0.1:8080", help="URL the CLI should talk to."),
+    url: str = typer.Option(
+        "http://127.0.0.1:8080",
+        help="URL the CLI should talk to (`tocsin serve` replaces it with the address it "
+        "listens on when it starts).",
+    ),
 ) -> None:
     """Write an example tocsin.yaml and .tocsin/, create the database and an admin token."""
     from tocsin.auth import create_token
@@ -51,7 +62,7 @@ def init(
         policy_path.write_text(example_policy_text(), encoding="utf-8")
         out.print(f"Wrote the example policy to {policy_path}")
     settings = settings_for(policy_path)
-    sessions = open_database(settings)
+    sessions = open_database(settings, create=True)
     out.print("Database ready (migrations applied).")
     existing = read_credentials(settings.state_dir)
     if existing and existing.get("token"):
@@ -74,7 +85,10 @@ def migrate(policy: Path | None = PolicyOption) -> None:
     from tocsin.db.migrate import current_revision, head_revision
 
     settings = settings_for(policy)
-    sessions = open_database(settings, migrate=False)
+    # Creating the database is this command's job, next to a policy or where
+    # TOCSIN_DATABASE_URL points; anywhere else it would be a stray empty one.
+    create = settings.policy.is_file() or settings.database_url is not None
+    sessions = open_database(settings, migrate=False, create=create)
     before = current_revision(sessions.engine)
     open_database(settings)
     out.print(f"Database at revision {head_revision()} (was {before or 'empty'}).")
@@ -82,7 +96,9 @@ def migrate(policy: Path | None = PolicyOption) -> None:
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="Address to bind."),
-    port: int = typer.Option(8080, help="Port to bind."),
+    port: int = typer.Option(
+        8080, min=0, max=65535, help="Port to bind (0: any free port, printed at start)."
+    ),
     policy: Path | None = PolicyOption,
     migrate_db: bool = typer.Option(
         True, "--migrate/--no-migrate", help="Apply pending migrations at start."
@@ -122,7 +138,8 @@ def serve(
     ),
 ) -> None:
     """Run the API server and the engine worker. SIGHUP reloads the policy (a bad file is
-    refused)."""
+    refused). The address it listens on is written to .tocsin/credentials.json, for the
+    CLI in this directory."""
     import uvicorn
 
     from tocsin.engine.worker import Worker
@@ -136,6 +153,7 @@ def serve(
 
     wire()  # the engine worker of this process runs the incident hooks too
     settings = settings_for(policy).model_copy(update={"host": host, "port": port})
+    require_policy(settings)
     try:
         context = AppContext.from_settings(settings)
     except PolicyError as exc:
@@ -151,10 +169,20 @@ def serve(
         err.print("[red]--tls-cert and --tls-key go together[/red]")
         raise typer.Exit(2)
     if migrate_db:
-        open_database(settings)
+        open_database(settings, create=True)
+    try:
+        listener = listen(host, port)
+    except OSError as exc:
+        err.print(Text(f"Cannot listen on {host}:{port}: {exc.strerror or exc}", style="red"))
+        raise typer.Exit(1) from None
+    port = int(listener.getsockname()[1])
+    settings = settings.model_copy(update={"port": port})
+    url = cli_url(host, port, tls=tls_cert is not None)
     creds = read_credentials(settings.state_dir)
     scheme = "https" if tls_cert else "http"
     out.print(f"Tocsin on {scheme}://{host}:{port}  (policy {settings.policy})")
+    if record_server_url(settings.state_dir, url):
+        out.print(f"The CLI in this directory now talks to {url}")
     if creds and creds.get("token"):
         # Only to a person at a terminal: a service manager's log must not keep the secret.
         if sys.stdout.isatty():
@@ -164,7 +192,7 @@ def serve(
             out.print(f"Admin token: see {settings.state_dir}/credentials.json")
 
     signal.signal(signal.SIGHUP, lambda _s, _f: _reload(context))
-    listen(context.sessions.engine)  # PostgreSQL: wake-ups from other processes and hosts
+    listen_for_wakeups(context.sessions.engine)  # PostgreSQL: wake-ups from other hosts
     stop = threading.Event()
     worker_thread = None
     delivery_thread = None
@@ -196,6 +224,7 @@ def serve(
                     body_timeout=body_timeout,
                 ),
                 reload_policy=lambda: _reload(context),
+                listener=listener,
             )
         finally:
             _stop_workers(stop, worker_thread, delivery_thread)
@@ -205,8 +234,8 @@ def serve(
     # What start-up loaded lives as long as the process: keep it out of the collector's
     # full passes, which otherwise stall every request in flight while they walk it.
     gc.freeze()
-    try:
-        uvicorn.run(
+    server = uvicorn.Server(
+        uvicorn.Config(
             app,
             host=host,
             port=port,
@@ -217,8 +246,16 @@ def serve(
             http=header_timeout_protocol(header_timeout),
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
+    )
+    try:
+        server.run(sockets=[listener])
+    except KeyboardInterrupt:
+        pass
     finally:
+        listener.close()
         _stop_workers(stop, worker_thread, delivery_thread)
+    if not server.started:
+        raise typer.Exit(1)
 
 
 def _stop_workers(
@@ -253,20 +290,21 @@ def worker(policy: Path | None = PolicyOption) -> None:
 
     wire()
     settings = settings_for(policy)
+    require_policy(settings)
     try:
         context = AppContext.from_settings(settings)
     except PolicyError as exc:
         err.print(f"[red]The policy {settings.policy} is invalid:[/red]\n{exc}")
         raise typer.Exit(1) from None
     print_policy_warnings(context.policy.current, context.clock.now())
-    open_database(settings)
+    open_database(settings, create=True)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda _s, _f: stop.set())
     signal.signal(signal.SIGINT, lambda _s, _f: stop.set())
     signal.signal(signal.SIGHUP, lambda _s, _f: _reload(context))
     out.print(f"Tocsin worker (policy {settings.policy})")
-    listen(context.sessions.engine)
+    listen_for_wakeups(context.sessions.engine)
     delivery_thread = _start_delivery(context, stop)
     Worker(sessions=context.sessions, policy=context.policy, clock=context.clock).run_forever(stop)
     delivery_thread.join(timeout=15)
@@ -307,6 +345,8 @@ def token_create(
     from tocsin.db import session_scope
 
     settings = settings_for(policy)
+    require_database(settings)
+    check_person(settings, person)
     sessions = open_database(settings)
     try:
         with session_scope(sessions) as session:
@@ -329,16 +369,19 @@ def token_list(policy: Path | None = PolicyOption) -> None:
     sessions = open_database(settings_for(policy))
     with session_scope(sessions, write=False) as session:
         rows = list_tokens(session=session)
-    table = Table("name", "role", "person", "created", "revoked")
+    if not rows:
+        get_console().print("No tokens yet: tocsin token create NAME --role ROLE")
+        return
+    table = data_table("NAME", "ROLE", "PERSON", "CREATED (UTC)", "REVOKED (UTC)")
     for row in rows:
         table.add_row(
-            row.name,
-            row.role,
-            row.person or "",
-            row.created_at.isoformat(),
-            row.revoked_at.isoformat() if row.revoked_at else "",
+            Text(row.name),
+            Text(row.role),
+            Text(row.person or NONE),
+            Text(format_time(row.created_at.isoformat())),
+            Text(format_time(row.revoked_at.isoformat()) if row.revoked_at else ""),
         )
-    out.print(table)
+    get_console().print(table)
 
 
 @token_app.command("revoke")

@@ -6,17 +6,32 @@ on each invocation. So :func:`main` (the console entry point) builds only the gr
 the top-level command the command line names; help, completion and unknown commands get
 the whole application. ``app`` (the whole application, built on first use) is what
 tests and ``python -m`` use.
+
+A registrar must import every module that adds commands to the groups it registers:
+``tocsin incident escalate`` is defined beside ``tocsin oncall``, so the ``incident``
+registrar imports that module too. The tests run every command's ``--help`` through the
+installed executable, one process each, so a command only the whole application has is
+caught.
+
+Help texts are shown as written: Typer reads them as Rich markup, where a ``[word]`` or
+``[/word]`` is a style tag (and an unmatched closing one an error), so the root group
+escapes every help text of the tree before it is shown.
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+from rich.markup import escape
+from typer.core import TyperGroup
 
-__all__ = ["build", "main"]
+if TYPE_CHECKING:
+    from typer._click import Command
+
+__all__ = ["application_for", "build", "main"]
 
 
 def _admin(app: typer.Typer) -> None:
@@ -34,6 +49,7 @@ def _policy(app: typer.Typer) -> None:
 
 
 def _incidents(app: typer.Typer) -> None:
+    from tocsin.cli import oncall  # noqa: F401  (adds escalate, repage, reassign, notifications)
     from tocsin.cli.incidents import incident_app
 
     app.add_typer(incident_app, name="incident")
@@ -118,9 +134,34 @@ GROUPS: dict[str, Registrar] = {
 }
 
 
+class LiteralHelpGroup(TyperGroup):
+    """The ``tocsin`` group: every help text below it is escaped for Rich, so that
+    ``external[/sub-category]`` is printed as it is written instead of failing."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        if self.rich_markup_mode == "rich":
+            _escape_help(self)
+
+
+def _escape_help(command: Command) -> None:
+    for attribute in ("help", "short_help", "epilog"):
+        text = getattr(command, attribute, None)
+        if isinstance(text, str):
+            setattr(command, attribute, escape(text))
+    for param in command.params:
+        text = getattr(param, "help", None)
+        if isinstance(text, str):
+            setattr(param, "help", escape(text))  # noqa: B010  (not every parameter has one)
+    if isinstance(command, TyperGroup):
+        for child in command.commands.values():
+            _escape_help(child)
+
+
 def build(only: str | None = None) -> typer.Typer:
     """The application; with ``only``, just the group that holds that top-level command."""
     application = typer.Typer(
+        cls=LiteralHelpGroup,
         help="Tocsin: incidents, on-call paging and escalation, status page.",
         no_args_is_help=True,
         pretty_exceptions_enable=False,
@@ -137,9 +178,14 @@ def _named_command(args: Sequence[str]) -> str | None:
     return first if first in GROUPS else None
 
 
+def application_for(args: Sequence[str]) -> typer.Typer:
+    """What :func:`main` runs for the command line ``args`` (after ``tocsin``)."""
+    return build(_named_command(args))
+
+
 def main(args: Sequence[str] | None = None) -> Any:
     arguments = list(sys.argv[1:] if args is None else args)
-    return build(_named_command(arguments))(args=arguments, prog_name="tocsin")
+    return application_for(arguments)(args=arguments, prog_name="tocsin")
 
 
 _app: typer.Typer | None = None

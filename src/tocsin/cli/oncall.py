@@ -9,6 +9,7 @@ Times are shown in UTC, and schedules also in their own time zone.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -36,6 +37,7 @@ from tocsin.cli.output import (
     print_json,
     say,
 )
+from tocsin.cli.times import FORMS, parse_instant
 
 __all__ = ["notifications", "oncall", "register", "schedule_app"]
 
@@ -83,6 +85,15 @@ def _local(value: str | None, zone: ZoneInfo | None) -> str:
     return parsed.astimezone(zone).strftime("%a %Y-%m-%d %H:%M %Z")
 
 
+def _instant(option: str, value: str) -> str:
+    """``value`` of ``option`` as an ISO-8601 UTC instant, or a refusal that names the
+    option and the forms it takes."""
+    try:
+        return parse_instant(value, datetime.now(UTC)).isoformat()
+    except ValueError as exc:
+        fail(f"{option}: {exc}")
+
+
 def _people(names: Sequence[str] | None) -> Text:
     if not names:
         return Text("nobody", style="bold red")
@@ -98,12 +109,13 @@ def oncall(
     ] = None,
     at: Annotated[
         str | None,
-        typer.Option("--at", help="An instant with an offset (2026-03-05T10:00Z); default: now."),
+        typer.Option("--at", help=f"When: {FORMS}; default: now."),
     ] = None,
     json_output: JsonOpt = False,
 ) -> None:
-    """Who is on call now (or --at an instant), until when, and who is next."""
-    params = [(k, v) for k, v in (("schedule", schedule), ("at", at)) if v]
+    """Who is on call now (or --at another time), until when, and who is next."""
+    when = _instant("--at", at) if at is not None else None
+    params = [(k, v) for k, v in (("schedule", schedule), ("at", when)) if v]
     with api() as client:
         answer = client.get(f"{API}/oncall", params=params)
     if json_output:
@@ -213,13 +225,17 @@ def _override_line(item: Mapping[str, Any]) -> list[str | Text]:
 def add_override(
     name: ScheduleArg,
     person: Annotated[str, typer.Argument(help="Who covers.")],
-    start: Annotated[str, typer.Option("--start", help="From (ISO-8601 with an offset).")],
-    end: Annotated[str, typer.Option("--end", help="Until (ISO-8601 with an offset).")],
+    start: Annotated[str, typer.Option("--start", help="From: now, 2026-03-05 09:00, +1h...")],
+    end: Annotated[str, typer.Option("--end", help="Until: tomorrow 09:00, +8h...")],
     reason: Annotated[str | None, typer.Option("--reason", help="Why, for the record.")] = None,
     json_output: JsonOpt = False,
 ) -> None:
     """Make PERSON on call for a schedule from --start to --end, whatever the rotation."""
-    body: dict[str, Any] = {"person": person, "start": start, "end": end}
+    body: dict[str, Any] = {
+        "person": person,
+        "start": _instant("--start", start),
+        "end": _instant("--end", end),
+    }
     if reason is not None:
         body["reason"] = reason
     with api() as client:
@@ -240,7 +256,11 @@ def list_overrides(
     json_output: JsonOpt = False,
 ) -> None:
     """List the overrides of a schedule that have not ended (or overlap --from/--to)."""
-    params = [(k, v) for k, v in (("from", from_), ("to", to)) if v]
+    params = [
+        (key, _instant(option, value))
+        for key, option, value in (("from", "--from", from_), ("to", "--to", to))
+        if value
+    ]
     with api() as client:
         answer = client.get(_schedule_path(name, "overrides"), params=params)
     if json_output:
@@ -348,8 +368,29 @@ def notifications(
     _print_notifications(page, with_incident=True)
 
 
+def _delivery_rows(item: Mapping[str, Any], *, failed: bool) -> list[Mapping[str, Any]]:
+    """The deliveries of a notification still waiting (or failed); a message not yet
+    expanded into deliveries stands for itself."""
+    wanted = {"failed"} if failed else {"pending", "sending"}
+    rows = [d for d in item.get("deliveries") or () if d.get("state") in wanted]
+    if rows:
+        return rows
+    why = item.get("last_error") if failed else item.get("delay_reason")
+    return [
+        {
+            "due_at": item.get("due_at"),
+            "channel": item.get("channel"),
+            "target": None,
+            "attempts": item.get("attempts"),
+            "last_error": item.get("last_error"),
+            "delay_reason": why or "waiting for the delivery worker",
+        }
+    ]
+
+
 def _print_deliveries(page: Mapping[str, Any], *, failed: bool) -> None:
-    """One line per delivery still waiting (or failed): when, where, and why."""
+    """One line per delivery still waiting (or failed), oldest first: when (due, or
+    the last attempt of a failed one), where, and why."""
     items = page.get("items", [])
     console = get_console()
     if not items:
@@ -357,27 +398,15 @@ def _print_deliveries(page: Mapping[str, Any], *, failed: bool) -> None:
         return
     first = "FAILED (UTC)" if failed else "DUE (UTC)"
     table = _table(first, "INCIDENT", "TO", "KIND", "CHANNEL", "ATTEMPTS", "WHY")
-    wanted = {"failed"} if failed else {"pending", "sending"}
+    lines: list[tuple[datetime, list[Text]]] = []
     for item in items:
         who = str(item.get("person") or "")
-        rows = [d for d in item.get("deliveries") or () if d.get("state") in wanted]
-        if not rows:  # not yet expanded into deliveries: the message itself
-            why = item.get("last_error") if failed else item.get("delay_reason")
-            rows = [
-                {
-                    "due_at": item.get("due_at"),
-                    "channel": item.get("channel"),
-                    "target": None,
-                    "attempts": item.get("attempts"),
-                    "last_error": item.get("last_error"),
-                    "delay_reason": why or "waiting for the delivery worker",
-                }
-            ]
-        for row in rows:
+        for row in _delivery_rows(item, failed=failed):
+            when = (row.get("started_at") if failed else None) or row.get("due_at")
             why = row.get("last_error") if failed else row.get("delay_reason")
             target = row.get("target")
-            table.add_row(
-                Text(format_time(row.get("due_at"), seconds=True)),
+            cells = [
+                Text(format_time(when, seconds=True)),
                 Text(str(item.get("incident_id") or NONE)),
                 Text(
                     f"{who} ({target})"
@@ -389,7 +418,10 @@ def _print_deliveries(page: Mapping[str, Any], *, failed: bool) -> None:
                 Text(str(row.get("channel"))),
                 Text(str(row.get("attempts", 0))),
                 Text(str(why or ("due now" if not failed else "")), style="red" if failed else ""),
-            )
+            ]
+            lines.append((parse_time(when) or datetime.max.replace(tzinfo=UTC), cells))
+    for _, cells in sorted(lines, key=lambda line: line[0]):
+        table.add_row(*cells)
     console.print(table)
     total = int(page.get("total", len(items)))
     if total > len(items):

@@ -1,9 +1,10 @@
 """Rich rendering for CLI commands: JSON for scripts, tables and panels for people.
 
 Everything here writes to the current ``sys.stdout``/``sys.stderr`` at call time, so it
-works under test runners that swap them. When the output is not a terminal, the console
-is made wide so that tables never wrap an incident id or a timestamp. Text coming from
-the server is never parsed as Rich markup.
+works under test runners that swap them. When the output is not a terminal (a pipe, a
+file), nothing is wrapped: a table is as wide as its longest cells, one row per line, so
+that ``grep`` finds a whole row; and no line ends in the spaces Rich pads cells with.
+Text coming from the server is never parsed as Rich markup.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, NoReturn
+from typing import IO, Any, NoReturn, cast
 
 import typer
 from rich import box
@@ -23,6 +24,7 @@ from rich.text import Text
 from tocsin.timetext import duration_text
 
 __all__ = [
+    "data_table",
     "fail",
     "format_age",
     "format_time",
@@ -39,7 +41,8 @@ __all__ = [
     "updates_table",
 ]
 
-PIPE_WIDTH = 200
+#: The width of output that is not a terminal: wide enough that no cell is ever folded.
+PIPE_WIDTH = 10_000
 NONE = "—"
 
 SEVERITY_STYLES = {1: "bold red", 2: "dark_orange", 3: "yellow", 4: "dim"}
@@ -54,12 +57,53 @@ STATUS_STYLES = {
 }
 
 
+class TrimmedLines:
+    """A text stream that passes text on to ``target`` a line at a time, without
+    trailing spaces."""
+
+    def __init__(self, target: IO[str]) -> None:
+        self._target = target
+        self._pending = ""
+        # Rich draws with ASCII when the target cannot take more.
+        self.encoding = str(getattr(target, "encoding", None) or "utf-8")
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        *lines, self._pending = (self._pending + text).split("\n")
+        for line in lines:
+            self._target.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:  # a line printed without its end: keep it as it is
+            self._target.write(self._pending)
+            self._pending = ""
+        self._target.flush()
+
+
 def get_console(*, stderr: bool = False) -> Console:
-    """A console on the current stdout (or stderr); wide when not a terminal."""
+    """A console on the current stdout (or stderr); unbounded and trimmed when not a
+    terminal."""
     console = Console(stderr=stderr, soft_wrap=True, highlight=False, markup=False)
-    if not console.is_terminal:
-        console.width = max(console.width, PIPE_WIDTH)
-    return console
+    if console.is_terminal:
+        return console
+    return Console(
+        file=cast(IO[str], TrimmedLines(console.file)),  # a text stream, as Rich needs
+        width=PIPE_WIDTH,
+        soft_wrap=True,
+        highlight=False,
+        markup=False,
+    )
+
+
+def data_table(*columns: str) -> Table:
+    """A table in the CLI's one style: upper-case headers over a rule, no borders."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in columns:
+        table.add_column(column.upper(), overflow="fold")
+    return table
 
 
 def print_json(data: Any) -> None:

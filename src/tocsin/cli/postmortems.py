@@ -77,7 +77,7 @@ def _print_items(items: Sequence[Mapping[str, Any]], *, empty: str) -> None:
     if not items:
         say(empty)
         return
-    table = _table("ID", "Post-mortem", "Action", "Owner", "Due", "Prio", "Status", "")
+    table = _table("ID", "POST-MORTEM", "ACTION", "OWNER", "DUE", "PRIO", "STATUS", "")
     for item in items:
         table.add_row(
             str(item["id"]),
@@ -203,7 +203,7 @@ def list_postmortems(
     if not items:
         say("No overdue post-mortems." if overdue else "No post-mortems match.")
         return
-    table = _table("ID", "Incident", "Title", "Status", "Owner", "Publish due", "")
+    table = _table("ID", "INCIDENT", "TITLE", "STATUS", "OWNER", "PUBLISH DUE", "")
     for pm in items:
         table.add_row(
             str(pm["id"]),
@@ -229,7 +229,10 @@ def edit(
     ] = None,
     category: Annotated[
         str | None,
-        typer.Option("--category", help="technical, process, human, external[/sub-category]."),
+        typer.Option(
+            "--category",
+            help="technical, process, human or external[/SUB-CATEGORY], e.g. technical/deployment.",
+        ),
     ] = None,
     tag: Annotated[list[str] | None, typer.Option("--tag", help="Tag (repeatable).")] = None,
     owner: Annotated[str | None, typer.Option("--owner", help="New owner.")] = None,
@@ -311,7 +314,7 @@ def similar(
     if not items:
         say("No similar earlier incident.")
         return
-    table = _table("Incident", "Score", "Title", "Services", "Post-mortem")
+    table = _table("INCIDENT", "SCORE", "TITLE", "SERVICES", "POST-MORTEM")
     for item in items:
         table.add_row(
             str(item["incident"]),

@@ -1,21 +1,34 @@
 """`tocsin user create|list|disable|passwd`: dashboard users (local admin commands that
-open the database directly, like `tocsin token`)."""
+open the database directly, like `tocsin token`).
+
+A password is asked for twice on the terminal, or read with ``--password-stdin`` from
+the first line of standard input (its line ending removed; further lines, such as a
+confirmation a script repeats, are ignored). With neither a terminal nor ``--password-stdin``
+the command says so instead of reading an echoed password from a pipe.
+"""
 
 from __future__ import annotations
 
+import getpass
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
-from rich.table import Table
 from rich.text import Text
 
 from tocsin.auth.rules import Role
-from tocsin.cli.local import PolicyOption, open_database, settings_for
-from tocsin.cli.output import fail, get_console, print_json, say
+from tocsin.cli.local import (
+    PolicyOption,
+    check_person,
+    open_database,
+    require_database,
+    settings_for,
+)
+from tocsin.cli.output import NONE, data_table, fail, format_time, get_console, print_json, say
 from tocsin.clock import SystemClock
 from tocsin.errors import TocsinError
 
@@ -32,7 +45,9 @@ user_app = typer.Typer(
 
 JsonOption = typer.Option(False, "--json", help="Print JSON.")
 PasswordStdin = typer.Option(
-    False, "--password-stdin", help="Read the password from standard input (for scripts)."
+    False,
+    "--password-stdin",
+    help="Read the password from the first line of standard input (for scripts).",
 )
 
 
@@ -52,8 +67,17 @@ def _session(policy: Path | None, *, write: bool = True) -> Iterator[Session]:
 
 def _password(from_stdin: bool) -> str:
     if from_stdin:
-        return sys.stdin.read().rstrip("\r\n")
-    value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        line = sys.stdin.readline()
+        if not line:
+            fail("--password-stdin: standard input is empty; give the password on its first line")
+        return line.removesuffix("\n").removesuffix("\r")
+    # Without a terminal, getpass would warn and read the password, echoed, from stdin.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", getpass.GetPassWarning)
+        try:
+            value: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+        except getpass.GetPassWarning:
+            fail("no terminal to ask for the password on: pipe it in with --password-stdin")
     return value
 
 
@@ -81,6 +105,9 @@ def user_create(
     """Create a user; the password is asked for twice (or read with --password-stdin)."""
     from tocsin.auth.users import create_user
 
+    settings = settings_for(policy)
+    require_database(settings)
+    check_person(settings, person)
     password = _password(password_stdin)
     try:
         with _session(policy) as session:
@@ -114,14 +141,14 @@ def user_list(as_json: bool = JsonOption, policy: Path | None = PolicyOption) ->
     if not rows:
         say("No users yet: tocsin user create NAME --role admin")
         return
-    table = Table("USERNAME", "ROLE", "PERSON", "CREATED", "DISABLED")
+    table = data_table("USERNAME", "ROLE", "PERSON", "CREATED (UTC)", "DISABLED (UTC)")
     for row in rows:
         table.add_row(
             Text(row["username"]),
             Text(row["role"]),
-            Text(row["person"] or "—"),
-            Text(row["created_at"]),
-            Text(row["disabled_at"] or ""),
+            Text(row["person"] or NONE),
+            Text(format_time(row["created_at"])),
+            Text(format_time(row["disabled_at"]) if row["disabled_at"] else ""),
         )
     get_console().print(table)
 
@@ -151,6 +178,7 @@ def user_passwd(
     """Set a new password (asked for twice); the user's open sessions end."""
     from tocsin.auth.users import set_password
 
+    require_database(settings_for(policy))
     password = _password(password_stdin)
     try:
         with _session(policy) as session:

@@ -106,10 +106,13 @@ def serve_processes(
     count: int,
     options: HttpOptions,
     reload_policy: Callable[[], None],
+    listener: socket.socket | None = None,
 ) -> None:
-    """Bind ``settings.host:port``, run ``count`` server processes until SIGTERM/SIGINT.
-    ``reload_policy`` reloads the parent's own policy (on SIGHUP)."""
-    listener = socket.create_server((settings.host, settings.port), backlog=2048)
+    """Bind ``settings.host:port`` (unless given the ``listener``), run ``count`` server
+    processes until SIGTERM/SIGINT. ``reload_policy`` reloads the parent's own policy
+    (on SIGHUP)."""
+    if listener is None:
+        listener = socket.create_server((settings.host, settings.port), backlog=2048)
     spawn = get_context("spawn")
     pokes = _Pokes()
 
