@@ -18,6 +18,7 @@ from tocsin.errors import InvalidInput, NotFound
 from tocsin.incidents import service
 from tocsin.incidents.models import Incident, IncidentRead
 from tocsin.incidents.rules import IncidentStatus
+from tocsin.notify.outbox import deliveries_of
 from tocsin.notify.service import list_notifications
 from tocsin.policy import Policy
 from tocsin.web.dashboard.session import Viewer
@@ -142,6 +143,9 @@ def incident_context(*, session: Session, policy: Policy, incident: Incident) ->
         "storm": alerts.storm_for_incident(session=session, incident_id=incident.id),
         "notifications": notifications,
         "notification_total": notification_total,
+        "deliveries": deliveries_of(
+            session=session, notification_ids=[n.id for n in notifications]
+        ),
         "choices": _choices(policy),
     }
 
