@@ -606,6 +606,36 @@ def test_broadcasts_announce_declaration_updates_and_resolution(
     assert not [k for k, _ in h.timeline(ref) if k == "notification_failed"]
 
 
+def test_failures_say_what_was_not_delivered_to_whom_in_words(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = WebhookReceiver(script=[410] * 10).start()
+    try:
+        h.configure(
+            webhook_channel("incidents", gone.url) + webhook_channel("ops", gone.url),
+            BROADCASTS.replace('      - {channel: slack, target: "#team-{team}"}\n', "")
+            + "  - name: pager\n    to: [{channel: ops}]\n"  # no target: the URL's
+            + "notification_rules:\n  alice:\n    - notify: [{channel: ops}]\n",
+        )
+        with caplog.at_level("WARNING", logger="tocsin.delivery"):
+            ref = h.declare("SEV1")
+            h.at(1)
+    finally:
+        gone.stop()
+    failures = sorted(s for k, s in h.timeline(ref) if k == "notification_failed")
+    assert failures == [
+        "Could not deliver the announcement by ops: HTTP 410",
+        "Could not deliver the announcement to #incidents by incidents: HTTP 410",
+        "Could not deliver the page to alice by ops: HTTP 410",
+    ]
+    logged = sorted(r.getMessage().split(" (", 1)[1] for r in caplog.records)
+    assert logged == [
+        "announcement by ops) failed: HTTP 410",
+        "announcement to #incidents by incidents) failed: HTTP 410",
+        "page to alice by ops) failed: HTTP 410",
+    ]
+
+
 def test_broadcasts_skip_other_severities_and_never_replay_history(
     h: Harness, hook: WebhookReceiver
 ) -> None:

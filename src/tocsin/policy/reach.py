@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from tocsin.policy.base import Loc
 from tocsin.policy.channels import ChannelConfig, ConsoleChannel, NotificationRule, RuleStep
 from tocsin.policy.models import Policy
+from tocsin.policy.statuspage import SUBSCRIBER_CHANNEL
 
 __all__ = [
     "BUILTIN_CONSOLE",
@@ -94,6 +95,8 @@ def _named_channels(policy: Policy) -> list[tuple[Loc, str]]:
     for index, broadcast in enumerate(policy.broadcasts):
         for position, destination in enumerate(broadcast.to):
             named.append((("broadcasts", index, "to", position, "channel"), destination.channel))
+    if policy.status_page.subscriptions:
+        named.append((("status_page", "subscriptions"), SUBSCRIBER_CHANNEL))
     return named
 
 
@@ -146,11 +149,9 @@ def _default_rules_used(policy: Policy) -> bool:
 
 
 def _describe(rule: NotificationRule) -> str:
-    """``SEV1 pages``, ``SEV3/SEV4 messages``, ``all messages``."""
+    """``SEV1 pages``, ``SEV3/SEV4 messages``, ``messages`` (a rule for all of them)."""
     severities = "/".join(rule.severities)
     kinds = _join([message_noun(k, plural=True) for k in rule.kinds]) or "messages"
-    if not severities and not rule.kinds:
-        return "all messages"
     return f"{severities} {kinds}".strip()
 
 
@@ -209,8 +210,9 @@ def _address_warnings(policy: Policy, status: ChannelStatus) -> list[tuple[Loc, 
 
 def channel_warnings(policy: Policy, environ: Mapping[str, str]) -> list[tuple[Loc, str]]:
     """Once each: the channels that cannot send and why, who they leave unreached by
-    what (and where those messages go instead), the broadcasts that go nowhere, and the
-    people a configured channel has no address for."""
+    what (and where those messages go instead), the broadcasts that go nowhere, the
+    status-page subscribers left without email, and the people a configured channel has
+    no address for."""
     status = channel_status(policy, environ)
     found: list[tuple[Loc, str]] = []
     first_mention = {name: loc for loc, name in reversed(_named_channels(policy))}
@@ -247,6 +249,14 @@ def channel_warnings(policy: Policy, environ: Mapping[str, str]) -> list[tuple[L
             (
                 ("broadcasts",),
                 f"broadcasts {_join(parts)} are not sent until their channels are configured",
+            )
+        )
+    if policy.status_page.subscriptions and not status.can_send(SUBSCRIBER_CHANNEL):
+        found.append(
+            (
+                ("status_page", "subscriptions"),
+                f"status-page subscribers get no email (confirmations, updates) until the "
+                f"{SUBSCRIBER_CHANNEL} channel is configured",
             )
         )
     return found + _address_warnings(policy, status)
