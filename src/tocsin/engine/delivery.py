@@ -15,8 +15,8 @@ per-channel thread pools:
 4. **dispatch**, channel by channel: skip delayed steps made moot (the incident was
    acknowledged) and deliveries left on a channel that is no longer configured, delay
    the ones a rate limit or a Retry-After holds back (with the reason on the row), and
-   claim the rest — ``pending`` → ``sending`` with a
-   deadline — in one transaction; only after it commits do the sends start.
+   claim the rest — ``pending`` → ``sending`` with a deadline — in one transaction;
+   only after it commits do the sends start.
 
 Each channel has its own pool of ``concurrency`` threads and claims no more than it has
 free threads, so a slow or failing channel never holds up another. A send's outcome is

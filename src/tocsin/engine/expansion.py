@@ -7,10 +7,11 @@ is still waiting); a channel-level one (a broadcast) into one delivery. Only cha
 that can send get deliveries: a step on a channel that is not configured is skipped
 without a trace (the policy warnings say it once), and a person no configured channel
 reaches at once also gets the message on the fallback (console) channel, so no page is
-lost. A channel-level message for a channel that is not configured is cancelled. The
-text is
-rendered once, at expansion: a policy template named after the kind ("page") if there
-is one and the message is about an incident, else the text it was queued with.
+lost. A channel-level message for a channel that is not configured is cancelled.
+
+The text is rendered once, at expansion: a policy template named after the kind
+("page") if there is one and the message is about an incident, else the text it was
+queued with.
 """
 
 from __future__ import annotations
