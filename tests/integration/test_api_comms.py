@@ -33,11 +33,12 @@ services:
   - {name: api, escalation_policy: main, customer_facing: true}
 channels:
   sms: {type: webhook, url: "URL", rate_limit: {count: 1, per: 15m}}
+  chat: {type: webhook, url: "GONE"}
 notification_rules:
   alice:
     - notify: [{channel: sms}]
   bob:
-    - notify: [{channel: slack}]
+    - notify: [{channel: chat}]
 templates:
   page:
     subject: "PAGE {{ incident_id }} for {{ person.display_name }}"
@@ -58,9 +59,17 @@ def hook() -> Iterator[WebhookReceiver]:
 
 
 @pytest.fixture
-def policy_file(tmp_path: Path, hook: WebhookReceiver) -> Path:
+def gone() -> Iterator[WebhookReceiver]:
+    """A receiver that refuses every message for good (410 Gone)."""
+    receiver = WebhookReceiver(script=[410] * 10).start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def policy_file(tmp_path: Path, hook: WebhookReceiver, gone: WebhookReceiver) -> Path:
     path = tmp_path / "tocsin.yaml"
-    path.write_text(POLICY.replace("URL", hook.url), encoding="utf-8")
+    path.write_text(POLICY.replace("URL", hook.url).replace("GONE", gone.url), encoding="utf-8")
     return path
 
 
@@ -141,7 +150,7 @@ def test_pending_and_failed_views_show_when_and_why(
         (first, "bob"),
         (second, "bob"),
     }
-    assert all(n["last_error"] == "slack: no slack channel configured" for n in failed["items"])
+    assert all(n["last_error"].startswith("chat: HTTP 410") for n in failed["items"])
     timeline = api.get(f"/api/v1/incidents/{first}/timeline").json()["items"]
     assert any(e["kind"] == "notification_failed" for e in timeline)
 
@@ -150,7 +159,7 @@ def test_pending_and_failed_views_show_when_and_why(
         out, "2026-03-02 09:15:00Z", second, "alice", "sms", "throttled: 1 sms in 15m"
     )
     out = cli.ok("notifications", "failed")
-    assert lines_with(out, first, "bob", "slack", "no slack channel configured")
+    assert lines_with(out, first, "bob", "chat", "HTTP 410")
     assert cli.json("notifications", "pending")["total"] == 1
     assert "unknown view" in cli.refused("notifications", "lost")
     # The old form still works.

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from tests.support.example_env import EXAMPLE_CHANNEL_ENV
 
 from tocsin.db import session_scope
 from tocsin.db.jobs import pending_jobs
@@ -260,7 +261,29 @@ GAP_SCHEDULE = """schedules:
 """
 
 
-def test_policy_warnings(live_server: Any, admin: httpx.Client, viewer: httpx.Client) -> None:
+def test_policy_warnings(
+    live_server: Any, admin: httpx.Client, viewer: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Out of the box the outside channels are not configured, and the warnings say so,
+    # once each, with who they leave unreached.
+    for name in EXAMPLE_CHANNEL_ENV:
+        monkeypatch.delenv(name, raising=False)
+    items = viewer.get(f"{API}/policy/warnings").json()["items"]
+    channels = [i["path"] for i in items if i["path"].startswith("channels.")]
+    assert channels == [
+        "channels.email",
+        "channels.sms",
+        "channels.voice",
+        "channels.slack",
+        "channels.pagerduty",
+        "channels.jira",
+    ]
+    reach = {i["path"]: i["message"] for i in items}["notification_rules.*"]
+    assert reach.startswith("everyone without rules of their own cannot be reached by sms")
+    assert reach.endswith("go to the console channel instead")
+
+    for name, value in EXAMPLE_CHANNEL_ENV.items():
+        monkeypatch.setenv(name, value)
     assert viewer.get(f"{API}/policy/warnings").json() == {"items": []}
 
     text = example_policy_text()

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from tests.support.cli import Cli
+from tests.support.example_env import EXAMPLE_CHANNEL_ENV
 from typer.testing import CliRunner
 
 from tocsin.cli.main import app
@@ -217,7 +218,8 @@ def test_policy_validate_prints_warnings(tmp_path: Path) -> None:
     path.write_text(
         example_policy_text().replace("\nschedules:\n", "\n" + GAP_SCHEDULE, 1), encoding="utf-8"
     )
-    result = CliRunner().invoke(app, ["policy", "validate", str(path)], env={"NO_COLOR": "1"})
+    env = {"NO_COLOR": "1", **EXAMPLE_CHANNEL_ENV}  # every channel configured
+    result = CliRunner().invoke(app, ["policy", "validate", str(path)], env=env)
     assert result.exit_code == 0, result.output
     assert ": OK" in result.stdout
     warning = [line for line in result.stderr.splitlines() if line.startswith("warning:")]

@@ -502,31 +502,71 @@ def test_a_delayed_step_of_another_kind_is_skipped_when_moot(
     assert hook.requests == []
 
 
-def test_a_channel_nobody_configured_fails_visibly(h: Harness, smtp: SmtpReceiver) -> None:
+def test_a_channel_nobody_configured_is_skipped_quietly(h: Harness, smtp: SmtpReceiver) -> None:
     h.configure(
         email_channel(smtp.port),
         "notification_rules:\n  alice:\n    - notify: [{channel: slack}, {channel: email}]\n",
     )
     ref = h.declare()
     h.at(1)
-    slack, email = h.deliveries()
-    assert (slack.state, slack.last_error) == ("failed", "no slack channel configured")
-    assert email.state == "sent"
+    [email] = h.deliveries()  # no delivery, no attempt and no failure on slack
+    assert (email.channel, email.state) == ("email", "sent")
     [page] = h.notifications()
-    assert page.state == "sent"  # alice was reached; the failure is on the page and timeline
-    assert page.last_error == "slack: no slack channel configured"
-    assert (
-        "notification_failed",
-        "Could not deliver the page to alice by slack: no slack channel configured",
-    ) in h.timeline(ref)
+    assert (page.state, page.last_error) == ("sent", None)
+    story = h.timeline(ref)
+    assert ("page_delivered", "Page to alice delivered by email") in story
+    assert not [k for k, _ in story if k == "notification_failed"]
 
 
-def test_without_any_channel_a_page_is_a_dead_letter_not_a_silent_drop(h: Harness) -> None:
+def test_without_any_channel_a_page_goes_to_the_console(
+    h: Harness, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ref = h.declare()  # alice has no rules: email by default, and no email channel
+    h.at(1)
+    [delivery] = h.deliveries()
+    assert (delivery.channel, delivery.state, delivery.target) == ("console", "sent", "alice")
+    [page] = h.notifications()
+    assert page.state == "sent" and page.last_error is None
+    assert ("page_delivered", "Page to alice delivered by console") in h.timeline(ref)
+    assert not [k for k, _ in h.timeline(ref) if k == "notification_failed"]
+    lines = capsys.readouterr().err.splitlines()
+    assert f"page for alice (Alice Anders) by console: [SEV2] {ref}: API down" in "\n".join(lines)
+
+
+def test_a_page_no_channel_can_carry_is_a_dead_letter_not_a_silent_drop(
+    h: Harness, hook: WebhookReceiver
+) -> None:
+    # "console" is taken by a webhook whose secret is missing: nothing at all can send.
+    h.configure(
+        webhook_channel("console", hook.url).replace(
+            "TOCSIN_TEST_WEBHOOK_SECRET", "TOCSIN_TEST_UNSET"
+        ),
+        "notification_rules:\n  alice:\n    - notify: [{channel: console}]\n",
+    )
     ref = h.declare()
     h.at(1)
     [page] = h.notifications("failed")
-    assert page.person == "alice" and page.last_error == "email: no email channel configured"
+    assert page.person == "alice"
+    assert page.last_error == "console: no configured channel can reach alice"
     assert any(k == "notification_failed" for k, _ in h.timeline(ref))
+    assert hook.processed == []
+
+
+def test_a_page_whose_steps_are_all_delayed_also_goes_to_the_console_at_once(
+    h: Harness, hook: WebhookReceiver
+) -> None:
+    h.configure(
+        webhook_channel("ops", hook.url),
+        "notification_rules:\n  alice:\n    - notify: [{channel: ops, after: 5m}]\n",
+    )
+    h.declare()
+    h.at(1)
+    assert [(d.channel, d.state) for d in h.deliveries()] == [
+        ("console", "sent"),
+        ("ops", "pending"),
+    ]
+    h.at(6)
+    assert [(d.channel, d.state) for d in h.deliveries()] == [("console", "sent"), ("ops", "sent")]
 
 
 # ---------------------------------------------------------------- broadcasts
@@ -561,11 +601,39 @@ def test_broadcasts_announce_declaration_updates_and_resolution(
     assert "Progress: Rolled back the deploy" in update["text"]
     assert resolved["subject"] == f"[RESOLVED] {ref}: API down"
     assert "Duration: 2026-03-02 09:00 UTC - 2026-03-02 09:02 UTC (2m)" in resolved["text"]
-    # Slack has no adapter yet: those deliveries fail, visibly, to #team-platform.
-    slack = h.deliveries("slack")
-    assert [(d.target, d.state, d.last_error) for d in slack] == [
-        ("#team-platform", "failed", "no slack channel configured")
-    ] * 3
+    # Slack is not configured here: nothing is queued for it, and nothing fails.
+    assert h.deliveries("slack") == []
+    assert not [k for k, _ in h.timeline(ref) if k == "notification_failed"]
+
+
+def test_failures_say_what_was_not_delivered_to_whom_in_words(
+    h: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = WebhookReceiver(script=[410] * 10).start()
+    try:
+        h.configure(
+            webhook_channel("incidents", gone.url) + webhook_channel("ops", gone.url),
+            BROADCASTS.replace('      - {channel: slack, target: "#team-{team}"}\n', "")
+            + "  - name: pager\n    to: [{channel: ops}]\n"  # no target: the URL's
+            + "notification_rules:\n  alice:\n    - notify: [{channel: ops}]\n",
+        )
+        with caplog.at_level("WARNING", logger="tocsin.delivery"):
+            ref = h.declare("SEV1")
+            h.at(1)
+    finally:
+        gone.stop()
+    failures = sorted(s for k, s in h.timeline(ref) if k == "notification_failed")
+    assert failures == [
+        "Could not deliver the announcement by ops: HTTP 410",
+        "Could not deliver the announcement to #incidents by incidents: HTTP 410",
+        "Could not deliver the page to alice by ops: HTTP 410",
+    ]
+    logged = sorted(r.getMessage().split(" (", 1)[1] for r in caplog.records)
+    assert logged == [
+        "announcement by ops) failed: HTTP 410",
+        "announcement to #incidents by incidents) failed: HTTP 410",
+        "page to alice by ops) failed: HTTP 410",
+    ]
 
 
 def test_broadcasts_skip_other_severities_and_never_replay_history(

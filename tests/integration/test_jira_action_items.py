@@ -46,11 +46,13 @@ def alice(live_server: LiveServer, jira: JiraApi) -> Cli:
         "api_token_env: TOCSIN_TEST_JIRA_TOKEN, project: OPS, action_item_project: ACT}\n"
     )
     text = example_policy_text()
-    text = (
-        text.replace("\nchannels:\n", f"\nchannels:\n{channel}", 1)
-        if "\nchannels:\n" in text
-        else f"{text}\nchannels:\n{channel}"
+    example = (
+        "  jira:\n    type: jira\n    base_url: https://example.atlassian.net\n"
+        "    email: tocsin@example.com\n    api_token_env: TOCSIN_JIRA_API_TOKEN\n"
+        "    project: OPS\n"
     )
+    assert example in text  # the example's jira channel, pointed at the test's Jira here
+    text = text.replace(example, channel, 1)
     path = live_server.context.policy.path
     assert path is not None
     path.write_text(text, encoding="utf-8")

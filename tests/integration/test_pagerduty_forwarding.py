@@ -96,6 +96,18 @@ def test_trigger_acknowledge_resolve_once_each_under_one_dedup_key(
     assert [d.state for d in h.deliveries("pagerduty")] == ["sent"] * 3
 
 
+def test_a_broadcast_without_a_target_uses_the_channel_routing_key(
+    h: ChannelHarness, pd: PagerDutyApi
+) -> None:
+    # As in the example policy: `to: [{channel: pagerduty}]`.
+    h.configure(channel(pd) + BROADCAST.replace(", target: ops", ""))
+    ref = h.declare("SEV1")
+    h.at(1)
+    assert pd.accepted == [("trigger", f"tocsin-{ref}")]
+    assert pd.events[0].body["routing_key"] == ROUTING_KEY
+    assert [d.state for d in h.deliveries("pagerduty")] == ["sent"]
+
+
 def test_a_late_trigger_never_reopens_what_was_acknowledged_or_resolved(
     h: ChannelHarness, pd: PagerDutyApi
 ) -> None:
@@ -155,9 +167,10 @@ def test_refusals_are_dead_letters_that_never_show_the_routing_key(
     assert ROUTING_KEY not in (delivery.last_error or "")
     assert len(pd.events) == 1
 
+    # Without its routing key the channel is not configured: nothing is forwarded, and
+    # nothing more fails.
     h.configure(channel(pd).replace("TOCSIN_TEST_PD_KEY", "TOCSIN_TEST_UNSET") + BROADCAST)
     h.act(ref, "ack")
     h.at(2)
-    assert h.deliveries("pagerduty")[-1].last_error == (
-        "environment variable TOCSIN_TEST_UNSET (the routing key) is not set"
-    )
+    assert [d.state for d in h.deliveries("pagerduty")] == ["failed"]
+    assert len(pd.events) == 1

@@ -297,8 +297,19 @@ def remove_override(
 # -- notifications --------------------------------------------------------------------------
 
 
+def _channels_of(item: Mapping[str, Any]) -> str:
+    """The channels a message went by (those it reached, else all it tried), or the one
+    it was queued for."""
+    rows = item.get("deliveries") or ()
+    sent = [str(d.get("channel")) for d in rows if d.get("state") == "sent"]
+    names = sent or [str(d.get("channel")) for d in rows]
+    if not names and item.get("channel") != "person":
+        names = [str(item.get("channel"))]
+    return ", ".join(dict.fromkeys(names)) or NONE
+
+
 def _notifications_table(items: Sequence[Mapping[str, Any]], *, with_incident: bool) -> Table:
-    columns = ["WHEN (UTC)", "INCIDENT", "PERSON", "KIND", "STATE", "REASON"]
+    columns = ["WHEN (UTC)", "INCIDENT", "PERSON", "KIND", "CHANNEL", "STATE", "REASON"]
     if not with_incident:
         columns.remove("INCIDENT")
     table = _table(*columns)
@@ -308,6 +319,7 @@ def _notifications_table(items: Sequence[Mapping[str, Any]], *, with_incident: b
             Text(str(item.get("incident_id") or NONE)),
             Text(str(item.get("person")), style="bold"),
             Text(str(item.get("kind"))),
+            Text(_channels_of(item)),
             Text(str(item.get("state")), style="red" if item.get("state") == "failed" else ""),
             Text(str(item.get("reason") or "")),
         ]
@@ -332,16 +344,20 @@ def _print_notifications(page: Mapping[str, Any], *, with_incident: bool) -> Non
 LimitOpt = Annotated[int, typer.Option("--limit", "-n", min=1, max=1000, help="At most N.")]
 
 
-_VIEWS = ("pending", "failed")
+_VIEWS = ("pending", "failed", "console")
+#: The channel `tocsin notifications console` reads: the console channel's name in the
+#: example policy, and the built-in one's.
+CONSOLE = "console"
 
 
 def notifications(
     view: Annotated[
         str | None,
         typer.Argument(
-            metavar="[pending|failed]",
+            metavar="[pending|failed|console]",
             help="pending: what waits and until when, and why (throttled, retrying, a "
-            "delayed step); failed: the dead letters and their errors.",
+            "delayed step); failed: the dead letters and their errors; console: the "
+            "messages the console channel delivered, in full.",
         ),
     ] = None,
     state: Annotated[
@@ -353,14 +369,22 @@ def notifications(
 ) -> None:
     """The notification outbox: pages, stakeholder messages, reminders, handoffs."""
     if view is not None and view not in _VIEWS:
-        fail(f"unknown view {view!r}; use pending or failed (or --state)")
-    states = [view] if view else list(state or ())
+        fail(f"unknown view {view!r}; use pending, failed or console (or --state)")
+    states = [view] if view in ("pending", "failed") else list(state or ())
     params: list[tuple[str, str | int]] = [("state", s) for s in states]
-    params.append(("limit", limit))
+    if view == CONSOLE:
+        params.append(("channel", CONSOLE))
     with api() as client:
+        if view == CONSOLE:  # the newest messages, like the end of a log
+            total = client.get(f"{API}/notifications", params=[*params, ("limit", 1)])["total"]
+            params.append(("offset", max(0, int(total) - limit)))
+        params.append(("limit", limit))
         page = client.get(f"{API}/notifications", params=params)
     if json_output:
         print_json(page)
+        return
+    if view == CONSOLE:
+        _print_console(page)
         return
     if view is not None:
         _print_deliveries(page, failed=view == "failed")
@@ -386,6 +410,35 @@ def _delivery_rows(item: Mapping[str, Any], *, failed: bool) -> list[Mapping[str
             "delay_reason": why or "waiting for the delivery worker",
         }
     ]
+
+
+def _print_console(page: Mapping[str, Any]) -> None:
+    """Each message the console channel delivered: when, to whom, and its text."""
+    console = get_console()
+    items = page.get("items", [])
+    shown = 0
+    for item in items:
+        rows = [d for d in item.get("deliveries") or () if d.get("channel") == CONSOLE]
+        sent = next((d for d in rows if d.get("state") == "sent"), None)
+        if sent is None:
+            continue
+        shown += 1
+        who = item.get("person") or next((d.get("target") for d in rows), None) or NONE
+        head = Text.assemble(
+            (format_time(sent.get("sent_at"), seconds=True), "bold"),
+            f"  {item.get('incident_id') or NONE}  {item.get('kind')} for ",
+            (str(who), "bold"),
+        )
+        console.print(head)
+        console.print(Text(f"  {item.get('subject')}"))
+        for line in str(item.get("body") or "").splitlines():
+            console.print(Text(f"    {line}"))
+    if not shown:
+        console.print("No messages on the console channel.")
+        return
+    total = int(page.get("total", len(items)))
+    if total > len(items):
+        console.print(f"The newest {len(items)} of {total}; raise --limit to see more.")
 
 
 def _print_deliveries(page: Mapping[str, Any], *, failed: bool) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,11 +28,12 @@ def print_policy_warnings(policy: Policy, now: datetime, console: Console | None
     """Print each warning of ``policy`` (a valid policy that can still miss a page) as
     ``warning: PATH: MESSAGE`` in yellow, on stderr by default; return how many.
 
-    Called by ``policy validate`` and when ``serve`` and ``worker`` start.
+    Called by ``policy validate`` and when ``serve`` and ``worker`` start; the channel
+    checks read this process's environment.
     """
     from tocsin.oncall.warnings import policy_warnings
 
-    found = policy_warnings(policy, now)
+    found = policy_warnings(policy, now, os.environ)
     for warning in found:
         (console or err).print(
             Text.assemble(

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -178,8 +178,16 @@ class BroadcastFeed:
         )
         return any(event_id not in self._done for event_id in recent)
 
-    def run(self, *, session: Session, policy: Policy, now: datetime) -> int:
-        """One pass; returns the number of messages queued."""
+    def run(
+        self,
+        *,
+        session: Session,
+        policy: Policy,
+        now: datetime,
+        can_send: Callable[[str], bool] = lambda _channel: True,
+    ) -> int:
+        """One pass; returns the number of messages queued. Destinations on channels
+        that cannot send (``can_send``: not configured) are skipped: nothing is queued."""
         if not policy.broadcasts:
             # Nothing to announce: keep the cursor moving so enabling broadcasts later
             # does not announce the past.
@@ -205,7 +213,7 @@ class BroadcastFeed:
         for timeline_event in events:
             if timeline_event.id in self._done:
                 continue
-            queued += self._announce(session, policy, timeline_event, now)
+            queued += self._announce(session, policy, timeline_event, now, can_send)
         newest = max((e.id for e in events), default=position)
         if newest > position:
             outbox.advance_cursor(session=session, name=FEED, position=newest, now=now)
@@ -214,7 +222,12 @@ class BroadcastFeed:
         return queued
 
     def _announce(
-        self, session: Session, policy: Policy, event: TimelineEvent, now: datetime
+        self,
+        session: Session,
+        policy: Policy,
+        event: TimelineEvent,
+        now: datetime,
+        can_send: Callable[[str], bool],
     ) -> int:
         incident = get_by_id(session=session, incident_id=event.incident_id)
         if incident is None:
@@ -225,6 +238,8 @@ class BroadcastFeed:
         )
         queued = 0
         for plan in planned:
+            if not can_send(plan.channel):
+                continue
             data: dict[str, Any] = {
                 "target": plan.target,
                 "event": event.kind,

@@ -10,12 +10,13 @@ per-channel thread pools:
 2. **expand** due messages into deliveries: a person-level message by the person's
    notification rules (several channels, some delayed), a channel-level one (a
    broadcast) into one delivery;
-3. **feed** broadcasts from the incident timeline (`tocsin.engine.comms`);
+3. **feed** broadcasts from the incident timeline (`tocsin.engine.comms`), to the
+   channels that can send;
 4. **dispatch**, channel by channel: skip delayed steps made moot (the incident was
-   acknowledged), fail deliveries to channels that are not configured ("no slack
-   channel configured"), delay the ones a rate limit or a Retry-After holds back (with
-   the reason on the row), and claim the rest — ``pending`` → ``sending`` with a
-   deadline — in one transaction; only after it commits do the sends start.
+   acknowledged) and deliveries left on a channel that is no longer configured, delay
+   the ones a rate limit or a Retry-After holds back (with the reason on the row), and
+   claim the rest — ``pending`` → ``sending`` with a deadline — in one transaction;
+   only after it commits do the sends start.
 
 Each channel has its own pool of ``concurrency`` threads and claims no more than it has
 free threads, so a slow or failing channel never holds up another. A send's outcome is
@@ -46,7 +47,11 @@ from sqlalchemy.orm import Session
 from tocsin.clock import Clock
 from tocsin.db import SessionFactory, session_scope
 from tocsin.engine.comms import BroadcastFeed
-from tocsin.engine.dead_letter import fail_delivery, record_failure
+from tocsin.engine.delivery_timeline import (
+    fail_delivery,
+    record_failure,
+    record_page_delivered,
+)
 from tocsin.engine.expansion import expand, outbound_message, recipient
 from tocsin.incidents.rules import IncidentStatus, format_incident_id
 from tocsin.incidents.service import get_by_id
@@ -65,6 +70,7 @@ from tocsin.notify.retry import after_error, after_lost_send, error_kind
 from tocsin.notify.rules import rate_limit_text, throttled_until
 from tocsin.policy import Policy, PolicyStore
 from tocsin.policy.channels import ChannelConfig, RateLimit, RetrySettings
+from tocsin.policy.reach import ChannelStatus, channel_status
 
 __all__ = ["AfterSend", "DeliveryWorker", "Outcome"]
 
@@ -99,8 +105,11 @@ class _Configured:
     """The adapters of one policy object, built once when the policy changes."""
 
     policy: Policy
+    #: The channels that can send (configured: settings and secrets present).
     adapters: dict[str, Channel]
-    problems: dict[str, str]  # channel name -> why it has no adapter
+    status: ChannelStatus
+    #: The channels whose leftover deliveries were skipped (said once in the log).
+    skipped: set[str]
 
 
 def _worker_name() -> str:
@@ -219,20 +228,18 @@ class DeliveryWorker:
         configured = self._configured
         if configured is not None and configured.policy is policy:
             return configured
-        adapters: dict[str, Channel] = {}
-        problems: dict[str, str] = {}
+        status = channel_status(policy, self.environ)
         services = ChannelServices(self.sessions, self.clock)
-        for name, config in policy.channels.items():
-            try:
-                adapters[name] = build_channel(name, config, self.environ, services=services)
-            except LookupError as exc:
-                problems[name] = str(exc)
-        configured = _Configured(policy, adapters, problems)
+        adapters = {
+            name: build_channel(name, config, self.environ, services=services)
+            for name, config in status.configured.items()
+        }
+        configured = _Configured(policy, adapters, status, set())
         self._configured = configured
         return configured
 
     def _config(self, channel: str) -> ChannelConfig | None:
-        return self.policy.current.channels.get(channel)
+        return self._channels().status.configured.get(channel)
 
     def _pool(self, channel: str, size: int) -> ThreadPoolExecutor:
         with self._lock:
@@ -281,13 +288,15 @@ class DeliveryWorker:
             with self._transaction() as session:
                 now = self.clock.now()
                 rows = outbox.claim_expansions(session=session, now=now, limit=self.batch)
+                configured = self._channels()
                 for row in rows:
                     expand(
                         session=session,
-                        policy=self.policy.current,
-                        adapters=self._channels().adapters,
+                        policy=configured.policy,
+                        adapters=configured.adapters,
                         notification=row,
                         now=now,
+                        fallback=configured.status.fallback,
                     )
             if len(rows) < self.batch:
                 return
@@ -295,8 +304,14 @@ class DeliveryWorker:
     # ------------------------------------------------------------ 3. feed
 
     def _feed(self) -> None:
+        configured = self._channels()
         with self._transaction() as session:
-            self.feed.run(session=session, policy=self.policy.current, now=self.clock.now())
+            self.feed.run(
+                session=session,
+                policy=configured.policy,
+                now=self.clock.now(),
+                can_send=configured.status.can_send,
+            )
         # What the feed queued is expanded at once.
         self._expand_all()
 
@@ -321,12 +336,19 @@ class DeliveryWorker:
         with self._transaction() as session:
             now = self.clock.now()
             if adapter is None or config is None:
-                problem = configured.problems.get(channel) or f"no {channel} channel configured"
+                # Queued before the channel lost its settings (a policy reload): skipped
+                # like every step on a channel that is not configured, and said once.
+                reason = f"skipped: {channel} is not configured"
                 for row in outbox.due_candidates(
                     session=session, channel=channel, now=now, limit=self.batch
                 ):
-                    if not self._moot(session, row):
-                        fail_delivery(session=session, row=row, error=problem, now=now)
+                    deliveries.cancel(session=session, row=row, reason=reason)
+                if channel not in configured.skipped:
+                    configured.skipped.add(channel)
+                    why = configured.status.not_configured.get(channel, "not in the policy")
+                    log.warning(
+                        "channel %s is not configured (%s): skipping its messages", channel, why
+                    )
                 return 0
             block = outbox.channel_block(session=session, channel=channel, now=now)
             if block is not None:
@@ -349,9 +371,10 @@ class DeliveryWorker:
                 if row.target is None and row.person:
                     person = recipient(self.policy.current, row.person)
                     row.target = adapter.address(person) if person else None
-                if not row.target:
-                    who = row.person or "this broadcast"
-                    error = f"{who} has no address for {channel}"
+                if not row.target and row.person:
+                    # (A broadcast without a target goes to the channel's default: the
+                    # routing key, the Jira project; an adapter that needs one says so.)
+                    error = f"{row.person} has no address for {channel}"
                     fail_delivery(session=session, row=row, error=error, now=now)
                     continue
                 if self._throttled(session, row, channel, config, now):
@@ -469,9 +492,11 @@ class DeliveryWorker:
                 # Recovered meanwhile (we were presumed dead). A success is still the truth.
                 if outcome.receipt is not None and row.state != DeliveryState.sent.value:
                     deliveries.mark_sent(session=session, row=row, now=now)
+                    record_page_delivered(session=session, row=row, now=now)
                 return
             if outcome.receipt is not None:
                 deliveries.mark_sent(session=session, row=row, now=now)
+                record_page_delivered(session=session, row=row, now=now)
                 return
             error = outcome.error
             assert error is not None

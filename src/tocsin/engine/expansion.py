@@ -3,9 +3,15 @@ gets.
 
 A person-level message (channel ``person``) is expanded by the person's notification
 rules (several channels, some delayed, a delayed step skipped ``unless`` the incident
-is still waiting); a channel-level one (a broadcast) into one delivery. The text is
-rendered once, at expansion: a policy template named after the kind ("page") if there
-is one and the message is about an incident, else the text it was queued with.
+is still waiting); a channel-level one (a broadcast) into one delivery. Only channels
+that can send get deliveries: a step on a channel that is not configured is skipped
+without a trace (the policy warnings say it once), and a person no configured channel
+reaches at once also gets the message on the fallback (console) channel, so no page is
+lost. A channel-level message for a channel that is not configured is cancelled.
+
+The text is rendered once, at expansion: a policy template named after the kind
+("page") if there is one and the message is about an incident, else the text it was
+queued with.
 """
 
 from __future__ import annotations
@@ -17,14 +23,14 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from tocsin.engine.comms import person_facts, render_for_incident
-from tocsin.engine.dead_letter import fail_delivery
+from tocsin.engine.delivery_timeline import fail_delivery
 from tocsin.incidents.models import Incident
 from tocsin.incidents.rules import format_incident_id
 from tocsin.incidents.service import get_by_id
 from tocsin.notify import deliveries, outbox
 from tocsin.notify.channels import Channel, IncidentSummary, OutboundMessage, Recipient
-from tocsin.notify.models import Delivery, Notification
-from tocsin.notify.rules import PlannedStep, plan_steps
+from tocsin.notify.models import Delivery, Notification, NotificationState
+from tocsin.notify.rules import PlannedStep, deliverable_steps, plan_steps
 from tocsin.notify.service import PERSON_CHANNEL
 from tocsin.policy import Policy
 from tocsin.templating import TemplateError, message_extras
@@ -51,24 +57,43 @@ def expand(
     adapters: Mapping[str, Channel],
     notification: Notification,
     now: datetime,
+    fallback: str | None = None,
 ) -> None:
-    """Split ``notification`` into its pending deliveries (failing at once the ones that
-    cannot go: an unknown person, a problem the message was queued with)."""
+    """Split ``notification`` into its pending deliveries on the channels that can send
+    (``adapters``), failing at once the ones that cannot go: an unknown person, a
+    problem the message was queued with."""
     incident = (
         get_by_id(session=session, incident_id=notification.incident_id, with_related=False)
         if notification.incident_id is not None
         else None
     )
     data = notification.data or {}
+    person = recipient(policy, notification.person)
+    problem = data.get("problem")
     if notification.channel == PERSON_CHANNEL:
         severity = data.get("severity") or (incident.severity if incident else None)
-        steps = plan_steps(
+        planned = plan_steps(
             policy, person=notification.person, kind=notification.kind, severity=severity
         )
+        steps = deliverable_steps(
+            planned,
+            can_send=adapters.__contains__,
+            reaches=lambda name: (
+                person is not None and name in adapters and bool(adapters[name].address(person))
+            ),
+            fallback=fallback if fallback in adapters else None,
+        )
+        if person is None:  # one dead letter says it
+            steps = steps[:1] or planned[:1]
+        elif not steps:  # no channel at all can send: the dead letter, not a silent drop
+            steps = planned[:1]
+            problem = f"no configured channel can reach {notification.person}"
+    elif notification.channel not in adapters:
+        _skip(notification, now)
+        return
     else:
         steps = [PlannedStep(0, notification.channel, timedelta(0), None)]
     subject, body, html = _content(session, policy, notification, incident, now)
-    person = recipient(policy, notification.person)
     for step in steps:
         target: str | None = data.get("target")
         adapter = adapters.get(step.channel)
@@ -87,7 +112,6 @@ def expand(
             due_at=max(now, notification.created_at + step.after),
             now=now,
         )
-        problem = data.get("problem")
         if notification.channel == PERSON_CHANNEL and person is None:
             problem = f"unknown person {notification.person!r} (not in the policy)"
         if problem:
@@ -96,6 +120,13 @@ def expand(
     notification.expanded_at = now
     session.flush()
     outbox.refresh_notification(session=session, notification_id=notification.id)
+
+
+def _skip(notification: Notification, now: datetime) -> None:
+    """A channel-level message for a channel that is not configured: nothing to send."""
+    notification.state = NotificationState.cancelled.value
+    notification.delay_reason = f"skipped: {notification.channel} is not configured"
+    notification.expanded_at = now
 
 
 def _content(

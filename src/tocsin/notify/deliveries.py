@@ -9,7 +9,7 @@ made here, inside the caller's transaction (the delivery worker's).
                     ▼  │                 └──fail──▶ failed (the dead letter)
                cancelled └── schedule_retry (a lost send, resent at once)
 
-A pending delivery may also ``fail`` (no address, channel not configured). Each change
+A pending delivery may also ``fail`` (no address, an unknown person). Each change
 notes the notification it belongs to (:func:`touch`); :func:`refresh_touched`, called
 once before the transaction commits, sums those notifications up in id order (two
 workers that touch the same notifications lock them in the same order, so they never
@@ -30,6 +30,7 @@ from tocsin.notify import outbox
 from tocsin.notify.models import Delivery, DeliveryState, Notification
 from tocsin.notify.observers import OBSERVERS, DeliveryOutcome
 from tocsin.notify.retry import RetryDecision
+from tocsin.policy.reach import message_noun
 
 __all__ = [
     "add",
@@ -37,6 +38,7 @@ __all__ = [
     "cancel",
     "claim",
     "delay",
+    "describe",
     "fail",
     "mark_sent",
     "refresh_touched",
@@ -59,6 +61,13 @@ def refresh_touched(*, session: Session) -> None:
     """Bring the notifications noted by :func:`touch` up to date, in id order."""
     for notification_id in sorted(session.info.pop(_TOUCHED, ())):
         outbox.refresh_notification(session=session, notification_id=notification_id)
+
+
+def describe(row: Delivery) -> str:
+    """``page to charlie by sms``, ``announcement to #incidents by slack``,
+    ``announcement by pagerduty``: what a delivery is, for logs and timelines."""
+    to = row.person or row.target
+    return f"{message_noun(row.kind)}{f' to {to}' if to else ''} by {row.channel}"
 
 
 def _release(row: Delivery) -> None:
@@ -161,7 +170,7 @@ def fail(*, session: Session, row: Delivery, error: str, refresh: bool = True) -
     row.last_error = error[:_ERROR_LIMIT]
     row.delay_reason = None
     _release(row)
-    log.warning("delivery %s (%s to %s) failed: %s", row.id, row.channel, row.person, error)
+    log.warning("delivery %s (%s) failed: %s", row.id, describe(row), error)
     if refresh:
         touch(session=session, notification_id=row.notification_id)
     OBSERVERS.delivered(session=session, row=row, outcome=DeliveryOutcome.failed)

@@ -100,11 +100,17 @@ def deliveries_of(
 
 
 def refresh_notification(*, session: Session, notification_id: int) -> Notification | None:
-    """Sum a notification's deliveries up into its own state, due time and errors."""
-    notification = session.get(Notification, notification_id)
+    """Sum a notification's deliveries up into its own state, due time and errors.
+
+    The notification's row is locked first (on PostgreSQL), so that two senders that
+    finished two deliveries of one message at the same moment sum up one after the
+    other, the second seeing the first's outcome, rather than both from before it
+    (which could leave a sent message looking "sending")."""
+    lock = session.get_bind().dialect.name == "postgresql"
+    session.flush()
+    notification = session.get(Notification, notification_id, with_for_update=lock or None)
     if notification is None or notification.expanded_at is None:
         return notification
-    session.flush()
     rows = deliveries_of(session=session, notification_ids=[notification_id]).get(
         notification_id, []
     )

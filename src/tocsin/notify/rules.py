@@ -10,24 +10,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from tocsin.policy import Policy, UnknownSeverity, format_duration
-from tocsin.policy.channels import NotificationRule, RateLimit, RetrySettings, RuleStep
+from tocsin.policy.channels import RateLimit, RetrySettings
+from tocsin.policy.reach import DEFAULT_RULES
 
 __all__ = [
     "DEFAULT_RULES",
     "PlannedBroadcast",
     "PlannedStep",
     "backoff",
+    "deliverable_steps",
     "plan_broadcasts",
     "plan_steps",
     "rate_limit_text",
     "summarize",
     "throttled_until",
 ]
-
-#: Everyone without rules (and no "*" rules) gets every message by email, at once.
-DEFAULT_RULES: tuple[NotificationRule, ...] = (
-    NotificationRule(notify=(RuleStep(channel="email"),)),
-)
 
 
 @dataclass(frozen=True)
@@ -91,6 +88,25 @@ def plan_steps(
                 for index, step in enumerate(rule.notify)
             ]
     raise AssertionError("DEFAULT_RULES match every message")  # pragma: no cover
+
+
+def deliverable_steps(
+    steps: Sequence[PlannedStep],
+    *,
+    can_send: Callable[[str], bool],
+    reaches: Callable[[str], bool],
+    fallback: str | None,
+) -> list[PlannedStep]:
+    """The steps worth queueing: those on channels that can send (the others are skipped,
+    quietly), plus the ``fallback`` channel at once, first, if none of them reaches the
+    person at once (``reaches``: the channel can send and the person has an address on
+    it), so that no page waits for a delayed step or goes nowhere."""
+    kept = [step for step in steps if can_send(step.channel)]
+    if fallback is not None and not any(
+        step.after <= timedelta(0) and reaches(step.channel) for step in kept
+    ):
+        kept.insert(0, PlannedStep(len(steps), fallback, timedelta(0), None))
+    return kept
 
 
 def plan_broadcasts(

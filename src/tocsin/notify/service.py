@@ -6,13 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tocsin.db.direct import DirectStatement
 from tocsin.notify import outbox
-from tocsin.notify.models import Notification, NotificationKind, NotificationState
+from tocsin.notify.models import Delivery, Notification, NotificationKind, NotificationState
 from tocsin.notify.observers import OBSERVERS
 from tocsin.pagination import paginate
 
@@ -95,14 +95,22 @@ def list_notifications(
     session: Session,
     incident_id: int | None = None,
     states: Sequence[str] = (),
+    channels: Sequence[str] = (),
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[Notification], int]:
+    """Messages, oldest first; with ``channels``, only the ones with a delivery on one of
+    them (or queued for one of them, a broadcast)."""
     query = select(Notification)
     if incident_id is not None:
         query = query.where(Notification.incident_id == incident_id)
     if states:
         query = query.where(Notification.state.in_(list(states)))
+    if channels:
+        on_channel = select(Delivery.notification_id).where(Delivery.channel.in_(list(channels)))
+        query = query.where(
+            or_(Notification.channel.in_(list(channels)), Notification.id.in_(on_channel))
+        )
     return paginate(
         session=session, query=query.order_by(Notification.id), limit=limit, offset=offset
     )

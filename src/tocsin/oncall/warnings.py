@@ -2,12 +2,15 @@
 
 These are the usual ways a team misses a page although every name in the file is
 valid: a service that escalates to nobody, a schedule with a hole, a person Tocsin
-cannot reach, a first tier slower than the response target. They are computed over a
-horizon from an injected ``now``, so the same policy may warn later (a rotation ends).
+cannot reach, a first tier slower than the response target, a channel whose settings
+are missing. They are computed over a horizon from an injected ``now``, so the same
+policy may warn later (a rotation ends); the channel checks read the environment they
+are given (the variables the channels' secrets come from).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +20,7 @@ from tocsin.policy.base import format_loc
 from tocsin.policy.durations import format_duration
 from tocsin.policy.models import Policy
 from tocsin.policy.oncall import Tier
+from tocsin.policy.reach import channel_warnings
 
 __all__ = ["WARNING_HORIZON", "PolicyWarning", "policy_warnings"]
 
@@ -83,9 +87,13 @@ def _worst_rank_by_policy(policy: Policy) -> dict[str, int]:
     return worst
 
 
-def policy_warnings(policy: Policy, now: datetime) -> list[PolicyWarning]:
+def policy_warnings(
+    policy: Policy, now: datetime, environ: Mapping[str, str] | None = None
+) -> list[PolicyWarning]:
     """Everything in ``policy`` that can make a page go nowhere or go late, looking
-    :data:`WARNING_HORIZON` ahead of ``now``."""
+    :data:`WARNING_HORIZON` ahead of ``now``; with ``environ``, also the channels that
+    cannot send in it and who they leave unreached
+    (:func:`tocsin.policy.reach.channel_warnings`)."""
     start = to_utc(now, "now")
     end = start + WARNING_HORIZON
     found: list[PolicyWarning] = []
@@ -152,4 +160,8 @@ def policy_warnings(policy: Policy, now: datetime) -> list[PolicyWarning]:
                     "pages to them reach nobody",
                 )
             )
+    if environ is not None:
+        found += [
+            PolicyWarning(format_loc(loc), msg) for loc, msg in channel_warnings(policy, environ)
+        ]
     return found

@@ -37,8 +37,12 @@ kind of message). The first rule whose kinds and severities match a message appl
 ``broadcasts`` posts an incident's announcements, updates and resolution to channel-level
 destinations (the incidents channel, the team channel, a ticket tracker), by severity.
 
-A rule or broadcast may name a channel that is not configured (yet): its deliveries
-fail with "no <name> channel configured", visibly, rather than being dropped.
+A channel is *configured* when it is defined here and every environment variable it
+needs to send (:meth:`needed_env`) is set; until then nothing is sent by it, quietly,
+and the policy warnings say so once (:mod:`tocsin.policy.reach`). A rule or broadcast
+may name a channel that is not configured (yet): its steps are skipped, and a message
+for a person that no configured channel reaches at once goes to the ``console``
+channel, which needs no outside service (built in when the file defines none).
 Adding a channel type: add its settings model below (with a ``type`` literal) to
 :data:`ChannelConfig`, and its adapter to :mod:`tocsin.notify.channels`.
 """
@@ -48,7 +52,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -63,6 +67,7 @@ __all__ = [
     "Broadcast",
     "BroadcastDestination",
     "ChannelConfig",
+    "ConsoleChannel",
     "EmailChannel",
     "JiraChannel",
     "NotificationRule",
@@ -118,6 +123,25 @@ class _ChannelBase(PolicyModel):
         default=None, description="For each recipient, e.g. 5 SMS in 15m."
     )
 
+    #: The person's field that holds their address on this channel (None: every person
+    #: has one, or the channel posts to channel-level targets).
+    address_field: ClassVar[str | None] = None
+
+    def needed_env(self) -> tuple[tuple[str, str], ...]:
+        """The environment variables this channel cannot send without, each with what it
+        holds. Until every one is set the channel is not configured: nothing is sent by
+        it (and nothing fails)."""
+        return ()
+
+
+class ConsoleChannel(_ChannelBase):
+    """Delivered by Tocsin itself, with no outside service: each message is written as
+    one line to the server's standard error and kept in the outbox, where
+    `tocsin notifications console` and the incident page show it in full. Pages a person
+    cannot get on any configured channel at once go here too."""
+
+    type: Literal["console"]
+
 
 class EmailChannel(_ChannelBase):
     """SMTP. Email carries no idempotency key: a send whose outcome is unknown (the
@@ -138,6 +162,11 @@ class EmailChannel(_ChannelBase):
     verify_tls: bool = Field(default=True, description="Check the server's certificate.")
     ca_file: str | None = Field(default=None, description="Extra CA bundle (PEM) to trust.")
 
+    address_field: ClassVar[str | None] = "email"
+
+    def needed_env(self) -> tuple[tuple[str, str], ...]:
+        return ((self.password_env, "the SMTP password"),) if self.password_env else ()
+
 
 class WebhookChannel(_ChannelBase):
     """HTTP POST of a JSON document, signed with HMAC-SHA256 when ``secret_env`` is set.
@@ -148,6 +177,9 @@ class WebhookChannel(_ChannelBase):
     secret_env: EnvName | None = None
     headers: dict[str, str] = Field(default_factory=dict, description="Extra headers.")
     verify_tls: bool = True
+
+    def needed_env(self) -> tuple[tuple[str, str], ...]:
+        return ((self.secret_env, "the signing secret"),) if self.secret_env else ()
 
 
 class TwilioChannel(_ChannelBase):
@@ -182,6 +214,14 @@ class TwilioChannel(_ChannelBase):
         default=None, pattern=r"^https?://", description="Twilio posts delivery status here."
     )
     language: str = Field(default="en-US", description="Language of the voice call.")
+
+    address_field: ClassVar[str | None] = "phone"
+
+    def needed_env(self) -> tuple[tuple[str, str], ...]:
+        token = ((self.auth_token_env, "the Twilio auth token"),)
+        if self.account_sid_env is None:
+            return token
+        return ((self.account_sid_env, "the Twilio account SID"), *token)
 
     @model_validator(mode="after")
     def _one_account_sid(self) -> TwilioChannel:
@@ -223,6 +263,11 @@ class SlackChannel(_ChannelBase):
     )
     verify_tls: bool = True
 
+    address_field: ClassVar[str | None] = "slack"
+
+    def needed_env(self) -> tuple[tuple[str, str], ...]:
+        return ((self.token_env, "the Slack bot token"),)
+
 
 PagerDutySeverity = Literal["critical", "error", "warning", "info"]
 _PD_SEVERITIES: dict[str, PagerDutySeverity] = {
@@ -258,6 +303,9 @@ class PagerDutyChannel(_ChannelBase):
     verify_tls: bool = True
     ca_file: str | None = Field(default=None, description="Extra CA bundle (PEM) to trust.")
     concurrency: int = Field(default=1, ge=1, le=64, description="Sends in flight at once.")
+
+    def needed_env(self) -> tuple[tuple[str, str], ...]:
+        return ((self.routing_key_env, "the routing key"),)
 
 
 class JiraChannel(_ChannelBase):
@@ -302,6 +350,9 @@ class JiraChannel(_ChannelBase):
     ca_file: str | None = Field(default=None, description="Extra CA bundle (PEM) to trust.")
     concurrency: int = Field(default=1, ge=1, le=64, description="Sends in flight at once.")
 
+    def needed_env(self) -> tuple[tuple[str, str], ...]:
+        return ((self.api_token_env, "the Jira API token"),)
+
 
 class TeamsChannel(_ChannelBase):
     """Microsoft Teams through an incoming webhook or a Workflows URL (the URL is the
@@ -315,6 +366,9 @@ class TeamsChannel(_ChannelBase):
     )
     verify_tls: bool = True
 
+    def needed_env(self) -> tuple[tuple[str, str], ...]:
+        return ((self.url_env, "the Teams webhook URL"),)
+
 
 #: Every channel type; a new one adds its settings model here.
 ChannelConfig = Annotated[
@@ -324,7 +378,8 @@ ChannelConfig = Annotated[
     | SlackChannel
     | PagerDutyChannel
     | JiraChannel
-    | TeamsChannel,
+    | TeamsChannel
+    | ConsoleChannel,
     Field(discriminator="type"),
 ]
 

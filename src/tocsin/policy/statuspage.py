@@ -42,6 +42,7 @@ __all__ = [
     "DEFAULT_AUTOMATED_RANKS",
     "DEFAULT_URL",
     "PLACEHOLDERS",
+    "SUBSCRIBER_CHANNEL",
     "Impact",
     "StatusPageAutomation",
     "StatusPageSettings",
@@ -49,6 +50,9 @@ __all__ = [
     "UptimeWeights",
     "statuspage_reference_issues",
 ]
+
+#: The channel that carries subscribers' emails (confirmations, updates).
+SUBSCRIBER_CHANNEL = "email"
 
 #: Where the page is served by a `tocsin serve` with default settings. Set `url` to the
 #: address customers use: links in subscriber emails and feeds are built from it.

@@ -33,7 +33,7 @@ from tocsin.errors import InvalidInput
 from tocsin.notify.models import NotificationKind
 from tocsin.notify.service import enqueue
 from tocsin.policy import Policy
-from tocsin.policy.statuspage import StatusPageSettings
+from tocsin.policy.statuspage import SUBSCRIBER_CHANNEL, StatusPageSettings
 from tocsin.statuspage.models import (
     ScheduledMaintenance,
     StatusIncident,
@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 NOTIFY = "statuspage_notify"
-EMAIL_CHANNEL = "email"
+EMAIL_CHANNEL = SUBSCRIBER_CHANNEL
 EMAIL_PREFIX = "email:"
 #: How long a confirmation link works.
 CONFIRM_TTL = timedelta(hours=48)

@@ -32,6 +32,7 @@ from tocsin.notify.channels.base import (
     SendReceipt,
     TemporaryError,
 )
+from tocsin.notify.channels.console import ConsoleAdapter
 from tocsin.notify.channels.email import EmailAdapter
 from tocsin.notify.channels.jira import JiraAdapter
 from tocsin.notify.channels.pagerduty import PagerDutyAdapter
@@ -42,6 +43,7 @@ from tocsin.notify.channels.twilio import TwilioAdapter
 from tocsin.notify.channels.webhook import WebhookAdapter
 from tocsin.policy.channels import (
     ChannelConfig,
+    ConsoleChannel,
     EmailChannel,
     JiraChannel,
     PagerDutyChannel,
@@ -95,6 +97,7 @@ FACTORIES: dict[str, ChannelFactory] = {
     "jira": _factory(JiraChannel, JiraAdapter),
     "teams": _factory(TeamsChannel, TeamsAdapter),
     "slack": _factory(SlackChannel, SlackAdapter),
+    "console": _factory(ConsoleChannel, ConsoleAdapter),
 }
 
 

@@ -25,6 +25,7 @@ from tocsin.errors import InvalidInput, NotFound
 from tocsin.incidents import service
 from tocsin.incidents.models import Incident, IncidentRead
 from tocsin.incidents.rules import ACTIVE_STATUSES, IncidentStatus
+from tocsin.notify.outbox import deliveries_of
 from tocsin.notify.service import list_notifications
 from tocsin.policy import Policy, UnknownSeverity
 from tocsin.postmortems import service as postmortems
@@ -292,6 +293,9 @@ def incident_context(*, session: Session, policy: Policy, incident: Incident) ->
         "storm": alerts.storm_for_incident(session=session, incident_id=incident.id),
         "notifications": notifications,
         "notification_total": notification_total,
+        "deliveries": deliveries_of(
+            session=session, notification_ids=[n.id for n in notifications]
+        ),
         "choices": _choices(policy, read),
     }
 

@@ -7,6 +7,7 @@ schedules' iCalendar feeds and their subscriptions are in
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -274,6 +275,7 @@ def remove_override(
 
 @router.get("/policy/warnings")
 def read_policy_warnings(policy: CurrentPolicy, clock: NowClock, _principal: Viewer) -> WarningList:
-    """What in the running policy can make a page go nowhere or go late."""
-    found = policy_warnings(policy, clock.now())
+    """What in the running policy can make a page go nowhere or go late, including the
+    channels this server cannot send by (their settings are not in its environment)."""
+    found = policy_warnings(policy, clock.now(), os.environ)
     return WarningList(items=[WarningRead(path=w.path, message=w.message) for w in found])

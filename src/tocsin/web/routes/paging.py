@@ -114,11 +114,18 @@ def notifications(
     session: SessionDep,
     _principal: Viewer,
     state: Annotated[list[NotificationState], Query()] = [],  # noqa: B006
+    channel: Annotated[list[str], Query()] = [],  # noqa: B006
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ) -> NotificationList:
+    """The outbox, oldest first; ``channel`` keeps the messages delivered (or to be
+    delivered) on those channels, e.g. ``console``."""
     rows, total = list_notifications(
-        session=session, states=[s.value for s in state], limit=limit, offset=offset
+        session=session,
+        states=[s.value for s in state],
+        channels=channel,
+        limit=limit,
+        offset=offset,
     )
     numbers = service.numbers_by_id(session=session, ids={r.incident_id for r in rows})
     deliveries = deliveries_of(session=session, notification_ids=[r.id for r in rows])
