@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 
 from tocsin import __version__
 from tocsin.web.context import AppContext
@@ -14,6 +15,7 @@ from tocsin.web.dashboard import install_dashboard
 from tocsin.web.errors import install_error_handlers
 from tocsin.web.inbound import InboundLane, inbound_for
 from tocsin.web.limits import BodyGuard
+from tocsin.web.openapi import install_openapi
 from tocsin.web.pages import STATIC_DIR
 from tocsin.web.routes import action_items_jira as action_item_jira_routes
 from tocsin.web.routes import alerts as alert_routes
@@ -47,7 +49,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(context: AppContext) -> FastAPI:
     wire()  # the incident hooks and metrics sources of this process (idempotent)
-    app = FastAPI(
+    # /docs and /redoc with Swagger UI's and ReDoc's files served from this server, so
+    # they work without internet access (FastAPI's own pages load them from a CDN).
+    app = FastAPIOffline(
         title="Tocsin",
         version=__version__,
         description="Self-hosted incident response: incidents, on-call, paging, status page.",
@@ -68,6 +72,7 @@ def create_app(context: AppContext) -> FastAPI:
     for router in (status_pages.router, status_json.router, statuspage_admin.router):
         app.include_router(router)
     install_dashboard(app)
+    install_openapi(app)  # after every route: each one's error answers are derived
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(InboundLane)  # inbound alerts skip the router (tocsin.web.inbound)
     app.add_middleware(

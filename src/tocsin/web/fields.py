@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from pydantic import BeforeValidator
+from starlette.convertors import Convertor, register_url_convertor
 
 from tocsin.policy import Duration, parse_duration
 
@@ -26,3 +27,20 @@ def _in_range(value: object) -> object:
 
 #: :data:`tocsin.policy.Duration` for request bodies: ``"15m"``, ``"1h30m"``, ``"2d"``.
 RequestDuration = Annotated[Duration, BeforeValidator(_in_range)]
+
+
+class _Reference(Convertor[str]):
+    """``{name:ref}`` in a route's path: a reference such as ``PM-12``, without a slash
+    or a dot, so that ``/postmortems/PM-12.md`` is only the Markdown route's path and
+    never the path of a post-mortem called ``PM-12.md``."""
+
+    regex = "[^/.]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("ref", _Reference())

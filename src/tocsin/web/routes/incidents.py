@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import Field
 
 from tocsin.incidents import service
 from tocsin.incidents.models import (
@@ -20,6 +21,7 @@ from tocsin.incidents.models import (
     TransitionRequest,
 )
 from tocsin.incidents.rules import IncidentStatus
+from tocsin.schemas import one_of
 from tocsin.web.deps import (
     CurrentIncident,
     CurrentPolicy,
@@ -51,7 +53,12 @@ def list_incidents(
     session: SessionDep,
     policy: CurrentPolicy,
     _principal: Viewer,
-    status: Annotated[list[str], Query(description="Repeatable; 'active' = not resolved")] = [],  # noqa: B006
+    status: Annotated[
+        list[
+            Annotated[str, Field(pattern=one_of(["active", *IncidentStatus], comma_separated=True))]
+        ],
+        Query(description="Repeatable or comma-separated; 'active' = not resolved"),
+    ] = [],  # noqa: B006
     severity: str | None = None,
     service_name: Annotated[str | None, Query(alias="service")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

@@ -21,6 +21,7 @@ from tocsin.metrics.budget import SloStatus
 from tocsin.metrics.report import MEDIA_TYPES, ReportFormat, monthly_review, previous_month, render
 from tocsin.metrics.rules import MetricsSummary, Period
 from tocsin.metrics.service import metrics_summary, parse_window, slo_statuses
+from tocsin.policy.durations import DURATION_PATTERN
 from tocsin.web.deps import ContextDep, CurrentPolicy, NowClock, SessionDep, Viewer
 
 log = logging.getLogger("tocsin.web")
@@ -36,7 +37,10 @@ def summary(
     policy: CurrentPolicy,
     clock: NowClock,
     _principal: Viewer,
-    window: Annotated[str, Query(description="Look-back, e.g. 7d, 30d, 90d, 365d.")] = "30d",
+    window: Annotated[
+        str,
+        Query(description="Look-back, e.g. 7d, 30d, 90d, 365d.", pattern=DURATION_PATTERN),
+    ] = "30d",
     period: Annotated[Period, Query(description="Bucket of the incidents-per-period counts.")] = (
         Period.week
     ),
