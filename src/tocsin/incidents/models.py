@@ -187,10 +187,8 @@ class ReassignRequest(BaseModel):
 class StatusUpdateCreate(BaseModel):
     model_config = _STRICT
 
-    status: PlainText | None = Field(
-        default=None,
-        pattern=padded(one_of(IncidentStatus)),
-        description="Move the incident to this status too (if it may go there).",
+    status: Annotated[str, Field(pattern=padded(one_of(IncidentStatus)))] | None = Field(
+        default=None, description="Move the incident to this status too (if it may go there)."
     )
     message: PlainText = Message
     public: Flag = False

@@ -181,9 +181,8 @@ class ActionItemUpdate(BaseModel):
     owner: Person | None = None
     due_date: Day | None = None
     priority: Priority | None = None
-    status: PlainText | None = Field(
+    status: Annotated[str, Field(pattern=padded(one_of(ActionStatus)))] | None = Field(
         default=None,
-        pattern=padded(one_of(ActionStatus)),
         description="suggested items: open (accept) or dropped; then in_progress, done, "
         "dropped, open",
     )

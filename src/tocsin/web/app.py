@@ -7,11 +7,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
-from fastapi_offline import FastAPIOffline
 
 from tocsin import __version__
 from tocsin.web.context import AppContext
 from tocsin.web.dashboard import install_dashboard
+from tocsin.web.docs import install_docs
 from tocsin.web.errors import install_error_handlers
 from tocsin.web.inbound import InboundLane, inbound_for
 from tocsin.web.limits import BodyGuard
@@ -49,13 +49,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(context: AppContext) -> FastAPI:
     wire()  # the incident hooks and metrics sources of this process (idempotent)
-    # /docs and /redoc with Swagger UI's and ReDoc's files served from this server, so
-    # they work without internet access (FastAPI's own pages load them from a CDN).
-    app = FastAPIOffline(
+    app = FastAPI(
         title="Tocsin",
         version=__version__,
         description="Self-hosted incident response: incidents, on-call, paging, status page.",
         lifespan=_lifespan,
+        docs_url=None,  # tocsin.web.docs serves them, without a CDN
+        redoc_url=None,
     )
     app.state.context = context
     install_error_handlers(app)
@@ -73,6 +73,7 @@ def create_app(context: AppContext) -> FastAPI:
         app.include_router(router)
     install_dashboard(app)
     install_openapi(app)  # after every route: each one's error answers are derived
+    install_docs(app)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(InboundLane)  # inbound alerts skip the router (tocsin.web.inbound)
     app.add_middleware(

@@ -9,7 +9,7 @@ from starlette.convertors import Convertor, register_url_convertor
 
 from tocsin.policy import Duration, parse_duration
 
-__all__ = ["RequestDuration"]
+__all__ = ["DURATION_TEXT", "RequestDuration"]
 
 
 def _in_range(value: object) -> object:
@@ -24,6 +24,11 @@ def _in_range(value: object) -> object:
             pass  # Duration's own validator words this one
     return value
 
+
+#: The text of a duration (``30s``, ``15m``, ``1h30m``, ``1d``), as a query parameter
+#: states it: :data:`tocsin.policy.durations.DURATION_PATTERN` without its look-ahead,
+#: which the regular expressions of JSON Schema validators may not have.
+DURATION_TEXT = r"^(\d+d(\d+h)?(\d+m)?(\d+s)?|\d+h(\d+m)?(\d+s)?|\d+m(\d+s)?|\d+s)$"
 
 #: :data:`tocsin.policy.Duration` for request bodies: ``"15m"``, ``"1h30m"``, ``"2d"``.
 RequestDuration = Annotated[Duration, BeforeValidator(_in_range)]

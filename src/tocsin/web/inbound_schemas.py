@@ -57,7 +57,7 @@ _ALERTMANAGER_ALERT: dict[str, Any] = {
     "description": "One alert; its labels identify it (or `fingerprint` when given).",
     "required": ["status", "labels"],
     "properties": {
-        "status": {"enum": list(STATUSES)},
+        "status": {"type": "string", "enum": list(STATUSES)},
         "labels": {**_STRINGS, "minProperties": 1, "examples": [{"alertname": "HighErrorRate"}]},
         "annotations": _nullable(_STRINGS, "summary, description, runbook_url, ..."),
         "startsAt": _TIME,
@@ -89,7 +89,7 @@ def _group(alert: str, description: str, extra: dict[str, Any]) -> dict[str, Any
         "required": ["alerts"],
         "properties": {
             "version": _ignored('"4".'),
-            "status": {"anyOf": [{"enum": list(STATUSES)}, _NULL]},
+            "status": {"anyOf": [{"type": "string", "enum": list(STATUSES)}, _NULL]},
             "alerts": {"type": "array", "items": {"$ref": _REF + alert}},
             "receiver": _text("The receiver's name in Alertmanager's configuration."),
             "groupKey": _text("Alertmanager's key of the group."),
@@ -129,7 +129,10 @@ _GENERIC_ALERT: dict[str, Any] = {
     "type": "object",
     "description": "One alert. A firing one needs a title; a resolved one needs what "
     "identifies it: its dedup_key, labels or title.",
-    "properties": {"status": {"enum": list(STATUSES), "default": "firing"}, **_GENERIC_FIELDS},
+    "properties": {
+        "status": {"type": "string", "enum": list(STATUSES), "default": "firing"},
+        **_GENERIC_FIELDS,
+    },
     "anyOf": [
         {
             "description": "firing",
@@ -194,7 +197,7 @@ _PD_TRIGGER: dict[str, Any] = {
             "properties": {
                 "summary": {**_TEXT, "maxLength": SUMMARY_MAX},
                 "source": _TEXT,
-                "severity": {"enum": list(PD_SEVERITIES)},
+                "severity": {"type": "string", "enum": list(PD_SEVERITIES)},
                 "timestamp": _TIME,
                 **{
                     name: _text("Becomes a label, for routes to match.")
@@ -237,7 +240,7 @@ _PD_FOLLOW_UP: dict[str, Any] = {
     "required": ["routing_key", "event_action", "dedup_key"],
     "properties": {
         **_PD_COMMON,
-        "event_action": {"enum": ["acknowledge", "resolve"]},
+        "event_action": {"type": "string", "enum": ["acknowledge", "resolve"]},
         "dedup_key": {**_TEXT, "maxLength": PD_DEDUP_KEY_MAX},
     },
 }

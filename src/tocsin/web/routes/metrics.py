@@ -21,8 +21,8 @@ from tocsin.metrics.budget import SloStatus
 from tocsin.metrics.report import MEDIA_TYPES, ReportFormat, monthly_review, previous_month, render
 from tocsin.metrics.rules import MetricsSummary, Period
 from tocsin.metrics.service import metrics_summary, parse_window, slo_statuses
-from tocsin.policy.durations import DURATION_PATTERN
 from tocsin.web.deps import ContextDep, CurrentPolicy, NowClock, SessionDep, Viewer
+from tocsin.web.fields import DURATION_TEXT
 
 log = logging.getLogger("tocsin.web")
 
@@ -39,7 +39,7 @@ def summary(
     _principal: Viewer,
     window: Annotated[
         str,
-        Query(description="Look-back, e.g. 7d, 30d, 90d, 365d.", pattern=DURATION_PATTERN),
+        Query(description="Look-back, e.g. 7d, 30d, 90d, 365d.", pattern=DURATION_TEXT),
     ] = "30d",
     period: Annotated[Period, Query(description="Bucket of the incidents-per-period counts.")] = (
         Period.week
