@@ -89,8 +89,7 @@ def _incident(body: dict[str, Any]) -> None:
 def _integration(body: dict[str, Any]) -> None:
     body["service"] = DATA["service"]
     if body.get("kind") == "heartbeat":
-        body.setdefault("heartbeat_interval", "5m")
-        body["heartbeat_interval"] = body["heartbeat_interval"] or "5m"
+        body["heartbeat_interval"] = "5m"
     else:
         body.pop("heartbeat_interval", None)
 
@@ -103,6 +102,7 @@ def _override(body: dict[str, Any]) -> None:
 def _silence(body: dict[str, Any]) -> None:
     """Valid matchers (one must not match an empty label), ending in the future."""
     body["matchers"] = [f"service={DATA['service']}"]
+    _set(body, "duration", "2h")  # a duration's text may spell more days than a date holds
     if body.get("starts_at") is not None:
         body["starts_at"] = _text(datetime.now(UTC))
     _after(body, "starts_at", "ends_at", default_now=True)

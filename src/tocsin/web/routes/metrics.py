@@ -91,7 +91,13 @@ def monthly_report(
     policy: CurrentPolicy,
     clock: NowClock,
     _principal: Viewer,
-    month: Annotated[str | None, Query(description="YYYY-MM; default: last month.")] = None,
+    month: Annotated[
+        str | None,
+        Query(
+            description="YYYY-MM (1970-01 to 8999-12); default: last month.",
+            pattern=r"^(19[7-9][0-9]|[2-8][0-9]{3})-(0[1-9]|1[0-2])$",
+        ),
+    ] = None,
     fmt: Annotated[ReportFormat, Query(alias="format")] = ReportFormat.html,
 ) -> Response:
     """The monthly review. A client that accepts only JSON gets
