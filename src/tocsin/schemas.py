@@ -11,16 +11,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, StrictBool
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictBool,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 __all__ = [
     "WHOLE",
     "Day",
     "Flag",
     "Instant",
+    "OneOf",
     "PlainText",
     "WholeNumber",
     "aware_utc",
@@ -119,3 +129,42 @@ PADDING = "[ \\t\\n\\r]*"
 def padded(pattern: str) -> str:
     """``pattern`` (anchored with ``^...$``) with blanks allowed around the value."""
     return f"^{PADDING}{pattern[1:-1]}{PADDING}$"
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Makes a text field take one of ``names`` (``Annotated[str, OneOf(...)]``), or,
+    with ``comma_separated``, a list of them joined by commas. A value that is not one
+    is refused naming the valid ones (``unknown status 'x'; valid: ...``), and the
+    OpenAPI document states the choice as a pattern. ``padded`` also allows the blanks
+    a model with ``str_strip_whitespace`` strips."""
+
+    names: tuple[str, ...]
+    what: str
+    comma_separated: bool = False
+    padded: bool = False
+
+    def pattern(self) -> str:
+        pattern = one_of(self.names, comma_separated=self.comma_separated)
+        return padded(pattern) if self.padded else pattern
+
+    def check(self, value: str) -> str:
+        if re.fullmatch(self.pattern()[1:-1], value) is None:
+            raise PydanticCustomError(
+                "one_of",
+                "unknown {what} {value}; valid: {valid}",
+                {"what": self.what, "value": repr(value), "valid": ", ".join(self.names)},
+            )
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["pattern"] = self.pattern()
+        return json_schema

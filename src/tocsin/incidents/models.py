@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tocsin.db.base import Base, JSONValue, UTCDateTime
 from tocsin.incidents.rules import IncidentStatus
-from tocsin.schemas import WHOLE, Flag, Instant, PlainText, one_of, padded
+from tocsin.schemas import WHOLE, Flag, Instant, OneOf, PlainText
 
 # ---------------------------------------------------------------- tables
 
@@ -187,7 +187,7 @@ class ReassignRequest(BaseModel):
 class StatusUpdateCreate(BaseModel):
     model_config = _STRICT
 
-    status: Annotated[str, Field(pattern=padded(one_of(IncidentStatus)))] | None = Field(
+    status: Annotated[str, OneOf(tuple(IncidentStatus), "status", padded=True)] | None = Field(
         default=None, description="Move the incident to this status too (if it may go there)."
     )
     message: PlainText = Message

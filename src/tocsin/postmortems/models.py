@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from tocsin.db.base import Base, JSONValue, UTCDateTime
 from tocsin.postmortems.rules import ActionStatus
-from tocsin.schemas import PADDING, Day, Flag, PlainText, no_nul, one_of, padded
+from tocsin.schemas import PADDING, Day, Flag, OneOf, PlainText, no_nul
 
 __all__ = [
     "ActionItem",
@@ -181,7 +181,7 @@ class ActionItemUpdate(BaseModel):
     owner: Person | None = None
     due_date: Day | None = None
     priority: Priority | None = None
-    status: Annotated[str, Field(pattern=padded(one_of(ActionStatus)))] | None = Field(
+    status: Annotated[str, OneOf(tuple(ActionStatus), "status", padded=True)] | None = Field(
         default=None,
         description="suggested items: open (accept) or dropped; then in_progress, done, "
         "dropped, open",

@@ -25,7 +25,7 @@ from tocsin.alerts.service import ALERT_STATUSES
 from tocsin.alerts.silencing import SILENCE_STATES
 from tocsin.errors import InvalidInput, NotFound
 from tocsin.incidents import service as incidents
-from tocsin.schemas import Instant, one_of
+from tocsin.schemas import Instant, OneOf
 from tocsin.web.deps import CurrentIncident, NowClock, Responder, SessionDep, Viewer
 from tocsin.web.fields import RequestDuration
 
@@ -39,7 +39,8 @@ def list_alerts(
     session: SessionDep,
     _principal: Viewer,
     status: Annotated[
-        str | None, Query(description="firing or resolved", pattern=one_of(ALERT_STATUSES))
+        Annotated[str, OneOf(ALERT_STATUSES, "status")] | None,
+        Query(description="firing or resolved"),
     ] = None,
     service: Annotated[str | None, Query(max_length=100)] = None,
     incident: Annotated[str | None, Query(description="INC-n: the alerts linked to it")] = None,
@@ -163,7 +164,8 @@ def list_silences(
     clock: NowClock,
     _principal: Viewer,
     state: Annotated[
-        str, Query(description=" | ".join(SILENCE_STATES), pattern=one_of(SILENCE_STATES))
+        Annotated[str, OneOf(SILENCE_STATES, "state")],
+        Query(description=" | ".join(SILENCE_STATES)),
     ] = "active",
 ) -> SilenceList:
     now = clock.now()

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import Field
 
 from tocsin.incidents import service
 from tocsin.incidents.models import (
@@ -21,7 +20,7 @@ from tocsin.incidents.models import (
     TransitionRequest,
 )
 from tocsin.incidents.rules import IncidentStatus
-from tocsin.schemas import one_of
+from tocsin.schemas import OneOf
 from tocsin.web.deps import (
     CurrentIncident,
     CurrentPolicy,
@@ -54,9 +53,7 @@ def list_incidents(
     policy: CurrentPolicy,
     _principal: Viewer,
     status: Annotated[
-        list[
-            Annotated[str, Field(pattern=one_of(["active", *IncidentStatus], comma_separated=True))]
-        ],
+        list[Annotated[str, OneOf(("active", *IncidentStatus), "status", comma_separated=True)]],
         Query(description="Repeatable or comma-separated; 'active' = not resolved"),
     ] = [],  # noqa: B006
     severity: str | None = None,

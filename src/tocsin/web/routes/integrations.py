@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -42,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tocsin.alerts import service as alerts
 from tocsin.alerts.models import INTEGRATION_KINDS, IntegrationCreated, IntegrationRead
 from tocsin.errors import NotFound
-from tocsin.schemas import PlainText, one_of, padded
+from tocsin.schemas import OneOf, PlainText, padded
 from tocsin.web.deps import Admin, CurrentPolicy, NowClock, SessionDep, Viewer
 from tocsin.web.fields import RequestDuration
 from tocsin.web.inbound import Answer, inbound_for
@@ -249,8 +249,8 @@ class IntegrationCreate(BaseModel):
         description="Unique, e.g. 'checkout-prometheus': letters, digits, '.', '_', '-'.",
     )
     service: PlainText = Field(max_length=100, description="A service of the policy.")
-    kind: PlainText = Field(
-        pattern=one_of(INTEGRATION_KINDS), description=f"One of {', '.join(INTEGRATION_KINDS)}."
+    kind: Annotated[str, OneOf(INTEGRATION_KINDS, "kind")] = Field(
+        description=f"One of {', '.join(INTEGRATION_KINDS)}."
     )
     heartbeat_interval: RequestDuration | None = Field(
         default=None, description="Heartbeat integrations: a ping is expected this often."

@@ -14,7 +14,6 @@ from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup
-from pydantic import Field
 
 from tocsin.auth import Principal, Role
 from tocsin.postmortems import actions, insights, service
@@ -31,7 +30,7 @@ from tocsin.postmortems.models import (
     SimilarList,
 )
 from tocsin.postmortems.rules import ActionStatus, PostmortemStatus
-from tocsin.schemas import one_of
+from tocsin.schemas import OneOf
 from tocsin.web.dashboard.session import bearer_or_session
 from tocsin.web.deps import (
     CurrentIncident,
@@ -54,11 +53,11 @@ API = "/api/v1"
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 PostmortemStatuses = Annotated[
-    list[Annotated[str, Field(pattern=one_of(PostmortemStatus, comma_separated=True))]],
+    list[Annotated[str, OneOf(tuple(PostmortemStatus), "status", comma_separated=True)]],
     Query(description="Repeatable or comma-separated"),
 ]
 ActionStatuses = Annotated[
-    list[Annotated[str, Field(pattern=one_of(ActionStatus, comma_separated=True))]],
+    list[Annotated[str, OneOf(tuple(ActionStatus), "status", comma_separated=True)]],
     Query(description="Repeatable or comma-separated"),
 ]
 
