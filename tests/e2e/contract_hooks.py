@@ -158,6 +158,8 @@ def _query(case: Case) -> None:
     _within_range(query)
     if case.operation.label == "GET /api/v1/metrics/summary":
         query["window"] = "30d"
+    if case.operation.label == "GET /api/v1/reports/monthly" and query.get("month"):
+        query["month"] = f"{datetime.now(UTC) - timedelta(days=31):%Y-%m}"  # one that is over
     if case.operation.label == "GET /api/v1/schedules/{name}/overrides":
         _after(query, "from", "to", default_now=True)
     for name in ("incident",):
