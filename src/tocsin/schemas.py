@@ -60,8 +60,10 @@ def no_nul(value: str) -> str:
 #: Text that every database can store (PostgreSQL refuses NUL characters).
 PlainText = Annotated[str, AfterValidator(no_nul)]
 
+#: RFC 3339, also with the seconds left out or a space for the ``T`` (as people type
+#: them: ``2026-03-05T10:00Z``); never a number, a bare date or a time without offset.
 _RFC3339 = re.compile(
-    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+    r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
 )
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 
