@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     Boolean,
     CheckConstraint,
@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tocsin.db.base import Base, JSONValue, UTCDateTime
-from tocsin.schemas import PlainText, aware_utc
+from tocsin.schemas import Instant, PlainText
 
 __all__ = [
     "INTEGRATION_KINDS",
@@ -260,14 +260,9 @@ class SilenceCreate(BaseModel):
         description='Label matchers as in Alertmanager, e.g. ["service=checkout", '
         "'alertname=~\"High.*\"']; all must match.",
     )
-    starts_at: datetime | None = Field(default=None, description="Default: now.")
-    ends_at: datetime
+    starts_at: Instant | None = Field(default=None, description="Default: now.")
+    ends_at: Instant
     comment: PlainText = Field(default="", max_length=2000)
-
-    @field_validator("starts_at", "ends_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else aware_utc(value)
 
 
 class SilenceRead(BaseModel):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import (
     Boolean,
     ForeignKey,
@@ -19,8 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tocsin.db.base import Base, JSONValue, UTCDateTime
-from tocsin.incidents.rules import ACTIVE_STATUSES
-from tocsin.schemas import PlainText, aware_utc
+from tocsin.incidents.rules import ACTIVE_STATUSES, IncidentStatus
+from tocsin.schemas import WHOLE, Flag, Instant, OneOf, PlainText
 
 # ---------------------------------------------------------------- tables
 
@@ -153,12 +153,7 @@ class IncidentCreate(BaseModel):
     description: PlainText = Field(default="", max_length=50_000)
     severity: PlainText = Field(min_length=1, max_length=50)
     services: list[PlainText] = Field(default_factory=list, max_length=100)
-    started_at: datetime | None = Field(default=None, description="When impact began.")
-
-    @field_validator("started_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else aware_utc(value)
+    started_at: Instant | None = Field(default=None, description="When impact began.")
 
 
 RoleAssignment = PlainText | list[PlainText] | None
@@ -181,7 +176,7 @@ class TransitionRequest(BaseModel):
     model_config = _STRICT
 
     message: PlainText | None = Field(default=None, min_length=1, max_length=20_000)
-    public: bool = False
+    public: Flag = False
 
 
 class AcknowledgeRequest(BaseModel):
@@ -197,7 +192,9 @@ class AcknowledgeRequest(BaseModel):
 class EscalateRequest(BaseModel):
     model_config = _STRICT
 
-    tier: int | None = Field(default=None, ge=1, le=50, description="1-based; default: next")
+    tier: Annotated[int, Field(ge=1, le=50), WHOLE] | None = Field(
+        default=None, description="1-based; default: next"
+    )
     reason: PlainText | None = Field(default=None, max_length=2000)
 
 
@@ -213,9 +210,11 @@ class ReassignRequest(BaseModel):
 class StatusUpdateCreate(BaseModel):
     model_config = _STRICT
 
-    status: PlainText | None = None
+    status: Annotated[str, OneOf(tuple(IncidentStatus), "status", padded=True)] | None = Field(
+        default=None, description="Move the incident to this status too (if it may go there)."
+    )
     message: PlainText = Message
-    public: bool = False
+    public: Flag = False
 
 
 class IncidentRead(BaseModel):

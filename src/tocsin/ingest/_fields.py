@@ -95,9 +95,12 @@ def choice(data: Mapping[str, Any], key: str, base: str, allowed: tuple[str, ...
 
 
 def opt_int(data: Mapping[str, Any], key: str, base: str) -> int | None:
+    """A whole number >= 0; ``3.0`` is one too (JSON does not tell them apart)."""
     value = data.get(key)
     if value is None:
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise IngestError(join(base, key), f"expected a whole number >= 0, not {value!r}")
     return value
@@ -172,7 +175,7 @@ def timestamp(data: Mapping[str, Any], key: str, base: str) -> datetime | None:
     if not isinstance(value, str):
         raise IngestError(join(base, key), f"expected an RFC 3339 time string, not {kind(value)}")
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(value.upper())  # RFC 3339 allows 't' and 'z' too
         parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     except (ValueError, OverflowError):
         raise IngestError(

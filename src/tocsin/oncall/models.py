@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tocsin.db.base import Base, UTCDateTime
-from tocsin.schemas import PlainText, aware_utc
+from tocsin.schemas import Instant, PlainText
 
 
 class ScheduleOverride(Base):
@@ -30,14 +30,9 @@ class OverrideCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     person: PlainText = Field(min_length=1, max_length=100)
-    start: datetime
-    end: datetime
+    start: Instant
+    end: Instant
     reason: PlainText = Field(default="", max_length=2000)
-
-    @field_validator("start", "end")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        return aware_utc(value)
 
     @model_validator(mode="after")
     def _window(self) -> OverrideCreate:

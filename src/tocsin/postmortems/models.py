@@ -20,7 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tocsin.db.base import Base, JSONValue, UTCDateTime
-from tocsin.schemas import PlainText
+from tocsin.postmortems.rules import ActionStatus
+from tocsin.schemas import PADDING, Day, Flag, OneOf, PlainText, no_nul
 
 __all__ = [
     "ActionItem",
@@ -129,7 +130,12 @@ def _http_link(value: str) -> str:
     return value
 
 
-Link = Annotated[PlainText, AfterValidator(_http_link)]
+Link = Annotated[
+    str,
+    Field(pattern=f"^{PADDING}[hH][tT][tT][pP][sS]?://[^\\s\\x1c-\\x1f]*{PADDING}$"),
+    AfterValidator(_http_link),
+    AfterValidator(no_nul),
+]
 Priority = Annotated[str, Field(pattern=r"^[pP][1-4]$")]
 Person = Annotated[PlainText, Field(min_length=1, max_length=100)]
 Tag = Annotated[PlainText, Field(min_length=1, max_length=50)]
@@ -155,7 +161,7 @@ class PostmortemUpdate(BaseModel):
     root_cause_subcategory: PlainText | None = Field(default=None, max_length=100)
     tags: list[Tag] | None = Field(default=None, max_length=50)
     owner: Person | None = None
-    customer_impact: bool | None = None
+    customer_impact: Flag | None = None
 
 
 class ActionItemCreate(BaseModel):
@@ -163,7 +169,7 @@ class ActionItemCreate(BaseModel):
 
     title: PlainText = Field(min_length=1, max_length=300)
     owner: Person | None = None
-    due_date: date | None = None
+    due_date: Day | None = None
     priority: Priority = "p3"
     link: Link | None = Field(default=None, max_length=2000)
 
@@ -173,9 +179,9 @@ class ActionItemUpdate(BaseModel):
 
     title: PlainText | None = Field(default=None, min_length=1, max_length=300)
     owner: Person | None = None
-    due_date: date | None = None
+    due_date: Day | None = None
     priority: Priority | None = None
-    status: PlainText | None = Field(
+    status: Annotated[str, OneOf(tuple(ActionStatus), "status", padded=True)] | None = Field(
         default=None,
         description="suggested items: open (accept) or dropped; then in_progress, done, "
         "dropped, open",

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tocsin.db.base import Base, JSONValue, UTCDateTime
 from tocsin.policy.statuspage import Impact
-from tocsin.schemas import PlainText, aware_utc
+from tocsin.schemas import Flag, Instant, PlainText
 from tocsin.statuspage.rules import ComponentStatus, IncidentState, MaintenanceStatus
 
 __all__ = [
@@ -210,23 +210,25 @@ class StatusIncidentCreate(BaseModel):
     incident_id: PlainText | None = Field(
         default=None, description="Internal incident it is about (INC-12), for responders."
     )
-    started_at: datetime | None = Field(default=None, description="When impact began.")
-    draft: bool = Field(default=False, description="Keep it off the page until published.")
-    deliver_notifications: bool = True
+    started_at: Instant | None = Field(default=None, description="When impact began.")
+    draft: Flag = Field(default=False, description="Keep it off the page until published.")
+    deliver_notifications: Flag = True
 
     @field_validator("components", mode="before")
     @classmethod
     def _list_to_map(cls, value: Any) -> Any:
         return _component_map(value)
 
-    @field_validator("started_at")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else aware_utc(value)
+
+def _given(name: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
 
 
 class PublicUpdateCreate(BaseModel):
-    model_config = _STRICT
+    model_config = ConfigDict(
+        **_STRICT,
+        json_schema_extra={"anyOf": [_given(n) for n in ("status", "body", "components")]},
+    )
 
     status: IncidentState | None = Field(default=None, description="Default: unchanged.")
     body: PlainText | None = Field(
@@ -238,7 +240,7 @@ class PublicUpdateCreate(BaseModel):
     components: dict[ComponentName, ComponentStatus | None] | None = Field(
         default=None, description=_COMPONENTS_HELP + " Components left out keep their state."
     )
-    deliver_notifications: bool = True
+    deliver_notifications: Flag = True
 
     @field_validator("components", mode="before")
     @classmethod
@@ -296,14 +298,9 @@ class MaintenanceCreate(BaseModel):
     name: PlainText = Name
     body: PlainText = Body
     components: list[ComponentName] = Field(default_factory=list, max_length=200)
-    scheduled_for: datetime
-    scheduled_until: datetime
-    auto_transition: bool = Field(default=True, description="Start and complete with the clock.")
-
-    @field_validator("scheduled_for", "scheduled_until")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        return aware_utc(value)
+    scheduled_for: Instant
+    scheduled_until: Instant
+    auto_transition: Flag = Field(default=True, description="Start and complete with the clock.")
 
     @model_validator(mode="after")
     def _order(self) -> MaintenanceCreate:
@@ -321,14 +318,9 @@ class MaintenanceEdit(BaseModel):
     )
     status: MaintenanceStatus | None = None
     components: list[ComponentName] | None = Field(default=None, max_length=200)
-    scheduled_for: datetime | None = None
-    scheduled_until: datetime | None = None
-    auto_transition: bool | None = None
-
-    @field_validator("scheduled_for", "scheduled_until")
-    @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else aware_utc(value)
+    scheduled_for: Instant | None = None
+    scheduled_until: Instant | None = None
+    auto_transition: Flag | None = None
 
 
 class MaintenanceUpdateRead(BaseModel):

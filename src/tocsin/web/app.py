@@ -12,9 +12,11 @@ from tocsin import __version__
 from tocsin.web.assets import VersionedStaticFiles
 from tocsin.web.context import AppContext
 from tocsin.web.dashboard import install_dashboard
+from tocsin.web.docs import install_docs
 from tocsin.web.errors import install_error_handlers
 from tocsin.web.inbound import InboundLane, inbound_for
 from tocsin.web.limits import BodyGuard
+from tocsin.web.openapi import install_openapi
 from tocsin.web.pages import STATIC_DIR
 from tocsin.web.routes import action_items_jira as action_item_jira_routes
 from tocsin.web.routes import alerts as alert_routes
@@ -55,6 +57,8 @@ def create_app(context: AppContext) -> FastAPI:
         version=__version__,
         description="Self-hosted incident response: incidents, on-call, paging, status page.",
         lifespan=_lifespan,
+        docs_url=None,  # tocsin.web.docs serves them, without a CDN
+        redoc_url=None,
     )
     app.state.context = context
     install_error_handlers(app)
@@ -73,6 +77,8 @@ def create_app(context: AppContext) -> FastAPI:
     for router in (status_pages.router, status_json.router, statuspage_admin.router):
         app.include_router(router)
     install_dashboard(app)
+    install_openapi(app)  # after every route: each one's error answers are derived
+    install_docs(app)
     app.mount("/static", VersionedStaticFiles(directory=STATIC_DIR), name="static")
     # Text answers over 500 bytes are gzipped for clients that accept it; the event
     # stream is not (GZipMiddleware leaves text/event-stream alone), nor the inbound lane

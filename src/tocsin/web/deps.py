@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from tocsin.auth import Principal, Role, authenticate
@@ -18,6 +19,7 @@ from tocsin.policy import Policy
 from tocsin.postmortems import service as postmortems
 from tocsin.postmortems.models import Postmortem
 from tocsin.web.context import AppContext
+from tocsin.web.openapi import answers
 
 __all__ = [
     "ContextDep",
@@ -41,6 +43,7 @@ def get_context(request: Request) -> AppContext:
 ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
+@answers(503)
 def get_session(request: Request, context: ContextDep) -> Iterator[Session]:
     """One transaction per request, committed before the response is sent.
 
@@ -56,6 +59,7 @@ def get_session(request: Request, context: ContextDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
+@answers(404)
 def current_incident(incident_id: str, session: SessionDep) -> Incident:
     """The incident the ``{incident_id}`` path parameter names (INC-n), read with the
     request's session; an unknown one answers 404 (:class:`tocsin.errors.NotFound`).
@@ -69,6 +73,7 @@ def current_incident(incident_id: str, session: SessionDep) -> Incident:
 CurrentIncident = Annotated[Incident, Depends(current_incident)]
 
 
+@answers(404)
 def current_postmortem(pm_id: str, session: SessionDep) -> Postmortem:
     """The post-mortem the ``{pm_id}`` path parameter names (PM-n); 404 if unknown."""
     return postmortems.get(session=session, ref=pm_id)
@@ -91,7 +96,17 @@ def get_clock(context: ContextDep) -> Clock:
 NowClock = Annotated[Clock, Depends(get_clock)]
 
 
-def get_principal(request: Request, context: ContextDep) -> Principal:
+#: Declares the bearer scheme in the OpenAPI document (clients and Swagger UI send the
+#: token with it); :func:`get_principal` reads the header itself, to word its refusals.
+_BEARER = HTTPBearer(auto_error=False, description="An API token: `Authorization: Bearer <token>`.")
+
+
+@answers(401, 503)
+def get_principal(
+    request: Request,
+    context: ContextDep,
+    _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
+) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -119,6 +134,7 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 def require(role: Role) -> Callable[[Principal], Principal]:
     """A dependency that admits callers whose role is at least `role`."""
 
+    @answers(403)
     def check(principal: CurrentPrincipal) -> Principal:
         if not principal.role.allows(role):
             raise HTTPException(

@@ -4,7 +4,11 @@ unreachable, pool exhausted) becomes 503 with ``Retry-After``: the client may tr
 and nothing it asked for was half done (the transaction rolled back).
 
 Every error body has `detail` (one human sentence) and, for validation, `errors`
-(a list of `{field, message}`).
+(a list of `{field, message}`): :class:`tocsin.web.openapi.ErrorBody`.
+
+A method a path does not have is answered 405 with an ``Allow`` header listing every
+method the path has (each method of a path is its own route, and the router would
+name only the first one's); ``OPTIONS`` is answered 204 with the same header.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from tocsin.db.faults import (
     BUSY,
@@ -129,8 +135,26 @@ async def database_unavailable(_request: Request, exc: Exception) -> JSONRespons
     )
 
 
-async def _http(_request: Request, exc: Exception) -> JSONResponse:
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the application takes at the request's path."""
+    methods = {"OPTIONS"}
+    for route in iter_route_contexts(request.app.router.routes):
+        if isinstance(route.original_route, Mount):
+            continue
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= route.methods or set()
+    return sorted(methods)
+
+
+async def _http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        allow = {"Allow": ", ".join(allowed_methods(request))}
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers=allow)
+        detail = f"method {request.method} is not allowed here; use {allow['Allow']}"
+        return _error(405, detail, headers=allow)
     return _error(exc.status_code, str(exc.detail), headers=exc.headers)
 
 

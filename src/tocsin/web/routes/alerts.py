@@ -7,11 +7,10 @@ added and expired by responders and listed by anyone with a token.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 from fastapi import APIRouter, Path, Query
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from tocsin.alerts import service as alerts
 from tocsin.alerts.models import (
@@ -22,9 +21,11 @@ from tocsin.alerts.models import (
     SilenceRead,
     StormRead,
 )
+from tocsin.alerts.service import ALERT_STATUSES
 from tocsin.alerts.silencing import SILENCE_STATES
 from tocsin.errors import InvalidInput, NotFound
 from tocsin.incidents import service as incidents
+from tocsin.schemas import Instant, OneOf
 from tocsin.web.deps import CurrentIncident, NowClock, Responder, SessionDep, Viewer
 from tocsin.web.fields import RequestDuration
 
@@ -37,7 +38,10 @@ router = APIRouter(prefix="/api/v1", tags=["alerts"])
 def list_alerts(
     session: SessionDep,
     _principal: Viewer,
-    status: Annotated[str | None, Query(description="firing or resolved")] = None,
+    status: Annotated[
+        Annotated[str, OneOf(ALERT_STATUSES, "status")] | None,
+        Query(description="firing or resolved"),
+    ] = None,
     service: Annotated[str | None, Query(max_length=100)] = None,
     incident: Annotated[str | None, Query(description="INC-n: the alerts linked to it")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -104,12 +108,21 @@ def incident_storm(
 # -- silences ----------------------------------------------------------------------------
 
 
+def _given(name: str) -> dict[str, Any]:
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+
+
 class SilenceRequest(SilenceCreate):
     """:class:`SilenceCreate`, with ``duration`` as an alternative to ``ends_at``: the
     server's clock then sets the end, so a client with a skewed clock cannot cut a
     silence short (``tocsin silence add ... --duration 2h``)."""
 
-    ends_at: datetime | None = None  # type: ignore[assignment]
+    model_config = ConfigDict(
+        **SilenceCreate.model_config,
+        json_schema_extra={"oneOf": [_given("ends_at"), _given("duration")]},
+    )
+
+    ends_at: Instant | None = None  # type: ignore[assignment]
     duration: RequestDuration | None = Field(default=None, description="From starts_at (or now).")
 
     @model_validator(mode="after")
@@ -150,7 +163,10 @@ def list_silences(
     session: SessionDep,
     clock: NowClock,
     _principal: Viewer,
-    state: Annotated[str, Query(description=" | ".join(SILENCE_STATES))] = "active",
+    state: Annotated[
+        Annotated[str, OneOf(SILENCE_STATES, "state")],
+        Query(description=" | ".join(SILENCE_STATES)),
+    ] = "active",
 ) -> SilenceList:
     now = clock.now()
     rows = alerts.list_silences(session=session, state=state, now=now)

@@ -44,6 +44,7 @@ from tocsin.db import session_scope
 from tocsin.errors import NotFound
 from tocsin.oncall.service import require_schedule, schedule_calendar
 from tocsin.web.deps import ContextDep, CurrentPolicy, NowClock, SessionDep, Viewer
+from tocsin.web.openapi import answers
 
 __all__ = ["router"]
 
@@ -91,6 +92,7 @@ def _feed_url(request: Request, context: ContextDep, name: str, token: str) -> s
 # -- the feed ------------------------------------------------------------------------------
 
 
+@answers(401, 403, 503)
 def feed_access(
     name: str,
     request: Request,

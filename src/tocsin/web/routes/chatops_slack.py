@@ -31,6 +31,34 @@ router = APIRouter(prefix="/api/v1/chatops/slack", tags=["chatops"])
 _REPLY_TIMEOUT = 5
 
 
+def _form(fields: dict[str, str], required: list[str]) -> dict[str, Any]:
+    """The OpenAPI description of a signed Slack form post."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": required,
+                        "properties": {
+                            name: {"type": "string", "description": text}
+                            for name, text in fields.items()
+                        },
+                    }
+                }
+            },
+        },
+        "security": [{"SlackSignature": []}],
+    }
+
+
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The form or its payload cannot be read."},
+    401: {"description": "The Slack signature is missing, wrong or stale."},
+}
+
+
 def _verified_form(context: AppContext, request: Request, body: bytes) -> dict[str, str]:
     secrets = [
         secret
@@ -57,7 +85,11 @@ def _verified_form(context: AppContext, request: Request, body: bytes) -> dict[s
     return {name: values[0] for name, values in fields.items() if values}
 
 
-@router.post("/interactions")
+@router.post(
+    "/interactions",
+    responses=_REFUSED,
+    openapi_extra=_form({"payload": "The interaction, as JSON."}, ["payload"]),
+)
 async def slack_interactions(
     request: Request, context: ContextDep, background: BackgroundTasks
 ) -> dict[str, Any]:
@@ -96,7 +128,19 @@ def _reply(response_url: str, text: str) -> None:
         log.warning("slack: could not post the reply to response_url (%s)", type(exc).__name__)
 
 
-@router.post("/commands")
+@router.post(
+    "/commands",
+    responses=_REFUSED,
+    openapi_extra=_form(
+        {
+            "command": "/incident",
+            "text": "What follows the command.",
+            "user_id": "Slack's id of the user.",
+            "channel_id": "Slack's id of the channel.",
+        },
+        [],
+    ),
+)
 async def slack_commands(request: Request, context: ContextDep) -> dict[str, Any]:
     """The ``/incident`` slash command; the answer is shown in Slack as is."""
     form = _verified_form(context, request, await request.body())

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import parse_qsl
 from xml.etree import ElementTree
 
@@ -90,6 +90,26 @@ async def signed_form(request: Request, context: ContextDep) -> dict[str, str]:
 SignedForm = Annotated[dict[str, str], Depends(signed_form)]
 
 
+def _described(fields: dict[str, str]) -> dict[str, Any]:
+    """The OpenAPI description of a signed Twilio form post."""
+    properties = {name: {"type": "string", "description": text} for name, text in fields.items()}
+    form = {"type": "object", "properties": properties}
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {_FORM: {"schema": form}},
+        },
+        "security": [{"TwilioSignature": []}],
+    }
+
+
+_REFUSED: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"application/xml": {"schema": {"type": "string"}}}},
+    403: {"description": "X-Twilio-Signature is missing or wrong."},
+    415: {"description": "The body is not a form."},
+}
+
+
 def _twiml(root: ElementTree.Element) -> Response:
     xml = '<?xml version="1.0" encoding="UTF-8"?>' + ElementTree.tostring(root, "unicode")
     return Response(content=xml, media_type="application/xml")
@@ -111,7 +131,15 @@ def _say(policy: Policy, text: str) -> Response:
     return _twiml(root)
 
 
-@router.post(SMS_PATH, response_class=Response, summary="Twilio: an SMS came in")
+@router.post(
+    SMS_PATH,
+    response_class=Response,
+    summary="Twilio: an SMS came in",
+    responses=_REFUSED,
+    openapi_extra=_described(
+        {"From": "The sender's number.", "To": "Tocsin's number.", "Body": "The text."}
+    ),
+)
 def inbound_sms(
     form: SignedForm, session: SessionDep, policy: CurrentPolicy, clock: NowClock
 ) -> Response:
@@ -135,7 +163,20 @@ def inbound_sms(
     return _message(f"Tocsin: {reply}")
 
 
-@router.post(VOICE_PATH, response_class=Response, summary="Twilio: a key pressed in a page call")
+@router.post(
+    VOICE_PATH,
+    response_class=Response,
+    summary="Twilio: a key pressed in a page call",
+    responses=_REFUSED,
+    openapi_extra=_described(
+        {
+            "Digits": "The key pressed.",
+            "From": "The caller.",
+            "To": "The number called.",
+            "Direction": "outbound-api for the calls Tocsin makes.",
+        }
+    ),
+)
 def inbound_digits(
     form: SignedForm,
     session: SessionDep,

@@ -20,6 +20,7 @@ from tocsin.incidents.models import (
     TransitionRequest,
 )
 from tocsin.incidents.rules import IncidentStatus
+from tocsin.schemas import OneOf
 from tocsin.web.deps import (
     CurrentIncident,
     CurrentPolicy,
@@ -51,7 +52,10 @@ def list_incidents(
     session: SessionDep,
     policy: CurrentPolicy,
     _principal: Viewer,
-    status: Annotated[list[str], Query(description="Repeatable; 'active' = not resolved")] = [],  # noqa: B006
+    status: Annotated[
+        list[Annotated[str, OneOf(("active", *IncidentStatus), "status", comma_separated=True)]],
+        Query(description="Repeatable or comma-separated; 'active' = not resolved"),
+    ] = [],  # noqa: B006
     severity: str | None = None,
     service_name: Annotated[str | None, Query(alias="service")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,

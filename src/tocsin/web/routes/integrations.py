@@ -32,7 +32,7 @@ disables one (its alerts stay).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -41,10 +41,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from tocsin.alerts import service as alerts
 from tocsin.alerts.models import INTEGRATION_KINDS, IntegrationCreated, IntegrationRead
 from tocsin.errors import NotFound
-from tocsin.schemas import PlainText
+from tocsin.schemas import OneOf, PlainText, padded
 from tocsin.web.deps import Admin, CurrentPolicy, NowClock, SessionDep, Viewer
 from tocsin.web.fields import RequestDuration
 from tocsin.web.inbound import Answer, inbound_for
+from tocsin.web.openapi import ErrorBody
 
 __all__ = ["router"]
 
@@ -72,11 +73,6 @@ class PingAccepted(BaseModel):
     next_due_at: str = Field(description="A ping missing by then opens an incident.")
 
 
-class ErrorBody(BaseModel):
-    detail: str
-    errors: list[dict[str, str]] | None = None
-
-
 class PagerDutyAnswer(BaseModel):
     status: str
     message: str
@@ -94,19 +90,19 @@ _INBOUND_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": AlertsAccepted, "description": "Stored (committed) and acted upon."},
     400: {"model": ErrorBody, "description": "The body cannot be used; names the field."},
     404: {"model": ErrorBody, "description": "No enabled integration has this key."},
-    413: {"model": ErrorBody},
-    415: {"model": ErrorBody},
     422: {"model": ErrorBody, "description": "A heartbeat key sent alerts (or the reverse)."},
     503: {"model": ErrorBody, "description": "Database unreachable; retry after Retry-After."},
 }
 
 
-def _json_body(description: str) -> dict[str, Any]:
+def _json_body(schema: str, description: str) -> dict[str, Any]:
+    """The request body of an inbound endpoint (its schema is one of
+    :data:`tocsin.web.inbound_schemas.INBOUND_SCHEMAS`)."""
     return {
         "requestBody": {
             "required": True,
             "description": description,
-            "content": {"application/json": {"schema": {"type": "object"}}},
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
         }
     }
 
@@ -125,7 +121,7 @@ def _respond(answer: Answer) -> Response:
     status_code=202,
     response_model=None,
     responses=_INBOUND_RESPONSES,
-    openapi_extra=_json_body("Alertmanager's webhook body (version 4)."),
+    openapi_extra=_json_body("AlertmanagerWebhook", "Alertmanager's webhook body (version 4)."),
 )
 async def alertmanager_webhook(key: str, request: Request) -> Response:
     """Prometheus Alertmanager's webhook receiver (``webhook_configs[].url``)."""
@@ -139,7 +135,9 @@ async def alertmanager_webhook(key: str, request: Request) -> Response:
     status_code=202,
     response_model=None,
     responses=_INBOUND_RESPONSES,
-    openapi_extra=_json_body("Grafana unified alerting's webhook contact point body."),
+    openapi_extra=_json_body(
+        "GrafanaWebhook", "Grafana unified alerting's webhook contact point body."
+    ),
 )
 async def grafana_webhook(key: str, request: Request) -> Response:
     """Grafana unified alerting's webhook contact point."""
@@ -152,8 +150,9 @@ async def grafana_webhook(key: str, request: Request) -> Response:
     response_model=None,
     responses=_INBOUND_RESPONSES,
     openapi_extra=_json_body(
+        "GenericAlerts",
         "One alert {title, severity, dedup_key, labels, annotations, status, "
-        "source_url}, or several under 'alerts'."
+        "source_url}, or several under 'alerts'.",
     ),
 )
 async def generic_events(key: str, request: Request) -> Response:
@@ -180,7 +179,9 @@ _PAGERDUTY_RESPONSES: dict[int | str, dict[str, Any]] = {
     status_code=202,
     response_model=None,
     responses={202: {"model": PagerDutyAnswer}, **_PAGERDUTY_RESPONSES},
-    openapi_extra=_json_body("A PagerDuty Events API v2 event; routing_key = the key."),
+    openapi_extra=_json_body(
+        "PagerDutyEvent", "A PagerDuty Events API v2 event; routing_key = the key."
+    ),
     tags=["pagerduty"],
 )
 async def pagerduty_enqueue(request: Request) -> Response:
@@ -195,8 +196,9 @@ async def pagerduty_enqueue(request: Request) -> Response:
     response_model=None,
     responses={202: {"model": PagerDutyChangeAccepted}, **_PAGERDUTY_RESPONSES},
     openapi_extra=_json_body(
+        "PagerDutyChangeEvent",
         "A PagerDuty change event {routing_key, payload: {summary, source, timestamp, "
-        "custom_details}, links}."
+        "custom_details}, links}.",
     ),
     tags=["pagerduty"],
 )
@@ -211,6 +213,13 @@ async def pagerduty_change(request: Request) -> Response:
     status_code=202,
     response_model=None,
     responses={**_INBOUND_RESPONSES, 202: {"model": PingAccepted}},
+    openapi_extra={
+        "requestBody": {
+            "required": False,
+            "description": "Ignored: any JSON, or none.",
+            "content": {"application/json": {"schema": {}}},
+        }
+    },
 )
 async def heartbeat_ping(key: str, request: Request) -> Response:
     """A ping to a ``heartbeat`` integration; any body is ignored."""
@@ -225,9 +234,15 @@ class IntegrationCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: PlainText = Field(max_length=100, description="Unique, e.g. 'checkout-prometheus'.")
+    name: PlainText = Field(
+        max_length=100,
+        pattern=padded("^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"),
+        description="Unique, e.g. 'checkout-prometheus': letters, digits, '.', '_', '-'.",
+    )
     service: PlainText = Field(max_length=100, description="A service of the policy.")
-    kind: PlainText = Field(max_length=20, description=f"One of {', '.join(INTEGRATION_KINDS)}.")
+    kind: Annotated[str, OneOf(INTEGRATION_KINDS, "kind")] = Field(
+        description=f"One of {', '.join(INTEGRATION_KINDS)}."
+    )
     heartbeat_interval: RequestDuration | None = Field(
         default=None, description="Heartbeat integrations: a ping is expected this often."
     )

@@ -29,6 +29,7 @@ from tocsin.web.deps import (
     Viewer,
     get_principal,
 )
+from tocsin.web.fields import DURATION_TEXT
 
 log = logging.getLogger("tocsin.web")
 
@@ -46,7 +47,10 @@ def summary(
     policy: CurrentPolicy,
     clock: NowClock,
     _principal: Viewer,
-    window: Annotated[str, Query(description="Look-back, e.g. 7d, 30d, 90d, 365d.")] = "30d",
+    window: Annotated[
+        str,
+        Query(description="Look-back, e.g. 7d, 30d, 90d, 365d.", pattern=DURATION_TEXT),
+    ] = "30d",
     period: Annotated[
         Period,
         Query(
@@ -101,7 +105,13 @@ def monthly_report(
     policy: CurrentPolicy,
     clock: NowClock,
     _principal: Viewer,
-    month: Annotated[str | None, Query(description="YYYY-MM; default: last month.")] = None,
+    month: Annotated[
+        str | None,
+        Query(
+            description="YYYY-MM (1970-01 to 8999-12); default: last month.",
+            pattern=r"^(19[7-9][0-9]|[2-8][0-9]{3})-(0[1-9]|1[0-2])$",
+        ),
+    ] = None,
     fmt: Annotated[ReportFormat, Query(alias="format")] = ReportFormat.html,
     charts: Annotated[
         bool, Query(description="Include the charts (SVG); false for text only.")

@@ -29,6 +29,7 @@ from tocsin.oncall.service import (
 from tocsin.oncall.warnings import policy_warnings
 from tocsin.policy import format_duration
 from tocsin.policy.oncall import Schedule
+from tocsin.schemas import Instant
 from tocsin.web.deps import (
     CurrentPolicy,
     NowClock,
@@ -171,7 +172,7 @@ def who_is_on_call(
     _principal: Viewer,
     schedule: Annotated[str | None, Query(description="One schedule; default: all.")] = None,
     at: Annotated[
-        datetime | None, Query(description="ISO-8601 instant with an offset; default: now.")
+        Instant | None, Query(description="RFC 3339 instant with an offset; default: now.")
     ] = None,
 ) -> OnCallList:
     """Who is on call now (or at ``at``), since when, and who takes over next."""
@@ -244,8 +245,8 @@ def list_schedule_overrides(
     policy: CurrentPolicy,
     clock: NowClock,
     _principal: Viewer,
-    from_: Annotated[datetime | None, Query(alias="from", description="Default: now.")] = None,
-    to: Annotated[datetime | None, Query(description="Default: no end.")] = None,
+    from_: Annotated[Instant | None, Query(alias="from", description="Default: now.")] = None,
+    to: Annotated[Instant | None, Query(description="Default: no end.")] = None,
 ) -> OverrideList:
     """Overrides overlapping [from, to): by default every one that has not ended."""
     rows = schedule_overrides(

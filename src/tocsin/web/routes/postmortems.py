@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import HTMLResponse, Response
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markdown_it import MarkdownIt
@@ -29,7 +29,8 @@ from tocsin.postmortems.models import (
     PostmortemUpdate,
     SimilarList,
 )
-from tocsin.postmortems.rules import PostmortemStatus
+from tocsin.postmortems.rules import ActionStatus, PostmortemStatus
+from tocsin.schemas import OneOf
 from tocsin.web.dashboard.session import bearer_or_session
 from tocsin.web.deps import (
     CurrentIncident,
@@ -51,7 +52,14 @@ API = "/api/v1"
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
-Statuses = Annotated[list[str], Query(description="Repeatable or comma-separated")]
+PostmortemStatuses = Annotated[
+    list[Annotated[str, OneOf(tuple(PostmortemStatus), "status", comma_separated=True)]],
+    Query(description="Repeatable or comma-separated"),
+]
+ActionStatuses = Annotated[
+    list[Annotated[str, OneOf(tuple(ActionStatus), "status", comma_separated=True)]],
+    Query(description="Repeatable or comma-separated"),
+]
 
 #: The page shows internal findings to a signed-in browser: not cached, not framed, no
 #: script (its one inline <style> is the only style it needs).
@@ -114,7 +122,7 @@ def list_postmortems(
     session: SessionDep,
     clock: NowClock,
     _p: Viewer,
-    status: Statuses = [],  # noqa: B006
+    status: PostmortemStatuses = [],  # noqa: B006
     overdue: bool | None = None,
     owner: str | None = None,
     limit: Limit = 50,
@@ -147,14 +155,14 @@ def postmortem_markdown(
     return Response(read.markdown, media_type="text/markdown; charset=utf-8")
 
 
-@router.get(f"{API}/postmortems/{{pm_id}}")
+@router.get(f"{API}/postmortems/{{pm_id:ref}}")
 def get_postmortem(
     session: SessionDep, policy: CurrentPolicy, clock: NowClock, _p: Viewer, pm: CurrentPostmortem
 ) -> PostmortemRead:
     return service.to_read(session=session, policy=policy, pm=pm, now=clock.now())
 
 
-@router.patch(f"{API}/postmortems/{{pm_id}}")
+@router.patch(f"{API}/postmortems/{{pm_id:ref}}")
 def edit_postmortem(
     body: PostmortemUpdate,
     session: SessionDep,
@@ -223,9 +231,9 @@ def list_postmortem_action_items(
     return ActionItemList(items=reads, total=len(reads))
 
 
-@router.patch(f"{API}/action-items/{{item_id}}")
+@router.patch(f"{API}/action-items/{{item_id:int}}")
 def edit_action_item(
-    item_id: int,
+    item_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     body: ActionItemUpdate,
     session: SessionDep,
     policy: CurrentPolicy,
@@ -246,7 +254,7 @@ def list_action_items(
     _p: Viewer,
     overdue: bool | None = None,
     owner: str | None = None,
-    status: Statuses = [],  # noqa: B006
+    status: ActionStatuses = [],  # noqa: B006
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> ActionItemList:
