@@ -131,7 +131,14 @@ def _postmortem(body: dict[str, Any]) -> None:
     _set(body, "owner", DATA["person"])
 
 
+def _pagerduty(body: dict[str, Any]) -> None:
+    """An integration's routing key (an unknown one is PagerDuty's 400)."""
+    _set(body, "routing_key", DATA["pagerduty_key"])
+
+
 _BODY: dict[str, Callable[[dict[str, Any]], None]] = {
+    "POST /v2/enqueue": _pagerduty,
+    "POST /v2/change/enqueue": _pagerduty,
     "POST /api/v1/incidents": _incident,
     "PATCH /api/v1/incidents/{incident_id}": _incident,
     "POST /api/v1/incidents/{incident_id}/escalate": lambda b: _set(b, "tier", 1),

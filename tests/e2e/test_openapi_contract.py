@@ -87,6 +87,7 @@ def _site(api: httpx.Client, policy: Any) -> dict[str, Any]:
     return {
         "alert_key": key("contract-alerts", "alertmanager"),
         "heartbeat_key": key("contract-beat", "heartbeat", heartbeat_interval="5m"),
+        "pagerduty_key": key("contract-pagerduty", "pagerduty"),
         "incident": incident.json()["id"],
         "service": service,
         "severity": policy.severities[-1].name,

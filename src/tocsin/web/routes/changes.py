@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query
 from tocsin.changes import service as changes
 from tocsin.changes.models import ChangeList
 from tocsin.errors import InvalidInput
-from tocsin.schemas import aware_utc
+from tocsin.schemas import Instant, aware_utc
 from tocsin.web.deps import SessionDep, Viewer
 
 __all__ = ["router"]
@@ -25,8 +25,8 @@ def list_changes(
     _principal: Viewer,
     service: Annotated[str | None, Query(max_length=100, description="Only this service.")] = None,
     since: Annotated[
-        datetime | None,
-        Query(description="Only changes that happened at or after this time (ISO 8601)."),
+        Instant | None,
+        Query(description="Only changes that happened at or after this time (RFC 3339)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
