@@ -12,6 +12,7 @@ nothing here: the policy warnings say once who they leave unreached.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,27 +27,13 @@ __all__ = ["fail_delivery", "record_failure", "record_page_delivered"]
 
 def record_failure(*, session: Session, row: Delivery, error: str, now: datetime) -> None:
     """``notification_failed`` on the timeline of the delivery's incident, if it has one."""
-    if row.incident_id is None:
-        return
-    incident = get_by_id(session=session, incident_id=row.incident_id, with_related=False)
-    if incident is None:
-        return
-    record(
-        session=session,
-        incident=incident,
-        now=now,
-        actor=SYSTEM_ACTOR,
-        kind="notification_failed",
-        summary=f"Could not deliver the {deliveries.describe(row)}: {error}",
-        data={
-            "delivery_id": row.id,
-            "notification_id": row.notification_id,
-            "channel": row.channel,
-            "person": row.person,
-            "target": row.target,
-            "attempts": row.attempts,
-            "error": error,
-        },
+    _record(
+        session,
+        row,
+        now,
+        "notification_failed",
+        f"Could not deliver the {deliveries.describe(row)}: {error}",
+        {"attempts": row.attempts, "error": error},
     )
 
 
@@ -74,6 +61,17 @@ def record_page_delivered(*, session: Session, row: Delivery, now: datetime) -> 
     )
     if earlier is not None:
         return
+    _record(
+        session, row, now, "page_delivered", f"Page to {row.person} delivered by {row.channel}", {}
+    )
+
+
+def _record(
+    session: Session, row: Delivery, now: datetime, kind: str, summary: str, extra: dict[str, Any]
+) -> None:
+    """An entry about ``row`` on its incident's timeline, if it has an incident."""
+    if row.incident_id is None:
+        return
     incident = get_by_id(session=session, incident_id=row.incident_id, with_related=False)
     if incident is None:
         return
@@ -82,13 +80,14 @@ def record_page_delivered(*, session: Session, row: Delivery, now: datetime) -> 
         incident=incident,
         now=now,
         actor=SYSTEM_ACTOR,
-        kind="page_delivered",
-        summary=f"Page to {row.person} delivered by {row.channel}",
+        kind=kind,
+        summary=summary,
         data={
             "delivery_id": row.id,
             "notification_id": row.notification_id,
             "channel": row.channel,
             "person": row.person,
             "target": row.target,
+            **extra,
         },
     )
