@@ -27,6 +27,7 @@ from tocsin.notify.models import Delivery, Notification
 from tocsin.notify.rules import PlannedStep, plan_steps
 from tocsin.notify.service import PERSON_CHANNEL
 from tocsin.policy import Policy
+from tocsin.policy.durations import format_duration
 from tocsin.templating import TemplateError, message_extras
 
 __all__ = ["expand", "outbound_message", "recipient"]
@@ -86,6 +87,7 @@ def expand(
             html=html,
             due_at=max(now, notification.created_at + step.after),
             now=now,
+            delay_reason=_delayed_step(step),
         )
         problem = data.get("problem")
         if notification.channel == PERSON_CHANNEL and person is None:
@@ -96,6 +98,15 @@ def expand(
     notification.expanded_at = now
     session.flush()
     outbox.refresh_notification(session=session, notification_id=notification.id)
+
+
+def _delayed_step(step: PlannedStep) -> str | None:
+    """Why a later step of a person's notification rule waits: ``delayed step: sms 2m
+    after the page, unless acknowledged``; None for a step that goes at once."""
+    if step.after <= timedelta(0):
+        return None
+    unless = f", unless {step.unless}" if step.unless else ""
+    return f"delayed step: {step.channel} {format_duration(step.after)} after the message{unless}"
 
 
 def _content(
