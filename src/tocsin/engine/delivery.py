@@ -349,9 +349,11 @@ class DeliveryWorker:
                 if row.target is None and row.person:
                     person = recipient(self.policy.current, row.person)
                     row.target = adapter.address(person) if person else None
-                if not row.target:
-                    who = row.person or "this broadcast"
-                    error = f"{who} has no address for {channel}"
+                # A person needs an address on the channel; a broadcast without a
+                # target goes to the channel's own destination (a webhook's url, a
+                # Jira project...), and the adapter refuses it if it has none.
+                if not row.target and row.person:
+                    error = f"{row.person} has no address for {channel}"
                     fail_delivery(session=session, row=row, error=error, now=now)
                     continue
                 if self._throttled(session, row, channel, config, now):
