@@ -67,6 +67,7 @@ __all__ = [
     "list_incidents",
     "list_maintenances",
     "maintenance_to_read",
+    "upcoming_maintenances",
     "new_code",
     "publish",
     "template_values",
@@ -473,6 +474,22 @@ def list_maintenances(
         ScheduledMaintenance.scheduled_for.desc(), ScheduledMaintenance.id.desc()
     )
     return paginate(session=session, query=query, limit=limit, offset=offset)
+
+
+def upcoming_maintenances(
+    *, session: Session, start: datetime, end: datetime
+) -> list[ScheduledMaintenance]:
+    """The scheduled maintenances that overlap ``[start, end)`` and are not completed,
+    earliest first."""
+    rows = session.scalars(
+        select(ScheduledMaintenance)
+        .where(
+            ScheduledMaintenance.scheduled_until > start,
+            ScheduledMaintenance.scheduled_for < end,
+        )
+        .order_by(ScheduledMaintenance.scheduled_for, ScheduledMaintenance.id)
+    )
+    return [m for m in rows if effective_status(m, start) is not MaintenanceStatus.completed]
 
 
 def maintenance_to_read(
