@@ -453,18 +453,22 @@ def declare(
     return incident
 
 
-def attach_waiting(ctx: Context, incident: Incident, alert: Alert, since: datetime) -> None:
-    """The noise gate opened: alerts of the route that waited below it join too."""
-    waiting = ctx.session.scalars(
-        select(Alert).where(
-            Alert.route_path == alert.route_path,
-            Alert.fired_at >= since,
-            Alert.outcome == AlertOutcome.below_threshold.value,
-            Alert.status == "firing",
-            Alert.incident_id.is_(None),
-            Alert.id != alert.id,
-        )
-    ).all()
+def attach_waiting(
+    ctx: Context, incident: Incident, alert: Alert, since: datetime, *, same_group: bool
+) -> None:
+    """The noise gate opened: alerts that waited below it join too (those of the
+    route, or with ``same_group`` only those of the alert's group)."""
+    query = select(Alert).where(
+        Alert.route_path == alert.route_path,
+        Alert.fired_at >= since,
+        Alert.outcome == AlertOutcome.below_threshold.value,
+        Alert.status == "firing",
+        Alert.incident_id.is_(None),
+        Alert.id != alert.id,
+    )
+    if same_group:
+        query = query.where(Alert.group_key == alert.group_key)
+    waiting = ctx.session.scalars(query).all()
     for other in waiting:
         link(ctx, incident, other, "gate", group_hash(other.group_key))
         other.incident_id = incident.id
