@@ -93,9 +93,7 @@ def test_the_initial_announcement_carries_the_seed_fields() -> None:
 def test_next_update_runs_from_the_declaration_when_the_impact_started_long_before() -> None:
     # Declared at 09:00 for an impact that began at 06:00: the first update is due at
     # 09:15, not at 06:15 (three hours ago).
-    _, text = render(
-        "initial_announcement", T0, started_at=T0 - timedelta(hours=3), updates=()
-    )
+    _, text = render("initial_announcement", T0, started_at=T0 - timedelta(hours=3), updates=())
     assert "Next update: 09:15 UTC (every 15m)" in text
 
 

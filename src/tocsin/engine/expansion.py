@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 
 from tocsin.engine.comms import person_facts, render_for_incident
 from tocsin.engine.dead_letter import fail_delivery
+from tocsin.incidents.drills import OUTSIDE_CHANNEL_TYPES, is_drill, mark_subject
 from tocsin.incidents.models import Incident
 from tocsin.incidents.rules import format_incident_id
 from tocsin.incidents.service import get_by_id
 from tocsin.notify import deliveries, outbox
 from tocsin.notify.channels import Channel, IncidentSummary, OutboundMessage, Recipient
-from tocsin.notify.models import Delivery, Notification
+from tocsin.notify.models import Delivery, DeliveryState, Notification
 from tocsin.notify.rules import PlannedStep, plan_steps
 from tocsin.notify.service import PERSON_CHANNEL
 from tocsin.policy import Policy
@@ -69,6 +70,16 @@ def expand(
     else:
         steps = [PlannedStep(0, notification.channel, timedelta(0), None)]
     subject, body, html = _content(session, policy, notification, incident, now)
+    if is_drill(incident):
+        # A drill's messages say so, and never leave through an outside system.
+        subject = mark_subject(subject)
+        inside = [s for s in steps if not _outside(policy, s.channel)]
+        if steps and not inside:
+            notification.state = DeliveryState.cancelled.value
+            notification.delay_reason = "a drill never goes to an outside system"
+            notification.expanded_at = now
+            return
+        steps = inside
     person = recipient(policy, notification.person)
     for step in steps:
         target: str | None = data.get("target")
@@ -98,6 +109,11 @@ def expand(
     notification.expanded_at = now
     session.flush()
     outbox.refresh_notification(session=session, notification_id=notification.id)
+
+
+def _outside(policy: Policy, channel: str) -> bool:
+    config = policy.channels.get(channel)
+    return config is not None and config.type in OUTSIDE_CHANNEL_TYPES
 
 
 def _delayed_step(step: PlannedStep) -> str | None:

@@ -5,8 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tocsin.db.base import Base, JSONValue, UTCDateTime
@@ -35,6 +44,11 @@ class Incident(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(100))
+    #: A rehearsal, set at declaration only (see :mod:`tocsin.incidents.drills`).
+    drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: A drill pages the normal on-call (else only its responders).
+    drill_pages_oncall: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    drill_responders: Mapped[list[str] | None] = mapped_column(JSONValue)
 
     services: Mapped[list[IncidentService]] = relationship(
         cascade="all, delete-orphan", order_by="IncidentService.service", lazy="selectin"
@@ -130,6 +144,25 @@ class IncidentCreate(BaseModel):
     severity: PlainText = Field(min_length=1, max_length=50)
     services: list[PlainText] = Field(default_factory=list, max_length=100)
     started_at: datetime | None = Field(default=None, description="When impact began.")
+    drill: bool = Field(
+        default=False,
+        description="A rehearsal: never on the status page, never to stakeholders or "
+        "outside systems, in no metric; pages only `drill_responders` (or the on-call "
+        "with `drill_pages_oncall`), each message marked [DRILL]. Set only here.",
+    )
+    drill_responders: list[PlainText] = Field(
+        default_factory=list, max_length=50, description="The people a drill pages."
+    )
+    drill_pages_oncall: bool = Field(
+        default=False, description="A drill pages the normal on-call and escalates."
+    )
+
+    @model_validator(mode="after")
+    def _drill_only(self) -> IncidentCreate:
+        if not self.drill and (self.drill_responders or self.drill_pages_oncall):
+            field = "drill_responders" if self.drill_responders else "drill_pages_oncall"
+            raise ValueError(f"{field} needs drill: true")
+        return self
 
     @field_validator("started_at")
     @classmethod
@@ -215,6 +248,9 @@ class IncidentRead(BaseModel):
     updated_at: datetime
     created_by: str
     allowed_transitions: list[str]
+    drill: bool = False
+    drill_responders: list[str] = Field(default_factory=list)
+    drill_pages_oncall: bool = False
 
 
 class IncidentList(BaseModel):
