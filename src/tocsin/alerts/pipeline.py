@@ -41,6 +41,7 @@ from tocsin.alerts.linking import IngestNote, Outcome
 from tocsin.alerts.models import Integration
 from tocsin.alerts.sanitize import clean_text
 from tocsin.alerts.stages import correlate, decide, dedup, store
+from tocsin.incidents.drills import DrillPlan
 from tocsin.policy import Policy
 
 __all__ = ["IngestNote", "IngestResult", "Outcome", "ingest", "ingest_batches"]
@@ -58,12 +59,15 @@ def ingest(
     integration: Integration,
     events: Sequence[InboundAlert],
     now: datetime,
+    drill: DrillPlan | None = None,
 ) -> list[IngestResult]:
     """Store and act on one batch of events from ``integration``, in order. Never
-    commits: the caller commits the whole batch at once (or nothing of it)."""
+    commits: the caller commits the whole batch at once (or nothing of it). ``drill``:
+    a game day's alerts, which open that drill's incidents and correlate with no real
+    alert."""
     if not events:
         return []
-    return _run(Batch(session, policy, integration, now), events)
+    return _run(Batch(session, policy, integration, now, drill), events)
 
 
 def ingest_batches(

@@ -110,6 +110,10 @@ class Triager:
                 muted = (AlertOutcome.maintenance, f"maintenance:{window.service}"[:200])
         heartbeat = next((d for d in decisions if d.heartbeat is not None), None)
         key = clean_text(group_key(chosen, event.labels))
+        if self.ctx.is_drill:
+            # A drill's alerts form groups of their own and never ping a heartbeat.
+            heartbeat, key = None, f"drill|{key}"
+
         return Triage(decisions, chosen, key, muted, heartbeat)
 
     def _active_silences(self) -> list[Silence]:
@@ -191,6 +195,7 @@ class Triager:
                     Alert.fired_at >= since,
                     Alert.status == "firing",
                     Alert.outcome.in_(_CASCADE_COUNTED),
+                    Alert.drill.is_(self.ctx.is_drill),
                 )
                 .limit(cap)
                 .subquery()
@@ -208,6 +213,7 @@ class Triager:
                 Alert.fired_at >= self.now - window,
                 Alert.outcome.in_(_CASCADE_COUNTED),
                 Alert.service.in_(services),
+                Alert.drill.is_(self.ctx.is_drill),
             )
             .order_by(Alert.fired_at.desc())
             .limit(_CASCADE_SCAN)

@@ -1,17 +1,20 @@
-"""Drills from the command line: ``tocsin metrics --drills`` (how the rehearsals went)."""
+"""Drills from the command line: ``tocsin drill list|run SCENARIO`` (game days) and
+``tocsin metrics --drills`` (how the rehearsals went)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import quote
 
+import typer
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from tocsin.cli.incidents import API, api
-from tocsin.cli.output import format_time, get_console, print_json
+from tocsin.cli.incidents import API, JsonOpt, api
+from tocsin.cli.output import format_time, get_console, print_json, say
 
-__all__ = ["show_drills"]
+__all__ = ["drill_app", "register", "show_drills"]
 
 NONE = "—"
 
@@ -59,3 +62,58 @@ def show_drills(window: str, *, json_output: bool) -> None:
         )
     console.print(table)
     console.print(f"Participants: {', '.join(data['participants']) or NONE}")
+
+
+drill_app = typer.Typer(
+    help="Game days: run the policy's drill scenarios (`game_days`) as drills.",
+    no_args_is_help=True,
+)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``drill`` to the ``tocsin`` command."""
+    app.add_typer(drill_app, name="drill")
+
+
+@drill_app.command("list")
+def list_game_days(json_output: JsonOpt = False) -> None:
+    """The drill scenarios of the policy."""
+    with api() as client:
+        data = client.get(f"{API}/game-days")
+    if json_output:
+        print_json(data)
+        return
+    items = data.get("items", [])
+    if not items:
+        say("No game days in the policy (section `game_days`).")
+        return
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    for column in ("SCENARIO", "ALERTS", "PAGES", "DESCRIPTION"):
+        table.add_column(column, overflow="fold")
+    for item in items:
+        pages = "the on-call" if item.get("page_oncall") else ", ".join(item["responders"]) or NONE
+        table.add_row(
+            Text(item["name"], style="bold"), str(len(item["alerts"])), pages, item["description"]
+        )
+    get_console().print(table)
+
+
+@drill_app.command("run")
+def run_game_day(
+    scenario: Annotated[str, typer.Argument(help="A game day of the policy (`drill list`).")],
+    json_output: JsonOpt = False,
+) -> None:
+    """Run a scenario: its alerts go through the alert pipeline as a drill, each at its
+    delay from now; the incidents they open are drills (never public, in no metric)."""
+    with api() as client:
+        data = client.post(f"{API}/game-days/{quote(scenario.strip(), safe='')}/run", {})
+    if json_output:
+        print_json(data)
+        return
+    due = data.get("alerts", [])
+    last = format_time(due[-1], seconds=True) if due else NONE
+    pages = "the on-call" if data.get("page_oncall") else ", ".join(data["responders"]) or "nobody"
+    say(
+        f"Game day {data['game_day']} started (run {data['run']}): {len(due)} alert(s), "
+        f"the last at {last}; its drills page {pages}."
+    )

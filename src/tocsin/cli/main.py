@@ -83,6 +83,12 @@ def _alerts(app: typer.Typer) -> None:
     register(app)
 
 
+def _drills(app: typer.Typer) -> None:
+    from tocsin.cli.drills import register
+
+    register(app)
+
+
 Registrar = Callable[[typer.Typer], None]
 
 #: Each top-level command and the registrar that adds it (with its siblings).
@@ -108,6 +114,7 @@ GROUPS: dict[str, Registrar] = {
     "integration": _alerts,
     "alert": _alerts,
     "silence": _alerts,
+    "drill": _drills,
 }
 
 

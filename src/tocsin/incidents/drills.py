@@ -14,11 +14,13 @@ channels skip a drill, and the metrics leave it out.
 
 from __future__ import annotations
 
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 __all__ = [
     "DRILL_MARK",
     "OUTSIDE_CHANNEL_TYPES",
+    "DrillPlan",
     "is_drill",
     "mark_subject",
     "pages_only_its_responders",
@@ -30,6 +32,24 @@ DRILL_MARK = "[DRILL]"
 #: Channel types that forward to a system outside the team's own tools: a drill's
 #: messages never go through them.
 OUTSIDE_CHANNEL_TYPES = frozenset({"pagerduty", "jira"})
+
+
+@dataclass(frozen=True)
+class DrillPlan:
+    """Who a drill pages, for incidents a game day's alerts open (``name``: the
+    scenario's)."""
+
+    name: str
+    responders: tuple[str, ...] = ()
+    pages_oncall: bool = False
+
+    def fields(self) -> dict[str, Any]:
+        """The declaration fields that make an incident this drill."""
+        return {
+            "drill": True,
+            "drill_responders": list(self.responders),
+            "drill_pages_oncall": self.pages_oncall,
+        }
 
 
 class _MaybeDrill(Protocol):

@@ -18,6 +18,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 from tocsin.policy.alerting import AlertingSettings, Route
 from tocsin.policy.base import SKIP_REFERENCE_CHECKS, PolicyModel, Slug, format_loc
 from tocsin.policy.channels import Broadcast, ChannelConfig, NotificationRule
+from tocsin.policy.game_days import GameDay
 from tocsin.policy.oncall import (
     CommanderAssignment,
     EscalationPolicy,
@@ -79,6 +80,9 @@ class Policy(PolicyModel):
     )
     status_page: StatusPageSettings = Field(
         default=StatusPageSettings(), description="The public status page and its automation."
+    )
+    game_days: tuple[GameDay, ...] = Field(
+        default=(), description="Drill scenarios: alerts with delays, run as a drill."
     )
 
     _severity_index: dict[str, Severity] = PrivateAttr(default_factory=dict)

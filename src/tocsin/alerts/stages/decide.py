@@ -142,6 +142,7 @@ def decide(batch: Batch, index: int, alert: Alert, triage: Triage) -> None:
                 Alert.fired_at >= since,
                 Alert.outcome.not_in((*MUTED, AlertOutcome.resolved.value)),
                 Alert.id.not_in([a.id for a in batch.created.values()]),
+                Alert.drill.is_(batch.ctx.is_drill),
             )
         )
         if same_group:

@@ -33,6 +33,10 @@ def upgrade() -> None:
         sa.Column("drill_pages_oncall", sa.Boolean(), nullable=False, server_default=sa.false()),
     )
     op.add_column("incidents", sa.Column("drill_responders", JSON, nullable=True))
+    # Alerts a game day injected: they correlate only with each other.
+    op.add_column(
+        "alerts", sa.Column("drill", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
     incidents = sa.table("incidents", sa.column("drill", sa.Boolean()), sa.column("tags"))
     op.execute(
         incidents.update()
@@ -42,6 +46,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("alerts", "drill")
     op.drop_column("incidents", "drill_responders")
     op.drop_column("incidents", "drill_pages_oncall")
     op.drop_column("incidents", "drill")
