@@ -1,8 +1,8 @@
 """Game days: a scenario of the policy's ``game_days`` run as a drill.
 
 Starting a run (:func:`start_game_day`) sets one timer per alert of the scenario, due
-at the run's start plus the alert's ``after`` (a microsecond apart, so that alerts due
-together arrive in the scenario's order). Each timer hands its alert to the real alert
+at the run's start plus the alert's ``after``, in the scenario's order (timers due
+together are claimed in the order they were set). Each timer hands its alert to the real alert
 pipeline (:func:`tocsin.alerts.pipeline.ingest`) from the scenario's own integration,
 as a drill: the incidents it opens are drills (paging the scenario's responders), and
 its alerts meet no real alert in grouping, storms or cascades. Every alert carries the
@@ -14,7 +14,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel
@@ -35,8 +35,6 @@ __all__ = ["GAME_DAY_ALERT", "GameDayRun", "handle_game_day_alert", "start_game_
 
 #: The job kind of one scenario alert.
 GAME_DAY_ALERT = "game_day_alert"
-
-_TICK = timedelta(microseconds=1)
 
 
 class GameDayRun(BaseModel):
@@ -98,7 +96,7 @@ def start_game_day(*, session: Session, policy: Policy, name: str, now: datetime
     run = secrets.token_hex(4)
     due: list[datetime] = []
     for index, alert in enumerate(game_day.alerts):
-        at = now + alert.after + index * _TICK
+        at = now + alert.after
         schedule(
             session=session,
             kind=GAME_DAY_ALERT,
