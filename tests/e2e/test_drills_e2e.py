@@ -67,6 +67,17 @@ status_page:
   title: Example Status
   url: https://status.example.com
   automation: {enabled: true, severities: [SEV1], draft: false}
+game_days:
+  - name: checkout-outage
+    service: checkout-api
+    responders: [bob]
+    alerts:
+      - labels: {alertname: CheckoutLatencyHigh, severity: critical}
+      - after: 1s
+        labels: {alertname: CheckoutErrors, severity: critical}
+      - after: 2s
+        labels: {alertname: CheckoutLatencyHigh, severity: critical}
+        status: resolved
 """
 
 
@@ -79,6 +90,15 @@ def outside(tmp_path: Path) -> Iterator[tuple[WebhookReceiver, PagerDutyApi, Jir
     jira.stop()
     pd.stop()
     hook.stop()
+
+
+def _policy(hook: WebhookReceiver, pd: PagerDutyApi, jira: JiraApi) -> str:
+    return (
+        POLICY.replace("HOOK_URL", hook.url)
+        .replace("PD_URL", pd.url)
+        .replace("PD_CA", str(pd.tls.ca))
+        .replace("JIRA_URL", jira.url)
+    )
 
 
 def _tocsin(cwd: Path, env: dict[str, str], *args: str) -> str:
@@ -95,13 +115,7 @@ def test_a_drill_pages_only_its_people_and_reaches_nothing_public_or_outside(
     tmp_path: Path, outside: tuple[WebhookReceiver, PagerDutyApi, JiraApi]
 ) -> None:
     hook, pd, jira = outside
-    policy = (
-        POLICY.replace("HOOK_URL", hook.url)
-        .replace("PD_URL", pd.url)
-        .replace("PD_CA", str(pd.tls.ca))
-        .replace("JIRA_URL", jira.url)
-    )
-    (tmp_path / "tocsin.yaml").write_text(policy, encoding="utf-8")
+    (tmp_path / "tocsin.yaml").write_text(_policy(hook, pd, jira), encoding="utf-8")
     env = clean_env({"TOCSIN_PD_KEY": PD_KEY, "TOCSIN_JIRA_TOKEN": JIRA_TOKEN})
     port = free_port()
     _tocsin(tmp_path, env, "init", "--url", f"http://127.0.0.1:{port}")
@@ -212,3 +226,59 @@ def test_a_drill_pages_only_its_people_and_reaches_nothing_public_or_outside(
     assert {("stakeholder", "erin"), ("page", "alice")} <= {
         (n["kind"], n["person"]) for n in real_notes
     }
+
+
+def test_a_game_day_plays_its_alerts_in_order_through_the_server_as_a_drill(
+    tmp_path: Path, outside: tuple[WebhookReceiver, PagerDutyApi, JiraApi]
+) -> None:
+    hook, pd, jira = outside
+    (tmp_path / "tocsin.yaml").write_text(_policy(hook, pd, jira), encoding="utf-8")
+    env = clean_env({"TOCSIN_PD_KEY": PD_KEY, "TOCSIN_JIRA_TOKEN": JIRA_TOKEN})
+    port = free_port()
+    _tocsin(tmp_path, env, "init", "--url", f"http://127.0.0.1:{port}")
+    token = json.loads((tmp_path / ".tocsin" / "credentials.json").read_text())["token"]
+    server = start_server(tmp_path, port, env)
+    try:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=5,
+        ) as api:
+            out = _tocsin(tmp_path, env, "drill", "run", "checkout-outage")
+            assert "Game day checkout-outage started" in out and "3 alert(s)" in out
+
+            def played() -> list[dict[str, Any]]:
+                items = api.get("/api/v1/alerts", params={"limit": 50}).json()["items"]
+                return sorted(items, key=lambda a: (a["fired_at"], a["id"]))
+
+            wait_for(
+                lambda: any(a["status"] == "resolved" for a in played()),
+                15.0,
+                "the scenario's three alerts, the last resolving the first",
+            )
+            alerts = played()
+            assert [a["labels"]["alertname"] for a in alerts] == [
+                "CheckoutLatencyHigh",
+                "CheckoutErrors",
+            ]
+            assert all(a["labels"]["game_day"] == "checkout-outage" for a in alerts)
+            incidents = api.get("/api/v1/incidents").json()["items"]
+            assert {(i["title"], i["drill"]) for i in incidents} == {
+                ("CheckoutLatencyHigh", True),
+                ("CheckoutErrors", True),
+            }
+            wait_for(
+                lambda: len([p for p in hook.processed if p["kind"] == "page"]) == 2,
+                5.0,
+                "a page to bob for each drill",
+            )
+            public = httpx.get(f"http://127.0.0.1:{port}/api/v2/summary.json").json()
+            metrics = api.get("/api/v1/metrics/summary").json()
+    finally:
+        stop_server(server)
+    pages = [p for p in hook.processed if p["kind"] == "page"]
+    assert {p["recipient"]["name"] for p in pages} == {"bob"}
+    assert all(p["subject"].startswith("[DRILL] ") for p in pages)
+    assert [p for p in hook.processed if p["kind"] != "page"] == []
+    assert public["incidents"] == [] and pd.events == [] and jira.issues == {}
+    assert (metrics["incidents"], metrics["drills_excluded"]) == (0, 2)
