@@ -2,7 +2,7 @@
 
 Several servers share one database, so in-process counters would disagree between
 them; every value here is instead read with a few cheap aggregate queries when
-Prometheus scrapes (each a single ``GROUP BY``). Drills (declared as such) are left
+Prometheus scrapes (each a single ``GROUP BY``). Drills (the ``drill`` tag) are left
 out of the incident series. The metrics go to a registry of their own (with the
 process, platform and GC collectors), never to prometheus_client's global one.
 
