@@ -102,6 +102,7 @@ def _rows(count: int, rng: random.Random) -> tuple[list[dict[str, Any]], ...]:
                 "severity": name,
                 "severity_rank": rank,
                 "tags": tags,
+                "drill": "drill" in tags,
                 "started_at": detected - timedelta(seconds=rng.expovariate(1 / 240)),
                 "detected_at": detected,
                 "acknowledged_at": None if open_ else ack,

@@ -303,10 +303,12 @@ def build_context(
         if people
     }
     commander = roles.get("commander", "unassigned")
-    last_at = facts.updates[-1].at if facts.updates else started
+    # The cadence runs from the declaration or the last update (an impact start in the
+    # past does not make the first update overdue), and a due time never lies before now.
+    last_at = max(facts.updates[-1].at, facts.created_at) if facts.updates else facts.created_at
     next_update_at = None
     if facts.update_every is not None and facts.resolved_at is None:
-        next_update_at = max(last_at, started) + facts.update_every
+        next_update_at = max(last_at + facts.update_every, now)
     incident = asdict(facts)
     incident["services"] = [asdict(s) for s in facts.services]
     incident["roles"] = roles

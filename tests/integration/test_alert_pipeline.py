@@ -507,6 +507,28 @@ def test_the_noise_gate_waits_for_enough_alerts_then_attaches_them_all(h: Harnes
         assert sorted(a.labels["instance"] for a in linked) == ["b", "c", "d"]
 
 
+def test_the_noise_gate_counts_per_alert_group_by_default(h: Harness) -> None:
+    for instance in "abc":
+        h.fire(am("CheckoutLatencyHigh", instance=instance))
+    assert [i["id"] for i in h.incidents()] == ["INC-1"]
+    # One unrelated latency alert on the same route is its own group: it waits.
+    assert h.fire(am("ApiLatencyP99")) == [("below_threshold", None)]
+    assert [i["id"] for i in h.incidents()] == ["INC-1"]
+    h.at(1)
+    assert h.fire(am("ApiLatencyP99", instance="b")) == [("below_threshold", None)]
+    assert h.fire(am("ApiLatencyP99", instance="c")) == [("new_incident", "INC-2")]
+    inc2 = {a["labels"].get("instance") for a in h.alerts() if a["incident"] == "INC-2"}
+    assert inc2 == {None, "b", "c"}  # its own group's waiting alerts, and only those
+
+
+def test_a_noise_gate_per_route_counts_every_alert_of_the_route(h: Harness) -> None:
+    h.use_policy(policy_text().replace("within: 10m", "within: 10m\n          per: route"))
+    assert h.fire(am("CheckoutLatencyHigh", instance="a")) == [("below_threshold", None)]
+    assert h.fire(am("CheckoutLatencyHigh", instance="b")) == [("below_threshold", None)]
+    assert h.fire(am("ApiLatencyP99")) == [("new_incident", "INC-1")]
+    assert {a["incident"] for a in h.alerts()} == {"INC-1"}
+
+
 # ---------------------------------------------------------------- correlation
 
 

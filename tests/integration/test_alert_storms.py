@@ -13,13 +13,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from tests.integration.test_alert_pipeline import Harness, am, policy_text
+from tests.integration.test_alert_pipeline import Harness, am, policy_text, webhook
 
 from tocsin.alerts import service as alerts
 from tocsin.alerts.models import Alert
+from tocsin.alerts.pipeline import ingest
 from tocsin.clock import FakeClock
 from tocsin.db import session_scope
 from tocsin.incidents import service as incidents
+from tocsin.incidents.drills import DrillPlan
 from tocsin.incidents.models import Incident, IncidentCreate
 from tocsin.notify.models import Notification
 from tocsin.web.context import AppContext
@@ -226,3 +228,43 @@ def test_merging_stops_the_merged_escalations(harness: Harness) -> None:
 def _notifications(h: Harness) -> list[Notification]:
     with session_scope(h.context.sessions, write=False) as session:
         return list(session.scalars(select(Notification)))
+
+
+def _drill_fire(h: Harness, *alerts_: dict[str, Any]) -> list[str | None]:
+    """Fire alerts as a game day does: through the pipeline, as a drill (labelled with
+    the game day, as its alerts are)."""
+    for alert in alerts_:
+        alert["labels"]["game_day"] = "storm-rehearsal"
+    with session_scope(h.context.sessions) as session:
+        found = alerts.find_integration(session=session, key=h.keys["prometheus"])
+        assert found is not None
+        results = ingest(
+            session=session,
+            policy=h.policy,
+            integration=found,
+            events=webhook(*alerts_),
+            now=h.clock.now(),
+            drill=DrillPlan("storm-rehearsal", responders=("bob",)),
+        )
+    return [r.incident for r in results]
+
+
+def test_a_drill_storm_and_real_alerts_never_meet(harness: Harness) -> None:
+    drill = set(_drill_fire(harness, *(storm_alert(i) for i in range(50))))
+    [storm] = harness.incidents()
+    assert drill == {storm["id"]} and storm["drill"] is True
+    assert storm["title"].startswith("Alert storm on checkout-api: 50 alerts")
+    # Real alerts of the same service, within the storm's window: their own incidents,
+    # and a real storm of their own once there are enough of them.
+    harness.at(0.5)
+    real = {incident for _, incident in harness.fire(storm_alert(1), storm_alert(2))}
+    assert storm["id"] not in real
+    assert all(not harness.incident(ref)["drill"] for ref in real)
+    harness.at(1)
+    burst = {incident for _, incident in harness.fire(*(storm_alert(i) for i in range(3, 40)))}
+    [real_storm] = [i for i in active(harness) if i["id"] in burst and i["id"] != storm["id"]]
+    assert real_storm["drill"] is False
+    assert storm_of(harness, storm["id"]).alerts == 50  # the drill storm took none of them
+    # The drill's next alerts keep to the drill's storm.
+    harness.at(1.5)
+    assert set(_drill_fire(harness, storm_alert(60))) == {storm["id"]}

@@ -25,20 +25,28 @@ severities:
 people:
   - {name: alice, full_name: Alice Anders, email: alice@example.com}
   - {name: bob, full_name: Bob Baker, email: bob@example.com}
+  - {name: carol, full_name: Carol Chen, email: carol@example.com}
 escalation_policies:
   - name: main
     tiers:
       - {timeout: 1h, targets: [{person: alice}, {person: bob}]}
+  - name: db-team
+    tiers:
+      - {timeout: 1h, targets: [{person: carol}]}
 services:
   - {name: api, escalation_policy: main, customer_facing: true}
+  - {name: db, escalation_policy: db-team}
 channels:
   sms: {type: webhook, url: "URL", rate_limit: {count: 1, per: 15m}}
   chat: {type: webhook, url: "GONE"}
+  phone: {type: webhook, url: "URL"}
 notification_rules:
   alice:
     - notify: [{channel: sms}]
   bob:
     - notify: [{channel: chat}]
+  carol:
+    - notify: [{channel: phone}, {channel: phone, after: 20s}]
 templates:
   page:
     subject: "PAGE {{ incident_id }} for {{ person.display_name }}"
@@ -164,3 +172,30 @@ def test_pending_and_failed_views_show_when_and_why(
     assert "unknown view" in cli.refused("notifications", "lost")
     # The old form still works.
     assert lines_with(cli.ok("notifications", "--state", "sent"), first, "alice")
+
+
+def test_a_delayed_step_of_a_persons_rule_says_why_it_waits(
+    api: httpx.Client, cli: Cli, live_server: Any, hook: WebhookReceiver
+) -> None:
+    context = live_server.context
+    worker = DeliveryWorker(sessions=context.sessions, policy=context.policy, clock=context.clock)
+    answer = api.post(
+        "/api/v1/incidents", json={"title": "Replica lag", "severity": "SEV2", "services": ["db"]}
+    )
+    assert answer.status_code == 201, answer.text
+    incident = answer.json()["id"]
+    try:
+        worker.run_due()
+    finally:
+        worker.shutdown()
+    assert len(hook.processed) == 1  # the first step went at once; the second waits
+    reason = "delayed step: phone 20s after the message, unless acknowledged"
+    [waiting] = cli.json("notifications", "pending")["items"]
+    assert (waiting["incident_id"], waiting["person"]) == (incident, "carol")
+    assert waiting["delay_reason"] == reason
+    [delivery] = [d for d in waiting["deliveries"] if d["state"] == "pending"]
+    assert delivery["due_at"].startswith("2026-03-02T09:00:20")
+    assert delivery["delay_reason"] == reason
+    out = cli.ok("notifications", "pending")
+    assert lines_with(out, "2026-03-02 09:00:20Z", incident, "carol", "phone", "delayed step")
+    assert "due now" not in out

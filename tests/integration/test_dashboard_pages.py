@@ -390,3 +390,29 @@ def test_an_alert_storm_page_says_what_it_is_made_of(
     assert "Top alertnames: Storm0 (1)" in text and "zone=eu-1 (112)" in text
     assert "Showing the first 100 of 150 alerts" in text
     assert page.count("<tr><td>") == 100
+
+
+def test_a_drill_wears_its_badge_in_the_list_and_on_its_page(
+    api: httpx.Client, rita: Browser
+) -> None:
+    real = declare(api, "Checkout errors", "SEV2", "checkout-api")
+    answer = api.post(
+        f"{API}/incidents",
+        json={
+            "title": "Failover rehearsal",
+            "severity": "SEV2",
+            "services": ["checkout-api"],
+            "drill": True,
+            "drill_responders": ["bob"],
+        },
+    )
+    assert answer.status_code == 201, answer.text
+    drill = answer.json()["id"]
+    listing = rita.get("/dashboard").text
+    rows = dict(re.findall(r'data-incident="(INC-\d+)"(.*?)</li>', listing, re.S))
+    assert 'data-testid="drill-badge"' in rows[drill]
+    assert "drill-badge" not in rows[real]
+    page = rita.get(f"/dashboard/incidents/{drill}").text
+    assert '<span class="drill-badge" data-testid="drill-badge">DRILL</span>' in page
+    assert "It pages bob." in page
+    assert "drill-badge" not in rita.get(f"/dashboard/incidents/{real}").text

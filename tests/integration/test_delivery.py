@@ -636,6 +636,22 @@ def test_failures_say_what_was_not_delivered_to_whom_in_words(
     ]
 
 
+def test_a_broadcast_without_a_target_goes_to_the_webhook_url(
+    h: Harness, hook: WebhookReceiver
+) -> None:
+    h.configure(
+        webhook_channel("announce", hook.url),
+        "broadcasts:\n  - {name: ops, severities: [SEV1], to: [{channel: announce}]}\n",
+    )
+    ref = h.declare("SEV1")
+    h.at(1)
+    [post] = [p for p in hook.processed if p["kind"] == "broadcast"]
+    assert post["subject"] == "[SEV1] Incident declared: API down"
+    assert post["target"] is None
+    assert [(d.state, d.last_error) for d in h.deliveries("announce")] == [("sent", None)]
+    assert ref in post["text"]
+
+
 def test_broadcasts_skip_other_severities_and_never_replay_history(
     h: Harness, hook: WebhookReceiver
 ) -> None:

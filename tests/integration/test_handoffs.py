@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,8 @@ from tocsin.incidents.models import IncidentCreate
 from tocsin.notify.models import Notification
 from tocsin.oncall.models import OverrideCreate
 from tocsin.oncall.service import add_override
+from tocsin.statuspage.models import MaintenanceCreate
+from tocsin.statuspage.service import create_maintenance
 from tocsin.web.context import AppContext
 
 POLICY = """
@@ -125,3 +127,39 @@ def test_an_override_moves_the_handoff(app_context: AppContext, clock: FakeClock
         ("alice", "outgoing"),
         ("bob", "incoming"),  # the weekly handoff
     ]
+
+
+def test_the_report_lists_maintenance_scheduled_on_the_status_page(
+    app_context: AppContext, clock: FakeClock
+) -> None:
+    worker = Worker(sessions=app_context.sessions, policy=app_context.policy, clock=clock)
+    plans = [
+        ("Load balancer swap", datetime(2026, 3, 11, 22, tzinfo=UTC), 2),
+        ("Old cleanup, long done", datetime(2026, 3, 3, 1, tzinfo=UTC), 1),
+        ("Next quarter's migration", datetime(2026, 6, 1, 1, tzinfo=UTC), 1),
+    ]
+    with session_scope(app_context.sessions) as session:
+        for name, start, hours in plans:
+            create_maintenance(
+                session=session,
+                policy=app_context.policy.current,
+                actor="alice",
+                data=MaintenanceCreate(
+                    name=name,
+                    body="We will swap the load balancers.",
+                    scheduled_for=start,
+                    scheduled_until=start + timedelta(hours=hours),
+                ),
+                now=clock.now(),
+            )
+    worker.run_due()
+    clock.set(datetime(2026, 3, 9, 9, 0, tzinfo=UTC))
+    worker.run_due()
+    report = _handoffs(app_context)[-1][2]
+    upcoming = report.split("Scheduled maintenance (next 7 days):")[1].split("Checklist:")[0]
+    assert "db: 2026-03-10T02:00:00+00:00 to 2026-03-10T04:00:00+00:00" in upcoming
+    assert (
+        "  - all components: 2026-03-11T22:00:00+00:00 to 2026-03-12T00:00:00+00:00 "
+        "Load balancer swap (status page)" in upcoming
+    )
+    assert "Old cleanup" not in upcoming and "migration" not in upcoming

@@ -71,6 +71,7 @@ def load_fixture(sessions: SessionFactory) -> None:
                 updated_at=spec.detected_at,
                 created_by="fixture",
                 services=[IncidentService(service=spec.service)],
+                drill="drill" in spec.tags,  # the fixture's drill D
             )
             session.add(incident)
             session.flush()

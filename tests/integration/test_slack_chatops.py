@@ -284,6 +284,19 @@ def test_create_declares_with_severity_and_service(server: LiveServer) -> None:
     assert "[SEV1] Everything is down" in p0["text"]
 
 
+def test_create_with_drill_declares_a_drill_that_pages_its_responder(server: LiveServer) -> None:
+    answer = command(server, 'create "Failover rehearsal" sev2 checkout --drill --responder bob')
+    assert answer["text"].startswith("Alice Anders declared a drill, *INC-1* [SEV2]")
+    created = incident(server, "INC-1")
+    assert (created["drill"], created["drill_responders"]) == (True, ["bob"])
+    paged = [(kind, summary) for kind, _, summary in timeline(server, "INC-1") if kind == "paged"]
+    assert paged == [("paged", "Paged bob: named in the drill")]
+    refused = command(server, 'create "Title" sev2 --responder bob')["text"]
+    assert "add --drill" in refused
+    assert "unknown option --dril" in command(server, 'create "Title" sev2 --dril')["text"]
+    assert incident(server, "INC-2").get("id") is None  # neither was declared
+
+
 def test_commands_on_an_incident_named_or_from_its_channel(server: LiveServer) -> None:
     ref = declare(server)
     with session_scope(server.context.sessions) as session:

@@ -169,6 +169,32 @@ def test_linking_to_an_internal_incident(live_server: LiveServer, api: httpx.Cli
     assert again.status_code == 409
 
 
+def test_a_drill_cannot_be_put_on_the_status_page(
+    live_server: LiveServer, api: httpx.Client, anon: httpx.Client
+) -> None:
+    drill = api.post(
+        "/api/v1/incidents",
+        json={
+            "title": "Rehearsal",
+            "severity": "sev1",
+            "services": ["checkout-api"],
+            "drill": True,
+        },
+    ).json()
+    refused = api.post(
+        f"{ADMIN}/incidents",
+        json={"name": "Checkout errors", "components": ["Checkout"], "incident_id": drill["id"]},
+    )
+    assert refused.status_code == 422, refused.text
+    assert "incident_id" in refused.text and "drill" in refused.text
+    public_update = api.post(
+        f"/api/v1/incidents/{drill['id']}/updates",
+        json={"message": "Rehearsing the failover", "public": True},
+    )
+    assert public_update.status_code == 201, public_update.text
+    assert anon.get("/api/v2/incidents.json").json()["incidents"] == []
+
+
 def test_maintenance_crud_and_clock_driven_status(
     live_server: LiveServer, api: httpx.Client, anon: httpx.Client
 ) -> None:

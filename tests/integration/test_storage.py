@@ -5,13 +5,16 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime
 
+import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import select
 
 from tocsin.db import SessionFactory, create_db_engine, session_scope
+from tocsin.db.base import UTCDateTime
 from tocsin.db.counters import next_number
-from tocsin.db.migrate import current_revision, head_revision, upgrade
+from tocsin.db.migrate import alembic_config, current_revision, head_revision, upgrade
 from tocsin.incidents.models import Incident
 from tocsin.tables import metadata
 
@@ -92,5 +95,42 @@ def test_a_rolled_back_transaction_gives_its_number_back(database_url: str) -> N
             pass
         with session_scope(sessions) as session:
             assert next_number(session, "incident") == 1
+    finally:
+        engine.dispose()
+
+
+def test_incidents_tagged_drill_before_drills_existed_become_drills(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    try:
+        command.downgrade(alembic_config(engine), "0014")
+        table = sa.table(
+            "incidents",
+            *(sa.column(name) for name in ("number", "title", "description", "status")),
+            *(sa.column(name) for name in ("severity", "severity_rank", "created_by")),
+            sa.column("tags", sa.JSON()),
+            *(sa.column(n, UTCDateTime()) for n in ("detected_at", "created_at", "updated_at")),
+        )
+        at = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        with engine.begin() as conn:
+            for number, tags in ((1, ["checkout-api", "drill"]), (2, ["drilling-rig"])):
+                conn.execute(
+                    table.insert().values(
+                        number=number,
+                        title=f"Incident {number}",
+                        description="",
+                        status="resolved",
+                        severity="SEV1",
+                        severity_rank=1,
+                        created_by="tocsin",
+                        tags=tags,
+                        detected_at=at,
+                        created_at=at,
+                        updated_at=at,
+                    )
+                )
+        upgrade(engine)
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT number, drill FROM incidents ORDER BY number"))
+            assert [(n, bool(d)) for n, d in rows] == [(1, True), (2, False)]
     finally:
         engine.dispose()

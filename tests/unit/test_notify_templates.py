@@ -90,6 +90,19 @@ def test_the_initial_announcement_carries_the_seed_fields() -> None:
     assert "Next update: 09:20 UTC (every 15m)" in text
 
 
+def test_next_update_runs_from_the_declaration_when_the_impact_started_long_before() -> None:
+    # Declared at 09:00 for an impact that began at 06:00: the first update is due at
+    # 09:15, not at 06:15 (three hours ago).
+    _, text = render("initial_announcement", T0, started_at=T0 - timedelta(hours=3), updates=())
+    assert "Next update: 09:15 UTC (every 15m)" in text
+
+
+def test_an_overdue_update_is_due_now_never_in_the_past() -> None:
+    # The last update was at 09:05; at 10:00 the next one is due now, not at 09:20.
+    _, text = render("initial_announcement", T0 + timedelta(hours=1))
+    assert "Next update: 10:00 UTC (every 15m)" in text
+
+
 def test_update_shows_duration_status_and_progress() -> None:
     _, text = render("update", T0 + timedelta(minutes=27))
     assert "INCIDENT UPDATE - INC-42 - 2026-03-02 09:27 UTC" in text

@@ -159,3 +159,22 @@ def test_issue_is_frozen() -> None:
     issue = PolicyIssue("a", 1, 1, "m")
     with pytest.raises(AttributeError):
         issue.line = 2  # type: ignore[misc]
+
+
+def test_game_days_name_known_people_and_services_once() -> None:
+    extra = """\
+people: [{name: alice}]
+services: [{name: api}]
+game_days:
+  - name: outage
+    service: apii
+    responders: [alice, alise]
+    alerts: [{labels: {alertname: Down}}]
+  - name: outage
+    alerts: [{after: 1m, labels: {alertname: Down}, status: resolved}]
+"""
+    assert [(path, message) for path, _, message in _issues(extra)] == [
+        ("game_days[0].service", "unknown service 'apii'; did you mean 'api'?"),
+        ("game_days[0].responders[1]", "unknown person 'alise'; did you mean 'alice'?"),
+        ("game_days[1].name", "duplicate game day 'outage'"),
+    ]

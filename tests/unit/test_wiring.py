@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
 from tocsin.chatops import slack_channels
@@ -92,7 +93,7 @@ def test_the_registry_runs_each_events_hooks_in_order_with_their_arguments() -> 
     registry.register(IncidentEvent.resolved, first)  # once is enough
     registry.register(IncidentEvent.update_posted, second)
     session: Any = object()
-    policy, incident = cast(Policy, object()), cast(Incident, object())
+    policy, incident = cast(Policy, object()), cast(Incident, SimpleNamespace(drill=False))
     update = cast(StatusUpdate, object())
     now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -126,6 +127,58 @@ def test_the_registry_runs_each_events_hooks_in_order_with_their_arguments() -> 
         now=now,
     )
     assert calls == [("second", {**base, "update": update})]
+
+
+def test_a_drill_runs_only_the_hooks_registered_as_safe_for_drills() -> None:
+    registry = HookRegistry()
+    calls: list[str] = []
+    registry.register(IncidentEvent.declared, lambda **_: calls.append("status page"))
+    registry.register(IncidentEvent.declared, lambda **_: calls.append("log"), drills=True)
+    registry.register(IncidentEvent.update_posted, lambda **_: calls.append("public update"))
+    session: Any = object()
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    for drill in (True, False):
+        incident = cast(Incident, SimpleNamespace(drill=drill))
+        args: dict[str, Any] = {"session": session, "policy": cast(Policy, object())}
+        registry.run(IncidentEvent.declared, incident=incident, actor="a", now=now, **args)
+        update = cast(StatusUpdate, object())
+        registry.run(
+            IncidentEvent.update_posted,
+            incident=incident,
+            update=update,
+            actor="a",
+            now=now,
+            **args,
+        )
+    assert calls == ["log", "status page", "log", "public update"]
+
+
+def test_every_wired_hook_stays_out_of_drills() -> None:
+    registry, _ = _wired()
+    incident = cast(Incident, SimpleNamespace(drill=True))
+    session: Any = object()  # any hook that ran would fail on it
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    for event in IncidentEvent:
+        if event is IncidentEvent.update_posted:
+            update = cast(StatusUpdate, object())
+            registry.run(
+                event,
+                session=session,
+                policy=cast(Policy, object()),
+                incident=incident,
+                update=update,
+                actor="a",
+                now=now,
+            )
+        else:
+            registry.run(
+                event,
+                session=session,
+                policy=cast(Policy, object()),
+                incident=incident,
+                actor="a",
+                now=now,
+            )
 
 
 def test_metrics_without_a_post_mortem_source_say_n_a() -> None:

@@ -15,6 +15,7 @@ from tocsin.alerts.linking import Context, Outcome
 from tocsin.alerts.models import Alert, Integration
 from tocsin.alerts.storms import Storms
 from tocsin.alerts.triage import CascadeJoin, Triage, Triager
+from tocsin.incidents.drills import DrillPlan
 from tocsin.incidents.rules import format_incident_id
 from tocsin.policy import Policy
 
@@ -39,13 +40,18 @@ class Batch:
     """The state of one ingest call, shared by its stages."""
 
     def __init__(
-        self, session: Session, policy: Policy, integration: Integration, now: datetime
+        self,
+        session: Session,
+        policy: Policy,
+        integration: Integration,
+        now: datetime,
+        drill: DrillPlan | None = None,
     ) -> None:
         self.session = session
         self.policy = policy
         self.integration = integration
         self.now = now
-        self.ctx = Context(session, policy, integration, now)
+        self.ctx = Context(session, policy, integration, now, drill=drill)
         self.triager = Triager(self.ctx)
         self.storms = Storms(self.ctx)
         self.known: dict[str, Known] = {}

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 from tocsin.alerts.models import Alert, AlertLink, Integration
 from tocsin.alerts.rules import AlertOutcome, RouteDecision
 from tocsin.incidents import service as incidents
+from tocsin.incidents.drills import DrillPlan
 from tocsin.incidents.models import Incident, IncidentCreate, IncidentUpdate
 from tocsin.incidents.rules import ACTIVE_STATUSES, IncidentStatus, format_incident_id
 from tocsin.incidents.timeline import SYSTEM_ACTOR, record
@@ -82,6 +83,13 @@ class Context:
     now: datetime
     #: Cascade incidents opened or found during this call, by group hash.
     cascades: dict[str, Incident] = field(default_factory=dict)
+    #: A game day's alerts: the incidents they open are this drill, and they correlate
+    #: only with other drill alerts (see :attr:`is_drill`).
+    drill: DrillPlan | None = None
+
+    @property
+    def is_drill(self) -> bool:
+        return self.drill is not None
 
     def timeline(self, incident: Incident, kind: str, summary: str, **data: Any) -> None:
         record(
@@ -444,6 +452,7 @@ def declare(
             severity=severity,
             services=known,
             started_at=started,
+            **(ctx.drill.fields() if ctx.drill is not None else {}),
         ),
         now=ctx.now,
         escalation_policy=escalation_policy,
@@ -453,18 +462,23 @@ def declare(
     return incident
 
 
-def attach_waiting(ctx: Context, incident: Incident, alert: Alert, since: datetime) -> None:
-    """The noise gate opened: alerts of the route that waited below it join too."""
-    waiting = ctx.session.scalars(
-        select(Alert).where(
-            Alert.route_path == alert.route_path,
-            Alert.fired_at >= since,
-            Alert.outcome == AlertOutcome.below_threshold.value,
-            Alert.status == "firing",
-            Alert.incident_id.is_(None),
-            Alert.id != alert.id,
-        )
-    ).all()
+def attach_waiting(
+    ctx: Context, incident: Incident, alert: Alert, since: datetime, *, same_group: bool
+) -> None:
+    """The noise gate opened: alerts that waited below it join too (those of the
+    route, or with ``same_group`` only those of the alert's group)."""
+    query = select(Alert).where(
+        Alert.route_path == alert.route_path,
+        Alert.fired_at >= since,
+        Alert.outcome == AlertOutcome.below_threshold.value,
+        Alert.status == "firing",
+        Alert.incident_id.is_(None),
+        Alert.id != alert.id,
+        Alert.drill.is_(ctx.is_drill),
+    )
+    if same_group:
+        query = query.where(Alert.group_key == alert.group_key)
+    waiting = ctx.session.scalars(query).all()
     for other in waiting:
         link(ctx, incident, other, "gate", group_hash(other.group_key))
         other.incident_id = incident.id

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -149,6 +150,8 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     occurrences: Mapped[int] = mapped_column(Integer, default=1)
     flapping: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Injected by a game day: it correlates only with the drill's other alerts.
+    drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: Recent fire/resolve instants (ISO 8601), pruned to the flapping window.
     transitions: Mapped[list[str]] = mapped_column(JSONValue, default=list)
     #: ``silence:<id>`` or ``maintenance:<service>`` while muted.

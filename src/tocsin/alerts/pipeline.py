@@ -42,6 +42,7 @@ from tocsin.alerts.models import Integration
 from tocsin.alerts.rules import AlertOutcome
 from tocsin.alerts.sanitize import clean_text
 from tocsin.alerts.stages import correlate, decide, dedup, store
+from tocsin.incidents.drills import DrillPlan
 from tocsin.metrics.event_metrics import alerts_taken_in
 from tocsin.policy import Policy
 
@@ -60,12 +61,15 @@ def ingest(
     integration: Integration,
     events: Sequence[InboundAlert],
     now: datetime,
+    drill: DrillPlan | None = None,
 ) -> list[IngestResult]:
     """Store and act on one batch of events from ``integration``, in order. Never
-    commits: the caller commits the whole batch at once (or nothing of it)."""
+    commits: the caller commits the whole batch at once (or nothing of it). ``drill``:
+    a game day's alerts, which open that drill's incidents and correlate with no real
+    alert."""
     if not events:
         return []
-    results = _run(Batch(session, policy, integration, now), events)
+    results = _run(Batch(session, policy, integration, now, drill), events)
     repeats = sum(1 for r in results if r.outcome == AlertOutcome.deduplicated)
     alerts_taken_in(session, source=integration.kind, received=len(results), deduplicated=repeats)
     return results

@@ -72,6 +72,8 @@ MERGED_REASON = "merged"
 _ACTIVE = {s.value for s in ACTIVE_STATUSES}
 #: The storm's timeline says how it grew at most this often (or when it doubled).
 _NOTE_EVERY = timedelta(minutes=1)
+#: The prefix of the scope keys of a drill's storms: they never meet a real storm.
+_DRILL_SCOPE = "drill|"
 
 
 @dataclass
@@ -164,9 +166,10 @@ class Storms:
 
     def _key(self, settings: StormSettings, service: str | None) -> tuple[str, str]:
         """``(scope key, what people call it)``."""
+        drill = _DRILL_SCOPE if self.ctx.is_drill else ""
         if settings.scope == "service" and service:
-            return f"service:{service}", service
-        return f"integration:{self.ctx.integration.id}", self.ctx.integration.name
+            return f"{drill}service:{service}", service
+        return f"{drill}integration:{self.ctx.integration.id}", self.ctx.integration.name
 
     def live_storm(self, triage: Triage) -> Incident | None:
         """The live storm a new alert with this triage would join, if any: asked before
@@ -227,10 +230,15 @@ class Storms:
         return scope
 
     def _scope_filter(self, scope: _Scope) -> list[object]:
-        kind, _, value = scope.key.partition(":")
+        kind, _, value = scope.key.removeprefix(_DRILL_SCOPE).partition(":")
         since = self.ctx.now - scope.settings.window
         column = Alert.service == value if kind == "service" else Alert.integration_id == int(value)
-        return [column, Alert.fired_at >= since, Alert.outcome == AlertOutcome.new_incident.value]
+        return [
+            column,
+            Alert.fired_at >= since,
+            Alert.outcome == AlertOutcome.new_incident.value,
+            Alert.drill.is_(self.ctx.is_drill),
+        ]
 
     def _recent(self, scope: _Scope) -> list[int]:
         """Incidents that new alert groups of the scope opened within the window."""

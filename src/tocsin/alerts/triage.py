@@ -113,6 +113,10 @@ class Triager:
         # unless they have a label the route groups by (source, component, group, class)
         own = event.dedup_key if event.source == "pagerduty" else None
         key = clean_text(group_key(chosen, event.labels, alert_key=own))
+        if self.ctx.is_drill:
+            # A drill's alerts form groups of their own and never ping a heartbeat.
+            heartbeat, key = None, f"drill|{key}"
+
         return Triage(decisions, chosen, key, muted, heartbeat)
 
     def _active_silences(self) -> list[Silence]:
@@ -194,6 +198,7 @@ class Triager:
                     Alert.fired_at >= since,
                     Alert.status == "firing",
                     Alert.outcome.in_(_CASCADE_COUNTED),
+                    Alert.drill.is_(self.ctx.is_drill),
                 )
                 .limit(cap)
                 .subquery()
@@ -211,6 +216,7 @@ class Triager:
                 Alert.fired_at >= self.now - window,
                 Alert.outcome.in_(_CASCADE_COUNTED),
                 Alert.service.in_(services),
+                Alert.drill.is_(self.ctx.is_drill),
             )
             .order_by(Alert.fired_at.desc())
             .limit(_CASCADE_SCAN)

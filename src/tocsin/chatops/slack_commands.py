@@ -35,7 +35,8 @@ __all__ = ["HELP", "Reply", "SlashCommand", "run_command"]
 HELP = "\n".join(
     [
         "*Tocsin* `/incident` commands:",
-        '• `/incident create "title" sev2 [service ...]`: declare an incident',
+        '• `/incident create "title" sev2 [service ...]`: declare an incident '
+        "(`--drill [--responder NAME] [--page-oncall]` for a drill)",
         "• `/incident status`: where it stands",
         "• `/incident update <text>`: post a status update",
         "• `/incident escalate`: page the next tier now",
@@ -131,16 +132,51 @@ def run_command(
 # ---------------------------------------------------------------- the commands
 
 
+_CREATE_USAGE = (
+    '`/incident create "title" sev2 [service ...] [--drill [--responder NAME ...] [--page-oncall]]`'
+)
+
+
+def _drill_options(words: list[str]) -> tuple[list[str], dict[str, Any]]:
+    """Take ``--drill``, ``--responder NAME`` (repeatable) and ``--page-oncall`` out of
+    ``words``; the rest, and the drill's fields (none unless ``--drill``)."""
+    rest: list[str] = []
+    responders: list[str] = []
+    drill = page_oncall = False
+    items = iter(words)
+    for word in items:
+        if word == "--drill":
+            drill = True
+        elif word == "--page-oncall":
+            page_oncall = True
+        elif word == "--responder":
+            name = next(items, None)
+            if name is None:
+                raise CommandError("--responder needs a person's name")
+            responders.append(name.lstrip("@"))
+        elif word.startswith("--"):
+            raise CommandError(f"unknown option {word}; usage: {_CREATE_USAGE}")
+        else:
+            rest.append(word)
+    if not drill:
+        if responders or page_oncall:
+            raise CommandError("--responder and --page-oncall are for drills: add --drill")
+        return rest, {}
+    fields = {"drill": True, "drill_responders": responders, "drill_pages_oncall": page_oncall}
+    return rest, fields
+
+
 def _create(call: _Call, rest: str) -> Reply:
     try:
         words = shlex.split(rest)
     except ValueError as exc:
         raise CommandError(f'I could not read that ({exc}); put the title in "quotes".') from None
+    words, drill = _drill_options(words)
     if len(words) < 2:
-        raise CommandError('Usage: `/incident create "title" sev2 [service ...]`')
+        raise CommandError(f"Usage: {_CREATE_USAGE}")
     title, severity, services = words[0], words[1], words[2:]
     try:
-        data = IncidentCreate(title=title, severity=severity, services=services)
+        data = IncidentCreate(title=title, severity=severity, services=services, **drill)
     except ValidationError as exc:
         problem = exc.errors()[0]
         field = ".".join(str(p) for p in problem["loc"])
@@ -149,7 +185,10 @@ def _create(call: _Call, rest: str) -> Reply:
         session=call.session, policy=call.policy, actor=call.person.name, data=data, now=call.now
     )
     ref = format_incident_id(incident.number)
-    lines = [f"{call.person.display_name} declared *{ref}* [{incident.severity}] {incident.title}"]
+    what = "a drill, " if incident.drill else ""
+    lines = [
+        f"{call.person.display_name} declared {what}*{ref}* [{incident.severity}] {incident.title}"
+    ]
     if services:
         lines.append(f"Services: {', '.join(sorted(services))}")
     reserved = find_ref(

@@ -129,9 +129,27 @@ def declare(
     started_at: Annotated[
         str | None, typer.Option("--started-at", help="When impact began (ISO-8601).")
     ] = None,
+    drill: Annotated[
+        bool,
+        typer.Option(
+            "--drill",
+            help="A rehearsal: never on the status page, never to stakeholders or outside "
+            "systems, in no metric; pages only --responder people (or the on-call with "
+            "--page-oncall), every message marked [DRILL].",
+        ),
+    ] = False,
+    responder: Annotated[
+        list[str] | None,
+        typer.Option("--responder", help="With --drill: a person it pages (repeatable)."),
+    ] = None,
+    page_oncall: Annotated[
+        bool, typer.Option("--page-oncall", help="With --drill: page the normal on-call.")
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
-    """Declare a new incident."""
+    """Declare a new incident (or, with --drill, a drill)."""
+    if (responder or page_oncall) and not drill:
+        fail("--responder and --page-oncall are for drills: add --drill")
     body = _without_none(
         title=title,
         severity=severity,
@@ -139,6 +157,12 @@ def declare(
         description=description,
         started_at=started_at,
     )
+    if drill:
+        body |= {
+            "drill": True,
+            "drill_responders": responder or [],
+            "drill_pages_oncall": page_oncall,
+        }
     with api() as client:
         incident = client.post(f"{API}/incidents", body)
     if json_output:
@@ -147,6 +171,7 @@ def declare(
     services = ", ".join(incident.get("services") or ())
     say(
         "Declared ",
+        "a drill, " if incident.get("drill") else "",
         Text(str(incident["id"]), style="bold"),
         " (",
         severity_text(incident),

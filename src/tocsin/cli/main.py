@@ -105,6 +105,12 @@ def _changes(app: typer.Typer) -> None:
     register(app)
 
 
+def _drills(app: typer.Typer) -> None:
+    from tocsin.cli.drills import register
+
+    register(app)
+
+
 Registrar = Callable[[typer.Typer], None]
 
 #: Each top-level command and the registrar that adds it (with its siblings).
@@ -131,6 +137,7 @@ GROUPS: dict[str, Registrar] = {
     "alert": _alerts,
     "silence": _alerts,
     "change": _changes,
+    "drill": _drills,
 }
 
 

@@ -20,6 +20,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 from rich.text import Text
 
+from tocsin.cli.drills import show_drills
 from tocsin.cli.incidents import API, JsonOpt, api
 from tocsin.cli.output import fail, format_time, get_console, print_json, say
 from tocsin.timetext import duration_text
@@ -188,9 +189,20 @@ def metrics(
             "--period", help="Bucket of the per-period counts: day, week (ISO, from Monday), month."
         ),
     ] = "week",
+    drills: Annotated[
+        bool,
+        typer.Option(
+            "--drills",
+            help="The drills instead (they count in no other metric): count, time to "
+            "acknowledge and to mitigate, participants.",
+        ),
+    ] = False,
     json_output: JsonOpt = False,
 ) -> None:
     """MTTD/MTTA/MTTM/MTTR, SLA compliance and incident counts over a window."""
+    if drills:
+        show_drills(window, json_output=json_output)
+        return
     with api() as client:
         data = client.get(f"{API}/metrics/summary", params=[("window", window), ("period", period)])
     if json_output:

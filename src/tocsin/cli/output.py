@@ -160,6 +160,11 @@ def severity_text(incident: Mapping[str, Any]) -> Text:
     return Text(name, style=style)
 
 
+def drill_text(incident: Mapping[str, Any]) -> Text:
+    """`` DRILL`` after the severity of a drill; nothing for a real incident."""
+    return Text(" DRILL", style="bold magenta") if incident.get("drill") else Text("")
+
+
 def status_text(status: str) -> Text:
     return Text(status, style=STATUS_STYLES.get(status, ""))
 
@@ -189,7 +194,7 @@ def incident_table(items: Sequence[Mapping[str, Any]], now: datetime | None = No
     for incident in items:
         table.add_row(
             Text(str(incident["id"])),
-            severity_text(incident),
+            Text.assemble(severity_text(incident), drill_text(incident)),
             status_text(str(incident.get("status", ""))),
             Text(str(incident.get("title", ""))),
             Text(_names(incident.get("services"))),
@@ -221,6 +226,13 @@ def incident_panel(incident: Mapping[str, Any]) -> Panel:
         grid.add_row(label, value if isinstance(value, Text) else Text(value))
 
     row("Title", str(incident.get("title", "")))
+    if incident.get("drill"):
+        pages = (
+            "the on-call"
+            if incident.get("drill_pages_oncall")
+            else _names(incident.get("drill_responders"))
+        )
+        row("DRILL", Text(f"a rehearsal; pages {pages}", style="bold magenta"))
     row("Severity", severity_text(incident))
     row("Status", status_text(str(incident.get("status", ""))))
     row("Services", _names(incident.get("services")))

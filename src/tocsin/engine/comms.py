@@ -23,6 +23,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from tocsin.errors import InvalidInput
+from tocsin.incidents.drills import is_drill
 from tocsin.incidents.models import Incident, TimelineEvent
 from tocsin.incidents.rules import format_incident_id
 from tocsin.incidents.service import get_by_id, list_updates
@@ -230,8 +231,8 @@ class BroadcastFeed:
         can_send: Callable[[str], bool],
     ) -> int:
         incident = get_by_id(session=session, incident_id=event.incident_id)
-        if incident is None:
-            return 0
+        if incident is None or is_drill(incident):
+            return 0  # a drill is announced to nobody beyond the people in it
         services = sorted(s.service for s in incident.services)
         planned = plan_broadcasts(
             policy, event=event.kind, severity=incident.severity, services=services

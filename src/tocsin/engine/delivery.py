@@ -371,9 +371,10 @@ class DeliveryWorker:
                 if row.target is None and row.person:
                     person = recipient(self.policy.current, row.person)
                     row.target = adapter.address(person) if person else None
+                # A person needs an address on the channel; a broadcast without a
+                # target goes to the channel's own destination (a webhook's url, a
+                # Jira project...), and the adapter refuses it if it has none.
                 if not row.target and row.person:
-                    # (A broadcast without a target goes to the channel's default: the
-                    # routing key, the Jira project; an adapter that needs one says so.)
                     error = f"{row.person} has no address for {channel}"
                     fail_delivery(session=session, row=row, error=error, now=now)
                     continue

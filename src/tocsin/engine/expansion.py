@@ -24,15 +24,17 @@ from sqlalchemy.orm import Session
 
 from tocsin.engine.comms import person_facts, render_for_incident
 from tocsin.engine.delivery_timeline import fail_delivery
+from tocsin.incidents.drills import OUTSIDE_CHANNEL_TYPES, is_drill, mark_subject
 from tocsin.incidents.models import Incident
 from tocsin.incidents.rules import format_incident_id
 from tocsin.incidents.service import get_by_id
 from tocsin.notify import deliveries, outbox
 from tocsin.notify.channels import Channel, IncidentSummary, OutboundMessage, Recipient
-from tocsin.notify.models import Delivery, Notification, NotificationState
+from tocsin.notify.models import Delivery, DeliveryState, Notification, NotificationState
 from tocsin.notify.rules import PlannedStep, deliverable_steps, plan_steps
 from tocsin.notify.service import PERSON_CHANNEL
 from tocsin.policy import Policy
+from tocsin.policy.durations import format_duration
 from tocsin.templating import TemplateError, message_extras
 
 __all__ = ["expand", "outbound_message", "recipient"]
@@ -94,6 +96,16 @@ def expand(
     else:
         steps = [PlannedStep(0, notification.channel, timedelta(0), None)]
     subject, body, html = _content(session, policy, notification, incident, now)
+    if is_drill(incident):
+        # A drill's messages say so, and never leave through an outside system.
+        subject = mark_subject(subject)
+        inside = [s for s in steps if not _outside(policy, s.channel)]
+        if steps and not inside:
+            notification.state = DeliveryState.cancelled.value
+            notification.delay_reason = "a drill never goes to an outside system"
+            notification.expanded_at = now
+            return
+        steps = inside
     for step in steps:
         target: str | None = data.get("target")
         adapter = adapters.get(step.channel)
@@ -111,6 +123,7 @@ def expand(
             html=html,
             due_at=max(now, notification.created_at + step.after),
             now=now,
+            delay_reason=_delayed_step(step),
         )
         if notification.channel == PERSON_CHANNEL and person is None:
             problem = f"unknown person {notification.person!r} (not in the policy)"
@@ -127,6 +140,20 @@ def _skip(notification: Notification, now: datetime) -> None:
     notification.state = NotificationState.cancelled.value
     notification.delay_reason = f"skipped: {notification.channel} is not configured"
     notification.expanded_at = now
+
+
+def _outside(policy: Policy, channel: str) -> bool:
+    config = policy.channels.get(channel)
+    return config is not None and config.type in OUTSIDE_CHANNEL_TYPES
+
+
+def _delayed_step(step: PlannedStep) -> str | None:
+    """Why a later step of a person's notification rule waits: ``delayed step: sms 2m
+    after the page, unless acknowledged``; None for a step that goes at once."""
+    if step.after <= timedelta(0):
+        return None
+    unless = f", unless {step.unless}" if step.unless else ""
+    return f"delayed step: {step.channel} {format_duration(step.after)} after the message{unless}"
 
 
 def _content(

@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from tocsin.alerts import heartbeats
+from tocsin.engine.game_days import GAME_DAY_ALERT, handle_game_day_alert
 from tocsin.engine.handoffs import HANDOFF, handle_handoff
 from tocsin.incidents import paging
 from tocsin.incidents.models import Incident
@@ -71,6 +72,9 @@ HANDLERS: dict[str, JobHandler] = {
     burn_alerts.SLO_BURN: burn_alerts.handle_slo_burn,
     postmortem_deadlines.DUE_JOB: postmortem_deadlines.handle_due_job,
     heartbeats.HEARTBEAT_MISSED: heartbeats.handle_heartbeat_missed,
+    GAME_DAY_ALERT: lambda session, context, payload: handle_game_day_alert(
+        session=session, policy=context.policy, payload=payload, now=context.now
+    ),
     statuspage_subscribers.NOTIFY: lambda session, context, payload: (
         statuspage_subscribers.handle_notify(
             session=session, policy=context.policy, payload=payload, now=context.now

@@ -29,6 +29,7 @@ from tocsin.oncall.service import (
     reschedule_handoff,
 )
 from tocsin.policy import Policy
+from tocsin.statuspage.service import upcoming_maintenances
 
 __all__ = ["HANDOFF", "ensure_handoff_jobs", "handle_handoff", "handoff_report"]
 
@@ -62,10 +63,16 @@ def handoff_report(*, session: Session, policy: Policy, now: datetime) -> str:
         for w in policy.alerting.maintenance_windows
         if w.end > now and w.start < now + timedelta(days=7)
     ]
-    lines += [
+    planned = [
         f"  - {w.service}: {w.start.isoformat()} to {w.end.isoformat()} {w.comment}".rstrip()
         for w in upcoming
-    ] or ["  none"]
+    ]
+    planned += [
+        f"  - {', '.join(m.components) or 'all components'}: {m.scheduled_for.isoformat()} "
+        f"to {m.scheduled_until.isoformat()} {m.name} (status page)"
+        for m in upcoming_maintenances(session=session, start=now, end=now + timedelta(days=7))
+    ]
+    lines += planned or ["  none"]
     lines += [
         "",
         "Checklist:",

@@ -10,6 +10,10 @@ Nothing registers itself on import: :func:`tocsin.wiring.wire` registers every h
 one place, and each process that changes incidents (the web app, the worker, the test
 harness) calls it. :data:`REGISTRY` is the process's registry; a fresh
 :class:`HookRegistry` serves tests.
+
+A drill (:mod:`tocsin.incidents.drills`) runs only the hooks registered with
+``drills=True``: whatever reaches beyond the people in the drill (the status page, chat
+channels, post-mortems) stays out of it unless it says it is safe.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Literal, Protocol, TypeAlias, cast, overload
 
 from sqlalchemy.orm import Session
 
+from tocsin.incidents.drills import is_drill
 from tocsin.incidents.models import Incident, StatusUpdate
 from tocsin.policy import Policy
 
@@ -103,14 +108,28 @@ class HookRegistry:
             event: () for event in IncidentEvent if event is not IncidentEvent.update_posted
         }
         self._update: tuple[UpdateHook, ...] = ()
+        self._drill_safe: frozenset[object] = frozenset()
 
     @overload
-    def register(self, event: Literal[IncidentEvent.update_posted], hook: UpdateHook) -> None: ...
+    def register(
+        self,
+        event: Literal[IncidentEvent.update_posted],
+        hook: UpdateHook,
+        *,
+        drills: bool = False,
+    ) -> None: ...
     @overload
-    def register(self, event: LifecycleEvent, hook: IncidentHook) -> None: ...
-    def register(self, event: IncidentEvent, hook: IncidentHook | UpdateHook) -> None:
-        """Add `hook` to `event`'s hooks, once: registering it again changes nothing."""
+    def register(
+        self, event: LifecycleEvent, hook: IncidentHook, *, drills: bool = False
+    ) -> None: ...
+    def register(
+        self, event: IncidentEvent, hook: IncidentHook | UpdateHook, *, drills: bool = False
+    ) -> None:
+        """Add `hook` to `event`'s hooks, once: registering it again changes nothing.
+        ``drills``: it also runs for drills (by default a drill skips it)."""
         with self._lock:
+            if drills:
+                self._drill_safe = self._drill_safe | {hook}
             if event is IncidentEvent.update_posted:
                 if hook not in self._update:
                     self._update = (*self._update, cast(UpdateHook, hook))
@@ -157,11 +176,15 @@ class HookRegistry:
         now: datetime,
         update: StatusUpdate | None = None,
     ) -> None:
-        """Run every hook of `event`, in order, in the caller's transaction."""
+        """Run every hook of `event`, in order, in the caller's transaction (for a
+        drill, only the drill-safe ones)."""
+        drill = is_drill(incident)
         if event is IncidentEvent.update_posted:
             if update is None:
                 raise TypeError("update_posted hooks need the status update")
             for update_hook in self._update:
+                if drill and update_hook not in self._drill_safe:
+                    continue
                 update_hook(
                     session=session,
                     policy=policy,
@@ -172,6 +195,8 @@ class HookRegistry:
                 )
             return
         for hook in self._incident[event]:
+            if drill and hook not in self._drill_safe:
+                continue
             hook(session=session, policy=policy, incident=incident, actor=actor, now=now)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import (
     Boolean,
     ForeignKey,
@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -59,6 +60,11 @@ class Incident(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(100))
+    #: A rehearsal, set at declaration only (see :mod:`tocsin.incidents.drills`).
+    drill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: A drill pages the normal on-call (else only its responders).
+    drill_pages_oncall: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    drill_responders: Mapped[list[str] | None] = mapped_column(JSONValue)
 
     services: Mapped[list[IncidentService]] = relationship(
         cascade="all, delete-orphan", order_by="IncidentService.service", lazy="selectin"
@@ -154,6 +160,25 @@ class IncidentCreate(BaseModel):
     severity: PlainText = Field(min_length=1, max_length=50)
     services: list[PlainText] = Field(default_factory=list, max_length=100)
     started_at: Instant | None = Field(default=None, description="When impact began.")
+    drill: bool = Field(
+        default=False,
+        description="A rehearsal: never on the status page, never to stakeholders or "
+        "outside systems, in no metric; pages only `drill_responders` (or the on-call "
+        "with `drill_pages_oncall`), each message marked [DRILL]. Set only here.",
+    )
+    drill_responders: list[PlainText] = Field(
+        default_factory=list, max_length=50, description="The people a drill pages."
+    )
+    drill_pages_oncall: bool = Field(
+        default=False, description="A drill pages the normal on-call and escalates."
+    )
+
+    @model_validator(mode="after")
+    def _drill_only(self) -> IncidentCreate:
+        if not self.drill and (self.drill_responders or self.drill_pages_oncall):
+            field = "drill_responders" if self.drill_responders else "drill_pages_oncall"
+            raise ValueError(f"{field} needs drill: true")
+        return self
 
 
 RoleAssignment = PlainText | list[PlainText] | None
@@ -238,6 +263,9 @@ class IncidentRead(BaseModel):
     updated_at: datetime
     created_by: str
     allowed_transitions: list[str]
+    drill: bool = False
+    drill_responders: list[str] = Field(default_factory=list)
+    drill_pages_oncall: bool = False
 
 
 class IncidentList(BaseModel):

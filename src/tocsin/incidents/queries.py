@@ -152,6 +152,9 @@ def to_read(incident: Incident) -> IncidentRead:
         updated_at=incident.updated_at,
         created_by=incident.created_by,
         allowed_transitions=[s.value for s in allowed_transitions(IncidentStatus(incident.status))],
+        drill=bool(incident.drill),
+        drill_responders=list(incident.drill_responders or ()),
+        drill_pages_oncall=bool(incident.drill_pages_oncall),
     )
 
 

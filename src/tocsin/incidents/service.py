@@ -112,6 +112,7 @@ def declare(
     if escalation_policy is not None and policy.escalation_policy(escalation_policy) is None:
         raise InvalidInput("escalation_policy", f"unknown escalation policy {escalation_policy!r}")
     services = _services(policy, data.services)
+    responders = _drill_responders(policy, data.drill_responders)
     started_at = data.started_at or now
     if started_at > now + CLOCK_SKEW:
         raise InvalidInput("started_at", "is in the future")
@@ -132,18 +133,22 @@ def declare(
         created_by=actor,
         services=[IncidentService(service=s) for s in services],
         roles=[],  # known empty: assigning the commander needs no load
+        drill=data.drill,
+        drill_pages_oncall=data.drill_pages_oncall,
+        drill_responders=responders or None,
     )
     session.add(incident)
     session.flush()
-    _record(
-        session,
-        incident,
-        now,
-        actor,
-        "declared",
-        f"Declared {severity.name}: {data.title}",
-        {"severity": severity.name, "services": services, "started_at": started_at.isoformat()},
-    )
+    facts: dict[str, Any] = {
+        "severity": severity.name,
+        "services": services,
+        "started_at": started_at.isoformat(),
+    }
+    summary = f"Declared {severity.name}: {data.title}"
+    if data.drill:
+        facts |= {"drill": True, "responders": responders, "pages_oncall": data.drill_pages_oncall}
+        summary = f"Declared a drill, {severity.name}: {data.title}"
+    _record(session, incident, now, actor, "declared", summary, facts)
     paging.on_declared(
         session=session,
         policy=policy,
@@ -521,6 +526,13 @@ def _services(policy: Policy, names: Sequence[str]) -> list[str]:
         known = ", ".join(s.name for s in policy.services) or "none defined in the policy"
         raise InvalidInput("services", f"unknown service {unknown[0]!r}; known: {known}")
     return sorted(set(names))
+
+
+def _drill_responders(policy: Policy, names: Sequence[str]) -> list[str]:
+    for name in names:
+        if policy.person(name) is None:
+            raise InvalidInput("drill_responders", f"unknown person {name!r}")
+    return list(dict.fromkeys(names))
 
 
 def _roles(policy: Policy, roles: dict[str, str | list[str] | None]) -> dict[str, list[str]]:

@@ -22,7 +22,7 @@ __all__ = [
     "span",
 ]
 
-#: An incident with this tag is a drill (a rehearsal) and counts in no metric.
+#: The tag that marked drills before they were declared as such; left out of tag counts.
 DRILL_TAG = "drill"
 #: A repeat incident follows a similar one on the same service within this time.
 REPEAT_WITHIN = timedelta(days=7)

@@ -3,7 +3,7 @@
 No database, no clock: :class:`IncidentFacts` records (or the same facts as columns, an
 :class:`~tocsin.metrics.table.IncidentTable`) carry what the metrics need; ``now`` and
 the window are arguments. The summary covers the incidents *detected* in the window
-``[now - window, now)``; drills (incidents tagged ``drill``) are left out.
+``[now - window, now)``; drills (incidents declared as drills) are left out.
 
 The four response measures, each in seconds, and why each starts where it does:
 

@@ -3,8 +3,8 @@
 Loading is built for large histories (a year of 100,000 incidents is summarised in
 well under a second on SQLite): incidents are read as numpy columns
 (:mod:`tocsin.metrics.loader`), and a server keeps them in memory between requests,
-re-reading only the incidents that changed (:mod:`tocsin.metrics.cache`). Drills (the
-``drill`` tag) are flagged by the database and left out by the rules. Post-mortem facts
+re-reading only the incidents that changed (:mod:`tocsin.metrics.cache`). Drills (declared
+as such) are flagged by the database and left out by the rules. Post-mortem facts
 come from the post-mortems domain, through the provider that :func:`tocsin.wiring.wire`
 puts in :data:`SOURCES` (post-mortems import metrics, so metrics must not import them).
 """

@@ -15,11 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Float, String, case, cast, extract, func
+from sqlalchemy import ColumnElement, Float, case, cast, extract, func
 from sqlalchemy.orm import Session
 
 from tocsin.incidents.models import Incident
-from tocsin.metrics.records import DRILL_TAG
 from tocsin.metrics.table import FloatArray
 
 __all__ = ["instant", "is_drill", "seconds_between", "to_epoch_seconds"]
@@ -63,7 +62,5 @@ def seconds_between(
 
 
 def is_drill() -> ColumnElement[bool]:
-    """The incident is tagged ``drill``. Tags are a JSON list of slugs, whose text form
-    holds ``"drill"`` (quoted) exactly when one of them is the tag: a slug cannot
-    contain a quote. Works on SQLite's JSON text and on JSONB."""
-    return cast(Incident.tags, String).like(f'%"{DRILL_TAG}"%')
+    """The incident was declared as a drill (never a tag a rule or a title gives it)."""
+    return Incident.drill.is_(True)

@@ -88,6 +88,7 @@ def add(
     html: str | None,
     due_at: datetime,
     now: datetime,
+    delay_reason: str | None = None,
 ) -> Delivery:
     """A new pending delivery of ``notification`` on ``channel`` (its ``step``-th); its
     key, the idempotency key the channels receive, is the notification's key + step +
@@ -108,6 +109,7 @@ def add(
         state=DeliveryState.pending.value,
         attempts=0,
         due_at=due_at,
+        delay_reason=delay_reason,
         created_at=now,
     )
     session.add(delivery)

@@ -152,6 +152,12 @@ class Route(PolicyModel):
         default=None,
         description="The noise gate's window; default `alerting.correlation_window`.",
     )
+    per: Literal["group", "route"] | None = Field(
+        default=None,
+        description="What the noise gate counts: `group` (default) the alerts of one alert "
+        "group (same group key, e.g. the same alertname), `route` every alert the route "
+        "matched, whatever its group.",
+    )
     heartbeat: Duration | None = Field(
         default=None,
         description="These alerts are a dead man's switch (like Prometheus' Watchdog): "

@@ -18,6 +18,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 from tocsin.policy.alerting import AlertingSettings, Route
 from tocsin.policy.base import SKIP_REFERENCE_CHECKS, PolicyModel, Slug, format_loc
 from tocsin.policy.channels import Broadcast, ChannelConfig, NotificationRule
+from tocsin.policy.game_days import GameDay
 from tocsin.policy.oncall import (
     CommanderAssignment,
     EscalationPolicy,
@@ -83,6 +84,9 @@ class Policy(PolicyModel):
     )
     prometheus: PrometheusSettings = Field(
         default=PrometheusSettings(), description="Who may scrape /metrics."
+    )
+    game_days: tuple[GameDay, ...] = Field(
+        default=(), description="Drill scenarios: alerts with delays, run as a drill."
     )
 
     _severity_index: dict[str, Severity] = PrivateAttr(default_factory=dict)

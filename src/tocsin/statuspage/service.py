@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.incidents import service as incidents
+from tocsin.incidents.drills import is_drill
 from tocsin.incidents.models import Incident
 from tocsin.incidents.rules import format_incident_id
 from tocsin.pagination import paginate
@@ -71,6 +72,7 @@ __all__ = [
     "publish",
     "template_values",
     "to_read",
+    "upcoming_maintenances",
 ]
 
 _STATUS_IMPACT = {
@@ -157,6 +159,8 @@ def create_incident(
             internal = incidents.get(session=session, ref=data.incident_id)
         except NotFound:
             raise InvalidInput("incident_id", f"incident {data.incident_id!r} not found") from None
+    if is_drill(internal):
+        raise InvalidInput("incident_id", "a drill never appears on the public status page")
     if internal is not None and linked_incident(session=session, incident=internal) is not None:
         raise Conflict(f"{format_incident_id(internal.number)} already has a status-page incident")
     explicit = [s for s in data.components.values() if s is not None]
@@ -473,6 +477,22 @@ def list_maintenances(
         ScheduledMaintenance.scheduled_for.desc(), ScheduledMaintenance.id.desc()
     )
     return paginate(session=session, query=query, limit=limit, offset=offset)
+
+
+def upcoming_maintenances(
+    *, session: Session, start: datetime, end: datetime
+) -> list[ScheduledMaintenance]:
+    """The scheduled maintenances that overlap ``[start, end)`` and are not completed,
+    earliest first."""
+    rows = session.scalars(
+        select(ScheduledMaintenance)
+        .where(
+            ScheduledMaintenance.scheduled_until > start,
+            ScheduledMaintenance.scheduled_for < end,
+        )
+        .order_by(ScheduledMaintenance.scheduled_for, ScheduledMaintenance.id)
+    )
+    return [m for m in rows if effective_status(m, start) is not MaintenanceStatus.completed]
 
 
 def maintenance_to_read(

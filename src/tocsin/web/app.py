@@ -25,6 +25,7 @@ from tocsin.web.routes import changes as change_routes
 from tocsin.web.routes import chatops_slack as slack_routes
 from tocsin.web.routes import chatops_twilio as twilio_routes
 from tocsin.web.routes import comms as comms_routes
+from tocsin.web.routes import drills as drill_routes
 from tocsin.web.routes import (
     health,
     incidents,
@@ -69,6 +70,7 @@ def create_app(context: AppContext) -> FastAPI:
     for router in (health.router, incidents.router, oncall.router, paging.router, policy.router):
         app.include_router(router)
     app.include_router(metrics_routes.router)
+    app.include_router(drill_routes.router)
     app.include_router(postmortem_routes.router)
     app.include_router(action_item_jira_routes.router)
     app.include_router(comms_routes.router)

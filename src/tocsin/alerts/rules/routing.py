@@ -89,6 +89,8 @@ class RouteDecision:
     group_by: tuple[str, ...] = DEFAULT_GROUP_BY
     min_alerts: int = 1
     within: timedelta = timedelta(minutes=5)
+    #: What the noise gate counts: the alerts of one group, or of the whole route.
+    gate_per: str = "group"
     heartbeat: timedelta | None = None
     #: The route's own storm settings (None: ``alerting.storm``).
     storm: StormSettings | None = None
@@ -108,6 +110,7 @@ class _Inherited:
     group_by: tuple[str, ...] = DEFAULT_GROUP_BY
     min_alerts: int = 1
     within: timedelta | None = None
+    gate_per: str = "group"
     storm: StormSettings | None = None
 
     def child(self, node: Route) -> _Inherited:
@@ -123,6 +126,7 @@ class _Inherited:
             group_by=_first(node.group_by, self.group_by),
             min_alerts=_first(node.min_alerts, self.min_alerts),
             within=_first(node.within, self.within),
+            gate_per=_first(node.per, self.gate_per),
             storm=_first(node.storm, self.storm),
         )
 
@@ -203,6 +207,7 @@ def _decide(
         group_by=settings.group_by,
         min_alerts=settings.min_alerts,
         within=settings.within or window,
+        gate_per=settings.gate_per,
         heartbeat=node.heartbeat,
         storm=settings.storm,
     )

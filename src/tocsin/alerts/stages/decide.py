@@ -137,7 +137,8 @@ def decide(batch: Batch, index: int, alert: Alert, triage: Triage) -> None:
     if chosen.min_alerts > 1:
         alert.outcome = AlertOutcome.below_threshold.value
         since = batch.now - chosen.within
-        count = batch.session.scalar(
+        same_group = chosen.gate_per == "group"
+        query = (
             select(func.count())
             .select_from(Alert)
             .where(
@@ -145,14 +146,18 @@ def decide(batch: Batch, index: int, alert: Alert, triage: Triage) -> None:
                 Alert.fired_at >= since,
                 Alert.outcome.not_in((*MUTED, AlertOutcome.resolved.value)),
                 Alert.id.not_in([a.id for a in batch.created.values()]),
+                Alert.drill.is_(batch.ctx.is_drill),
             )
         )
+        if same_group:
+            query = query.where(Alert.group_key == alert.group_key)
+        count = batch.session.scalar(query)
         if not gate_open(count or 0, chosen.min_alerts):
             return
         place(batch.ctx, alert, chosen, ghash, storms=batch.storms)
         incident = batch.ctx.incident(alert.incident_id)
         if incident is not None:
-            attach_waiting(batch.ctx, incident, alert, since)
+            attach_waiting(batch.ctx, incident, alert, since, same_group=same_group)
         return
     place(batch.ctx, alert, chosen, ghash, storms=batch.storms)
 

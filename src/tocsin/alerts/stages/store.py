@@ -121,6 +121,7 @@ def new_row(
         "acknowledged_at": None,
         "occurrences": 1,
         "flapping": False,
+        "drill": batch.ctx.is_drill,
         "transitions": [] if resolved else [now.isoformat()],
         "silenced_by": None,
         "heartbeat_id": None,
@@ -190,6 +191,7 @@ def build_alert(
         resolved_at=batch.now if status == "resolved" else None,
         occurrences=1,
         flapping=False,
+        drill=batch.ctx.is_drill,
         # As _ping and _decide will set them: the row is inserted complete, not
         # inserted and then updated.
         transitions=[],

@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from tocsin.errors import Conflict
+from tocsin.incidents.drills import is_drill, mark_subject, pages_only_its_responders
 from tocsin.incidents.models import Incident, IncidentEscalation, IncidentRole
 from tocsin.incidents.paging.staleness import EscalationState, is_active
 from tocsin.incidents.paging.timers import (
@@ -90,7 +91,7 @@ def start(
     if chosen is None and esc is not None and esc.policy is not None:
         chosen = esc.policy  # a restart (reopen) keeps the policy the incident was opened with
     ep = policy.escalation_policy(chosen) if chosen else None
-    if ep is None:
+    if ep is None and not pages_only_its_responders(incident):
         ep = choose_escalation_policy(
             policy, service=_routing_service(policy, incident), severity=incident.severity
         )
@@ -112,7 +113,9 @@ def start(
     esc.step = -1
     esc.state = EscalationState.active if ep else EscalationState.unrouted
     esc.updated_at = now
-    if ep is None:
+    if pages_only_its_responders(incident):
+        _page_drill_responders(session, incident, esc, now)
+    elif ep is None:
         record(
             session=session,
             incident=incident,
@@ -127,6 +130,45 @@ def start(
     schedule_stakeholders(session, policy, incident, esc, now)
     schedule_ack_sla(session, policy, incident, esc, now)
     schedule_update_reminder(session, policy, incident, since=now, now=now, fresh=esc.epoch == 1)
+
+
+def _page_drill_responders(
+    session: Session, incident: Incident, esc: IncidentEscalation, now: datetime
+) -> None:
+    """Page the drill's responders once (no escalation policy climbs for them)."""
+    people = list(incident.drill_responders or ())
+    esc.state = EscalationState.active if people else EscalationState.unrouted
+    if not people:
+        record(
+            session=session,
+            incident=incident,
+            now=now,
+            actor=SYSTEM_ACTOR,
+            kind="escalation_missing",
+            summary="A drill with no responders named: nobody was paged",
+            data={"drill": True},
+        )
+        return
+    reason = "named in the drill"
+    page_people(
+        session,
+        incident,
+        people,
+        now,
+        kind=NotificationKind.page,
+        key=JobKeys(incident.id, esc.epoch).page(0, esc.repages),
+        subject=page_subject(incident),
+        reason=reason,
+    )
+    record(
+        session=session,
+        incident=incident,
+        now=now,
+        actor=SYSTEM_ACTOR,
+        kind="paged",
+        summary=f"Paged {', '.join(people)}: {reason}",
+        data={"people": people, "drill": True, "reason": reason},
+    )
 
 
 def page_from(
@@ -231,7 +273,7 @@ def page_people(
 
 
 def assign_commander(session: Session, policy: Policy, incident: Incident, now: datetime) -> None:
-    if any(r.role == "commander" for r in incident.roles):
+    if any(r.role == "commander" for r in incident.roles) or pages_only_its_responders(incident):
         return
     person, reason = choose_commander(
         policy,
@@ -289,7 +331,8 @@ def require_active(incident: Incident) -> None:
 
 
 def page_subject(incident: Incident) -> str:
-    return f"[{incident.severity}] {format_incident_id(incident.number)}: {incident.title}"
+    subject = f"[{incident.severity}] {format_incident_id(incident.number)}: {incident.title}"
+    return mark_subject(subject) if is_drill(incident) else subject
 
 
 def fmt(delta: timedelta) -> str:

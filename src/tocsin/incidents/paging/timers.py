@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from tocsin.db.jobs import cancel_jobs, schedule
+from tocsin.incidents.drills import is_drill
 from tocsin.incidents.models import Incident, IncidentEscalation
 from tocsin.oncall.escalation import stakeholder_steps
 from tocsin.policy import Policy
@@ -129,6 +130,9 @@ def schedule_escalation(
 def schedule_stakeholders(
     session: Session, policy: Policy, incident: Incident, esc: IncidentEscalation, now: datetime
 ) -> None:
+    """The stakeholder matrix's timers (none for a drill: it tells no stakeholder)."""
+    if is_drill(incident):
+        return
     keys = JobKeys(incident.id, esc.epoch)
     for index, step in enumerate(stakeholder_steps(policy, incident.severity)):
         schedule(
