@@ -74,13 +74,15 @@ class ChannelHarness(ClockHarness):
         path.write_text(BASE_POLICY + extra, encoding="utf-8")
         self.context.policy.reload()
 
-    def declare(self, severity: str = "SEV1", title: str = "API down") -> str:
+    def declare(
+        self, severity: str = "SEV1", title: str = "API down", *, drill: bool = False
+    ) -> str:
         with session_scope(self.context.sessions) as session:
             incident = service.declare(
                 session=session,
                 policy=self.context.policy.current,
                 actor="bob",
-                data=IncidentCreate(title=title, severity=severity, services=["api"]),
+                data=IncidentCreate(title=title, severity=severity, services=["api"], drill=drill),
                 now=self.clock.now(),
             )
             return f"INC-{incident.number}"

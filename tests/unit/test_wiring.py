@@ -154,7 +154,7 @@ def test_a_drill_runs_only_the_hooks_registered_as_safe_for_drills() -> None:
 
 
 def test_every_wired_hook_stays_out_of_drills() -> None:
-    registry, _ = _wired()
+    registry, _, _ = _wired()
     incident = cast(Incident, SimpleNamespace(drill=True))
     session: Any = object()  # any hook that ran would fail on it
     now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
