@@ -285,6 +285,12 @@ def _day(value: datetime | None) -> str:
     return "-" if value is None else f"{value:%Y-%m-%d}"
 
 
+def _due_day(value: datetime | None) -> str:
+    """An action item's due date: ``due_at`` is the end of that day (the next
+    midnight, exclusive), so the day shown is the one it closes."""
+    return "-" if value is None else _day(value - timedelta(microseconds=1))
+
+
 def _pct(value: float) -> str:
     return f"{value:.1f} %"
 
@@ -303,6 +309,7 @@ def _environment(autoescape: bool) -> Environment:
         md=_md,
         dur=format_seconds,
         day=_day,
+        due_day=_due_day,
         stamp=lambda v: f"{v:%Y-%m-%d %H:%M} UTC",
         pct=_pct,
         avail=_avail,
