@@ -309,7 +309,7 @@ def _environment(autoescape: bool) -> Environment:
         md=_md,
         dur=format_seconds,
         day=_day,
-        due_day=_due_day,
+        due=_due_day,
         stamp=lambda v: f"{v:%Y-%m-%d %H:%M} UTC",
         pct=_pct,
         avail=_avail,

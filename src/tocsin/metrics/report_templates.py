@@ -64,7 +64,7 @@ _n/a: action items come from post-mortems, which are not available yet._
 | Action | Owner | Due | Status |
 |---|---|---|---|
 {% for a in r.action_items -%}
-| {{ a.title | md }} | {{ (a.owner or "-") | md }} | {{ a.due_at | due_day }} | {{ a.status | md }} |
+| {{ a.title | md }} | {{ (a.owner or "-") | md }} | {{ a.due_at | due }} | {{ a.status | md }} |
 {% endfor %}{% else %}
 None.
 {% endif %}
@@ -167,7 +167,7 @@ p90 {{ r.mttr.p90 | dur }}; detection to resolution)</li>
 <table>
 <tr><th>Action</th><th>Owner</th><th>Due</th><th>Status</th></tr>
 {% for a in r.action_items %}
-<tr><td>{{ a.title }}</td><td>{{ a.owner or "-" }}</td><td>{{ a.due_at | due_day }}</td>
+<tr><td>{{ a.title }}</td><td>{{ a.owner or "-" }}</td><td>{{ a.due_at | due }}</td>
 <td>{{ a.status }}</td></tr>
 {% endfor %}
 </table>
