@@ -249,6 +249,29 @@ def test_monthly_report_as_html_and_as_json(viewer: httpx.Client) -> None:
     assert body["content"].startswith("## Incident Review: March 2026")
 
 
+def test_an_action_items_due_date_reads_the_same_in_the_report(
+    server: LiveServer, viewer: httpx.Client, api_as: Any
+) -> None:
+    """Due 2026-03-31 is listed as 2026-03-31 in both formats (it read 2026-04-01: the
+    deadline is the end of that day, and the report printed the deadline's date)."""
+    admin = api_as("admin")
+    incident = viewer.get("/api/v1/incidents/INC-191").json()["id"]
+    created = admin.post(f"/api/v1/incidents/{incident}/postmortem", json={})
+    assert created.status_code == 201, created.text
+    pm = created.json()["id"]
+    for title, due in (("Month end", "2026-03-31"), ("Mid month", "2026-03-20")):
+        added = admin.post(
+            f"/api/v1/postmortems/{pm}/action-items", json={"title": title, "due_date": due}
+        )
+        assert added.status_code == 201, added.text
+    markdown = viewer.get("/api/v1/reports/monthly?month=2026-03&format=markdown").text
+    assert "| Month end | - | 2026-03-31 |" in markdown
+    assert "| Mid month | - | 2026-03-20 |" in markdown
+    assert "2026-04-01" not in markdown
+    html = viewer.get("/api/v1/reports/monthly?month=2026-03&format=html").text
+    assert "<td>Month end</td><td>-</td><td>2026-03-31</td>" in html
+
+
 @pytest.mark.parametrize("month", ["2026-13", "March", "2026-3", "2027-01"])
 def test_bad_months_are_422_naming_month(viewer: httpx.Client, month: str) -> None:
     response = viewer.get("/api/v1/reports/monthly", params={"month": month})
