@@ -81,6 +81,10 @@ def _set(body: Any, name: str, value: Any) -> None:
 
 
 def _incident(body: dict[str, Any]) -> None:
+    if not body.get("drill"):  # what a drill pages means nothing without one
+        body.pop("drill_responders", None)
+        body.pop("drill_pages_oncall", None)
+    _set(body, "drill_responders", [DATA["person"]])
     _set(body, "severity", DATA["severity"])
     _set(body, "services", [DATA["service"]])
     body.pop("roles", None)
@@ -163,7 +167,7 @@ def _query(case: Case) -> None:
     if not isinstance(query, dict):
         return
     _within_range(query)
-    if case.operation.label == "GET /api/v1/metrics/summary":
+    if case.operation.label in ("GET /api/v1/metrics/summary", "GET /api/v1/metrics/drills"):
         query["window"] = "30d"
     if case.operation.label == "GET /api/v1/reports/monthly" and query.get("month"):
         query["month"] = f"{datetime.now(UTC) - timedelta(days=31):%Y-%m}"  # one that is over

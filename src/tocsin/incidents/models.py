@@ -160,7 +160,7 @@ class IncidentCreate(BaseModel):
     severity: PlainText = Field(min_length=1, max_length=50)
     services: list[PlainText] = Field(default_factory=list, max_length=100)
     started_at: Instant | None = Field(default=None, description="When impact began.")
-    drill: bool = Field(
+    drill: Flag = Field(
         default=False,
         description="A rehearsal: never on the status page, never to stakeholders or "
         "outside systems, in no metric; pages only `drill_responders` (or the on-call "
@@ -169,7 +169,7 @@ class IncidentCreate(BaseModel):
     drill_responders: list[PlainText] = Field(
         default_factory=list, max_length=50, description="The people a drill pages."
     )
-    drill_pages_oncall: bool = Field(
+    drill_pages_oncall: Flag = Field(
         default=False, description="A drill pages the normal on-call and escalates."
     )
 

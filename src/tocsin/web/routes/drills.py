@@ -16,6 +16,8 @@ from tocsin.web.deps import CurrentPolicy, NowClock, Responder, SessionDep, View
 
 __all__ = ["router"]
 
+from tocsin.web.fields import DURATION_TEXT
+
 router = APIRouter(tags=["drills"])
 
 
@@ -24,7 +26,9 @@ def drills(
     session: SessionDep,
     clock: NowClock,
     _principal: Viewer,
-    window: Annotated[str, Query(description="Look-back, e.g. 30d, 90d, 365d.")] = "90d",
+    window: Annotated[
+        str, Query(description="Look-back, e.g. 30d, 90d, 365d.", pattern=DURATION_TEXT)
+    ] = "90d",
 ) -> DrillsSummary:
     """The drills declared in the window: count, time to acknowledge and to mitigate
     (seconds from the declaration, null = not yet), and who took part. Drills count in
