@@ -286,9 +286,7 @@ def main() -> None:
             token = create_token(
                 session=session, name="bench-viewer", role=Role.viewer, person=None, now=NOW
             )
-            open_now = session.scalar(
-                select(func.count()).where(Incident.status != "resolved")
-            )
+            open_now = session.scalar(select(func.count()).where(Incident.status != "resolved"))
             counter_rows = session.scalar(select(func.count()).select_from(MetricCounter))
         context = AppContext(
             settings=Settings(policy=policy_path, database_url=url),
