@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -107,13 +108,12 @@ def _tocsin(cwd: Path, env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def _without_time(summary: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in summary.items() if k not in {"since", "until", "by_period"}}
-
-
-def test_a_drill_pages_only_its_people_and_reaches_nothing_public_or_outside(
+@contextmanager
+def _served(
     tmp_path: Path, outside: tuple[WebhookReceiver, PagerDutyApi, JiraApi]
-) -> None:
+) -> Iterator[tuple[dict[str, str], int, httpx.Client]]:
+    """``tocsin init`` + ``tocsin serve`` on the drill policy: the environment, the port
+    and an admin client of the server."""
     hook, pd, jira = outside
     (tmp_path / "tocsin.yaml").write_text(_policy(hook, pd, jira), encoding="utf-8")
     env = clean_env({"TOCSIN_PD_KEY": PD_KEY, "TOCSIN_JIRA_TOKEN": JIRA_TOKEN})
@@ -127,89 +127,101 @@ def test_a_drill_pages_only_its_people_and_reaches_nothing_public_or_outside(
             headers={"Authorization": f"Bearer {token}"},
             timeout=5,
         ) as api:
-            public_before = httpx.get(f"http://127.0.0.1:{port}/api/v2/summary.json").json()
-            metrics_before = _without_time(api.get("/api/v1/metrics/summary").json())
-            slo_before = api.get("/api/v1/slos/checkout-api").json()
-
-            out = _tocsin(
-                tmp_path,
-                env,
-                "incident",
-                "declare",
-                "Checkout outage rehearsal",
-                "--severity",
-                "sev1",
-                "--service",
-                "checkout-api",
-                "--drill",
-                "--responder",
-                "bob",
-            )
-            assert "Declared a drill, INC-1" in out
-            page = wait_for(
-                lambda: next((p for p in hook.processed if p["kind"] == "page"), None),
-                5.0,
-                "the drill's page to bob",
-            )
-            assert page["recipient"]["name"] == "bob"
-            assert page["subject"] == "[DRILL] [SEV1] INC-1: Checkout outage rehearsal"
-            _tocsin(tmp_path, env, "incident", "ack", "INC-1")
-            _tocsin(
-                tmp_path,
-                env,
-                "incident",
-                "update",
-                "INC-1",
-                "Failing over to the standby",
-                "--status",
-                "identified",
-                "--public",
-            )
-            _tocsin(tmp_path, env, "incident", "resolve", "INC-1", "Failover rehearsed")
-            listed = _tocsin(tmp_path, env, "incident", "list", "--all")
-            assert [line for line in listed.splitlines() if "INC-1" in line and "DRILL" in line]
-            shown = api.get("/api/v1/incidents/INC-1").json()
-            assert (shown["drill"], shown["drill_responders"]) == (True, ["bob"])
-            refused = api.patch("/api/v1/incidents/INC-1", json={"drill": False})
-            assert refused.status_code == 422 and "drill" in refused.text
-
-            # Metrics and the SLO are what they were; the drills section has it.
-            assert _without_time(api.get("/api/v1/metrics/summary").json()) == {
-                **metrics_before,
-                "drills_excluded": 1,
-            }
-            slo_after = api.get("/api/v1/slos/checkout-api").json()
-            assert slo_after["consumed_seconds"] == slo_before["consumed_seconds"] == 0
-            drills = json.loads(_tocsin(tmp_path, env, "metrics", "--drills", "--json"))
-            assert drills["count"] == 1
-            [drill] = drills["drills"]
-            assert drill["id"] == "INC-1" and drill["time_to_acknowledge"] is not None
-            assert "bob" in drill["participants"] and "alice" not in drill["participants"]
-            table = _tocsin(tmp_path, env, "metrics", "--drills")
-            assert "INC-1" in table and "Drills" in table
-
-            # The control: a real incident under the same policy reaches everyone.
-            _tocsin(
-                tmp_path,
-                env,
-                "incident",
-                "declare",
-                "Checkout API down",
-                "--severity",
-                "sev1",
-                "--service",
-                "checkout-api",
-            )
-            wait_for(
-                lambda: pd.accepted and jira.issues and len(hook.processed) >= 4,
-                10.0,
-                "the real incident at PagerDuty, in Jira, paged and announced",
-            )
-            public_after = httpx.get(f"http://127.0.0.1:{port}/api/v2/summary.json").json()
-            drill_notes = api.get("/api/v1/incidents/INC-1/notifications").json()["items"]
-            real_notes = api.get("/api/v1/incidents/INC-2/notifications").json()["items"]
+            yield env, port, api
     finally:
         stop_server(server)
+
+
+def _without_time(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in summary.items() if k not in {"since", "until", "by_period"}}
+
+
+def test_a_drill_pages_only_its_people_and_reaches_nothing_public_or_outside(
+    tmp_path: Path, outside: tuple[WebhookReceiver, PagerDutyApi, JiraApi]
+) -> None:
+    hook, pd, jira = outside
+    with _served(tmp_path, outside) as (env, port, api):
+        public_before = httpx.get(f"http://127.0.0.1:{port}/api/v2/summary.json").json()
+        metrics_before = _without_time(api.get("/api/v1/metrics/summary").json())
+        slo_before = api.get("/api/v1/slos/checkout-api").json()
+
+        out = _tocsin(
+            tmp_path,
+            env,
+            "incident",
+            "declare",
+            "Checkout outage rehearsal",
+            "--severity",
+            "sev1",
+            "--service",
+            "checkout-api",
+            "--drill",
+            "--responder",
+            "bob",
+        )
+        assert "Declared a drill, INC-1" in out
+        page = wait_for(
+            lambda: next((p for p in hook.processed if p["kind"] == "page"), None),
+            5.0,
+            "the drill's page to bob",
+        )
+        assert page["recipient"]["name"] == "bob"
+        assert page["subject"] == "[DRILL] [SEV1] INC-1: Checkout outage rehearsal"
+        _tocsin(tmp_path, env, "incident", "ack", "INC-1")
+        _tocsin(
+            tmp_path,
+            env,
+            "incident",
+            "update",
+            "INC-1",
+            "Failing over to the standby",
+            "--status",
+            "identified",
+            "--public",
+        )
+        _tocsin(tmp_path, env, "incident", "resolve", "INC-1", "Failover rehearsed")
+        listed = _tocsin(tmp_path, env, "incident", "list", "--all")
+        assert [line for line in listed.splitlines() if "INC-1" in line and "DRILL" in line]
+        shown = api.get("/api/v1/incidents/INC-1").json()
+        assert (shown["drill"], shown["drill_responders"]) == (True, ["bob"])
+        refused = api.patch("/api/v1/incidents/INC-1", json={"drill": False})
+        assert refused.status_code == 422 and "drill" in refused.text
+
+        # Metrics and the SLO are what they were; the drills section has it.
+        assert _without_time(api.get("/api/v1/metrics/summary").json()) == {
+            **metrics_before,
+            "drills_excluded": 1,
+        }
+        slo_after = api.get("/api/v1/slos/checkout-api").json()
+        assert slo_after["consumed_seconds"] == slo_before["consumed_seconds"] == 0
+        drills = json.loads(_tocsin(tmp_path, env, "metrics", "--drills", "--json"))
+        assert drills["count"] == 1
+        [drill] = drills["drills"]
+        assert drill["id"] == "INC-1" and drill["time_to_acknowledge"] is not None
+        assert "bob" in drill["participants"] and "alice" not in drill["participants"]
+        table = _tocsin(tmp_path, env, "metrics", "--drills")
+        assert "INC-1" in table and "Drills" in table
+
+        # The control: a real incident under the same policy reaches everyone.
+        _tocsin(
+            tmp_path,
+            env,
+            "incident",
+            "declare",
+            "Checkout API down",
+            "--severity",
+            "sev1",
+            "--service",
+            "checkout-api",
+        )
+        wait_for(
+            lambda: pd.accepted and jira.issues and len(hook.processed) >= 4,
+            10.0,
+            "the real incident at PagerDuty, in Jira, paged and announced",
+        )
+        public_after = httpx.get(f"http://127.0.0.1:{port}/api/v2/summary.json").json()
+        drill_notes = api.get("/api/v1/incidents/INC-1/notifications").json()["items"]
+        real_notes = api.get("/api/v1/incidents/INC-2/notifications").json()["items"]
 
     assert public_before["incidents"] == []
     assert [i["name"] for i in public_after["incidents"]] == ["Checkout - service disruption"]
@@ -232,50 +244,37 @@ def test_a_game_day_plays_its_alerts_in_order_through_the_server_as_a_drill(
     tmp_path: Path, outside: tuple[WebhookReceiver, PagerDutyApi, JiraApi]
 ) -> None:
     hook, pd, jira = outside
-    (tmp_path / "tocsin.yaml").write_text(_policy(hook, pd, jira), encoding="utf-8")
-    env = clean_env({"TOCSIN_PD_KEY": PD_KEY, "TOCSIN_JIRA_TOKEN": JIRA_TOKEN})
-    port = free_port()
-    _tocsin(tmp_path, env, "init", "--url", f"http://127.0.0.1:{port}")
-    token = json.loads((tmp_path / ".tocsin" / "credentials.json").read_text())["token"]
-    server = start_server(tmp_path, port, env)
-    try:
-        with httpx.Client(
-            base_url=f"http://127.0.0.1:{port}",
-            headers={"Authorization": f"Bearer {token}"},
-            timeout=5,
-        ) as api:
-            out = _tocsin(tmp_path, env, "drill", "run", "checkout-outage")
-            assert "Game day checkout-outage started" in out and "3 alert(s)" in out
+    with _served(tmp_path, outside) as (env, port, api):
+        out = _tocsin(tmp_path, env, "drill", "run", "checkout-outage")
+        assert "Game day checkout-outage started" in out and "3 alert(s)" in out
 
-            def played() -> list[dict[str, Any]]:
-                items = api.get("/api/v1/alerts", params={"limit": 50}).json()["items"]
-                return sorted(items, key=lambda a: (a["fired_at"], a["id"]))
+        def played() -> list[dict[str, Any]]:
+            items = api.get("/api/v1/alerts", params={"limit": 50}).json()["items"]
+            return sorted(items, key=lambda a: (a["fired_at"], a["id"]))
 
-            wait_for(
-                lambda: any(a["status"] == "resolved" for a in played()),
-                15.0,
-                "the scenario's three alerts, the last resolving the first",
-            )
-            alerts = played()
-            assert [a["labels"]["alertname"] for a in alerts] == [
-                "CheckoutLatencyHigh",
-                "CheckoutErrors",
-            ]
-            assert all(a["labels"]["game_day"] == "checkout-outage" for a in alerts)
-            incidents = api.get("/api/v1/incidents").json()["items"]
-            assert {(i["title"], i["drill"]) for i in incidents} == {
-                ("CheckoutLatencyHigh", True),
-                ("CheckoutErrors", True),
-            }
-            wait_for(
-                lambda: len([p for p in hook.processed if p["kind"] == "page"]) == 2,
-                5.0,
-                "a page to bob for each drill",
-            )
-            public = httpx.get(f"http://127.0.0.1:{port}/api/v2/summary.json").json()
-            metrics = api.get("/api/v1/metrics/summary").json()
-    finally:
-        stop_server(server)
+        wait_for(
+            lambda: any(a["status"] == "resolved" for a in played()),
+            15.0,
+            "the scenario's three alerts, the last resolving the first",
+        )
+        alerts = played()
+        assert [a["labels"]["alertname"] for a in alerts] == [
+            "CheckoutLatencyHigh",
+            "CheckoutErrors",
+        ]
+        assert all(a["labels"]["game_day"] == "checkout-outage" for a in alerts)
+        incidents = api.get("/api/v1/incidents").json()["items"]
+        assert {(i["title"], i["drill"]) for i in incidents} == {
+            ("CheckoutLatencyHigh", True),
+            ("CheckoutErrors", True),
+        }
+        wait_for(
+            lambda: len([p for p in hook.processed if p["kind"] == "page"]) == 2,
+            5.0,
+            "a page to bob for each drill",
+        )
+        public = httpx.get(f"http://127.0.0.1:{port}/api/v2/summary.json").json()
+        metrics = api.get("/api/v1/metrics/summary").json()
     pages = [p for p in hook.processed if p["kind"] == "page"]
     assert {p["recipient"]["name"] for p in pages} == {"bob"}
     assert all(p["subject"].startswith("[DRILL] ") for p in pages)
