@@ -113,9 +113,19 @@ def start_server(
 
 
 def stop_server(process: subprocess.Popen[str]) -> str:
+    """Stop with SIGTERM, as a service manager would. A server that has not stopped
+    within 15 s is a failure; it is killed first so that no process or pipe outlives
+    the test."""
     if process.poll() is None:
         process.terminate()
-    output, _ = process.communicate(timeout=15)
+    try:
+        output, _ = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        output, _ = process.communicate()
+        raise AssertionError(
+            f"tocsin serve did not stop within 15 s of SIGTERM:\n{output}"
+        ) from None
     return output or ""
 
 

@@ -148,7 +148,11 @@ def serve(
     from tocsin.web.context import AppContext
     from tocsin.web.dashboard.secret import signing_key
     from tocsin.web.limits import set_body_timeout
-    from tocsin.web.timeouts import KEEP_ALIVE_SECONDS, header_timeout_protocol
+    from tocsin.web.timeouts import (
+        KEEP_ALIVE_SECONDS,
+        SHUTDOWN_GRACE_SECONDS,
+        header_timeout_protocol,
+    )
     from tocsin.wiring import wire
 
     wire()  # the engine worker of this process runs the incident hooks too
@@ -245,6 +249,7 @@ def serve(
             ssl_keyfile=str(tls_key) if tls_key else None,
             http=header_timeout_protocol(header_timeout),
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
     )
     try:

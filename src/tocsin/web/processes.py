@@ -45,6 +45,7 @@ from tocsin.web.timeouts import (
     BODY_TIMEOUT_SECONDS,
     HEADER_TIMEOUT_SECONDS,
     KEEP_ALIVE_SECONDS,
+    SHUTDOWN_GRACE_SECONDS,
     header_timeout_protocol,
 )
 
@@ -196,6 +197,7 @@ def _child(settings: Settings, listener: socket.socket, options: HttpOptions, pa
             ssl_keyfile=str(options.tls_key) if options.tls_key else None,
             http=header_timeout_protocol(options.header_timeout),
             timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
     ).run(sockets=[listener])
 

@@ -24,6 +24,7 @@ __all__ = [
     "BODY_TIMEOUT_SECONDS",
     "HEADER_TIMEOUT_SECONDS",
     "KEEP_ALIVE_SECONDS",
+    "SHUTDOWN_GRACE_SECONDS",
     "HeaderTimeout",
     "header_timeout_protocol",
 ]
@@ -32,6 +33,10 @@ __all__ = [
 HEADER_TIMEOUT_SECONDS = 10.0
 BODY_TIMEOUT_SECONDS = 30.0
 KEEP_ALIVE_SECONDS = 5
+#: How long a stopping server waits for open connections before closing them. Without a
+#: bound, an idle TLS keep-alive connection whose client never answers the close holds
+#: the stop for asyncio's own 30 s TLS shutdown timeout, and a stuck client for ever.
+SHUTDOWN_GRACE_SECONDS = 5
 
 log = logging.getLogger("tocsin.web")
 
