@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from hypothesis import HealthCheck, settings
 from tests.support.pgcluster import PostgresCluster, find_pg_bin
 from tests.support.requirements import require
 
@@ -32,6 +33,11 @@ from tocsin.web.context import AppContext
 from tocsin.wiring import wire
 
 pytest_plugins = ["tests.support.api"]
+
+# Property tests judge the code, not the machine: a loaded CI box must not fail them for
+# being slow (per-example deadlines, the input-generation speed check).
+settings.register_profile("tocsin", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("tocsin")
 
 TEMPLATE_DB = "tocsin_template"
 _counter = itertools.count(1)
