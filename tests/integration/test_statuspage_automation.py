@@ -187,3 +187,40 @@ def test_policy_switches(live_server: LiveServer, api: httpx.Client) -> None:
     inc = declare(api, "sev1", "checkout-api")
     post(api, inc, "Visible?", public=True)
     assert len(status_incidents(api)) == 1
+
+
+def test_incidents_on_covered_components_share_one_public_incident(
+    live_server: LiveServer, api: httpx.Client, anon: httpx.Client
+) -> None:
+    first = declare(api, "sev2", "checkout-api", title="Checkout errors")
+    second = declare(api, "sev1", "checkout-api", title="Checkout down in eu-west")
+    third = declare(api, "sev2", "checkout-api", "auth-service", title="Checkout and login")
+    # the third needs Login too, which the first does not cover: a public incident of its own
+    by_incident = {i["incident_id"]: i for i in status_incidents(api)}
+    assert sorted(by_incident) == sorted([first, third])
+    checkout, both = by_incident[first], by_incident[third]
+    assert checkout["incident_id"] == first and checkout["also_about"] == [second]
+    assert both["incident_id"] == third and both["also_about"] == []
+    assert checkout["impact"] == "critical"  # raised to the worse incident's impact
+    assert [i["name"] for i in public(anon)["incidents"]].count(checkout["name"]) == 1
+    timeline = api.get(f"/api/v1/incidents/{second}/timeline").json()["items"]
+    [note] = [e["summary"] for e in timeline if e["kind"] == "status_page"]
+    assert note.startswith("Status page incident already open for Checkout: linked to it")
+
+    # the public incident stays open while any incident it is about is open, at the
+    # impact of the worst of those
+    assert api.post(f"/api/v1/incidents/{second}/resolve").status_code == 200
+    [still] = [i for i in status_incidents(api) if i["id"] == checkout["id"]]
+    assert still["resolved_at"] is None and still["impact"] == "major"
+    timeline = api.get(f"/api/v1/incidents/{second}/timeline").json()["items"]
+    assert any(
+        e["summary"] == f"Status page incident stays open: {first} still affects it"
+        for e in timeline
+    )
+    assert api.post(f"/api/v1/incidents/{first}/resolve").status_code == 200
+    [done] = [i for i in status_incidents(api) if i["id"] == checkout["id"]]
+    assert done["resolved_at"] is not None and done["status"] == "resolved"
+    # a resolved one covers nothing: the next Checkout incident joins the one still open
+    fourth = declare(api, "sev1", "checkout-api")
+    [covering] = status_incidents(api, unresolved="true")
+    assert covering["id"] == both["id"] and covering["also_about"] == [fourth]

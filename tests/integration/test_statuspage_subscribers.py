@@ -11,10 +11,12 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from tests.support.statuspage import client, notifications, run_worker
+from tests.support.statuspage import client, edit_policy, notifications, run_worker
+from tests.support.waiting import wait_for
 
 if TYPE_CHECKING:
     from tests.conftest import LiveServer
+    from tests.support.api import ApiAs
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -71,8 +73,11 @@ def test_double_opt_in_then_an_email_per_public_update(
     assert confirmation["subject"] == "Confirm your subscription to Example Inc. Status"
     confirm_url = link(confirmation["body"], "/subscribe/confirm")
 
-    # not confirmed yet: an incident emails nobody (no job is even scheduled)
-    declare(api)
+    # not confirmed yet: an incident emails nobody (no job is even scheduled), nor does
+    # its resolution
+    not_yet = declare(api)
+    run_worker(live_server.context)
+    assert api.post(f"/api/v1/incidents/{not_yet}/resolve").status_code == 200
     run_worker(live_server.context)
     assert update_emails(live_server) == []
 
@@ -202,3 +207,43 @@ def test_cross_site_form_posts_are_refused(live_server: LiveServer, anon: httpx.
     assert subscribe(anon, "e@example.com", Origin=f"http://{host}").status_code == 200
     assert subscribe(anon, "f@example.com").status_code == 200  # scripts send neither
     assert len(notifications(live_server.context)) == 3
+
+
+def test_a_burst_of_incidents_on_one_component_emails_subscribers_once(
+    live_server: LiveServer, api: httpx.Client, anon: httpx.Client, api_as: ApiAs
+) -> None:
+    """300 distinct critical alerts on one service, the storm rule off: 300 incidents,
+    one public incident, one email per subscriber."""
+    edit_policy(live_server.context, lambda doc: doc["alerting"]["storm"].update(enabled=False))
+    subscribed(live_server, anon, "ann@example.com")
+    created = api_as("admin").post(
+        "/api/v1/integrations",
+        json={"name": "am", "service": "checkout-api", "kind": "alertmanager"},
+    )
+    assert created.status_code == 201, created.text
+    key = created.json()["key"]
+    for start in range(0, 300, 100):
+        alerts = [
+            {
+                "status": "firing",
+                "labels": {"alertname": f"Burst{i}", "instance": f"host-{i}"},
+                "annotations": {"summary": f"check {i} failing"},
+                "startsAt": live_server.clock.now().isoformat(),
+            }
+            for i in range(start, start + 100)
+        ]
+        answer = anon.post(
+            f"/api/v1/integrations/{key}/alertmanager",
+            json={"version": "4", "status": "firing", "alerts": alerts, "labels": {}},
+        )
+        assert answer.status_code == 202, answer.text
+    # a 2xx means stored: big bodies are decided just after the answer
+    wait_for(
+        lambda: api.get("/api/v1/incidents", params={"limit": 1}).json()["total"] == 300,
+        60,
+        "300 incidents opened",
+    )
+    [public_one] = api.get("/api/v1/statuspage/incidents").json()["items"]
+    assert len(public_one["also_about"]) == 299
+    run_worker(live_server.context)
+    assert len(update_emails(live_server)) == 1

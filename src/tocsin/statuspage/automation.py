@@ -10,6 +10,12 @@
   Internal updates never are.
 - Resolving the internal incident resolves the status-page incident with the
   ``resolved`` template.
+- Customers see one public incident per outage, not one per internal incident: an
+  incident whose components an unresolved status-page incident already covers is linked
+  to that one (its impact raised if this one is worse) instead of opening another, so a
+  burst of incidents on one component makes one public incident and one subscriber
+  email. Such a public incident is resolved when the last incident it is about is, and
+  its impact follows the worst of them.
 
 These run as :mod:`tocsin.incidents.hooks` callbacks, inside the transaction of the
 lifecycle change. What reaches the page is only what the templates and public updates
@@ -25,7 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.incidents.models import Incident, StatusUpdate
-from tocsin.incidents.rules import ACTIVE_STATUSES
+from tocsin.incidents.rules import ACTIVE_STATUSES, format_incident_id
 from tocsin.incidents.timeline import SYSTEM_ACTOR, record
 from tocsin.policy import Policy, Severity, UnknownSeverity
 from tocsin.policy.statuspage import Impact
@@ -42,6 +48,7 @@ __all__ = ["on_declared", "on_resolved", "on_severity_changed", "on_update_poste
 
 _ACTIVE = {s.value for s in ACTIVE_STATUSES}
 _FALLBACK_NAME = "Service disruption"
+_IMPACT_ORDER = list(Impact)
 
 
 def _severity(policy: Policy, incident: Incident) -> Severity | None:
@@ -149,12 +156,40 @@ def on_declared(
     *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
 ) -> None:
     # A new incident (or one whose severity just made it qualify, which the caller
-    # found unlinked): nothing to look up before opening.
+    # found unlinked): nothing to look up before opening but a covering one.
     if not _qualifies(policy, incident):
         return
     automation = policy.status_page.automation
     components = _components(policy, incident, customer_facing_only=automation.customer_facing_only)
-    _open(session=session, policy=policy, incident=incident, now=now, components=components)
+    covering = service.covering_incident(session=session, components=components)
+    if covering is None:
+        _open(session=session, policy=policy, incident=incident, now=now, components=components)
+        return
+    service.link_incident(session=session, status_incident=covering, incident=incident, now=now)
+    impact = _impact(policy, incident)
+    raised = _IMPACT_ORDER.index(impact) > _IMPACT_ORDER.index(Impact(covering.impact))
+    if raised:
+        service.change_impact(session=session, incident=covering, impact=impact, now=now)
+    _note(
+        session=session,
+        incident=incident,
+        now=now,
+        summary=f"Status page incident already open for {', '.join(components)}: "
+        f"linked to it ({covering.name})" + (f", impact now {impact}" if raised else ""),
+        code=covering.code,
+    )
+
+
+def _others_active(
+    *, session: Session, linked: StatusIncident, incident: Incident
+) -> list[Incident]:
+    """The other incidents ``linked`` is about that are still active."""
+    others = [
+        session.get(Incident, i)
+        for i in service.incidents_about(session=session, status_incident=linked)
+        if i != incident.id
+    ]
+    return [o for o in others if o is not None and o.status in _ACTIVE]
 
 
 def on_severity_changed(
@@ -167,7 +202,11 @@ def on_severity_changed(
         if incident.status in _ACTIVE:
             on_declared(session=session, policy=policy, incident=incident, actor=actor, now=now)
         return
-    impact = _impact(policy, incident)
+    impacts = [
+        _impact(policy, i)
+        for i in [incident, *_others_active(session=session, linked=linked, incident=incident)]
+    ]
+    impact = max(impacts, key=_IMPACT_ORDER.index)
     if service.change_impact(session=session, incident=linked, impact=impact, now=now):
         _note(
             session=session,
@@ -231,6 +270,20 @@ def on_resolved(
         return
     linked = service.linked_incident(session=session, incident=incident)
     if linked is None or linked.resolved_at is not None:
+        return
+    still = _others_active(session=session, linked=linked, incident=incident)
+    if still:
+        # The public impact follows the worst of the incidents still open.
+        impact = max((_impact(policy, i) for i in still), key=_IMPACT_ORDER.index)
+        service.change_impact(session=session, incident=linked, impact=impact, now=now)
+        _note(
+            session=session,
+            incident=incident,
+            now=now,
+            summary="Status page incident stays open: "
+            f"{', '.join(format_incident_id(i.number) for i in still)} still affects it",
+            code=linked.code,
+        )
         return
     service.add_update(
         session=session,

@@ -31,6 +31,7 @@ __all__ = [
     "ScheduledMaintenance",
     "StatusIncident",
     "StatusIncidentCreate",
+    "StatusIncidentLink",
     "StatusIncidentList",
     "StatusIncidentRead",
     "StatusIncidentUpdate",
@@ -80,6 +81,24 @@ class StatusIncident(Base):
         order_by="StatusIncidentUpdate.id",
         lazy="selectin",
     )
+
+
+class StatusIncidentLink(Base):
+    """Another internal incident that a status-page incident is about. Automation links
+    an incident whose components an open status-page incident already covers to that
+    one, rather than opening a second public incident (and a second subscriber email)
+    for the same components; the public incident is resolved when the last of them is."""
+
+    __tablename__ = "status_incident_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    status_incident_id: Mapped[int] = mapped_column(
+        ForeignKey("status_incidents.id", ondelete="CASCADE"), index=True
+    )
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class StatusIncidentUpdate(Base):
@@ -276,6 +295,11 @@ class StatusIncidentRead(BaseModel):
     components: dict[str, str]
     draft: bool
     incident_id: str | None
+    also_about: list[str] = Field(
+        default_factory=list,
+        description="Other incidents this public incident is about: automation links an "
+        "incident on components it already covers instead of opening another one.",
+    )
     started_at: datetime
     created_at: datetime
     updated_at: datetime

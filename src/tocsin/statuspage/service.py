@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from tocsin.errors import Conflict, InvalidInput, NotFound
@@ -37,6 +37,7 @@ from tocsin.statuspage.models import (
     ScheduledMaintenance,
     StatusIncident,
     StatusIncidentCreate,
+    StatusIncidentLink,
     StatusIncidentRead,
     StatusIncidentUpdate,
 )
@@ -58,12 +59,15 @@ from tocsin.statuspage.rules import (
 __all__ = [
     "add_update",
     "change_impact",
+    "covering_incident",
     "create_incident",
     "create_maintenance",
     "delete_maintenance",
     "edit_maintenance",
     "get_incident",
     "get_maintenance",
+    "incidents_about",
+    "link_incident",
     "linked_incident",
     "list_incidents",
     "list_maintenances",
@@ -306,12 +310,58 @@ def get_incident(*, session: Session, code: str) -> StatusIncident:
 
 
 def linked_incident(*, session: Session, incident: Incident) -> StatusIncident | None:
-    """The status-page incident about ``incident``, if any. (Read without flushing:
-    :func:`create_incident` flushes every one it makes.)"""
+    """The status-page incident about ``incident`` (opened for it, or linked to it), if
+    any. (Read without flushing: :func:`create_incident` flushes every one it makes.)"""
+    linked_ids = select(StatusIncidentLink.status_incident_id).where(
+        StatusIncidentLink.incident_id == incident.id
+    )
     with session.no_autoflush:
         return session.scalar(
-            select(StatusIncident).where(StatusIncident.incident_id == incident.id)
+            select(StatusIncident)
+            .where(
+                or_(
+                    StatusIncident.incident_id == incident.id,
+                    StatusIncident.id.in_(linked_ids),
+                )
+            )
+            .limit(1)
         )
+
+
+def covering_incident(*, session: Session, components: Sequence[str]) -> StatusIncident | None:
+    """The oldest unresolved status-page incident whose components include all of
+    ``components`` (there are few unresolved ones: read them all)."""
+    wanted = set(components)
+    with session.no_autoflush:
+        open_ones = session.scalars(
+            select(StatusIncident)
+            .where(StatusIncident.resolved_at.is_(None))
+            .order_by(StatusIncident.created_at, StatusIncident.id)
+        )
+        return next((found for found in open_ones if wanted <= set(found.components)), None)
+
+
+def link_incident(
+    *, session: Session, status_incident: StatusIncident, incident: Incident, now: datetime
+) -> None:
+    """Make ``status_incident`` also about ``incident``."""
+    session.add(
+        StatusIncidentLink(
+            status_incident_id=status_incident.id, incident_id=incident.id, created_at=now
+        )
+    )
+
+
+def incidents_about(*, session: Session, status_incident: StatusIncident) -> list[int]:
+    """Ids of the internal incidents ``status_incident`` is about: the one it was opened
+    for first, then those linked to it, oldest first."""
+    linked = session.scalars(
+        select(StatusIncidentLink.incident_id)
+        .where(StatusIncidentLink.status_incident_id == status_incident.id)
+        .order_by(StatusIncidentLink.id)
+    )
+    first = [status_incident.incident_id] if status_incident.incident_id is not None else []
+    return [*first, *linked]
 
 
 def list_incidents(
@@ -334,8 +384,10 @@ def list_incidents(
 
 
 def to_read(*, session: Session, policy: Policy, incident: StatusIncident) -> StatusIncidentRead:
-    numbers = incidents.numbers_by_id(session=session, ids={incident.incident_id})
-    number = numbers.get(incident.incident_id) if incident.incident_id is not None else None
+    about = incidents_about(session=session, status_incident=incident)
+    numbers = incidents.numbers_by_id(session=session, ids=set(about))
+    refs = [format_incident_id(numbers[i]) for i in about if i in numbers]
+    first = incident.incident_id is not None and incident.incident_id in numbers
     return StatusIncidentRead(
         id=incident.code,
         name=incident.name,
@@ -343,7 +395,8 @@ def to_read(*, session: Session, policy: Policy, incident: StatusIncident) -> St
         impact=incident.impact,
         components=dict(incident.components),
         draft=incident.published_at is None,
-        incident_id=format_incident_id(number) if number is not None else None,
+        incident_id=refs[0] if first else None,
+        also_about=refs[1:] if first else refs,
         started_at=incident.started_at,
         created_at=incident.created_at,
         updated_at=incident.updated_at,
