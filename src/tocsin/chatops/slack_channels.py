@@ -143,6 +143,7 @@ def _reserve_name(
         external_id=name,
         now=now,
         data={"via": channel},
+        new_subject=True,  # callers open a channel only for an incident that has none
     )
     return name
 

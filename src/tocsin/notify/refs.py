@@ -69,8 +69,25 @@ def put_ref(
     now: datetime,
     url: str | None = None,
     data: Mapping[str, Any] | None = None,
+    new_subject: bool = False,
 ) -> ExternalRef:
-    """Create or update the reference (the caller's transaction commits it)."""
+    """Create or update the reference (the caller's transaction commits it).
+    ``new_subject``: the caller knows the subject has no reference of this kind yet (it
+    was created in this transaction, or the caller just looked); nothing is looked up or
+    flushed."""
+    if new_subject:
+        added = ExternalRef(
+            system=system,
+            kind=kind,
+            subject=subject,
+            external_id=external_id,
+            url=url,
+            data=dict(data or {}),
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(added)
+        return added
     ref = find_ref(session=session, system=system, kind=kind, subject=subject)
     if ref is None:
         ref = ExternalRef(

@@ -165,11 +165,15 @@ def on_declared(
     if covering is None:
         _open(session=session, policy=policy, incident=incident, now=now, components=components)
         return
-    service.link_incident(session=session, status_incident=covering, incident=incident, now=now)
+    service.link_incident(
+        session=session, status_incident_id=covering.id, incident=incident, now=now
+    )
     impact = _impact(policy, incident)
     raised = _IMPACT_ORDER.index(impact) > _IMPACT_ORDER.index(Impact(covering.impact))
     if raised:
-        service.change_impact(session=session, incident=covering, impact=impact, now=now)
+        shown = session.get(StatusIncident, covering.id)
+        if shown is not None:
+            service.change_impact(session=session, incident=shown, impact=impact, now=now)
     _note(
         session=session,
         incident=incident,

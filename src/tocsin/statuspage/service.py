@@ -12,6 +12,7 @@ import base64
 import secrets
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import or_, select
@@ -57,6 +58,7 @@ from tocsin.statuspage.rules import (
 )
 
 __all__ = [
+    "Covering",
     "add_update",
     "change_impact",
     "covering_incident",
@@ -328,26 +330,49 @@ def linked_incident(*, session: Session, incident: Incident) -> StatusIncident |
         )
 
 
-def covering_incident(*, session: Session, components: Sequence[str]) -> StatusIncident | None:
+class Covering(NamedTuple):
+    """An open status-page incident that already shows some components (its columns
+    only: linking an incident to it needs no more)."""
+
+    id: int
+    code: str
+    name: str
+    impact: str
+
+
+def covering_incident(*, session: Session, components: Sequence[str]) -> Covering | None:
     """The oldest unresolved status-page incident whose components include all of
     ``components`` (there are few unresolved ones: read them all)."""
     wanted = set(components)
     with session.no_autoflush:
-        open_ones = session.scalars(
-            select(StatusIncident)
+        rows = session.execute(
+            select(
+                StatusIncident.id,
+                StatusIncident.code,
+                StatusIncident.name,
+                StatusIncident.impact,
+                StatusIncident.components,
+            )
             .where(StatusIncident.resolved_at.is_(None))
             .order_by(StatusIncident.created_at, StatusIncident.id)
         )
-        return next((found for found in open_ones if wanted <= set(found.components)), None)
+        return next(
+            (
+                Covering(row.id, row.code, row.name, row.impact)
+                for row in rows
+                if wanted <= set(row.components)
+            ),
+            None,
+        )
 
 
 def link_incident(
-    *, session: Session, status_incident: StatusIncident, incident: Incident, now: datetime
+    *, session: Session, status_incident_id: int, incident: Incident, now: datetime
 ) -> None:
-    """Make ``status_incident`` also about ``incident``."""
+    """Make status-page incident ``status_incident_id`` also about ``incident``."""
     session.add(
         StatusIncidentLink(
-            status_incident_id=status_incident.id, incident_id=incident.id, created_at=now
+            status_incident_id=status_incident_id, incident_id=incident.id, created_at=now
         )
     )
 
