@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from tests.support.cachelock import installing
 from tests.support.requirements import require
 from tests.support.tls_serve import TlsTocsin
 
@@ -59,21 +60,22 @@ def pdjs_dir() -> Path:
     """A cache directory with pdjs installed (installed on first use)."""
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     target = cache / "tocsin-tests" / "pdjs-2.2"
-    if (target / "node_modules" / "@pagerduty" / "pdjs" / "package.json").is_file():
-        return target
-    target.mkdir(parents=True, exist_ok=True)
-    npm = shutil.which("npm")
-    assert npm is not None
-    try:
-        installed = subprocess.run(
-            [npm, "install", "--no-audit", "--no-fund", "--prefix", str(target), PDJS],
-            capture_output=True,
-            text=True,
-            timeout=INSTALL_SECONDS,
-        )
-        ok = installed.returncode == 0
-    except subprocess.TimeoutExpired:
-        ok = False
+    with installing(target):
+        if (target / "node_modules" / "@pagerduty" / "pdjs" / "package.json").is_file():
+            return target
+        target.mkdir(parents=True, exist_ok=True)
+        npm = shutil.which("npm")
+        assert npm is not None
+        try:
+            installed = subprocess.run(
+                [npm, "install", "--no-audit", "--no-fund", "--prefix", str(target), PDJS],
+                capture_output=True,
+                text=True,
+                timeout=INSTALL_SECONDS,
+            )
+            ok = installed.returncode == 0
+        except subprocess.TimeoutExpired:
+            ok = False
     require(ok, f"{PDJS} from npm", f"npm install {PDJS} (within {INSTALL_SECONDS} s)")
     return target
 

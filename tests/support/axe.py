@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from playwright.sync_api import Page
+from tests.support.cachelock import installing
 from tests.support.requirements import require
 
 __all__ = ["AXE_VERSION", "Violation", "axe_source", "axe_violations"]
@@ -75,7 +76,8 @@ def _install(target: Path) -> str | None:
 def axe_source() -> str:
     """The text of ``axe.min.js``, installed on first use."""
     script = _cache_dir() / "node_modules" / "axe-core" / "axe.min.js"
-    problem = None if script.is_file() else _install(_cache_dir())
+    with installing(_cache_dir()):
+        problem = None if script.is_file() else _install(_cache_dir())
     require(
         script.is_file(),
         f"axe-core {AXE_VERSION}",
