@@ -1,0 +1,165 @@
+"""Writing an import into a policy file: a new file, or merged into an existing one.
+
+A merge adds what the file does not have yet and keeps everything it has: an imported
+person, team, schedule, escalation policy or service whose name is already taken is
+left out (and reported), the file's comments and order stay. Whatever is written must
+load as a valid policy first; a result that does not is refused with the loader's
+errors, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
+
+from tocsin.importers.draft import Draft
+from tocsin.importers.http import ImportFailed
+from tocsin.policy import PolicyError, example_policy_text, parse_policy
+
+__all__ = ["PolicyChange", "plan_change", "write_change"]
+
+#: The sections an import fills, in the order a new file lists them.
+_LIST_SECTIONS = ("people", "teams", "services", "schedules", "escalation_policies")
+_KINDS = {
+    "people": "person",
+    "teams": "team",
+    "services": "service",
+    "schedules": "schedule",
+    "escalation_policies": "escalation policy",
+}
+
+
+@dataclass(frozen=True)
+class PolicyChange:
+    path: Path
+    before: str
+    after: str
+
+    def diff(self) -> str:
+        return "".join(
+            difflib.unified_diff(
+                self.before.splitlines(keepends=True),
+                self.after.splitlines(keepends=True),
+                fromfile=f"{self.path} (now)" if self.before else "/dev/null",
+                tofile=f"{self.path} (imported)",
+            )
+        )
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.width = 100
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
+def _dump(document: Any) -> str:
+    buffer = io.StringIO()
+    _yaml().dump(document, buffer)
+    return buffer.getvalue()
+
+
+def _new_document(draft: Draft) -> CommentedMap:
+    """A new policy: the example policy's severities, then everything imported."""
+    example = YAML(typ="safe").load(example_policy_text())
+    document = CommentedMap()
+    document["version"] = 1
+    document["severities"] = example["severities"]
+    for section in _LIST_SECTIONS:
+        entries = getattr(draft, section)
+        if entries:
+            document[section] = list(entries)
+    if draft.notification_rules:
+        document["notification_rules"] = dict(draft.notification_rules)
+    if draft.maintenance_windows:
+        document["alerting"] = {"maintenance_windows": list(draft.maintenance_windows)}
+    document.yaml_set_start_comment(
+        f"Imported from {draft.product} by `tocsin import`. Check it with "
+        "`tocsin policy validate`; the import's report lists what was left out."
+    )
+    return document
+
+
+def _merge(document: CommentedMap, draft: Draft) -> None:
+    for section in _LIST_SECTIONS:
+        entries = getattr(draft, section)
+        if not entries:
+            continue
+        existing = document.get(section)
+        if existing is None:
+            document[section] = existing = []
+        taken = {e.get("name") for e in existing if isinstance(e, dict)}
+        for entry in entries:
+            if entry["name"] in taken:
+                draft.skip(
+                    _KINDS[section],
+                    entry["name"],
+                    "the policy already has one by this name; kept the existing one",
+                )
+                continue
+            existing.append(entry)
+    if draft.notification_rules:
+        rules = document.get("notification_rules")
+        if rules is None:
+            document["notification_rules"] = rules = CommentedMap()
+        for person, steps in draft.notification_rules.items():
+            if person in rules:
+                draft.skip(
+                    "notification rules",
+                    person,
+                    "the policy already has rules for this person; kept them",
+                )
+            else:
+                rules[person] = steps
+    if draft.maintenance_windows:
+        alerting = document.get("alerting")
+        if alerting is None:
+            document["alerting"] = alerting = CommentedMap()
+        windows = alerting.get("maintenance_windows")
+        if windows is None:
+            alerting["maintenance_windows"] = windows = []
+        for window in draft.maintenance_windows:
+            if window not in windows:
+                windows.append(window)
+
+
+def plan_change(draft: Draft, path: Path, merge: bool) -> PolicyChange:
+    """The file as it is and as the import would leave it; raises :class:`ImportFailed`
+    if the file exists and ``merge`` is off, or if the result is not a valid policy."""
+    before = ""
+    if path.exists():
+        if not merge:
+            raise ImportFailed(
+                f"{path} already exists; add --merge to merge the import into it, "
+                "or choose another --output"
+            )
+        try:
+            before = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ImportFailed(f"cannot read {path}: {exc}") from None
+        document = _yaml().load(before)
+        if not isinstance(document, CommentedMap):
+            raise ImportFailed(f"{path} is not a policy file (its top level is not a mapping)")
+        _merge(document, draft)
+    else:
+        document = _new_document(draft)
+    after = _dump(document)
+    try:
+        parse_policy(after, str(path))
+    except PolicyError as exc:
+        raise ImportFailed(f"the imported policy would not be valid:\n{exc}") from None
+    return PolicyChange(path, before, after)
+
+
+def write_change(change: PolicyChange) -> None:
+    """Write the new text in place of the file in one step (no half-written file)."""
+    partial = change.path.with_name(f".{change.path.name}.importing")
+    partial.write_text(change.after, encoding="utf-8")
+    os.replace(partial, change.path)
