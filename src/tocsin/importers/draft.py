@@ -142,8 +142,9 @@ def weekly_restrictions(windows: list[tuple[int, int]]) -> list[dict[str, Any]] 
     """Restrictions covering exactly the weekly windows ``(start, length)`` given in
     minutes from Monday 00:00 local time.
 
-    Each window is cut at local midnights into pieces that start on one day; pieces
-    with the same times are written as one restriction for several days. ``None`` when
+    A window of a day or less is one restriction (``to`` before ``from`` runs past
+    midnight); a longer one is cut at local midnights. Pieces with the same times are
+    written as one restriction for several days. ``None`` when
     the windows cover the whole week (no restriction is needed).
     """
     if any(length >= _WEEK_MINUTES for _, length in windows):
@@ -155,7 +156,7 @@ def weekly_restrictions(windows: list[tuple[int, int]]) -> list[dict[str, Any]] 
         cursor, end = start, start + length
         while cursor < end:
             day_end = (cursor // _DAY_MINUTES + 1) * _DAY_MINUTES
-            stop = min(day_end, end)
+            stop = end if length <= _DAY_MINUTES else min(day_end, end)
             day = (cursor // _DAY_MINUTES) % 7
             pieces.setdefault((cursor % _DAY_MINUTES, stop - cursor), set()).add(day)
             cursor = stop
