@@ -19,11 +19,11 @@ from typing import Any
 
 import httpx
 import pytest
-
 from tests.support.oncall_org import Org, build_org, clock_changes
 from tests.support.opsgenie_rest import OpsgenieRest
 from tests.support.pagerduty_rest import PagerDutyRest
 from tests.support.source_api import SourceApiServer
+
 from tocsin.importers import opsgenie, pagerduty
 from tocsin.importers.draft import Draft
 from tocsin.importers.http import ImportFailed, SourceApi
@@ -98,8 +98,9 @@ def serving(product: Product, org: Org) -> Iterator[SourceApiServer]:
 def _import(
     product: Product, server: SourceApiServer, anchor: datetime, **kwargs: Any
 ) -> tuple[Draft, SourceApi]:
-    api = SourceApi(product.name, server.url, product.header(_key(server)), accept=product.accept,
-                    **kwargs)  # fmt: skip
+    api = SourceApi(
+        product.name, server.url, product.header(_key(server)), accept=product.accept, **kwargs
+    )
     with api:
         return product.run(api, anchor, anchor + timedelta(weeks=12)), api
 
@@ -110,8 +111,11 @@ def _instants(org: Org) -> list[datetime]:
     found: list[datetime] = []
     for zone in ("Europe/Berlin", "America/New_York"):
         for change in clock_changes(zone, org.anchor, org.end):
-            found += [change - timedelta(minutes=1), change + timedelta(minutes=1),
-                      change + timedelta(hours=7, minutes=30)]  # fmt: skip
+            found += [
+                change - timedelta(minutes=1),
+                change + timedelta(minutes=1),
+                change + timedelta(hours=7, minutes=30),
+            ]
     for schedule in (org.schedules[0], org.schedules[3], org.schedules[8], org.schedules[1]):
         boundaries = sorted({b for r in schedule.rotations for _, b, _ in r.shifts})
         inside = [b for b in boundaries if org.anchor < b < org.end]
@@ -242,7 +246,7 @@ def test_429_is_retried_after_the_wait_the_source_asks_for(name: str) -> None:
     waited: list[float] = []
     with serving(product, org) as server:
         server.throttle = 3
-        draft, api = _import(product, server, SPRING, sleep=waited.append)
+        draft, _ = _import(product, server, SPRING, sleep=waited.append)
     expected = 1.0 if name == "opsgenie" else 2.0  # X-RateLimit-Period-In-Sec / ratelimit-reset
     assert waited == [expected] * 3
     assert len(draft.people) == 36

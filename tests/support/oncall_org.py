@@ -24,16 +24,82 @@ from zoneinfo import ZoneInfo
 
 Interval = tuple[datetime, datetime, str]
 
-_FIRST = (
-    "Ada Bram Cleo Dario Elin Farid Greta Hiro Ines Jonas Kaori Lena Mateo Nia Oskar "
-    "Priya Quinn Rosa Sami Tomas Uma Viktor Wen Xenia Yusuf Zoe Anouk Bilal Carmen Dev "
-    "Emil Freya Gus Hana Ivo Jule"
-).split()
-_LAST = (
-    "Adler Berg Costa Dahl Egger Fischer Gomez Hayashi Iversen Jansen Kato Lindqvist "
-    "Moreau Nakamura Okafor Patel Quist Rossi Sato Tanaka Ueda Vogel Weber Xu Yilmaz Ziegler "
-    "Arnaud Bauer Chen Dubois Eriksen Fontaine Graf Horvat Ito Jovanovic"
-).split()
+_FIRST = [
+    "Ada",
+    "Bram",
+    "Cleo",
+    "Dario",
+    "Elin",
+    "Farid",
+    "Greta",
+    "Hiro",
+    "Ines",
+    "Jonas",
+    "Kaori",
+    "Lena",
+    "Mateo",
+    "Nia",
+    "Oskar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tomas",
+    "Uma",
+    "Viktor",
+    "Wen",
+    "Xenia",
+    "Yusuf",
+    "Zoe",
+    "Anouk",
+    "Bilal",
+    "Carmen",
+    "Dev",
+    "Emil",
+    "Freya",
+    "Gus",
+    "Hana",
+    "Ivo",
+    "Jule",
+]
+_LAST = [
+    "Adler",
+    "Berg",
+    "Costa",
+    "Dahl",
+    "Egger",
+    "Fischer",
+    "Gomez",
+    "Hayashi",
+    "Iversen",
+    "Jansen",
+    "Kato",
+    "Lindqvist",
+    "Moreau",
+    "Nakamura",
+    "Okafor",
+    "Patel",
+    "Quist",
+    "Rossi",
+    "Sato",
+    "Tanaka",
+    "Ueda",
+    "Vogel",
+    "Weber",
+    "Xu",
+    "Yilmaz",
+    "Ziegler",
+    "Arnaud",
+    "Bauer",
+    "Chen",
+    "Dubois",
+    "Eriksen",
+    "Fontaine",
+    "Graf",
+    "Horvat",
+    "Ito",
+    "Jovanovic",
+]
 _ZONES = ("Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC")
 _TEAMS = (
     ("platform", "Europe/Berlin"),
@@ -241,51 +307,171 @@ def build_org(anchor: datetime, weeks: int = 8) -> Org:
     def members(team: int, *picks: int) -> list[str]:
         return [teams[team].members[p] for p in picks]
 
-    def rot(rid: str, name: str, unit: str, length: int, start: datetime, people: list[str],
-            windows: list[tuple[int, int]] | None = None, daily: bool = False) -> Rotation:  # fmt: skip
+    def rot(
+        rid: str,
+        name: str,
+        unit: str,
+        length: int,
+        start: datetime,
+        people: list[str],
+        windows: list[tuple[int, int]] | None = None,
+        daily: bool = False,
+    ) -> Rotation:
         return Rotation(rid, name, unit, length, start, people, windows or [], daily)
 
     at = timedelta
     schedules = [
-        Schedule("S01", "Platform primary", "Europe/Berlin", "T0", [
-            rot("R01", "weekly", "weekly", 1, base + at(hours=9), members(0, 0, 1, 2, 3)),
-        ]),
-        Schedule("S02", "Platform business hours", "Europe/Berlin", "T0", [
-            rot("R02", "office", "weekly", 1, base + at(hours=9), members(0, 4, 5, 1),
-                _weekday_windows(range(5), 9 * 60, 8 * 60)),
-            rot("R03", "out of hours", "daily", 1, base + at(hours=17), members(0, 0, 2, 3, 5),
-                [*_weekday_windows(range(4), 17 * 60, 16 * 60), (4 * _DAY + 17 * 60, 64 * 60)]),
-        ]),
-        Schedule("S03", "Payments primary", "America/New_York", "T1", [
-            rot("R04", "daily", "daily", 1, base + at(hours=8), members(1, 0, 1, 2, 3, 4)),
-        ]),
-        Schedule("S04", "Payments follow the clock", "America/New_York", "T1", [
-            rot("R05", "day", "daily", 1, base + at(hours=8), members(1, 5, 0, 2),
-                _weekday_windows(range(7), 8 * 60, 12 * 60), daily=True),
-            rot("R06", "night", "daily", 1, base + at(hours=20), members(1, 3, 4),
-                _weekday_windows(range(7), 20 * 60, 12 * 60), daily=True),
-        ]),
-        Schedule("S05", "Data primary", "Asia/Tokyo", "T2", [
-            rot("R07", "weekly", "weekly", 1, base + at(days=2, hours=10), members(2, 0, 1, 2, 3)),
-        ]),
-        Schedule("S06", "Data twelve hours", "Asia/Tokyo", "T2", [
-            rot("R08", "halves", "hourly", 12, base + at(hours=9), members(2, 4, 5, 0)),
-        ]),
-        Schedule("S07", "SRE primary", "UTC", "T3", [
-            rot("R09", "two days", "daily", 2, base + at(hours=6), members(3, 0, 1, 2, 3)),
-        ]),
-        Schedule("S08", "SRE weekend", "UTC", "T3", [
-            rot("R10", "weekend", "weekly", 1, base + at(days=4, hours=18), members(3, 4, 5),
-                [(4 * _DAY + 18 * 60, 60 * 60)]),
-        ]),
-        Schedule("S09", "Mobile primary", "America/New_York", "T4", [
-            rot("R11", "weekly", "weekly", 1, base + at(days=4, hours=16), members(4, 0, 1, 2)),
-        ]),
-        Schedule("S10", "Support daytime", "Europe/Berlin", "T5", [
-            rot("R12", "daytime", "daily", 1, base + at(hours=7), members(5, 0, 1, 2, 3, 4),
-                _weekday_windows(range(7), 7 * 60, 12 * 60), daily=True),
-        ]),
-    ]  # fmt: skip
+        Schedule(
+            "S01",
+            "Platform primary",
+            "Europe/Berlin",
+            "T0",
+            [
+                rot("R01", "weekly", "weekly", 1, base + at(hours=9), members(0, 0, 1, 2, 3)),
+            ],
+        ),
+        Schedule(
+            "S02",
+            "Platform business hours",
+            "Europe/Berlin",
+            "T0",
+            [
+                rot(
+                    "R02",
+                    "office",
+                    "weekly",
+                    1,
+                    base + at(hours=9),
+                    members(0, 4, 5, 1),
+                    _weekday_windows(range(5), 9 * 60, 8 * 60),
+                ),
+                rot(
+                    "R03",
+                    "out of hours",
+                    "daily",
+                    1,
+                    base + at(hours=17),
+                    members(0, 0, 2, 3, 5),
+                    [*_weekday_windows(range(4), 17 * 60, 16 * 60), (4 * _DAY + 17 * 60, 64 * 60)],
+                ),
+            ],
+        ),
+        Schedule(
+            "S03",
+            "Payments primary",
+            "America/New_York",
+            "T1",
+            [
+                rot("R04", "daily", "daily", 1, base + at(hours=8), members(1, 0, 1, 2, 3, 4)),
+            ],
+        ),
+        Schedule(
+            "S04",
+            "Payments follow the clock",
+            "America/New_York",
+            "T1",
+            [
+                rot(
+                    "R05",
+                    "day",
+                    "daily",
+                    1,
+                    base + at(hours=8),
+                    members(1, 5, 0, 2),
+                    _weekday_windows(range(7), 8 * 60, 12 * 60),
+                    daily=True,
+                ),
+                rot(
+                    "R06",
+                    "night",
+                    "daily",
+                    1,
+                    base + at(hours=20),
+                    members(1, 3, 4),
+                    _weekday_windows(range(7), 20 * 60, 12 * 60),
+                    daily=True,
+                ),
+            ],
+        ),
+        Schedule(
+            "S05",
+            "Data primary",
+            "Asia/Tokyo",
+            "T2",
+            [
+                rot(
+                    "R07",
+                    "weekly",
+                    "weekly",
+                    1,
+                    base + at(days=2, hours=10),
+                    members(2, 0, 1, 2, 3),
+                ),
+            ],
+        ),
+        Schedule(
+            "S06",
+            "Data twelve hours",
+            "Asia/Tokyo",
+            "T2",
+            [
+                rot("R08", "halves", "hourly", 12, base + at(hours=9), members(2, 4, 5, 0)),
+            ],
+        ),
+        Schedule(
+            "S07",
+            "SRE primary",
+            "UTC",
+            "T3",
+            [
+                rot("R09", "two days", "daily", 2, base + at(hours=6), members(3, 0, 1, 2, 3)),
+            ],
+        ),
+        Schedule(
+            "S08",
+            "SRE weekend",
+            "UTC",
+            "T3",
+            [
+                rot(
+                    "R10",
+                    "weekend",
+                    "weekly",
+                    1,
+                    base + at(days=4, hours=18),
+                    members(3, 4, 5),
+                    [(4 * _DAY + 18 * 60, 60 * 60)],
+                ),
+            ],
+        ),
+        Schedule(
+            "S09",
+            "Mobile primary",
+            "America/New_York",
+            "T4",
+            [
+                rot("R11", "weekly", "weekly", 1, base + at(days=4, hours=16), members(4, 0, 1, 2)),
+            ],
+        ),
+        Schedule(
+            "S10",
+            "Support daytime",
+            "Europe/Berlin",
+            "T5",
+            [
+                rot(
+                    "R12",
+                    "daytime",
+                    "daily",
+                    1,
+                    base + at(hours=7),
+                    members(5, 0, 1, 2, 3, 4),
+                    _weekday_windows(range(7), 7 * 60, 12 * 60),
+                    daily=True,
+                ),
+            ],
+        ),
+    ]
     end = anchor + timedelta(weeks=weeks)
     for index, schedule in enumerate(schedules):
         team = next(t for t in teams if t.id == schedule.team)
@@ -327,7 +513,7 @@ def build_org(anchor: datetime, weeks: int = 8) -> Org:
                 "Help Center",
                 "Identity",
                 "Search",
-            )  # fmt: skip
+            )
         )
     ]
     maintenance = [
@@ -337,14 +523,14 @@ def build_org(anchor: datetime, weeks: int = 8) -> Org:
             anchor + timedelta(days=10, hours=22),
             anchor + timedelta(days=11, hours=1),
             ("P01",),
-        ),  # fmt: skip
+        ),
         Maintenance(
             "M2",
             "Proxy migration",
             anchor + timedelta(days=20, hours=2),
             anchor + timedelta(days=20, hours=4),
             ("P03",),
-        ),  # fmt: skip
+        ),
     ]
     return Org(anchor, end, users, teams, schedules, escalations, services, maintenance)
 

@@ -96,28 +96,63 @@ class OpsgenieRest(SourceApiServer):
         user = self.org.user(uid)
         found = [
             {"id": f"{uid}-c1", "method": "email", "to": user.email, "status": {"enabled": True}},
-            {"id": f"{uid}-c2", "method": "sms", "to": f"1-{user.phone}", "status": {"enabled": True}},
-            {"id": f"{uid}-c3", "method": "voice", "to": f"1-{user.phone}", "status": {"enabled": True}},
-        ]  # fmt: skip
+            {
+                "id": f"{uid}-c2",
+                "method": "sms",
+                "to": f"1-{user.phone}",
+                "status": {"enabled": True},
+            },
+            {
+                "id": f"{uid}-c3",
+                "method": "voice",
+                "to": f"1-{user.phone}",
+                "status": {"enabled": True},
+            },
+        ]
         if user.push:
-            found.append({"id": f"{uid}-c4", "method": "mobile", "to": user.email,
-                          "status": {"enabled": True}})  # fmt: skip
+            found.append(
+                {
+                    "id": f"{uid}-c4",
+                    "method": "mobile",
+                    "to": user.email,
+                    "status": {"enabled": True},
+                }
+            )
         return found
 
     def _rule(self, uid: str) -> dict[str, Any]:
         assert self.org is not None
         user = self.org.user(uid)
         steps = [
-            {"id": f"{uid}-s1", "sendAfter": {"timeAmount": 0, "timeUnit": "minutes"},
-             "contact": {"method": "email", "to": user.email}, "enabled": True},
-            {"id": f"{uid}-s2", "sendAfter": {"timeAmount": 1, "timeUnit": "minutes"},
-             "contact": {"method": "sms", "to": f"1-{user.phone}"}, "enabled": True},
-            {"id": f"{uid}-s3", "sendAfter": {"timeAmount": 5, "timeUnit": "minutes"},
-             "contact": {"method": "voice", "to": f"1-{user.phone}"}, "enabled": True},
-        ]  # fmt: skip
+            {
+                "id": f"{uid}-s1",
+                "sendAfter": {"timeAmount": 0, "timeUnit": "minutes"},
+                "contact": {"method": "email", "to": user.email},
+                "enabled": True,
+            },
+            {
+                "id": f"{uid}-s2",
+                "sendAfter": {"timeAmount": 1, "timeUnit": "minutes"},
+                "contact": {"method": "sms", "to": f"1-{user.phone}"},
+                "enabled": True,
+            },
+            {
+                "id": f"{uid}-s3",
+                "sendAfter": {"timeAmount": 5, "timeUnit": "minutes"},
+                "contact": {"method": "voice", "to": f"1-{user.phone}"},
+                "enabled": True,
+            },
+        ]
         if user.push:
-            steps.insert(0, {"id": f"{uid}-s0", "sendAfter": {"timeAmount": 0, "timeUnit": "minutes"},
-                             "contact": {"method": "mobile", "to": user.email}, "enabled": True})  # fmt: skip
+            steps.insert(
+                0,
+                {
+                    "id": f"{uid}-s0",
+                    "sendAfter": {"timeAmount": 0, "timeUnit": "minutes"},
+                    "contact": {"method": "mobile", "to": user.email},
+                    "enabled": True,
+                },
+            )
         return {
             "id": f"{uid}-rule",
             "name": "New alert",
@@ -137,17 +172,26 @@ class OpsgenieRest(SourceApiServer):
             end = (begin + length) % 1440
             return {
                 "type": "time-of-day",
-                "restriction": {"startHour": begin // 60 % 24, "startMin": begin % 60,
-                                "endHour": end // 60, "endMin": end % 60},
-            }  # fmt: skip
+                "restriction": {
+                    "startHour": begin // 60 % 24,
+                    "startMin": begin % 60,
+                    "endHour": end // 60,
+                    "endMin": end % 60,
+                },
+            }
         windows = []
         for begin, length in rotation.windows:
             end = (begin + length) % (7 * 1440)
             windows.append(
-                {"startDay": _DAYS[begin // 1440], "startHour": begin % 1440 // 60,
-                 "startMin": begin % 60, "endDay": _DAYS[end // 1440],
-                 "endHour": end % 1440 // 60, "endMin": end % 60}
-            )  # fmt: skip
+                {
+                    "startDay": _DAYS[begin // 1440],
+                    "startHour": begin % 1440 // 60,
+                    "startMin": begin % 60,
+                    "endDay": _DAYS[end // 1440],
+                    "endHour": end % 1440 // 60,
+                    "endMin": end % 60,
+                }
+            )
         return {"type": "weekday-and-time-of-day", "restrictions": windows}
 
     def _schedule(self, schedule: Schedule) -> dict[str, Any]:
@@ -195,10 +239,13 @@ class OpsgenieRest(SourceApiServer):
                     else next(s.name for s in self.org.schedules if s.id == target)
                 )
                 rules.append(
-                    {"condition": "if-not-acked", "notifyType": "default",
-                     "delay": {"timeAmount": delay, "timeUnit": "minutes"},
-                     "recipient": {"type": kind, "id": target, "name": name}}
-                )  # fmt: skip
+                    {
+                        "condition": "if-not-acked",
+                        "notifyType": "default",
+                        "delay": {"timeAmount": delay, "timeUnit": "minutes"},
+                        "recipient": {"type": kind, "id": target, "name": name},
+                    }
+                )
             delay += timeout
         return {
             "id": escalation.id,
@@ -235,16 +282,26 @@ class OpsgenieRest(SourceApiServer):
             if parts[3] == "notification-rules" and parts[4:] == [f"{uid}-rule"]:
                 return 200, self._wrap(self._rule(uid)), {}
         if path == "/v2/teams":
-            return 200, self._wrap([{"id": t.id, "name": t.name, "description": ""}
-                                    for t in org.teams]), {}  # fmt: skip
+            return (
+                200,
+                self._wrap([{"id": t.id, "name": t.name, "description": ""} for t in org.teams]),
+                {},
+            )
         if parts[:2] == ["v2", "teams"] and len(parts) == 3:
             team = next((t for t in org.teams if t.id == parts[2]), None)
             if team is None:
                 return self._missing()
-            members = [{"user": {"id": m, "username": org.user(m).email}, "role": "user"}
-                       for m in team.members]  # fmt: skip
-            return 200, self._wrap({"id": team.id, "name": team.name, "description": "",
-                                    "members": members}), {}  # fmt: skip
+            members = [
+                {"user": {"id": m, "username": org.user(m).email}, "role": "user"}
+                for m in team.members
+            ]
+            return (
+                200,
+                self._wrap(
+                    {"id": team.id, "name": team.name, "description": "", "members": members}
+                ),
+                {},
+            )
         if path == "/v2/schedules":
             return 200, self._wrap([self._schedule(s) for s in org.schedules]), {}
         if parts[:2] == ["v2", "schedules"] and len(parts) == 4 and parts[2] in schedules:
@@ -252,45 +309,88 @@ class OpsgenieRest(SourceApiServer):
             if parts[3] == "overrides":
                 rotations = [{"id": r.id, "name": r.name} for r in schedule.rotations]
                 found = [
-                    {"alias": f"{schedule.id}-o{i}", "startDate": _time(a), "endDate": _time(b),
-                     "user": {"type": "user", "id": p, "username": org.user(p).email},
-                     "rotations": rotations}
+                    {
+                        "alias": f"{schedule.id}-o{i}",
+                        "startDate": _time(a),
+                        "endDate": _time(b),
+                        "user": {"type": "user", "id": p, "username": org.user(p).email},
+                        "rotations": rotations,
+                    }
                     for i, (a, b, p) in enumerate(schedule.overrides)
-                ]  # fmt: skip
+                ]
                 return 200, self._wrap(found), {}
             if parts[3] == "on-calls":
                 at = _parse(first(query, "date", _time(datetime.now(UTC))))
-                people = [{"id": p, "name": org.user(p).email, "type": "user"}
-                          for p in sorted(on_call(schedule, at))]  # fmt: skip
+                people = [
+                    {"id": p, "name": org.user(p).email, "type": "user"}
+                    for p in sorted(on_call(schedule, at))
+                ]
                 parent = {"id": schedule.id, "name": schedule.name, "enabled": True}
                 return 200, self._wrap({"_parent": parent, "onCallParticipants": people}), {}
         if path == "/v2/escalations":
             return 200, self._wrap([self._escalation(i) for i in range(len(org.escalations))]), {}
         if path == "/v1/services":
-            items = [{"id": s.id, "name": s.name, "teamId": s.team, "description": "",
-                      "tags": []} for s in org.services]  # fmt: skip
+            items = [
+                {"id": s.id, "name": s.name, "teamId": s.team, "description": "", "tags": []}
+                for s in org.services
+            ]
             return self._paged(path, items, query)
         if path == "/v2/integrations":
             kinds = {"prometheus": "Prometheus", "events": "API", "email": "Email"}
-            items = [{"id": iid, "name": f"{s.name} {kind}", "type": kinds[kind],
-                      "enabled": True, "teamId": s.team}
-                     for s in org.services for iid, kind in s.integrations]  # fmt: skip
+            items = [
+                {
+                    "id": iid,
+                    "name": f"{s.name} {kind}",
+                    "type": kinds[kind],
+                    "enabled": True,
+                    "teamId": s.team,
+                }
+                for s in org.services
+                for iid, kind in s.integrations
+            ]
             return 200, self._wrap(items), {}
         if path == "/v1/maintenance":
-            items = [{"id": m.id, "status": "planned", "description": m.description,
-                      "time": {"type": "schedule", "startDate": _time(m.start),
-                               "endDate": _time(m.end)}} for m in org.maintenance]  # fmt: skip
+            items = [
+                {
+                    "id": m.id,
+                    "status": "planned",
+                    "description": m.description,
+                    "time": {
+                        "type": "schedule",
+                        "startDate": _time(m.start),
+                        "endDate": _time(m.end),
+                    },
+                }
+                for m in org.maintenance
+            ]
             return 200, self._wrap(items), {}
         if parts[:2] == ["v1", "maintenance"] and len(parts) == 3:
             m = next((m for m in org.maintenance if m.id == parts[2]), None)
             if m is None:
                 return self._missing()
-            rules = [{"state": "disabled", "entity": {"id": iid, "type": "integration"}}
-                     for s in org.services if s.id in m.services
-                     for iid, _ in s.integrations[:1]]  # fmt: skip
-            return 200, self._wrap({"id": m.id, "status": "planned", "description": m.description,
-                                    "time": {"type": "schedule", "startDate": _time(m.start),
-                                             "endDate": _time(m.end)}, "rules": rules}), {}  # fmt: skip
+            rules = [
+                {"state": "disabled", "entity": {"id": iid, "type": "integration"}}
+                for s in org.services
+                if s.id in m.services
+                for iid, _ in s.integrations[:1]
+            ]
+            return (
+                200,
+                self._wrap(
+                    {
+                        "id": m.id,
+                        "status": "planned",
+                        "description": m.description,
+                        "time": {
+                            "type": "schedule",
+                            "startDate": _time(m.start),
+                            "endDate": _time(m.end),
+                        },
+                        "rules": rules,
+                    }
+                ),
+                {},
+            )
         return self._missing()
 
 

@@ -73,30 +73,63 @@ class PagerDutyRest(SourceApiServer):
         assert self.org is not None
         user = self.org.user(uid)
         found = [
-            {"id": f"{uid}E", "type": "email_contact_method", "label": "Work",
-             "summary": "Work", "address": user.email},
-            {"id": f"{uid}S", "type": "sms_contact_method", "label": "Mobile",
-             "summary": "Mobile", "country_code": 1, "address": user.phone, "enabled": True},
-            {"id": f"{uid}P", "type": "phone_contact_method", "label": "Mobile",
-             "summary": "Mobile", "country_code": 1, "address": user.phone},
-        ]  # fmt: skip
+            {
+                "id": f"{uid}E",
+                "type": "email_contact_method",
+                "label": "Work",
+                "summary": "Work",
+                "address": user.email,
+            },
+            {
+                "id": f"{uid}S",
+                "type": "sms_contact_method",
+                "label": "Mobile",
+                "summary": "Mobile",
+                "country_code": 1,
+                "address": user.phone,
+                "enabled": True,
+            },
+            {
+                "id": f"{uid}P",
+                "type": "phone_contact_method",
+                "label": "Mobile",
+                "summary": "Mobile",
+                "country_code": 1,
+                "address": user.phone,
+            },
+        ]
         if user.push:
-            found.append({"id": f"{uid}N", "type": "push_notification_contact_method",
-                          "label": "Phone app", "summary": "Phone app", "address": "token"})  # fmt: skip
+            found.append(
+                {
+                    "id": f"{uid}N",
+                    "type": "push_notification_contact_method",
+                    "label": "Phone app",
+                    "summary": "Phone app",
+                    "address": "token",
+                }
+            )
         return found
 
     def _notification_rules(self, uid: str) -> list[dict[str, Any]]:
         assert self.org is not None
-        steps = [("E", "email", 0, "high"), ("S", "sms", 1, "high"), ("P", "phone", 5, "high"),
-                 ("E", "email", 0, "low")]  # fmt: skip
+        steps = [
+            ("E", "email", 0, "high"),
+            ("S", "sms", 1, "high"),
+            ("P", "phone", 5, "high"),
+            ("E", "email", 0, "low"),
+        ]
         if self.org.user(uid).push:
             steps.insert(0, ("N", "push_notification", 0, "high"))
         return [
-            {"id": f"{uid}R{i}", "type": "assignment_notification_rule",
-             "start_delay_in_minutes": delay, "urgency": urgency,
-             "contact_method": _ref(f"{kind}_contact_method", f"{uid}{suffix}")}
+            {
+                "id": f"{uid}R{i}",
+                "type": "assignment_notification_rule",
+                "start_delay_in_minutes": delay,
+                "urgency": urgency,
+                "contact_method": _ref(f"{kind}_contact_method", f"{uid}{suffix}"),
+            }
             for i, (suffix, kind, delay, urgency) in enumerate(steps)
-        ]  # fmt: skip
+        ]
 
     def _user(self, uid: str, includes: list[str]) -> dict[str, Any]:
         assert self.org is not None
@@ -123,14 +156,22 @@ class PagerDutyRest(SourceApiServer):
         if rotation.daily:
             begin, length = rotation.windows[0]
             begin %= 1440
-            return [{"type": "daily_restriction", "duration_seconds": length * 60,
-                     "start_time_of_day": f"{begin // 60:02d}:{begin % 60:02d}:00"}]  # fmt: skip
+            return [
+                {
+                    "type": "daily_restriction",
+                    "duration_seconds": length * 60,
+                    "start_time_of_day": f"{begin // 60:02d}:{begin % 60:02d}:00",
+                }
+            ]
         return [
-            {"type": "weekly_restriction", "duration_seconds": length * 60,
-             "start_day_of_week": begin // 1440 + 1,
-             "start_time_of_day": f"{begin % 1440 // 60:02d}:{begin % 60:02d}:00"}
+            {
+                "type": "weekly_restriction",
+                "duration_seconds": length * 60,
+                "start_day_of_week": begin // 1440 + 1,
+                "start_time_of_day": f"{begin % 1440 // 60:02d}:{begin % 60:02d}:00",
+            }
             for begin, length in rotation.windows
-        ]  # fmt: skip
+        ]
 
     def _schedule(self, schedule: Schedule) -> dict[str, Any]:
         assert self.org is not None
@@ -172,12 +213,15 @@ class PagerDutyRest(SourceApiServer):
             "num_loops": escalation.repeats,
             "on_call_handoff_notifications": "if_has_services",
             "escalation_rules": [
-                {"id": f"{escalation.id}-{i}", "escalation_delay_in_minutes": timeout,
-                 "targets": [_ref(kind, target) for kind, target in targets]}
+                {
+                    "id": f"{escalation.id}-{i}",
+                    "escalation_delay_in_minutes": timeout,
+                    "targets": [_ref(kind, target) for kind, target in targets],
+                }
                 for i, (timeout, targets) in enumerate(escalation.tiers)
             ],
             "teams": [_ref("team", escalation.team)],
-        }  # fmt: skip
+        }
 
     def _service(self, index: int, includes: list[str]) -> dict[str, Any]:
         assert self.org is not None
@@ -216,8 +260,10 @@ class PagerDutyRest(SourceApiServer):
         if path == "/users":
             return self._list("users", [self._user(u.id, includes) for u in org.users], query)
         if path == "/teams":
-            teams = [{"id": t.id, "type": "team", "name": t.name, "summary": t.name,
-                      "description": ""} for t in org.teams]  # fmt: skip
+            teams = [
+                {"id": t.id, "type": "team", "name": t.name, "summary": t.name, "description": ""}
+                for t in org.teams
+            ]
             return self._list("teams", teams, query)
         if parts[0] == "teams" and len(parts) == 3 and parts[2] == "members":
             team = next((t for t in org.teams if t.id == parts[1]), None)
@@ -226,8 +272,10 @@ class PagerDutyRest(SourceApiServer):
             members = [{"user": _ref("user", m), "role": "responder"} for m in team.members]
             return self._list("members", members, query)
         if path == "/schedules":
-            found = [{k: v for k, v in self._schedule(s).items() if k != "schedule_layers"}
-                     for s in org.schedules]  # fmt: skip
+            found = [
+                {k: v for k, v in self._schedule(s).items() if k != "schedule_layers"}
+                for s in org.schedules
+            ]
             return self._list("schedules", found, query)
         if parts[0] == "schedules" and len(parts) >= 2 and parts[1] in schedules:
             schedule = schedules[parts[1]]
@@ -235,27 +283,41 @@ class PagerDutyRest(SourceApiServer):
                 return 200, {"schedule": self._schedule(schedule)}, {}
             if parts[2:] == ["overrides"]:
                 if "since" not in query or "until" not in query:
-                    error = {"message": "Invalid Input Provided", "code": 2001,
-                             "errors": ["Since and until are required."]}  # fmt: skip
+                    error = {
+                        "message": "Invalid Input Provided",
+                        "code": 2001,
+                        "errors": ["Since and until are required."],
+                    }
                     return 400, {"error": error}, {}
                 since, until = _parse(first(query, "since", "")), _parse(first(query, "until", ""))
                 found = [
-                    {"id": f"{schedule.id}O{i}", "start": _time(a), "end": _time(b),
-                     "user": _ref("user", p, org.user(p).full_name)}
-                    for i, (a, b, p) in enumerate(schedule.overrides) if a < until and since < b
-                ]  # fmt: skip
+                    {
+                        "id": f"{schedule.id}O{i}",
+                        "start": _time(a),
+                        "end": _time(b),
+                        "user": _ref("user", p, org.user(p).full_name),
+                    }
+                    for i, (a, b, p) in enumerate(schedule.overrides)
+                    if a < until and since < b
+                ]
                 return 200, {"overrides": found}, {}
         if path == "/oncalls":
             since = _parse(first(query, "since", _time(datetime.now(UTC))))
             until = _parse(first(query, "until", _time(since)))
             wanted = query.get("schedule_ids[]", list(schedules))
             entries = [
-                {"user": _ref("user", p, org.user(p).full_name),
-                 "schedule": _ref("schedule", sid), "escalation_level": 1,
-                 "start": _time(a), "end": _time(b)}
-                for sid in wanted if sid in schedules
-                for a, b, p in final_shifts(schedules[sid]) if a <= until and since < b
-            ]  # fmt: skip
+                {
+                    "user": _ref("user", p, org.user(p).full_name),
+                    "schedule": _ref("schedule", sid),
+                    "escalation_level": 1,
+                    "start": _time(a),
+                    "end": _time(b),
+                }
+                for sid in wanted
+                if sid in schedules
+                for a, b, p in final_shifts(schedules[sid])
+                if a <= until and since < b
+            ]
             return self._list("oncalls", entries, query)
         if path == "/escalation_policies":
             found = [self._policy(i) for i in range(len(org.escalations))]
@@ -264,9 +326,16 @@ class PagerDutyRest(SourceApiServer):
             found = [self._service(i, includes) for i in range(len(org.services))]
             return self._list("services", found, query)
         if path == "/maintenance_windows":
-            found = [{"id": m.id, "type": "maintenance_window", "description": m.description,
-                      "start_time": _time(m.start), "end_time": _time(m.end),
-                      "services": [_ref("service", s) for s in m.services]}
-                     for m in org.maintenance]  # fmt: skip
+            found = [
+                {
+                    "id": m.id,
+                    "type": "maintenance_window",
+                    "description": m.description,
+                    "start_time": _time(m.start),
+                    "end_time": _time(m.end),
+                    "services": [_ref("service", s) for s in m.services],
+                }
+                for m in org.maintenance
+            ]
             return self._list("maintenance_windows", found, query)
         return self._missing()

@@ -120,9 +120,19 @@ def opsgenie(
 
     url = api_url or (source.EU_API_URL if eu else source.API_URL)
     _run(
-        "Opsgenie", source.import_opsgenie, url, source.auth_header, token_env, token_file,
-        output=output, merge=merge, dry_run=dry_run, since=since, weeks=weeks, report=report,
-    )  # fmt: skip
+        "Opsgenie",
+        source.import_opsgenie,
+        url,
+        source.auth_header,
+        token_env,
+        token_file,
+        output=output,
+        merge=merge,
+        dry_run=dry_run,
+        since=since,
+        weeks=weeks,
+        report=report,
+    )
 
 
 @import_app.command("pagerduty")
@@ -145,7 +155,17 @@ def pagerduty(
     from tocsin.importers import pagerduty as source
 
     _run(
-        "PagerDuty", source.import_pagerduty, api_url, source.auth_header, token_env, token_file,
-        accept=source.ACCEPT, output=output, merge=merge, dry_run=dry_run, since=since,
-        weeks=weeks, report=report,
-    )  # fmt: skip
+        "PagerDuty",
+        source.import_pagerduty,
+        api_url,
+        source.auth_header,
+        token_env,
+        token_file,
+        accept=source.ACCEPT,
+        output=output,
+        merge=merge,
+        dry_run=dry_run,
+        since=since,
+        weeks=weeks,
+        report=report,
+    )
