@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from tocsin.importers.draft import Draft
     from tocsin.importers.http import SourceApi
 
-__all__ = ["import_app"]
+__all__ = ["import_app", "opsgenie_url"]
 
 import_app = typer.Typer(
     help="Import people, teams, schedules, escalation policies, services and maintenance "
@@ -43,6 +43,13 @@ _SINCE = typer.Option(
 )
 _WEEKS = typer.Option(12, "--weeks", min=1, max=104, help="How far ahead to read overrides.")
 _REPORT = typer.Option(None, "--report", help="Also write the report to this file.")
+
+
+def opsgenie_url(api_url: str | None, eu: bool) -> str:
+    """``--api-url`` if given, else Opsgenie's EU or US host."""
+    from tocsin.importers import opsgenie as source
+
+    return api_url or (source.EU_API_URL if eu else source.API_URL)
 
 
 def _since(value: str | None) -> datetime:
@@ -118,7 +125,7 @@ def opsgenie(
     """Import from Opsgenie (authenticates with `GenieKey <key>`)."""
     from tocsin.importers import opsgenie as source
 
-    url = api_url or (source.EU_API_URL if eu else source.API_URL)
+    url = opsgenie_url(api_url, eu)
     _run(
         "Opsgenie",
         source.import_opsgenie,

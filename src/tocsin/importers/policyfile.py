@@ -2,7 +2,8 @@
 
 A merge adds what the file does not have yet and keeps everything it has: an imported
 person, team, schedule, escalation policy or service whose name is already taken is
-left out (and reported), the file's comments and order stay. Whatever is written must
+left out (and reported), and the new entries are added as text at the end of their
+sections, so every line of the file stays as it was. Whatever is written must
 load as a valid policy first; a result that does not is refused with the loader's
 errors, and nothing is written.
 """
@@ -10,7 +11,6 @@ errors, and nothing is written.
 from __future__ import annotations
 
 import difflib
-import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +18,11 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
+from ruamel.yaml.error import YAMLError
 
 from tocsin.importers.draft import Draft
 from tocsin.importers.http import ImportFailed
+from tocsin.importers.yamltext import dump, extend
 from tocsin.policy import PolicyError, example_policy_text, parse_policy
 
 __all__ = ["PolicyChange", "plan_change", "write_change"]
@@ -53,19 +55,6 @@ class PolicyChange:
         )
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.width = 100
-    yaml.indent(mapping=2, sequence=4, offset=2)
-    return yaml
-
-
-def _dump(document: Any) -> str:
-    buffer = io.StringIO()
-    _yaml().dump(document, buffer)
-    return buffer.getvalue()
-
-
 def _new_document(draft: Draft) -> CommentedMap:
     """A new policy: the example policy's severities, then everything imported."""
     example = YAML(typ="safe").load(example_policy_text())
@@ -87,47 +76,38 @@ def _new_document(draft: Draft) -> CommentedMap:
     return document
 
 
-def _merge(document: CommentedMap, draft: Draft) -> None:
+def _merged(text: str, draft: Draft) -> str:
+    """``text`` with what the draft has and the file has not, added as text."""
+    document = YAML(typ="safe").load(text)
+    if not isinstance(document, dict):
+        raise ImportFailed("the file is not a policy (its top level is not a mapping)")
     for section in _LIST_SECTIONS:
-        entries = getattr(draft, section)
-        if not entries:
-            continue
-        existing = document.get(section)
-        if existing is None:
-            document[section] = existing = []
+        existing = document.get(section) or []
         taken = {e.get("name") for e in existing if isinstance(e, dict)}
-        for entry in entries:
+        new: list[dict[str, Any]] = []
+        for entry in getattr(draft, section):
             if entry["name"] in taken:
-                draft.skip(
-                    _KINDS[section],
-                    entry["name"],
-                    "the policy already has one by this name; kept the existing one",
-                )
-                continue
-            existing.append(entry)
-    if draft.notification_rules:
-        rules = document.get("notification_rules")
-        if rules is None:
-            document["notification_rules"] = rules = CommentedMap()
-        for person, steps in draft.notification_rules.items():
-            if person in rules:
-                draft.skip(
-                    "notification rules",
-                    person,
-                    "the policy already has rules for this person; kept them",
-                )
+                reason = "the policy already has one by this name; kept the existing one"
+                draft.skip(_KINDS[section], entry["name"], reason)
             else:
-                rules[person] = steps
-    if draft.maintenance_windows:
-        alerting = document.get("alerting")
-        if alerting is None:
-            document["alerting"] = alerting = CommentedMap()
-        windows = alerting.get("maintenance_windows")
-        if windows is None:
-            alerting["maintenance_windows"] = windows = []
-        for window in draft.maintenance_windows:
-            if window not in windows:
-                windows.append(window)
+                new.append(entry)
+        if new:
+            text = extend(text, (section,), new)
+    rules = document.get("notification_rules") or {}
+    added: dict[str, Any] = {}
+    for person, steps in draft.notification_rules.items():
+        if person in rules:
+            reason = "the policy already has rules for this person; kept them"
+            draft.skip("notification rules", person, reason)
+        else:
+            added[person] = steps
+    if added:
+        text = extend(text, ("notification_rules",), added)
+    windows = (document.get("alerting") or {}).get("maintenance_windows") or []
+    fresh = [w for w in draft.maintenance_windows if w not in windows]
+    if fresh:
+        text = extend(text, ("alerting", "maintenance_windows"), fresh)
+    return text
 
 
 def plan_change(draft: Draft, path: Path, merge: bool) -> PolicyChange:
@@ -144,13 +124,12 @@ def plan_change(draft: Draft, path: Path, merge: bool) -> PolicyChange:
             before = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ImportFailed(f"cannot read {path}: {exc}") from None
-        document = _yaml().load(before)
-        if not isinstance(document, CommentedMap):
-            raise ImportFailed(f"{path} is not a policy file (its top level is not a mapping)")
-        _merge(document, draft)
+        try:
+            after = _merged(before, draft)
+        except YAMLError as exc:
+            raise ImportFailed(f"{path} is not valid YAML: {exc}") from None
     else:
-        document = _new_document(draft)
-    after = _dump(document)
+        after = dump(_new_document(draft))
     try:
         parse_policy(after, str(path))
     except PolicyError as exc:
