@@ -352,7 +352,8 @@ def build_org(anchor: datetime, weeks: int = 8) -> Org:
                     1,
                     base + at(hours=17),
                     members(0, 0, 2, 3, 5),
-                    [*_weekday_windows(range(4), 17 * 60, 16 * 60), (4 * _DAY + 17 * 60, 64 * 60)],
+                    _weekday_windows(range(7), 17 * 60, 16 * 60),
+                    daily=True,
                 ),
             ],
         ),
@@ -487,7 +488,10 @@ def build_org(anchor: datetime, weeks: int = 8) -> Org:
             f"{team.name.title()} escalation",
             team.id,
             (
-                (10 + 5 * t, (("schedule", schedules[_first_schedule(schedules, team.id)].id),)),
+                (
+                    (5, 15, 30)[t % 3],
+                    (("schedule", schedules[_first_schedule(schedules, team.id)].id),),
+                ),
                 (15, (("user", team.members[1]), ("user", team.members[2]))),
                 (30, (("user", users[30 + t].id),)),
             )[: 2 + t % 2],

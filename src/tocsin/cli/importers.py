@@ -176,3 +176,31 @@ def pagerduty(
         weeks=weeks,
         report=report,
     )
+
+
+@import_app.command("grafana-oncall")
+def grafana_oncall(
+    api_url: str = typer.Option(
+        ...,
+        "--api-url",
+        help="The stack's OnCall API URL, as its settings page shows it (without /api/v1).",
+    ),
+    token_env: str = typer.Option(
+        "GRAFANA_ONCALL_TOKEN", "--token-env", help="Variable holding an OnCall API token."
+    ),
+    token_file: Path | None = _TOKEN_FILE,
+    output: Path = _OUTPUT,
+    merge: bool = _MERGE,
+    dry_run: bool = _DRY_RUN,
+    since: str | None = _SINCE,
+    weeks: int = _WEEKS,
+    report: Path | None = _REPORT,
+) -> None:
+    """Import from Grafana OnCall (authenticates with the token as `Authorization`)."""
+    from tocsin.importers import grafana_oncall as source
+
+    _run(
+        "Grafana OnCall", source.import_grafana_oncall, api_url, source.auth_header, token_env,
+        token_file, output=output, merge=merge, dry_run=dry_run, since=since, weeks=weeks,
+        report=report,
+    )  # fmt: skip

@@ -483,9 +483,15 @@ class _Opsgenie:
                     + ("has no Tocsin counterpart" if kind is None else "belongs to no service"),
                 )
                 continue
-            for service in services:
-                self.draft.next_steps.append(
-                    f"tocsin integration create {service} --kind {kind}   # was {label}"
+            self.draft.next_steps.append(
+                f"tocsin integration create {services[0]} --kind {kind}   # was {label}"
+            )
+            if len(services) > 1:
+                self.draft.skip(
+                    "integration",
+                    label,
+                    "an Opsgenie integration feeds a team, a Tocsin one a service: listed for "
+                    f"{services[0]}; the team also runs {', '.join(services[1:])}",
                 )
 
     def maintenance(self) -> None:
@@ -511,7 +517,15 @@ class _Opsgenie:
                         f"{label} {entity.get('type')}",
                         "Tocsin's maintenance windows quiet services, not policies",
                     )
-            for service in dict.fromkeys(services):
+            services = list(dict.fromkeys(services))
+            if len(services) > 1:
+                self.draft.skip(
+                    "maintenance",
+                    label,
+                    "Opsgenie quiets integrations, which feed whole teams; Tocsin quiets "
+                    f"services: the window covers every service of those teams ({len(services)})",
+                )
+            for service in services:
                 self.draft.maintenance_windows.append(
                     {
                         "service": service,
