@@ -4,11 +4,13 @@ to overwrite, bad credentials, and the token never in any output."""
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from tests.support.grafana_oncall_rest import GrafanaOnCallRest
 from tests.support.oncall_org import Org, build_org
 from tests.support.opsgenie_rest import OpsgenieRest
 from tests.support.pagerduty_rest import PagerDutyRest
@@ -16,7 +18,7 @@ from tests.support.servers import clean_env, run_tocsin
 
 from tocsin.cli.importers import opsgenie_url
 from tocsin.importers import opsgenie
-from tocsin.policy import example_policy_text, load_policy
+from tocsin.policy import Policy, example_policy_text, load_policy, parse_policy
 
 ANCHOR = datetime(2027, 3, 1, tzinfo=UTC)
 SINCE = ("--since", "2027-03-01T00:00:00Z")
@@ -41,7 +43,9 @@ def pagerduty_api(org: Org) -> Iterator[PagerDutyRest]:
         yield server
 
 
-def _opsgenie(api: OpsgenieRest, tmp_path: Path, *args: str, key: str | None = None):  # type: ignore[no-untyped-def]
+def _opsgenie(
+    api: OpsgenieRest, tmp_path: Path, *args: str, key: str | None = None
+) -> subprocess.CompletedProcess[str]:
     env = clean_env({"OPSGENIE_API_KEY": key or api.key})
     return run_tocsin("import", "opsgenie", "--api-url", api.url, *SINCE, *args,
                       cwd=tmp_path, env=env)  # fmt: skip
@@ -141,6 +145,22 @@ def test_pagerduty_with_a_token_file(pagerduty_api: PagerDutyRest, tmp_path: Pat
     assert pagerduty_api.key not in done.stdout + done.stderr
 
 
+def test_grafana_oncall_import(org: Org, tmp_path: Path) -> None:
+    server = GrafanaOnCallRest(org=org, page_size=20, retry_after=1)
+    server.throttle = 1
+    with server.running():
+        done = run_tocsin(
+            "import", "grafana-oncall", "--api-url", server.url, *SINCE, "--dry-run",
+            cwd=tmp_path, env=clean_env({"GRAFANA_ONCALL_TOKEN": server.key}),
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert not (tmp_path / "tocsin.yaml").exists()
+    assert "+  - name: platform-business-hours" in done.stdout.splitlines()
+    assert "Grafana OnCall repeats the chain up to 5 times" in done.stdout
+    assert server.requests[0].headers["Authorization"] == server.key
+    assert server.key not in done.stdout + done.stderr
+
+
 def test_bad_credentials_fail_clearly_and_never_echo_the_token(
     pagerduty_api: PagerDutyRest, opsgenie_api: OpsgenieRest, tmp_path: Path
 ) -> None:
@@ -173,7 +193,5 @@ def test_opsgenie_eu_accounts_have_their_own_host() -> None:
     assert opsgenie_url("http://127.0.0.1:9", eu=True) == "http://127.0.0.1:9"
 
 
-def load_policy_text(text: str):  # type: ignore[no-untyped-def]
-    from tocsin.policy import parse_policy
-
+def load_policy_text(text: str) -> Policy:
     return parse_policy(text)
