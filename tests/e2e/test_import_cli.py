@@ -63,6 +63,7 @@ def test_import_writes_a_valid_policy_and_a_report(
     assert "tocsin integration create checkout-api --kind alertmanager" in done.stdout
     report = (tmp_path / "import-report.txt").read_text()
     assert "Not imported as it is" in report
+    assert "add them under `channels` (see the example policy): email, sms, voice" in report
     policy = load_policy(tmp_path / "tocsin.yaml")
     assert len(policy.people) == 36 and len(policy.schedules) == 10
     checked = run_tocsin("policy", "validate", "tocsin.yaml", cwd=tmp_path, env=clean_env())
@@ -109,6 +110,7 @@ def test_merge_keeps_everything_the_file_has(opsgenie_api: OpsgenieRest, tmp_pat
 
     done = _opsgenie(opsgenie_api, tmp_path, "--merge")
     assert done.returncode == 0, done.stderr
+    assert "under `channels`" not in done.stdout  # the example policy defines them
     merged = load_policy(policy)
     before = load_policy_text(example_policy_text())
     assert merged.people[: len(before.people)] == before.people

@@ -94,7 +94,12 @@ def _run(
     except ImportFailed as exc:
         err.print(Text.assemble(("error: ", "bold red"), str(exc)))
         raise typer.Exit(1) from None
-    text = render_report(draft)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        # An answer of a shape the importer does not know: say so, without a traceback.
+        message = f"{product}'s API answered something this import cannot read ({exc!r})"
+        err.print(Text.assemble(("error: ", "bold red"), message))
+        raise typer.Exit(1) from None
+    text = render_report(draft, change.undefined_channels)
     if dry_run:
         out.print(change.diff() or f"{output}: nothing would change", markup=False, highlight=False)
     else:

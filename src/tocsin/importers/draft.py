@@ -21,8 +21,10 @@ __all__ = [
     "Draft",
     "Names",
     "Unmapped",
+    "changes_clocks",
     "duration_text",
     "local_start",
+    "note_wall_clock",
     "phone_number",
     "rotation_of",
     "weekly_restrictions",
@@ -117,6 +119,13 @@ def rotation_of(turn: timedelta) -> dict[str, Any]:
     return {"rotation": "custom", "length": format_duration(turn)}
 
 
+def changes_clocks(zone: Any) -> bool:
+    """Whether ``zone`` (a ZoneInfo) has daylight-saving time (January and July differ)."""
+    january = datetime(2027, 1, 15, 12).replace(tzinfo=zone).utcoffset()
+    july = datetime(2027, 7, 15, 12).replace(tzinfo=zone).utcoffset()
+    return january != july
+
+
 def local_start(instant: datetime, zone: Any) -> str:
     """The local wall-clock ``"YYYY-MM-DDTHH:MM"`` of an aware instant in ``zone``."""
     return instant.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
@@ -172,3 +181,15 @@ def weekly_restrictions(windows: list[tuple[int, int]]) -> list[dict[str, Any]] 
             }
         )
     return found
+
+
+def note_wall_clock(draft: Draft, label: str, turn: timedelta, zone: Any) -> None:
+    """Turns other than whole days are counted on the local wall clock by Tocsin; in a
+    zone that changes its clocks the turn across a change is an hour shorter or longer."""
+    if turn % timedelta(days=1) and changes_clocks(zone):
+        draft.skip(
+            "rotation length",
+            label,
+            f"turns of {duration_text(turn.total_seconds())} are counted on the local wall "
+            "clock: the turn across a clock change is an hour shorter or longer",
+        )

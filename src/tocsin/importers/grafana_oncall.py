@@ -26,6 +26,7 @@ from tocsin.importers.draft import (
     Draft,
     Names,
     duration_text,
+    note_wall_clock,
     rotation_of,
     weekly_restrictions,
 )
@@ -246,6 +247,7 @@ class _GrafanaOnCall:
                 label,
                 f"it ends at {shift['until']}; Tocsin layers do not end: remove it then",
             )
+        note_wall_clock(self.draft, label, timedelta(seconds=period), ZoneInfo(zone))
         windows = self._windows(label, shift, start, period, duration)
         if windows is None:
             return None

@@ -26,6 +26,7 @@ from tocsin.importers.draft import (
     Names,
     duration_text,
     local_start,
+    note_wall_clock,
     phone_number,
     rotation_of,
     weekly_restrictions,
@@ -296,6 +297,7 @@ class _Opsgenie:
                 "the layer from the policy then",
             )
         length = timedelta(seconds=unit * int(rotation.get("length") or 1))
+        note_wall_clock(self.draft, label, length, zone)
         layer: dict[str, Any] = {
             "name": self.names.assign(
                 f"layer:{schedule}",

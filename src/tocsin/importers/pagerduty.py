@@ -24,6 +24,7 @@ from tocsin.importers.draft import (
     Names,
     duration_text,
     local_start,
+    note_wall_clock,
     phone_number,
     rotation_of,
     weekly_restrictions,
@@ -254,6 +255,7 @@ class _PagerDuty:
                 f"the layer starts at {start.isoformat()}; Tocsin counts its turns from "
                 f"{virtual.isoformat()} and covers them from then on",
             )
+        note_wall_clock(self.draft, label, timedelta(seconds=turn), zone)
         participants: list[str] = []
         for item in layer.get("users") or ():
             person = self.names.get("person", str((item.get("user") or {}).get("id")))

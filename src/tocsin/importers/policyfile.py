@@ -43,6 +43,8 @@ class PolicyChange:
     path: Path
     before: str
     after: str
+    #: Channels the notification rules name that the policy does not define.
+    undefined_channels: tuple[str, ...] = ()
 
     def diff(self) -> str:
         return "".join(
@@ -131,10 +133,16 @@ def plan_change(draft: Draft, path: Path, merge: bool) -> PolicyChange:
     else:
         after = dump(_new_document(draft))
     try:
-        parse_policy(after, str(path))
+        policy = parse_policy(after, str(path))
     except PolicyError as exc:
         raise ImportFailed(f"the imported policy would not be valid:\n{exc}") from None
-    return PolicyChange(path, before, after)
+    named = {
+        step.channel
+        for rules in policy.notification_rules.values()
+        for rule in rules
+        for step in rule.notify
+    }
+    return PolicyChange(path, before, after, tuple(sorted(named - set(policy.channels))))
 
 
 def write_change(change: PolicyChange) -> None:
