@@ -65,7 +65,11 @@ class OpsgenieRest(SourceApiServer):
         offset = int(first(query, "offset", "0"))
         limit = min(int(first(query, "limit", str(self.page_size))), self.page_size)
         found, more = page(items, offset, limit)
-        paging = {"first": f"{self.url}{path}?{urlencode({'limit': limit, 'offset': 0})}"}
+        last = max(0, (len(items) - 1) // limit * limit)
+        paging = {
+            "first": f"{self.url}{path}?{urlencode({'limit': limit, 'offset': 0})}",
+            "last": f"{self.url}{path}?{urlencode({'limit': limit, 'offset': last})}",
+        }
         if more:
             paging["next"] = (
                 f"{self.url}{path}?{urlencode({'limit': limit, 'offset': offset + limit})}"
@@ -303,7 +307,10 @@ class OpsgenieRest(SourceApiServer):
                 {},
             )
         if path == "/v2/schedules":
-            return 200, self._wrap([self._schedule(s) for s in org.schedules]), {}
+            found = [self._schedule(s) for s in org.schedules]
+            if "rotation" not in first(query, "expand", "").split(","):
+                found = [{k: v for k, v in f.items() if k != "rotations"} for f in found]
+            return 200, self._wrap(found, expandable=["rotation"]), {}
         if parts[:2] == ["v2", "schedules"] and len(parts) == 4 and parts[2] in schedules:
             schedule = schedules[parts[2]]
             if parts[3] == "overrides":
@@ -326,6 +333,9 @@ class OpsgenieRest(SourceApiServer):
                     for p in sorted(on_call(schedule, at))
                 ]
                 parent = {"id": schedule.id, "name": schedule.name, "enabled": True}
+                if first(query, "flat", "false") == "true":
+                    emails = [p["name"] for p in people]
+                    return 200, self._wrap({"_parent": parent, "onCallRecipients": emails}), {}
                 return 200, self._wrap({"_parent": parent, "onCallParticipants": people}), {}
         if path == "/v2/escalations":
             return 200, self._wrap([self._escalation(i) for i in range(len(org.escalations))]), {}

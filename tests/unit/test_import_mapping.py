@@ -11,6 +11,7 @@ import pytest
 from tocsin.importers.draft import Draft, phone_number, weekly_restrictions
 from tocsin.importers.http import MAX_WAIT, ImportFailed, read_token, retry_delay
 from tocsin.importers.overlaps import report_overlaps
+from tocsin.importers.yamltext import extend
 
 DAY = 1440
 
@@ -106,3 +107,37 @@ def test_overlapping_rotations_are_reported_and_adjacent_ones_are_not() -> None:
     assert found.name == "follow: day and night"
     assert "2027-03-01T17:00:00+00:00" in found.reason  # 18:00 in Berlin
     assert "Opsgenie pages both, Tocsin only night's person" in found.reason
+
+
+def test_entries_are_added_as_text_and_everything_else_stays() -> None:
+    text = (
+        "version: 1  # the format\n"
+        "people:\n"
+        '  - {name: ann, email: "ann@example.com"}   # flow entry, quoted\n'
+        "\n"
+        "# --- teams\n"
+        "teams: []\n"
+        "alerting:\n"
+        "  correlation_window: 5m\n"
+    )
+    grown = extend(text, ("people",), [{"name": "bob"}])
+    grown = extend(grown, ("alerting", "maintenance_windows"), [{"service": "api"}])
+    grown = extend(grown, ("services",), [{"name": "api"}])
+    assert grown == (
+        "version: 1  # the format\n"
+        "people:\n"
+        '  - {name: ann, email: "ann@example.com"}   # flow entry, quoted\n'
+        "  - name: bob\n"
+        "\n"
+        "# --- teams\n"
+        "teams: []\n"
+        "alerting:\n"
+        "  correlation_window: 5m\n"
+        "  maintenance_windows:\n"
+        "    - service: api\n"
+        "\n"
+        "services:\n"
+        "  - name: api\n"
+    )
+    with pytest.raises(ImportFailed, match="`teams` is written in flow style"):
+        extend(text, ("teams",), [{"name": "ops"}])

@@ -89,13 +89,15 @@ def extend(text: str, path: tuple[str, ...], items: list[Any] | dict[str, Any]) 
             return text + separator + dump({path[0]: items})
         return extend(text, path[:-1], {path[-1]: items})
     line, column, value = located
-    if isinstance(value, CommentedSeq | CommentedMap) and value.fa.flow_style():
+    lines = text.splitlines(keepends=True)
+    after_key = lines[line][column:].split(":", 1)[-1].strip()
+    flow = isinstance(value, CommentedSeq | CommentedMap) and value.fa.flow_style()
+    if flow or after_key.startswith(("[", "{")):
         where = ".".join(path)
         raise ImportFailed(
             f"`{where}` is written in flow style ([...] or {{...}}); write it as a block "
             "(one entry a line) to merge into it"
         )
-    lines = text.splitlines(keepends=True)
     end = _block_end(lines, line, column)
     first_entry = next((lines[i] for i in range(line + 1, end) if not _quiet(lines[i])), None)
     indent = _indent(first_entry) if first_entry is not None else column + 2
