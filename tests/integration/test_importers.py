@@ -23,6 +23,7 @@ from tests.support.grafana_oncall_rest import GrafanaOnCallRest
 from tests.support.oncall_org import Org, build_org, clock_changes
 from tests.support.opsgenie_rest import OpsgenieRest
 from tests.support.pagerduty_rest import PagerDutyRest
+from tests.support.receivers import free_port
 from tests.support.source_api import SourceApiServer
 
 from tocsin.importers import grafana_oncall, opsgenie, pagerduty
@@ -335,3 +336,49 @@ def test_every_page_is_read(name: str) -> None:
     else:
         assert [r.query.get("offset", ["0"])[0] for r in pages] == ["0", "10", "20", "30"]
     assert len(draft.people) == 36 and len({p["email"] for p in draft.people}) == 36
+
+
+def test_what_opsgenie_has_and_tocsin_cannot_say_is_reported(tmp_path: Path) -> None:
+    """A rotation with a team and a `none` turn that ends, an override of one rotation
+    of two, an escalation rule on "not closed": each is in the report with its reason,
+    and the policy does not pretend otherwise."""
+    org = build_org(SPRING, WEEKS)
+
+    def edit(path: str, body: Any) -> Any:
+        if path == "/v2/schedules":
+            rotation = body["data"][3]["rotations"][1]
+            rotation["participants"] += [
+                {"type": "team", "id": "T1", "name": "payments"},
+                {"type": "none"},
+            ]
+            rotation["endDate"] = "2027-06-01T00:00:00Z"
+        if path == "/v2/schedules/S02/overrides":
+            body["data"][0]["rotations"] = body["data"][0]["rotations"][:1]
+        if path == "/v2/escalations":
+            body["data"][0]["rules"][0]["condition"] = "if-not-closed"
+        return body
+
+    server = OpsgenieRest(org=org, edit=edit)
+    with server.running():
+        draft, _ = _import(PRODUCTS["opsgenie"], server, SPRING)
+    reasons = {(u.kind, u.name): u.reason for u in draft.unmapped}
+    night = "payments-follow-the-clock: night"
+    assert (
+        "a turn in Tocsin belongs to one person"
+        in reasons[("rotation participant", f"{night} team payments")]
+    )
+    assert ("rotation participant", f"{night} none") in reasons
+    assert "Tocsin layers do not end" in reasons[("rotation end", night)]
+    override = next(k for k in reasons if k[0] == "override")
+    assert "covers only some rotations" in reasons[override]
+    office = next(s for s in draft.schedules if s["name"] == "platform-business-hours")
+    assert len(office["overrides"]) == len(org.schedules[1].overrides) - 1
+    assert any(k[0] == "escalation rule" for k in reasons)
+    policy = parse_policy(plan_change(draft, tmp_path / "p.yaml", merge=False).after)
+    assert policy.schedule("payments-follow-the-clock") is not None
+
+
+def test_an_unreachable_source_is_a_clear_error() -> None:
+    api = SourceApi("Opsgenie", f"http://127.0.0.1:{free_port()}", "GenieKey k")
+    with api, pytest.raises(ImportFailed, match=r"cannot reach Opsgenie at http://127\.0\.0\.1"):
+        opsgenie.import_opsgenie(api, SPRING, SPRING + timedelta(weeks=1))

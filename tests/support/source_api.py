@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,6 +39,8 @@ class SourceApiServer:
     #: The next this many requests are answered 429.
     throttle: int = 0
     requests: list[Request] = field(default_factory=list)
+    #: Changes an answer's body before it is sent: ``edit(path, body) -> body``.
+    edit: Callable[[str, Any], Any] | None = None
 
     @property
     def url(self) -> str:
@@ -67,6 +69,8 @@ class SourceApiServer:
             status, body, headers = self.throttled()
         else:
             status, body, headers = self.answer(parts.path, query)
+            if self.edit is not None and status == 200:
+                body = self.edit(parts.path, body)
         data = json.dumps(body).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json")
