@@ -95,6 +95,7 @@ class _GrafanaOnCall:
         self.draft = Draft("Grafana OnCall")
         self.names = Names()
         self.team_zone: dict[str, str] = {}
+        self.important_rules: list[str] = []
 
     def _all(self, path: str, params: Mapping[str, Any] | None = None) -> list[Any]:
         return list(self.api.pages(path, params, _results, _next))
@@ -122,6 +123,14 @@ class _GrafanaOnCall:
             for team in user.get("teams") or ():
                 members.setdefault(str(team), []).append(name)
             self._notification_rules(uid, name)
+        if self.important_rules:
+            self.draft.skip(
+                "notification rules",
+                f"important ones of {len(self.important_rules)} people "
+                f"({', '.join(self.important_rules)})",
+                "Tocsin chooses notification rules by severity; their default rules now apply "
+                "to every page",
+            )
         if self.draft.people:
             self.draft.skip(
                 "phone numbers",
@@ -159,12 +168,7 @@ class _GrafanaOnCall:
                 step["after"] = duration_text(after)
             steps.append(step)
         if important:
-            self.draft.skip(
-                "notification rule",
-                f"{name} important ({important})",
-                "Tocsin chooses notification rules by severity; the default rules now apply "
-                "to every page",
-            )
+            self.important_rules.append(name)
         if steps:
             self.draft.notification_rules[name] = [{"kinds": ["page"], "notify": steps}]
 

@@ -84,6 +84,7 @@ class _PagerDuty:
         self.draft = Draft("PagerDuty")
         self.names = Names()
         self.team_zone: dict[str, str] = {}
+        self.low_urgency: list[str] = []
 
     def _list(self, path: str, key: str, params: Mapping[str, Any] | None = None) -> Any:
         pages = self.api.pages
@@ -95,6 +96,13 @@ class _PagerDuty:
         includes = {"include[]": ["contact_methods", "notification_rules"]}
         for user in self._list("/users", "users", includes):
             self._user(user)
+        if self.low_urgency:
+            self.draft.skip(
+                "notification rules",
+                f"low urgency of {len(self.low_urgency)} people ({', '.join(self.low_urgency)})",
+                "Tocsin chooses notification rules by severity, not urgency; their high-urgency "
+                "rules now apply to every page",
+            )
 
     def _user(self, user: Mapping[str, Any]) -> None:
         uid = str(user.get("id"))
@@ -156,12 +164,7 @@ class _PagerDuty:
                 continue
             steps.append((int(rule.get("start_delay_in_minutes") or 0), channel))
         if low:
-            self.draft.skip(
-                "notification rule",
-                f"{name} low urgency ({low})",
-                "Tocsin chooses notification rules by severity, not urgency; the high-urgency "
-                "rules now apply to every page",
-            )
+            self.low_urgency.append(name)
         if steps:
             notify: list[dict[str, Any]] = []
             for delay, channel in sorted(dict.fromkeys(steps)):
