@@ -58,14 +58,14 @@ def test_import_writes_a_valid_policy_and_a_report(
     done = _opsgenie(opsgenie_api, tmp_path, "--report", "import-report.txt")
     assert done.returncode == 0, done.stderr
     assert "wrote tocsin.yaml" in done.stdout
-    assert "36 people" in done.stdout and "10 schedules" in done.stdout
+    assert "36 people" in done.stdout and "11 schedules" in done.stdout
     assert "contact method ada.adler mobile: Tocsin has no such channel" in done.stdout
     assert "tocsin integration create checkout-api --kind alertmanager" in done.stdout
     report = (tmp_path / "import-report.txt").read_text()
     assert "Not imported as it is" in report
     assert "add them under `channels` (see the example policy): email, sms, voice" in report
     policy = load_policy(tmp_path / "tocsin.yaml")
-    assert len(policy.people) == 36 and len(policy.schedules) == 10
+    assert len(policy.people) == 36 and len(policy.schedules) == 11
     checked = run_tocsin("policy", "validate", "tocsin.yaml", cwd=tmp_path, env=clean_env())
     assert checked.returncode == 0, checked.stderr
     assert "OK" in checked.stdout
@@ -142,7 +142,7 @@ def test_pagerduty_with_a_token_file(pagerduty_api: PagerDutyRest, tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert "Imported from PagerDuty" in done.stdout
     assert "low urgency" in done.stdout
-    assert len(load_policy(tmp_path / "pd.yaml").schedules) == 10
+    assert len(load_policy(tmp_path / "pd.yaml").schedules) == 11
     assert pagerduty_api.requests[0].headers["Accept"] == "application/vnd.pagerduty+json;version=2"
     assert pagerduty_api.key not in done.stdout + done.stderr
 

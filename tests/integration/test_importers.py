@@ -1,10 +1,11 @@
 """`tocsin import` against local Opsgenie and PagerDuty APIs serving a 36-person org.
 
-The equivalence check: after the import, for 50 instants over the next 8 weeks (clock
-changes of Berlin and New York among them), who Tocsin says is on call in each of the
-10 schedules is who the product's own "on call at T" endpoint answers; that endpoint
-answers from the fixture's explicit shift lists. Two anchors put the spring and the
-autumn clock changes into the weeks checked.
+The equivalence check: after the import, for 50 instants over the next 8 weeks (either
+side of every clock change among them), who Tocsin says is on call in each of the 11
+schedules is who the product's own "on call at T" endpoint answers; that endpoint
+answers from the fixture's explicit shift lists. From the first anchor the 8 weeks hold
+both clock changes of Africa/Casablanca (it leaves summer time for Ramadan and returns)
+and the spring changes of New York and Berlin; from the second, the autumn ones.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from tocsin.importers.policyfile import plan_change
 from tocsin.oncall.rules import on_call
 from tocsin.policy import Policy, parse_policy
 
-SPRING = datetime(2027, 3, 1, tzinfo=UTC)
+#: The 8 weeks from here hold both clock changes of Casablanca (around Ramadan) and the
+#: spring ones of New York and Berlin; from AUTUMN, the autumn ones of Berlin and New York.
+SPRING = datetime(2027, 2, 1, tzinfo=UTC)
 AUTUMN = datetime(2027, 10, 4, tzinfo=UTC)
 WEEKS = 8
 
@@ -153,7 +156,7 @@ def _instants(org: Org) -> list[datetime]:
     """50 instants in the 8 weeks: either side of every clock change of Berlin and New
     York, either side of handoffs, and the rest spread evenly at odd minutes."""
     found: list[datetime] = []
-    for zone in ("Europe/Berlin", "America/New_York"):
+    for zone in ("Europe/Berlin", "America/New_York", "Africa/Casablanca"):
         for change in clock_changes(zone, org.anchor, org.end):
             found += [
                 change - timedelta(minutes=1),
@@ -202,6 +205,8 @@ def test_who_is_on_call_matches_the_source_at_50_instants(
     assert len(org.users) >= 30 and len(org.schedules) >= 10
     assert len({s.tz for s in org.schedules}) >= 3
     assert len(clock_changes("Europe/Berlin", org.anchor, org.end)) == 1
+    if anchor == SPRING:
+        assert len(clock_changes("Africa/Casablanca", org.anchor, org.end)) == 2
     with serving(product, org) as server:
         draft, _ = _import(product, server, anchor)
         change = plan_change(draft, tmp_path / "tocsin.yaml", merge=False)

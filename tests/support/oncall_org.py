@@ -1,11 +1,12 @@
 """A realistic on-call organisation for the importer tests, product-neutral.
 
-36 people in 6 teams, 10 schedules in 4 time zones (Europe/Berlin and America/New_York
-change their clocks), rotations daily, weekly, every 2 days and every 12 hours,
-restrictions by time of day and by weekday, overrides (some across a clock change),
-6 escalation policies with repeats, 8 services with integrations, 2 maintenance
-windows. The fixture servers in ``opsgenie_rest.py`` and ``pagerduty_rest.py`` serve it
-in their product's wire format.
+36 people in 6 teams, 11 schedules in 5 time zones (Europe/Berlin and America/New_York
+change their clocks twice a year, Africa/Casablanca before and after Ramadan), rotations
+daily, weekly, every 2 days and every 12 hours, restrictions by time of day and by
+weekday, overrides (some across a clock change), 6 escalation policies with repeats,
+8 services with integrations, 2 maintenance windows. The fixture servers in
+``opsgenie_rest.py``, ``pagerduty_rest.py`` and ``grafana_oncall_rest.py`` serve it in
+their product's wire format.
 
 What each product shows as on call comes from explicit shift lists: for every rotation,
 the list of (start, end, person) turns within the test's weeks, written out here by
@@ -472,6 +473,13 @@ def build_org(anchor: datetime, weeks: int = 8) -> Org:
                 ),
             ],
         ),
+        Schedule(
+            "S11",
+            "Edge Casablanca",
+            "Africa/Casablanca",
+            "T3",
+            [rot("R13", "daily", "daily", 1, base + at(hours=8), members(3, 5, 4, 3))],
+        ),
     ]
     end = anchor + timedelta(weeks=weeks)
     for index, schedule in enumerate(schedules):
@@ -559,8 +567,9 @@ def clock_changes(tz: str, start: datetime, end: datetime) -> list[datetime]:
 def _clock_change_overrides(
     schedules: list[Schedule], teams: list[Team], anchor: datetime, end: datetime
 ) -> None:
-    """An override across each clock change of the first Berlin and New York schedule."""
-    for schedule in (schedules[0], schedules[8]):
+    """An override across each clock change of a Berlin, a New York and the Casablanca
+    schedule."""
+    for schedule in (schedules[0], schedules[8], schedules[10]):
         team = next(t for t in teams if t.id == schedule.team)
         for change in clock_changes(schedule.tz, anchor, end):
             cover = (change - timedelta(hours=3), change + timedelta(hours=2), team.members[4])
