@@ -142,6 +142,7 @@ def test_pagerduty_with_a_token_file(pagerduty_api: PagerDutyRest, tmp_path: Pat
     assert done.returncode == 0, done.stderr
     assert "Imported from PagerDuty" in done.stdout
     assert "low urgency" in done.stdout
+    assert "checkout-api auto_resolve_timeout: Tocsin resolves incidents when" in done.stdout
     assert len(load_policy(tmp_path / "pd.yaml").schedules) == 11
     assert pagerduty_api.requests[0].headers["Accept"] == "application/vnd.pagerduty+json;version=2"
     assert pagerduty_api.key not in done.stdout + done.stderr

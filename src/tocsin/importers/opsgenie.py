@@ -243,6 +243,13 @@ class _Opsgenie:
             self.draft.skip("schedule", name, f"time zone {zone_name!r} is unknown; not imported")
             return
         entry: dict[str, Any] = {"name": name, "timezone": zone_name}
+        if schedule.get("enabled") is False:
+            self.draft.skip(
+                "schedule",
+                name,
+                "disabled in Opsgenie; imported, and pages whoever is on call once an "
+                "escalation policy names it",
+            )
         if schedule.get("description"):
             entry["description"] = str(schedule["description"])
         team_id = (schedule.get("ownerTeam") or {}).get("id")

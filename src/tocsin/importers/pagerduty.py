@@ -357,6 +357,7 @@ class _PagerDuty:
             entry: dict[str, Any] = {"name": name}
             if service.get("description"):
                 entry["description"] = str(service["description"])
+            self._service_settings(name, service)
             teams = [
                 t for r in service.get("teams") or () if (t := self.names.get("team", r["id"]))
             ]
@@ -375,6 +376,23 @@ class _PagerDuty:
             self.draft.services.append(entry)
             for integration in service.get("integrations") or ():
                 self._integration(name, integration)
+
+    def _service_settings(self, name: str, service: Mapping[str, Any]) -> None:
+        """Service settings Tocsin keeps elsewhere or not at all, when they are set."""
+        for key, reason in (
+            ("auto_resolve_timeout", "Tocsin resolves incidents when their alerts resolve"),
+            ("acknowledgement_timeout", "Tocsin re-pages by the escalation policy's timeouts"),
+            ("support_hours", "Tocsin has no support hours; routes choose severities"),
+        ):
+            if service.get(key):
+                self.draft.skip("service setting", f"{name} {key}", reason)
+        urgency = (service.get("incident_urgency_rule") or {}).get("type")
+        if urgency not in (None, "constant"):
+            self.draft.skip(
+                "service setting",
+                f"{name} incident_urgency_rule",
+                "Tocsin takes severities from the alerts' labels (see `routes`)",
+            )
 
     def _integration(self, service: str, integration: Mapping[str, Any]) -> None:
         kind = str(integration.get("type", "")).removesuffix("_reference")
