@@ -351,7 +351,7 @@ class _GrafanaOnCall:
         return [{"team": team}] if team is not None else []
 
     def _chain(self, name: str, steps: list[Mapping[str, Any]]) -> None:
-        tiers: list[dict[str, Any]] = []
+        tiers: list[tuple[int, list[dict[str, str]]]] = []  # (seconds to wait, targets)
         pending: list[dict[str, str]] = []
         repeat = 0
         for step in steps:
@@ -361,9 +361,17 @@ class _GrafanaOnCall:
                 if step.get("important"):
                     self.draft.skip("escalation step", f"{name} {kind}", "paged as a normal page")
             elif kind == "wait" and pending:
-                wait = int(step.get("duration") or 0)
-                tiers.append({"timeout": duration_text(wait), "targets": pending})
+                tiers.append((int(step.get("duration") or 0), pending))
                 pending = []
+            elif kind == "wait" and tiers:  # a second wait: the tier waits longer
+                tiers[-1] = (tiers[-1][0] + int(step.get("duration") or 0), tiers[-1][1])
+            elif kind == "wait":
+                self.draft.skip(
+                    "escalation timing",
+                    name,
+                    "a wait before anyone is paged; Tocsin pages the first tier when the "
+                    "incident opens",
+                )
             elif kind == "repeat_escalation":
                 repeat = 5
                 self.draft.skip(
@@ -374,17 +382,21 @@ class _GrafanaOnCall:
             else:
                 self.draft.skip("escalation step", f"{name} {kind}", "Tocsin has no such step")
         if pending:
-            timeout = tiers[-1]["timeout"] if tiers else "15m"
-            tiers.append({"timeout": timeout, "targets": pending})
+            timeout = tiers[-1][0] if tiers else 900
+            tiers.append((timeout, pending))
             self.draft.skip(
                 "escalation timing",
                 name,
-                f"the last step waits for nothing; Tocsin needs a timeout: used {timeout}",
+                "the last step waits for nothing; Tocsin needs a timeout: used "
+                f"{duration_text(timeout)}",
             )
         if not tiers:
             self.draft.skip("escalation policy", name, "no step pages anyone; not imported")
             return
-        entry: dict[str, Any] = {"name": name, "tiers": tiers}
+        entry: dict[str, Any] = {
+            "name": name,
+            "tiers": [{"timeout": duration_text(s), "targets": t} for s, t in tiers],
+        }
         if repeat:
             entry["repeat"] = repeat
         self.draft.escalation_policies.append(entry)

@@ -413,6 +413,13 @@ class _Opsgenie:
         if not delays:
             self.draft.skip("escalation policy", name, "no rule pages anyone; not imported")
             return
+        if delays[0]:
+            self.draft.skip(
+                "escalation timing",
+                name,
+                f"Opsgenie waits {duration_text(delays[0])} before its first rule; Tocsin pages "
+                "the first tier when the incident opens",
+            )
         repeat = escalation.get("repeat") or {}
         wait = int(repeat.get("waitInterval") or 0) * 60
         tiers: list[dict[str, Any]] = []
