@@ -387,3 +387,17 @@ def test_an_unreachable_source_is_a_clear_error() -> None:
     api = SourceApi("Opsgenie", f"http://127.0.0.1:{free_port()}", "GenieKey k")
     with api, pytest.raises(ImportFailed, match=r"cannot reach Opsgenie at http://127\.0\.0\.1"):
         opsgenie.import_opsgenie(api, SPRING, SPRING + timedelta(weeks=1))
+
+
+@pytest.mark.parametrize("name", list(PRODUCTS))
+def test_a_large_account_is_read_page_by_page(name: str, tmp_path: Path) -> None:
+    """336 people at 10 a page: every one imported, each page asked for once."""
+    product, org = PRODUCTS[name], build_org(SPRING, WEEKS, responders=300)
+    with serving(product, org) as server:
+        draft, _ = _import(product, server, SPRING)
+    assert len(draft.people) == 336
+    assert len({p["email"] for p in draft.people}) == 336
+    pages = [r for r in server.requests if r.path == product.users_path]
+    assert len(pages) == 34
+    policy = parse_policy(plan_change(draft, tmp_path / "p.yaml", merge=False).after)
+    assert policy.person("responder299") is not None

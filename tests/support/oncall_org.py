@@ -132,9 +132,12 @@ class Org:
     escalations: list[Escalation]
     services: list[Service]
     maintenance: list[Maintenance]
+    _users: dict[str, User] = field(default_factory=dict)
 
     def user(self, uid: str) -> User:
-        return next(u for u in self.users if u.id == uid)
+        if len(self._users) != len(self.users):
+            self._users = {u.id: u for u in self.users}
+        return self._users[uid]
 
     def team(self, tid: str) -> Team:
         return next(t for t in self.teams if t.id == tid)
@@ -221,9 +224,9 @@ def _monday_before(day: datetime) -> datetime:
     return (day - timedelta(days=day.weekday())).replace(hour=0, minute=0, tzinfo=None)
 
 
-def build_org(anchor: datetime, weeks: int = 8) -> Org:
+def build_org(anchor: datetime, weeks: int = 8, responders: int = 0) -> Org:
     """The organisation as it stands at ``anchor`` (UTC), with shift lists for the
-    ``weeks`` after it."""
+    ``weeks`` after it; ``responders`` more people in no team (a large company)."""
     rng = random.Random(anchor.toordinal())
     users = [
         User(
@@ -236,6 +239,11 @@ def build_org(anchor: datetime, weeks: int = 8) -> Org:
         )
         for i in range(36)
     ]
+    users += [
+        User(f"X{i:04d}", f"Responder {i}", f"responder{i}@example.com", f"5555{i:06d}",
+             _ZONES[i % len(_ZONES)], push=False)
+        for i in range(responders)
+    ]  # fmt: skip
     teams = [
         Team(f"T{t}", name, tz, tuple(u.id for u in users[t * 6 : t * 6 + 6]))
         for t, (name, tz) in enumerate(_TEAMS)
