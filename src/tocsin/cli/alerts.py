@@ -37,6 +37,7 @@ _ENDPOINTS = {
     "grafana": "/api/v1/integrations/<key>/grafana",
     "generic": "/api/v1/integrations/<key>/events",
     "pagerduty": "/v2/enqueue and /v2/change/enqueue  (routing_key = <key>)",
+    "opsgenie": "/v2/alerts  (Authorization: GenieKey <key>)",
     "heartbeat": "/api/v1/heartbeats/<key>",
 }
 
