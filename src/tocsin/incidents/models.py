@@ -195,6 +195,36 @@ class IncidentUpdate(BaseModel):
         default=None,
         description='Role -> person, list of people, or null to clear: {"commander": "alice"}',
     )
+    started_at: Instant | None = Field(default=None, description="Correct when impact began.")
+    detected_at: Instant | None = Field(default=None, description="Correct when it was noticed.")
+    acknowledged_at: Instant | None = Field(
+        default=None, description="Correct the first acknowledgement (a reached milestone)."
+    )
+    mitigated_at: Instant | None = Field(
+        default=None, description="Correct when impact was mitigated (a reached milestone)."
+    )
+    resolved_at: Instant | None = Field(
+        default=None, description="Correct when it was resolved (a reached milestone)."
+    )
+    reason: PlainText | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2000,
+        description="Why the times are corrected; required with any of them, on the timeline.",
+    )
+
+    def corrections(self) -> dict[str, datetime]:
+        """The times this PATCH corrects."""
+        fields = ("started_at", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at")
+        return {f: v for f in fields if (v := getattr(self, f)) is not None}
+
+    @model_validator(mode="after")
+    def _reason_with_times(self) -> IncidentUpdate:
+        if self.corrections() and self.reason is None:
+            raise ValueError("reason: a timestamp correction needs a reason")
+        if self.reason is not None and not self.corrections():
+            raise ValueError("reason: goes with a timestamp correction only")
+        return self
 
 
 class TransitionRequest(BaseModel):
