@@ -18,6 +18,7 @@ import typer
 from rich.text import Text
 
 from tocsin.cli.client import (
+    CLI_RETRY,
     ApiClient,
     ApiError,
     ApiUnreachable,
@@ -79,7 +80,7 @@ def describe_error(exc: ApiError) -> str:
 def api() -> Iterator[ApiClient]:
     """An API client for one command; client errors become messages and exit codes."""
     try:
-        with ApiClient(load_client_config()) as client:
+        with ApiClient(load_client_config(), retry=CLI_RETRY) as client:
             yield client
     except ApiUnreachable as exc:
         fail(str(exc), code=2)
