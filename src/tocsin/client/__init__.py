@@ -48,6 +48,7 @@ from tocsin.client.resources import (
     Alerts,
     Changes,
     Incidents,
+    Integrations,
     Metrics,
     OnCall,
     Postmortems,
@@ -150,6 +151,7 @@ class Tocsin:
         run = _SyncRun(self.http)
         self.incidents: Incidents[SyncAnswer, SyncItems] = Incidents(run)
         self.alerts: Alerts[SyncAnswer, SyncItems] = Alerts(run)
+        self.integrations: Integrations[SyncAnswer, SyncItems] = Integrations(run)
         self.silences: Silences[SyncAnswer, SyncItems] = Silences(run)
         self.oncall: OnCall[SyncAnswer, SyncItems] = OnCall(run)
         self.changes: Changes[SyncAnswer, SyncItems] = Changes(run)
@@ -190,6 +192,7 @@ class AsyncTocsin:
         run = _AsyncRun(self.http)
         self.incidents: Incidents[AsyncAnswer, AsyncItems] = Incidents(run)
         self.alerts: Alerts[AsyncAnswer, AsyncItems] = Alerts(run)
+        self.integrations: Integrations[AsyncAnswer, AsyncItems] = Integrations(run)
         self.silences: Silences[AsyncAnswer, AsyncItems] = Silences(run)
         self.oncall: OnCall[AsyncAnswer, AsyncItems] = OnCall(run)
         self.changes: Changes[AsyncAnswer, AsyncItems] = Changes(run)

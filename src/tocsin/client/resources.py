@@ -22,6 +22,7 @@ __all__ = [
     "Changes",
     "Executor",
     "Incidents",
+    "Integrations",
     "Metrics",
     "OnCall",
     "Postmortems",
@@ -252,6 +253,22 @@ class Alerts(_Resource[T, It]):
 
     def get(self, alert_id: int) -> T:
         return self._get(f"{API}/alerts/{_seg(alert_id)}")
+
+
+class Integrations(_Resource[T, It]):
+    """Integration keys of the inbound endpoints (a key is shown once, when created)."""
+
+    def list(self) -> T:
+        return self._get(f"{API}/integrations")
+
+    def create(
+        self, name: str, service: str, kind: str, *, heartbeat_interval: str | None = None
+    ) -> T:
+        body = _body(name=name, service=service, kind=kind, heartbeat_interval=heartbeat_interval)
+        return self._post(f"{API}/integrations", body)
+
+    def disable(self, name: str) -> T:
+        return self._delete(f"{API}/integrations/{_seg(name)}")
 
 
 class Silences(_Resource[T, It]):
