@@ -5,6 +5,7 @@ A fake clock reads Monday 2026-03-02 09:00 UTC."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -116,3 +117,11 @@ def test_the_review_is_tocsins_post_mortem(
     assert "**Post-mortem**: PM-1" in review and "42.0 minutes" in review
     assert "## Timeline of Events" in review and "## Action Items" in review
     assert system.incidents[ref].communication_log[0]["channel"] == "status_page"
+
+
+def test_the_readmes_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Scripts and tests without a server", 1)[1].split("\n## ", 1)[0]
+    [example] = re.findall(r"^```python\n(.*?)^```", section, flags=re.MULTILINE | re.DOTALL)
+    exec(example, {})
+    assert float(capsys.readouterr().out) >= 0  # the minutes it took to resolve

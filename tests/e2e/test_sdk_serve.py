@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -175,3 +176,27 @@ def test_credentials_come_from_tocsin_init(
     monkeypatch.delenv("TOCSIN_TOKEN", raising=False)
     with Tocsin() as tocsin:
         assert tocsin.me()["role"] == "admin"
+
+
+def readme_examples(section: str) -> list[str]:
+    """The Python code blocks of one README section, as a reader copies them."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    body = text.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^```python\n(.*?)^```", body, flags=re.MULTILINE | re.DOTALL)
+
+
+def test_the_readmes_examples_run(
+    site: Site, tocsin: Tocsin, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sync, asynchronous = readme_examples("Python SDK (`tocsin.client`)")
+    address = '"http://127.0.0.1:8080", token="tcs_..."'
+    assert address in sync
+    exec(sync.replace(address, f"{site.url!r}, token={site.token!r}"), {})
+    printed = capsys.readouterr().out
+    assert "Rolled back" not in printed and printed.strip()  # a close of a resolved incident
+    for _ in range(2):
+        tocsin.incidents.declare("Example", "sev4")
+    monkeypatch.setenv("TOCSIN_URL", site.url)
+    monkeypatch.setenv("TOCSIN_TOKEN", site.token)
+    exec(asynchronous, {})
+    assert "triggered" in capsys.readouterr().out
