@@ -28,9 +28,14 @@ from tocsin.ingest import _fields as f
 from tocsin.ingest.events import Action, AlertEvent, IngestError
 
 __all__ = [
+    "ACTION_MAX",
     "ALIAS_MAX",
+    "DESCRIPTION_MAX",
+    "FIELD_MAX",
     "MESSAGE_MAX",
     "PRIORITIES",
+    "RESPONDER_TYPES",
+    "could_be_alias",
     "og_error_body",
     "og_error_for",
     "og_success_body",
@@ -54,8 +59,10 @@ SEVERITY_OF_PRIORITY = {
 }
 #: Stored dedup keys are at most 255 characters; longer aliases are stored hashed.
 _DEDUP_MAX = 255
-_RESPONDER_TYPES = ("team", "user", "escalation", "schedule")
-_ACTION_MAX = 100
+RESPONDER_TYPES = ("team", "user", "escalation", "schedule")
+ACTION_MAX = 100
+#: ``entity`` and ``source``.
+FIELD_MAX = 512
 
 
 def dedup_key_of(alias: str) -> str:
@@ -80,7 +87,7 @@ def parse_og_create(body: Any) -> AlertEvent:
         raise IngestError("priority", f"must be one of {', '.join(PRIORITIES)}, not {priority!r}")
     labels: dict[str, str] = {"priority": priority}
     for name in ("entity", "source"):
-        value = f.opt_str(data, name, f.BODY, max_len=512)
+        value = f.opt_str(data, name, f.BODY, max_len=FIELD_MAX)
         if value:
             labels[name] = value
     annotations = f.str_map(data, "details", f.BODY, coerce=True)
@@ -96,8 +103,8 @@ def parse_og_create(body: Any) -> AlertEvent:
         if value:
             annotations.setdefault(name, value)
     for index, action in enumerate(_strings(data, "actions")):
-        if len(action) > _ACTION_MAX:
-            raise IngestError(f"actions[{index}]", f"must be at most {_ACTION_MAX} characters")
+        if len(action) > ACTION_MAX:
+            raise IngestError(f"actions[{index}]", f"must be at most {ACTION_MAX} characters")
     return AlertEvent(
         source="opsgenie",
         dedup_key=dedup_key_of(alias),
@@ -112,18 +119,20 @@ def parse_og_create(body: Any) -> AlertEvent:
 
 
 def parse_og_action(body: Any, action: Action, alias: str) -> AlertEvent:
-    """A close (``resolve``) or acknowledge of the alert with ``alias``; the body
-    (``user``, ``source``, ``note``, all optional) may be empty."""
+    """A close (``resolve``) or acknowledge of the alert with ``alias`` (one that
+    :func:`could_be_alias`); the body (``user``, ``source``, ``note``, all optional)
+    may be empty."""
     data: Mapping[str, Any] = {} if body is None else f.obj(body, f.BODY)
     for name in ("user", "source", "note"):
         f.opt_str(data, name, f.BODY, max_len=DESCRIPTION_MAX)
-    if not alias.strip():
-        raise IngestError("identifier", "is blank")
-    if len(alias) > ALIAS_MAX:
-        raise IngestError("identifier", f"must be at most {ALIAS_MAX} characters")
     return AlertEvent(
         source="opsgenie", dedup_key=dedup_key_of(alias), action=action, title="", raw=dict(data)
     )
+
+
+def could_be_alias(identifier: str) -> bool:
+    """Whether an alert could have this alias (a blank or overlong one none has)."""
+    return bool(identifier.strip()) and len(identifier) <= ALIAS_MAX
 
 
 def _strings(data: Mapping[str, Any], key: str) -> list[str]:
@@ -146,13 +155,10 @@ def _responders(data: Mapping[str, Any], key: str) -> list[str]:
     for index, item in enumerate(f.array(value, key)):
         path = f"{key}[{index}]"
         responder = f.obj(item, path)
-        kind = f.choice(responder, "type", path, _RESPONDER_TYPES)
-        name = (
-            f.opt_str(responder, "name", path)
-            or f.opt_str(responder, "username", path)
-            or f.opt_str(responder, "id", path)
-        )
-        if not name:
+        kind = f.choice(responder, "type", path, RESPONDER_TYPES)
+        names = [f.opt_str(responder, key, path) for key in ("name", "username", "id")]
+        name = next((n for n in names if n), None)
+        if name is None:
             raise IngestError(path, "needs an id, a name or (for a user) a username")
         shown.append(f"{kind}:{name}")
     return shown

@@ -38,6 +38,7 @@ from tocsin.errors import InvalidInput, TocsinError
 from tocsin.ingest import AlertEvent, IngestError
 from tocsin.ingest.events import Action
 from tocsin.ingest.opsgenie import (
+    could_be_alias,
     og_error_body,
     og_error_for,
     og_success_body,
@@ -145,7 +146,10 @@ class OpsgenieAlerts:
                 raise IngestError(
                     "identifierType", f"must be one of {', '.join(_IDENTIFIER_TYPES)}, not {kind!r}"
                 )
-            alias = identifier if kind == "alias" else await self._alias_of(key, identifier)
+            if kind == "alias":
+                alias = identifier if could_be_alias(identifier) else None
+            else:
+                alias = await self._alias_of(key, identifier)
             if alias is None:  # no such alert: accepted, and its status says so
                 status = RequestStatus(0, name, self.committer.context.clock.now())
             else:
