@@ -204,7 +204,7 @@ def before_call(context: Any, case: Case, kwargs: dict[str, Any]) -> None:
     if meta is None or not meta.generation.mode.is_positive:
         return
     if case.path.startswith("/v2/alerts"):  # Opsgenie's API: the key is in the header
-        kwargs.setdefault("headers", {})["Authorization"] = f"GenieKey {DATA['opsgenie_key']}"
+        case.headers = {**(case.headers or {}), "Authorization": f"GenieKey {DATA['opsgenie_key']}"}
     for name, value in _PATH.items():
         if isinstance(case.path_parameters, dict) and name in case.path_parameters:
             case.path_parameters[name] = value(case)

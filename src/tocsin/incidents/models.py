@@ -235,12 +235,12 @@ class IncidentUpdate(BaseModel):
         json_schema_extra=_no_default,
         description="Correct when it was resolved (a reached milestone).",
     )
-    reason: PlainText | SkipJsonSchema[None] = Field(
-        default=None,
-        json_schema_extra=_no_default,
-        min_length=1,
-        max_length=2000,
-        description="Why the times are corrected; required with any of them, on the timeline.",
+    reason: Annotated[PlainText, Field(min_length=1, max_length=2000)] | SkipJsonSchema[None] = (
+        Field(
+            default=None,
+            json_schema_extra=_no_default,
+            description="Why the times are corrected; required with any of them, on the timeline.",
+        )
     )
 
     def corrections(self) -> dict[str, datetime]:

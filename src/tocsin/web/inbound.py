@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from secrets import token_hex
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -32,6 +33,7 @@ from tocsin.ingest import (
     pd_error_for,
 )
 from tocsin.ingest.memo import ParseMemo
+from tocsin.ingest.opsgenie import og_error_body
 from tocsin.web.groupcommit import (
     DatabaseUnavailable,
     Delivery,
@@ -192,7 +194,9 @@ class Inbound:
             else:
                 data = _decode(body) if len(body) <= OG_MAX_BODY_BYTES else None
         except IngestError as exc:
-            return Answer(400, {"message": f"Invalid JSON body: {exc.message}", "took": 0.0})
+            return Answer(
+                400, og_error_body(f"Invalid JSON body: {exc.message}", token_hex(16), 0.0)
+            )
         if identifier is None:
             reply = await handler.create(key, data, len(body))
         else:
