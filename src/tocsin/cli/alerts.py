@@ -69,7 +69,7 @@ def integration_create(
     kind: Annotated[
         str,
         typer.Option(
-            "--kind", "-k", help="alertmanager, grafana, pagerduty, generic or heartbeat."
+            "--kind", "-k", help="alertmanager, grafana, pagerduty, opsgenie, generic or heartbeat."
         ),
     ],
     name: Annotated[
