@@ -180,6 +180,8 @@ def test_refusals_have_opsgenies_shape(live_server: LiveServer, api: httpx.Clien
         assert wrong_type.json()["errors"] == {
             "identifierType": "must be one of id, alias, tiny, not 'name'"
         }
+        closed_by_beat = http.post(f"{ALERTS}/7/close", headers=genie(beat), json={})
+        assert closed_by_beat.status_code == 403, closed_by_beat.text
         unknown = http.get(f"{ALERTS}/requests/not-a-request", headers=genie(key))
         assert unknown.status_code == 404 and "not be processed" in unknown.json()["message"]
     assert alerts_by_key(api) == {}

@@ -56,6 +56,7 @@ _DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 _ACTION_CODES: dict[str, str] = {"c": "Create", "x": "Close", "a": "Acknowledge"}
 _CODE_OF: dict[Action, str] = {"trigger": "c", "resolve": "x", "acknowledge": "a"}
 _IDENTIFIER_TYPES = ("id", "alias", "tiny")
+_HEARTBEAT = "This is a heartbeat integration's key; it takes pings, not alerts"
 
 #: ``(status, body, headers)``, as the inbound lane sends them.
 Reply = tuple[int, dict[str, Any], tuple[tuple[str, str], ...]]
@@ -196,9 +197,7 @@ class OpsgenieAlerts:
         except UnknownKey:
             raise _Refused(401, "Could not authenticate") from None
         except InvalidInput:  # a heartbeat key
-            raise _Refused(
-                403, "This is a heartbeat integration's key; it takes pings, not alerts"
-            ) from None
+            raise _Refused(403, _HEARTBEAT) from None
         except DatabaseUnavailable:
             raise _unavailable() from None
         except TocsinError as exc:
@@ -228,6 +227,8 @@ class OpsgenieAlerts:
             integration = alerts.find_integration(session=session, key=key)
             if integration is None:
                 raise _Refused(401, "Could not authenticate")
+            if integration.kind == "heartbeat":
+                raise _Refused(403, _HEARTBEAT)
             if status is None:
                 return None
             if status.alert_id == 0:

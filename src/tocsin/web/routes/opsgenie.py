@@ -147,6 +147,7 @@ _action_route("acknowledge", "Acknowledge an Opsgenie alert (by id or alias)")
     responses={
         200: {"model": OpsgenieRequestStatus},
         401: _REFUSALS[401],
+        403: _REFUSALS[403],
         404: {"model": OpsgenieError, "description": "No such request."},
         503: _REFUSALS[503],
     },
