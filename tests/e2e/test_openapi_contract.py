@@ -88,6 +88,7 @@ def _site(api: httpx.Client, policy: Any) -> dict[str, Any]:
         "alert_key": key("contract-alerts", "alertmanager"),
         "heartbeat_key": key("contract-beat", "heartbeat", heartbeat_interval="5m"),
         "pagerduty_key": key("contract-pagerduty", "pagerduty"),
+        "opsgenie_key": key("contract-opsgenie", "opsgenie"),
         "incident": incident.json()["id"],
         "service": service,
         "severity": policy.severities[-1].name,

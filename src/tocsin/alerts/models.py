@@ -49,6 +49,7 @@ INTEGRATION_KINDS: tuple[str, ...] = (
     "alertmanager",
     "grafana",
     "pagerduty",
+    "opsgenie",
     "generic",
     "heartbeat",
 )
@@ -62,7 +63,7 @@ class Integration(Base):
     __tablename__ = "integrations"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('alertmanager', 'grafana', 'pagerduty', 'generic', 'heartbeat')",
+            "kind IN ('alertmanager', 'grafana', 'pagerduty', 'opsgenie', 'generic', 'heartbeat')",
             name="kind",
         ),
     )

@@ -37,6 +37,7 @@ _ENDPOINTS = {
     "grafana": "/api/v1/integrations/<key>/grafana",
     "generic": "/api/v1/integrations/<key>/events",
     "pagerduty": "/v2/enqueue and /v2/change/enqueue  (routing_key = <key>)",
+    "opsgenie": "/v2/alerts  (Authorization: GenieKey <key>)",
     "heartbeat": "/api/v1/heartbeats/<key>",
 }
 
@@ -68,7 +69,7 @@ def integration_create(
     kind: Annotated[
         str,
         typer.Option(
-            "--kind", "-k", help="alertmanager, grafana, pagerduty, generic or heartbeat."
+            "--kind", "-k", help="alertmanager, grafana, pagerduty, opsgenie, generic or heartbeat."
         ),
     ],
     name: Annotated[

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -17,6 +18,7 @@ import typer
 from rich.text import Text
 
 from tocsin.cli.client import (
+    CLI_RETRY,
     ApiClient,
     ApiError,
     ApiUnreachable,
@@ -32,6 +34,7 @@ from tocsin.cli.output import (
     severity_text,
     status_text,
 )
+from tocsin.cli.times import FORMS, parse_instant
 
 __all__ = ["incident_app"]
 
@@ -77,7 +80,7 @@ def describe_error(exc: ApiError) -> str:
 def api() -> Iterator[ApiClient]:
     """An API client for one command; client errors become messages and exit codes."""
     try:
-        with ApiClient(load_client_config()) as client:
+        with ApiClient(load_client_config(), retry=CLI_RETRY) as client:
             yield client
     except ApiUnreachable as exc:
         fail(str(exc), code=2)
@@ -359,3 +362,49 @@ def reopen(
 ) -> None:
     """Reopen a resolved incident (back to triggered)."""
     _transition(incident_id, "reopen", "reopened", _without_none(message=message), json_output)
+
+
+def _instant_option(help_text: str) -> Any:
+    return typer.Option(help=f"{help_text} ({FORMS}).")
+
+
+@incident_app.command()
+def correct(
+    incident_id: IncidentArg,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why the times are wrong (kept on the timeline).")
+    ],
+    started_at: Annotated[str | None, _instant_option("When impact really began")] = None,
+    detected_at: Annotated[str | None, _instant_option("When it was really noticed")] = None,
+    acknowledged_at: Annotated[
+        str | None, _instant_option("When it was really acknowledged")
+    ] = None,
+    mitigated_at: Annotated[str | None, _instant_option("When it was really mitigated")] = None,
+    resolved_at: Annotated[str | None, _instant_option("When it was really resolved")] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Correct an incident's recorded times, with a reason; the metrics follow."""
+    given = {
+        "started_at": started_at,
+        "detected_at": detected_at,
+        "acknowledged_at": acknowledged_at,
+        "mitigated_at": mitigated_at,
+        "resolved_at": resolved_at,
+    }
+    now = datetime.now(UTC)
+    times: dict[str, Any] = {}
+    for name, text in given.items():
+        if text is None:
+            continue
+        try:
+            times[name] = parse_instant(text, now).isoformat()
+        except ValueError as exc:
+            fail(f"--{name.replace('_', '-')}: {exc}")
+    if not times:
+        fail("name at least one time to correct, e.g. --started-at '2026-03-05 10:00'")
+    with api() as client:
+        incident = client.patch(incident_path(incident_id), {**times, "reason": reason})
+        if not json_output:
+            confirm(client, incident, "corrected (" + ", ".join(times) + ")")
+    if json_output:
+        print_json(incident)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy import (
     Boolean,
     ForeignKey,
@@ -184,8 +185,26 @@ class IncidentCreate(BaseModel):
 RoleAssignment = PlainText | list[PlainText] | None
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    """No ``default: null`` in the document for a field that may not be null."""
+    schema.pop("default", None)
+
+
+_CORRECTABLE = ("started_at", "detected_at", "acknowledged_at", "mitigated_at", "resolved_at")
+
+
 class IncidentUpdate(BaseModel):
-    model_config = _STRICT
+    # A corrected time needs a reason, and a reason needs a corrected time.
+    model_config = ConfigDict(
+        extra="forbid",
+        str_strip_whitespace=True,
+        json_schema_extra={
+            "dependentRequired": {name: ["reason"] for name in _CORRECTABLE},
+            "dependentSchemas": {
+                "reason": {"anyOf": [{"required": [name]} for name in _CORRECTABLE]}
+            },
+        },
+    )
 
     title: PlainText | None = Field(default=None, min_length=1, max_length=300)
     description: PlainText | None = Field(default=None, max_length=50_000)
@@ -195,6 +214,50 @@ class IncidentUpdate(BaseModel):
         default=None,
         description='Role -> person, list of people, or null to clear: {"commander": "alice"}',
     )
+    started_at: Instant | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_no_default, description="Correct when impact began."
+    )
+    detected_at: Instant | SkipJsonSchema[None] = Field(
+        default=None, json_schema_extra=_no_default, description="Correct when it was noticed."
+    )
+    acknowledged_at: Instant | SkipJsonSchema[None] = Field(
+        default=None,
+        json_schema_extra=_no_default,
+        description="Correct the first acknowledgement (a reached milestone).",
+    )
+    mitigated_at: Instant | SkipJsonSchema[None] = Field(
+        default=None,
+        json_schema_extra=_no_default,
+        description="Correct when impact was mitigated (a reached milestone).",
+    )
+    resolved_at: Instant | SkipJsonSchema[None] = Field(
+        default=None,
+        json_schema_extra=_no_default,
+        description="Correct when it was resolved (a reached milestone).",
+    )
+    reason: Annotated[PlainText, Field(min_length=1, max_length=2000)] | SkipJsonSchema[None] = (
+        Field(
+            default=None,
+            json_schema_extra=_no_default,
+            description="Why the times are corrected; required with any of them, on the timeline.",
+        )
+    )
+
+    def corrections(self) -> dict[str, datetime]:
+        """The times this PATCH corrects."""
+        return {f: v for f in _CORRECTABLE if (v := getattr(self, f)) is not None}
+
+    @model_validator(mode="after")
+    def _reason_with_times(self) -> IncidentUpdate:
+        given = [name for name in (*_CORRECTABLE, "reason") if name in self.model_fields_set]
+        for name in given:
+            if getattr(self, name) is None:
+                raise ValueError(f"{name}: cannot be null; leave it out to keep it")
+        if "reason" in given and len(given) == 1:
+            raise ValueError("reason: goes with a timestamp correction only")
+        if given and "reason" not in given:
+            raise ValueError("reason: a timestamp correction needs a reason")
+        return self
 
 
 class TransitionRequest(BaseModel):

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.db.counters import next_number
 from tocsin.errors import Conflict, InvalidInput
-from tocsin.incidents import hooks, paging
+from tocsin.incidents import corrections, hooks, paging
 from tocsin.incidents.models import (
     Incident,
     IncidentCreate,
@@ -218,6 +218,15 @@ def edit(
     if roles is not None:
         for role, people in roles.items():
             _assign_role(session, incident, role, people, actor, now)
+    if changes.reason is not None:
+        corrections.correct_times(
+            session=session,
+            incident=incident,
+            changes=changes.corrections(),
+            reason=changes.reason,
+            actor=actor,
+            now=now,
+        )
     if text_changed or services is not None:
         incident.tags = compute_tags(
             policy,

@@ -21,9 +21,9 @@ __all__ = [
     "Source",
 ]
 
-Source = Literal["alertmanager", "grafana", "pagerduty", "generic"]
+Source = Literal["alertmanager", "grafana", "pagerduty", "opsgenie", "generic"]
 Action = Literal["trigger", "acknowledge", "resolve"]
-SOURCES: tuple[Source, ...] = ("alertmanager", "grafana", "pagerduty", "generic")
+SOURCES: tuple[Source, ...] = ("alertmanager", "grafana", "pagerduty", "opsgenie", "generic")
 ACTIONS: tuple[Action, ...] = ("trigger", "acknowledge", "resolve")
 
 #: Titles are cut to the incident title's limit; the full text stays in ``summary``.

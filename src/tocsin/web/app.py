@@ -38,6 +38,7 @@ from tocsin.web.routes import (
 )
 from tocsin.web.routes import integrations as integration_routes
 from tocsin.web.routes import metrics as metrics_routes
+from tocsin.web.routes import opsgenie as opsgenie_routes
 from tocsin.web.routes import postmortems as postmortem_routes
 from tocsin.wiring import wire
 
@@ -64,6 +65,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.state.context = context
     install_error_handlers(app)
     app.include_router(integration_routes.router)
+    app.include_router(opsgenie_routes.router)
     app.include_router(alert_routes.router)
     app.include_router(calendar_routes.router)  # before /schedules/{name}, which takes "x.ics"
     app.include_router(change_routes.router)

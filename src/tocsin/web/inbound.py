@@ -16,7 +16,9 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from secrets import token_hex
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -31,6 +33,7 @@ from tocsin.ingest import (
     pd_error_for,
 )
 from tocsin.ingest.memo import ParseMemo
+from tocsin.ingest.opsgenie import og_error_body
 from tocsin.web.groupcommit import (
     DatabaseUnavailable,
     Delivery,
@@ -38,6 +41,7 @@ from tocsin.web.groupcommit import (
     Pinged,
     Queued,
 )
+from tocsin.web.inbound_opsgenie import OG_MAX_BODY_BYTES, OpsgenieAlerts, genie_key
 from tocsin.web.inbound_pagerduty import PagerDutyEvents, Reply
 
 __all__ = ["RETRY_AFTER_SECONDS", "SOURCES", "Answer", "Inbound", "InboundLane", "inbound_for"]
@@ -109,6 +113,7 @@ class Inbound:
         #: Alertmanager's alerts parsed before (it sends firing alerts again and again).
         self.memo = memo if memo is not None else ParseMemo()
         self.pagerduty_events = PagerDutyEvents(committer)
+        self.opsgenie_alerts = OpsgenieAlerts(committer)
 
     async def alerts(self, source: str, key: str, body: bytes) -> Answer:
         memo = self.memo if source == "alertmanager" else None
@@ -171,6 +176,40 @@ class Inbound:
         status, answer, headers = await handler(data, len(body))
         return Answer(status, answer, headers)
 
+    async def opsgenie(
+        self,
+        authorization: str | None,
+        body: bytes,
+        identifier: str | None = None,
+        action: str = "create",
+        identifier_type: str | None = None,
+    ) -> Answer:
+        """Opsgenie's ``POST /v2/alerts`` (``action`` create) and its ``close`` and
+        ``acknowledge`` (:mod:`tocsin.web.inbound_opsgenie`)."""
+        key = genie_key(authorization)
+        handler = self.opsgenie_alerts
+        try:
+            if not body.strip() and action != "create":
+                data: Any = None  # close and acknowledge may come without a body
+            else:
+                data = _decode(body) if len(body) <= OG_MAX_BODY_BYTES else None
+        except IngestError as exc:
+            return Answer(
+                400, og_error_body(f"Invalid JSON body: {exc.message}", token_hex(16), 0.0)
+            )
+        if identifier is None:
+            reply = await handler.create(key, data, len(body))
+        else:
+            verb: Any = "resolve" if action == "close" else "acknowledge"
+            reply = await handler.act(key, identifier, identifier_type, verb, data, len(body))
+        return Answer(*reply)
+
+    async def opsgenie_status(self, authorization: str | None, request_id: str) -> Answer:
+        """``GET /v2/alerts/requests/{requestId}``."""
+        return Answer(
+            *await self.opsgenie_alerts.request_status(genie_key(authorization), request_id)
+        )
+
     async def ping(self, key: str) -> Answer:
         try:
             pinged = await self.committer.submit(Delivery(key, None))
@@ -201,24 +240,66 @@ def inbound_for(app: Any) -> Inbound:
 
 _INTEGRATIONS = "/api/v1/integrations/"
 _HEARTBEATS = "/api/v1/heartbeats/"
-_Handler = Callable[[Inbound, bytes], Awaitable[Answer]]
+_OG_ALERTS = "/v2/alerts"
+_OG_REQUESTS = "/v2/alerts/requests/"
+_Handler = Callable[[Inbound, bytes, Scope], Awaitable[Answer]]
 
 
-def _lane_target(path: str) -> _Handler | None:
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key.lower() == name:
+            return bytes(value).decode("latin-1")
+    return None
+
+
+def _query(scope: Scope, name: str) -> str | None:
+    values = parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1")).get(name)
+    return values[-1] if values else None
+
+
+def _opsgenie_target(method: str, path: str) -> _Handler | None:
+    """Opsgenie's alert endpoints (see :mod:`tocsin.web.inbound_opsgenie`)."""
+    if method == "GET":
+        request_id = path[len(_OG_REQUESTS) :] if path.startswith(_OG_REQUESTS) else ""
+        if request_id and "/" not in request_id:
+            return lambda inbound, _body, scope: inbound.opsgenie_status(
+                _header(scope, b"authorization"), request_id
+            )
+        return None
+    if path == _OG_ALERTS:
+        return lambda inbound, body, scope: inbound.opsgenie(_header(scope, b"authorization"), body)
+    identifier, slash, action = path[len(_OG_ALERTS) + 1 :].rpartition("/")
+    if slash and identifier and "/" not in identifier and action in ("close", "acknowledge"):
+        name = identifier  # ASGI's path is already percent-decoded
+        return lambda inbound, body, scope: inbound.opsgenie(
+            _header(scope, b"authorization"),
+            body,
+            name,
+            action,
+            _query(scope, "identifierType"),
+        )
+    return None
+
+
+def _lane_target(method: str, path: str) -> _Handler | None:
     """The inbound handler for ``path``, or None for every other path."""
+    if path.startswith(_OG_ALERTS):
+        return _opsgenie_target(method, path)
+    if method != "POST":
+        return None
     if path == "/v2/enqueue":
-        return lambda inbound, body: inbound.pagerduty(body)
+        return lambda inbound, body, _scope: inbound.pagerduty(body)
     if path == "/v2/change/enqueue":
-        return lambda inbound, body: inbound.pagerduty_change(body)
+        return lambda inbound, body, _scope: inbound.pagerduty_change(body)
     if path.startswith(_INTEGRATIONS):
         key, slash, source = path[len(_INTEGRATIONS) :].partition("/")
         if key and slash and source in SOURCES:
-            return lambda inbound, body: inbound.alerts(source, key, body)
+            return lambda inbound, body, _scope: inbound.alerts(source, key, body)
         return None
     if path.startswith(_HEARTBEATS):
         key = path[len(_HEARTBEATS) :]
         if key and "/" not in key:
-            return lambda inbound, body: inbound.ping(key)
+            return lambda inbound, _body, _scope: inbound.ping(key)
     return None
 
 
@@ -238,8 +319,8 @@ class InboundLane:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = None
-        if scope["type"] == "http" and scope["method"] == "POST":
-            handler = _lane_target(scope["path"])
+        if scope["type"] == "http" and scope["method"] in ("POST", "GET"):
+            handler = _lane_target(scope["method"], scope["path"])
         if handler is None:
             await self.app(scope, receive, send)
             return
@@ -251,7 +332,7 @@ class InboundLane:
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
                 break
-        answer = await handler(inbound_for(scope["app"]), b"".join(chunks))
+        answer = await handler(inbound_for(scope["app"]), b"".join(chunks), scope)
         payload = answer.encode()
         headers = [
             (b"content-type", b"application/json"),

@@ -14,6 +14,15 @@ from typing import Any
 
 from tocsin.ingest.alertmanager import STATUSES
 from tocsin.ingest.generic import DEDUP_KEY_MAX
+from tocsin.ingest.opsgenie import (
+    ACTION_MAX,
+    ALIAS_MAX,
+    DESCRIPTION_MAX,
+    FIELD_MAX,
+    MESSAGE_MAX,
+    PRIORITIES,
+    RESPONDER_TYPES,
+)
 from tocsin.ingest.pagerduty import DEDUP_KEY_MAX as PD_DEDUP_KEY_MAX
 from tocsin.ingest.pagerduty import PD_SEVERITIES, SUMMARY_MAX
 
@@ -264,6 +273,68 @@ _PD_CHANGE: dict[str, Any] = {
     },
 }
 
+
+def _strings(max_length: int | None = None) -> dict[str, Any]:
+    item: dict[str, Any] = {"type": "string"}
+    if max_length is not None:
+        item["maxLength"] = max_length
+    return _nullable({"type": "array", "items": item})
+
+
+_OG_RESPONDER: dict[str, Any] = {
+    "type": "object",
+    "description": "A team, user, escalation or schedule, by id, name or (users) username.",
+    "required": ["type"],
+    "properties": {
+        "type": {"type": "string", "enum": list(RESPONDER_TYPES)},
+        **{name: _text(f"The responder's {name}.") for name in ("id", "name", "username")},
+    },
+    "anyOf": [
+        {"required": [name], "properties": {name: {"type": "string", "minLength": 1}}}
+        for name in ("id", "name", "username")
+    ],
+}
+_OG_RESPONDERS = _nullable({"type": "array", "items": {"$ref": _REF + "OpsgenieResponder"}})
+_OG_ALERT: dict[str, Any] = {
+    "type": "object",
+    "description": "An Opsgenie alert; the alias (else the message) deduplicates it.",
+    "required": ["message"],
+    "properties": {
+        "message": {**_TEXT, "maxLength": MESSAGE_MAX},
+        "alias": _text("The deduplication key.", max_length=ALIAS_MAX),
+        "description": _text("Details.", max_length=DESCRIPTION_MAX),
+        "priority": {
+            "anyOf": [{"type": "string", "enum": list(PRIORITIES)}, {"const": ""}, _NULL],
+            "description": "P1 (highest) .. P5; P3 when absent.",
+        },
+        "entity": _text("What the alert is about (a label).", max_length=FIELD_MAX),
+        "source": _text("What sent it (a label).", max_length=FIELD_MAX),
+        "details": _nullable(
+            {
+                "type": "object",
+                "additionalProperties": {"type": ["string", "number", "boolean"]},
+            },
+            "Custom properties (annotations).",
+        ),
+        "tags": _strings(),
+        "actions": _strings(ACTION_MAX),
+        "responders": _OG_RESPONDERS,
+        "visibleTo": _OG_RESPONDERS,
+        "user": _text("Who sends it.", max_length=DESCRIPTION_MAX),
+        "note": _text("A note kept with the alert.", max_length=DESCRIPTION_MAX),
+    },
+}
+_OG_ACTION: dict[str, Any] = _nullable(
+    {
+        "type": "object",
+        "properties": {
+            name: _text(f"The request's {name}.", max_length=DESCRIPTION_MAX)
+            for name in ("user", "source", "note")
+        },
+    },
+    "Who closes or acknowledges it, and why.",
+)
+
 #: Component schemas, by name; the inbound routes refer to them.
 INBOUND_SCHEMAS: dict[str, dict[str, Any]] = {
     "AlertmanagerAlert": _ALERTMANAGER_ALERT,
@@ -285,4 +356,7 @@ INBOUND_SCHEMAS: dict[str, dict[str, Any]] = {
     "PagerDutyTrigger": _PD_TRIGGER,
     "PagerDutyFollowUp": _PD_FOLLOW_UP,
     "PagerDutyChangeEvent": _PD_CHANGE,
+    "OpsgenieAlert": _OG_ALERT,
+    "OpsgenieResponder": _OG_RESPONDER,
+    "OpsgenieAction": _OG_ACTION,
 }

@@ -1,7 +1,7 @@
 """Status-page incidents about several internal incidents.
 
 Revision ID: 0023
-Revises: 0017
+Revises: 0022
 Create Date: 2026-12-06
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from tocsin.db.base import UTCDateTime
 
 revision: str = "0023"
-down_revision: str | None = "0017"
+down_revision: str | None = "0022"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
