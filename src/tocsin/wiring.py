@@ -22,8 +22,8 @@ from tocsin.chatops import slack_channels
 from tocsin.checklists import events as checklists
 from tocsin.checklists import service as checklist_service
 from tocsin.checklists.facts import FACTS, FactSources
-from tocsin.incidents.models import Incident
 from tocsin.incidents.hooks import REGISTRY, HookRegistry, IncidentEvent
+from tocsin.incidents.models import Incident
 from tocsin.metrics import event_metrics
 from tocsin.metrics.service import SOURCES, MetricsSources
 from tocsin.notify.observers import OBSERVERS, OutboxObservers

@@ -48,7 +48,7 @@ def _holds(session: Session, incident: Incident, event: AutoTick) -> bool:
     if event is AutoTick.channel_created:
         subject = incident_subject(incident.id)
         return (
-find_ref(session=session, system=SYSTEM, kind=CHANNEL_REF, subject=subject) is not None
+            find_ref(session=session, system=SYSTEM, kind=CHANNEL_REF, subject=subject) is not None
         )
     check = FACTS.status_page_published
     return check is not None and check(session, incident)

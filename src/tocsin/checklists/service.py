@@ -79,13 +79,14 @@ def _attach(
     """Attach each (list, scope) the incident does not have yet; the new items."""
     if not wanted:
         return []
-    present = set(
-        session.execute(
+    present = {
+        (name, scope)
+        for name, scope in session.execute(
             select(ChecklistItem.checklist, ChecklistItem.scope)
             .where(ChecklistItem.incident_id == incident.id)
             .distinct()
-        ).tuples()
-    )
+        )
+    }
     fresh = [(c, scope) for c, scope in wanted if (c.name, scope) not in present]
     if not fresh:
         return []
