@@ -34,6 +34,7 @@ __all__ = [
     "attach_when_declared",
     "auto_tick",
     "check_resolve",
+    "item_to_read",
     "item_views",
     "items_of",
     "postmortem_markdown",

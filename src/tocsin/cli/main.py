@@ -111,6 +111,12 @@ def _drills(app: typer.Typer) -> None:
     register(app)
 
 
+def _tasks(app: typer.Typer) -> None:
+    from tocsin.cli.tasks import register
+
+    register(app)
+
+
 Registrar = Callable[[typer.Typer], None]
 
 #: Each top-level command and the registrar that adds it (with its siblings).
@@ -138,6 +144,7 @@ GROUPS: dict[str, Registrar] = {
     "silence": _alerts,
     "change": _changes,
     "drill": _drills,
+    "task": _tasks,
 }
 
 
