@@ -121,6 +121,11 @@ class HookRegistry:
             if check not in self._before_resolve:
                 self._before_resolve = (*self._before_resolve, check)
 
+    @property
+    def resolve_guards(self) -> tuple[IncidentHook, ...]:
+        """The checks of :meth:`guard_resolve`, in the order they run."""
+        return self._before_resolve
+
     def check_resolve(
         self, *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
     ) -> None:
