@@ -1,9 +1,10 @@
 """Checklists through the real server: the REST API as responders and viewers use it,
-and the installed ``tocsin task`` command in a subprocess, against the example policy
-with its resolution checklist required before resolving."""
+the installed ``tocsin task`` command in a subprocess, and the dashboard's forms,
+against the example policy with its resolution checklist required before resolving."""
 
 from __future__ import annotations
 
+import html
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from tests.conftest import LiveServer
 from tests.support.api import ApiAs
+from tests.support.dashboard_session import Browser, add_user, cheap_hashing
 from tests.support.servers import TOCSIN, clean_env
 
 from tocsin.policy import example_policy_text
@@ -155,3 +157,25 @@ def test_the_installed_task_command(live_server: LiveServer, api: httpx.Client) 
 
     assert _tocsin(live_server, alice, "incident", "resolve", ref).returncode == 0
     assert api.get(f"/api/v1/incidents/{ref}").json()["status"] == "resolved"
+
+
+def test_the_dashboard_refuses_the_resolve_and_names_the_open_items(
+    live_server: LiveServer, api: httpx.Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cheap_hashing(monkeypatch)
+    add_user(live_server.context, "rita", role="responder", person="alice")
+    ref = declare(api, "SEV3")
+    page = f"/dashboard/incidents/{ref}"
+    with Browser(live_server.url) as browser:
+        assert browser.sign_in("rita").status_code == 303
+        shown = browser.follow(browser.submit(page, f"{page}/resolve")).text
+        assert "cannot be resolved yet" in html.unescape(shown)
+        assert api.get(f"/api/v1/incidents/{ref}").json()["status"] == "triggered"
+        numbers = items(api, ref)
+        for text in RESOLUTION:
+            number = numbers[text]["number"]
+            done = browser.follow(browser.submit(page, f"{page}/tasks/{number}/done")).text
+            assert f"Ticked {number}. {text}" in html.unescape(done)
+        browser.follow(browser.submit(page, f"{page}/resolve"))
+    assert api.get(f"/api/v1/incidents/{ref}").json()["status"] == "resolved"
+    assert {i["settled_by"] for t, i in items(api, ref).items() if t in RESOLUTION} == {"alice"}
