@@ -51,9 +51,7 @@ def test_a_responder_ticks_and_skips_items_on_the_incident_page(
     expect(item).to_have_attribute("data-state", "open")
 
     item.get_by_role("button", name="Done").click()
-    expect(page.locator(".flash")).to_contain_text(
-        f"Ticked {assess}."
-    )
+    expect(page.locator(".flash")).to_contain_text(f"Ticked {assess}.")
     item = page.locator(f'#checklists [data-task="{assess}"]')
     expect(item).to_have_attribute("data-state", "done")
     expect(item).to_contain_text("done by alice")
