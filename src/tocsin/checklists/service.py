@@ -80,6 +80,10 @@ def _attach(
     """Attach each (list, scope) the incident does not have yet; the new items."""
     if not wanted:
         return []
+    if session.get_bind().dialect.name == "postgresql":
+        # Two role changes of one incident at once: the second sees what the first
+        # attached, and numbers its items after them.
+        session.execute(select(Incident.id).where(Incident.id == incident.id).with_for_update())
     present = {
         (name, scope)
         for name, scope in session.execute(
@@ -91,9 +95,6 @@ def _attach(
     fresh = [(c, scope) for c, scope in wanted if (c.name, scope) not in present]
     if not fresh:
         return []
-    if session.get_bind().dialect.name == "postgresql":
-        # Two role changes of one incident at once: number their items one after the other.
-        session.execute(select(Incident.id).where(Incident.id == incident.id).with_for_update())
     last = session.scalar(
         select(func.max(ChecklistItem.number)).where(ChecklistItem.incident_id == incident.id)
     )
