@@ -76,7 +76,7 @@ def wire(
     # satisfy their items (after chat and the status page above have done their part);
     # a required list holds a person's resolve back.
     registry.register(IncidentEvent.declared, checklists.on_declared)
-    registry.register(IncidentEvent.severity_changed, checklists.on_declared)
+    registry.register(IncidentEvent.severity_changed, checklists.on_severity_changed)
     registry.register(IncidentEvent.role_assigned, checklists.on_role_assigned)
     registry.register(IncidentEvent.acknowledged, checklists.on_event)
     registry.register(IncidentEvent.update_posted, checklists.on_update_posted)

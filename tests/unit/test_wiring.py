@@ -36,7 +36,7 @@ EXPECTED: dict[IncidentEvent, list[object]] = {
         slack_channels.on_severity_changed,
         statuspage.on_severity_changed,
         event_metrics.on_severity_changed,
-        checklists.on_declared,
+        checklists.on_severity_changed,
     ],
     IncidentEvent.update_posted: [
         slack_channels.on_update_posted,

@@ -19,13 +19,32 @@ from tocsin.notify.observers import DeliveryOutcome
 from tocsin.policy import Policy
 from tocsin.policy.checklists import AutoTick
 
-__all__ = ["on_declared", "on_delivery", "on_event", "on_role_assigned", "on_update_posted"]
+__all__ = [
+    "on_declared",
+    "on_delivery",
+    "on_event",
+    "on_role_assigned",
+    "on_severity_changed",
+    "on_update_posted",
+]
 
 
 def on_declared(
     *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
 ) -> None:
-    """A new incident (or one raised to a severity that has more lists) gets its lists."""
+    """A new incident gets the lists of its severity and of its roles."""
+    if not policy.checklists:
+        return
+    waiting = service.attach_when_declared(
+        session=session, policy=policy, incident=incident, now=now, new=True
+    )
+    service.refresh(session=session, incident=incident, now=now, waiting=waiting, new=True)
+
+
+def on_severity_changed(
+    *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
+) -> None:
+    """A severity that calls for more lists adds them; the status page may have changed."""
     if not policy.checklists:
         return
     service.attach_when_declared(session=session, policy=policy, incident=incident, now=now)

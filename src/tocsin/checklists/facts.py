@@ -54,6 +54,18 @@ def _holds(session: Session, incident: Incident, event: AutoTick) -> bool:
     return check is not None and check(session, incident)
 
 
-def facts_now(session: Session, incident: Incident, wanted: Iterable[AutoTick]) -> set[AutoTick]:
-    """Which of the `wanted` events have happened to `incident` (one query at most each)."""
-    return {event for event in set(wanted) if _holds(session, incident, event)}
+#: What an incident being declared cannot have yet: an update, a channel (the chat
+#: adapter creates it after the declaration commits).
+_NOT_YET = frozenset({AutoTick.update_posted, AutoTick.channel_created})
+
+
+def facts_now(
+    session: Session, incident: Incident, wanted: Iterable[AutoTick], *, new: bool = False
+) -> set[AutoTick]:
+    """Which of the `wanted` events have happened to `incident` (one query at most each);
+    ``new``: it is being declared now."""
+    return {
+        event
+        for event in set(wanted)
+        if not (new and event in _NOT_YET) and _holds(session, incident, event)
+    }

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tocsin.checklists import rules, service
@@ -27,8 +28,13 @@ def handle_due(
     *, session: Session, policy: Policy, payload: Mapping[str, Any], now: datetime
 ) -> str:
     """The ``checklist_due`` job: what became of the item, as the job's outcome."""
-    item = session.get(ChecklistItem, int(payload["item_id"]))
-    incident = session.get(Incident, int(payload["incident_id"]))
+    incident_id, number = int(payload["incident_id"]), int(payload["number"])
+    incident = session.get(Incident, incident_id)
+    item = session.scalar(
+        select(ChecklistItem).where(
+            ChecklistItem.incident_id == incident_id, ChecklistItem.number == number
+        )
+    )
     if item is None or incident is None:
         return "gone"
     if item.state != ItemState.open or item.reminded_at is not None:

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql import ClauseElement
 
 from tocsin.checklists import rules
 from tocsin.checklists.facts import facts_now
@@ -22,6 +25,7 @@ from tocsin.checklists.models import (
     TaskList,
 )
 from tocsin.checklists.reminders import cancel_reminder, schedule_reminder
+from tocsin.db.direct import DirectStatement
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.incidents.models import Incident, TimelineEvent
 from tocsin.incidents.rules import format_incident_id
@@ -76,67 +80,107 @@ def _attach(
     incident: Incident,
     wanted: Sequence[tuple[Checklist, str]],
     now: datetime,
-) -> list[ChecklistItem]:
-    """Attach each (list, scope) the incident does not have yet; the new items."""
+    *,
+    new: bool = False,
+) -> set[AutoTick]:
+    """Attach each (list, scope) the incident does not have yet; the events its new
+    items wait for. ``new``: the incident was declared in this transaction and has
+    nothing attached yet (nothing to read first)."""
     if not wanted:
-        return []
-    if session.get_bind().dialect.name == "postgresql":
-        # Two role changes of one incident at once: the second sees what the first
-        # attached, and numbers its items after them.
-        session.execute(select(Incident.id).where(Incident.id == incident.id).with_for_update())
-    present = {
-        (name, scope)
-        for name, scope in session.execute(
-            select(ChecklistItem.checklist, ChecklistItem.scope)
-            .where(ChecklistItem.incident_id == incident.id)
-            .distinct()
-        )
-    }
-    fresh = [(c, scope) for c, scope in wanted if (c.name, scope) not in present]
-    if not fresh:
-        return []
-    last = session.scalar(
-        select(func.max(ChecklistItem.number)).where(ChecklistItem.incident_id == incident.id)
-    )
-    number = last or 0
-    rows: list[ChecklistItem] = []
-    for checklist, scope in fresh:
-        for position, item in enumerate(checklist.items, start=1):
-            number += 1
-            rows.append(
-                ChecklistItem(
-                    incident_id=incident.id,
-                    number=number,
-                    checklist=checklist.name,
-                    heading=checklist.heading,
-                    role=checklist.role,
-                    scope=scope,
-                    position=position,
-                    text=item.text,
-                    done_when=item.done_when.value if item.done_when else None,
-                    attached_at=now,
-                    due_at=rules.due_at(now, item.within),
-                    state=ItemState.open.value,
+        return set()
+    present: set[tuple[str, str]] = set()
+    last = 0
+    if not new:
+        if session.get_bind().dialect.name == "postgresql":
+            # Two role changes of one incident at once: the second sees what the first
+            # attached, and numbers its items after them.
+            locked = select(Incident.id).where(Incident.id == incident.id).with_for_update()
+            session.execute(locked)
+        present = {
+            (name, scope)
+            for name, scope in session.execute(
+                select(ChecklistItem.checklist, ChecklistItem.scope)
+                .where(ChecklistItem.incident_id == incident.id)
+                .distinct()
+            )
+        }
+        last = (
+            session.scalar(
+                select(func.max(ChecklistItem.number)).where(
+                    ChecklistItem.incident_id == incident.id
                 )
             )
-    session.add_all(rows)
-    session.flush()
+            or 0
+        )
+    fresh = [(c, scope) for c, scope in wanted if (c.name, scope) not in present]
+    rows: list[dict[str, Any]] = []
+    for checklist, scope in fresh:
+        for position, item in enumerate(checklist.items, start=1):
+            rows.append(
+                {
+                    "incident_id": incident.id,
+                    "number": last + len(rows) + 1,
+                    "checklist": checklist.name,
+                    "heading": checklist.heading,
+                    "role": checklist.role,
+                    "scope": scope,
+                    "position": position,
+                    "text": item.text,
+                    "done_when": item.done_when.value if item.done_when else None,
+                    "attached_at": now,
+                    "due_at": rules.due_at(now, item.within),
+                    "state": ItemState.open.value,
+                }
+            )
+    if not rows:
+        return set()
+    _INSERT.execute_many(session, rows)
     for row in rows:
-        if row.due_at is not None:
-            schedule_reminder(session, row, now)
-    return rows
+        if row["due_at"] is not None:
+            schedule_reminder(session, incident.id, row["number"], row["due_at"], now)
+    return {AutoTick(row["done_when"]) for row in rows if row["done_when"]}
+
+
+def _insert(_dialect: str) -> ClauseElement:
+    table = cast(Table, ChecklistItem.__table__)
+    return insert(table).values(
+        {
+            column.name: bindparam(column.name, type_=column.type)
+            for column in table.columns
+            if column.name in _ROW_COLUMNS
+        }
+    )
+
+
+_ROW_COLUMNS = (
+    "incident_id",
+    "number",
+    "checklist",
+    "heading",
+    "role",
+    "scope",
+    "position",
+    "text",
+    "done_when",
+    "attached_at",
+    "due_at",
+    "state",
+)
+#: Attaching runs in every declaration: its items go in on the driver's cursor.
+_INSERT = DirectStatement(_insert)
 
 
 def attach_when_declared(
-    *, session: Session, policy: Policy, incident: Incident, now: datetime
-) -> list[ChecklistItem]:
-    """The lists of a new incident: those attached on declaration, and those of the
-    roles it was given at once (its commander)."""
+    *, session: Session, policy: Policy, incident: Incident, now: datetime, new: bool = False
+) -> set[AutoTick]:
+    """The lists attached on declaration that the incident's severity calls for, and
+    those of the roles it holds (a new incident's commander); the events they wait for.
+    ``new``: it is being declared now."""
     labels = _labels(policy, incident)
     holders = _holders(incident)
     wanted = [(c, "") for c in rules.lists_when_declared(policy.checklists, labels)]
     wanted += rules.lists_for_roles(policy.checklists, labels, holders, holders)
-    return _attach(session, incident, wanted, now)
+    return _attach(session, incident, wanted, now, new=new)
 
 
 def _first_holders(session: Session, incident: Incident) -> dict[str, list[str]]:
@@ -155,10 +199,10 @@ def _first_holders(session: Session, incident: Incident) -> dict[str, list[str]]
 
 def attach_for_roles(
     *, session: Session, policy: Policy, incident: Incident, now: datetime
-) -> list[ChecklistItem]:
+) -> set[AutoTick]:
     """The lists the roles held now call for (first assignments and handoffs)."""
     if not any(c.role for c in policy.checklists):
-        return []
+        return set()
     wanted = rules.lists_for_roles(
         policy.checklists,
         _labels(policy, incident),
@@ -191,18 +235,23 @@ def _mark(
     session: Session, item: ChecklistItem, state: ItemState, actor: str, now: datetime, reason: str
 ) -> bool:
     """Settle ``item`` if it is still open; False if someone (or something) was first."""
+    values = {
+        "state": state.value,
+        "settled_at": now,
+        "settled_by": actor,
+        "reason": reason or None,
+    }
     changed = session.execute(
         update(ChecklistItem)
         .where(ChecklistItem.id == item.id, ChecklistItem.state == ItemState.open.value)
-        .values(
-            state=state.value,
-            settled_at=now,
-            settled_by=actor,
-            reason=reason or None,
-        )
-        .execution_options(synchronize_session="fetch")
+        .values(**values)
+        .execution_options(synchronize_session=False)
     )
-    return bool(changed.rowcount)  # type: ignore[attr-defined]
+    if not changed.rowcount:  # type: ignore[attr-defined]
+        return False
+    for name, value in values.items():  # what the row holds now, without writing it again
+        set_committed_value(item, name, value)
+    return True
 
 
 def settle(
@@ -276,22 +325,34 @@ def auto_tick(
     return ticked
 
 
-def refresh(*, session: Session, incident: Incident, now: datetime) -> list[ChecklistItem]:
-    """Tick every open item whose event has happened by now."""
-    waiting = set(
-        session.scalars(
-            select(ChecklistItem.done_when)
-            .where(
-                ChecklistItem.incident_id == incident.id,
-                ChecklistItem.state == ItemState.open.value,
-                ChecklistItem.done_when.is_not(None),
+def refresh(
+    *,
+    session: Session,
+    incident: Incident,
+    now: datetime,
+    waiting: set[AutoTick] | None = None,
+    new: bool = False,
+) -> list[ChecklistItem]:
+    """Tick every open item whose event has happened by now. ``waiting``: the events
+    the open items wait for, when the caller knows them; ``new``: the incident is
+    being declared now."""
+    if waiting is None:
+        waiting = {
+            AutoTick(event)
+            for event in session.scalars(
+                select(ChecklistItem.done_when)
+                .where(
+                    ChecklistItem.incident_id == incident.id,
+                    ChecklistItem.state == ItemState.open.value,
+                    ChecklistItem.done_when.is_not(None),
+                )
+                .distinct()
             )
-            .distinct()
-        )
-    )
+            if event
+        }
     if not waiting:
         return []
-    happened = facts_now(session, incident, (AutoTick(w) for w in waiting if w))
+    happened = facts_now(session, incident, waiting, new=new)
     return auto_tick(session=session, incident=incident, events=happened, now=now)
 
 
