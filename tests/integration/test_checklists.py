@@ -367,35 +367,51 @@ channels:
     base_url: "{base_url}"
     incident_channel_min_severity: SEV1
     concurrency: 1
+notification_rules:
+  "*":
+    - kinds: [reminder]
+      notify: [{channel: slack}]
 """
 
 
-def test_the_channel_item_ticks_when_the_channel_is_created(
+def test_the_chat_channel_ticks_its_item_and_a_reminder_has_a_done_button(
     app_context: AppContext, clock: FakeClock
 ) -> None:
     with SlackApi(token="xoxb-test") as api:
         path = app_context.policy.path
         assert path is not None
-        path.write_text(_policy() + SLACK.replace("{base_url}", api.base_url), encoding="utf-8")
+        text = _policy().replace(
+            "{name: alice, email: alice@example.com}",
+            "{name: alice, email: alice@example.com, slack: U0ALICE01}",
+        )
+        path.write_text(text + SLACK.replace("{base_url}", api.base_url), encoding="utf-8")
         app_context.policy.reload()
         harness = Harness(app_context, clock, {"TOCSIN_TEST_SLACK_TOKEN": "xoxb-test"})
         try:
             ref = harness.new("SEV1")
-            with session_scope(app_context.sessions, write=False) as session:
-                incident = service.get(session=session, ref=ref)
-                assert {i.text: i.state for i in checklists.items_of(session, incident.id)}[
-                    "Create the incident channel"
-                ] == "open"
+            harness.roles(ref, commander="alice")
+            assert harness.state(ref)["Create the incident channel"] == ("open", None)
             harness.at(1)
             assert "conversations.create" in [c.method for c in api.calls]
-            with session_scope(app_context.sessions, write=False) as session:
-                item = next(
-                    i
-                    for i in checklists.items_of(session, incident.id)
-                    if i.text == "Create the incident channel"
-                )
-                assert (item.state, item.settled_by) == ("done", SYSTEM_ACTOR)
-                assert item.settled_at is not None and item.settled_at <= harness.when(1)
+            channel = next(i for i in harness.items(ref) if i.text == "Create the incident channel")
+            assert (channel.state, channel.settled_by) == ("done", SYSTEM_ACTOR)
+            assert channel.settled_at is not None and channel.settled_at <= harness.when(1)
+
+            harness.at(6)  # "Acknowledge the page" was due within 5 minutes
+            dms = [
+                c.params
+                for c in api.calls
+                if c.method == "chat.postMessage" and c.params.get("channel") == "U0ALICE01"
+            ]
+            assert len(dms) == 1
+            assert dms[0]["text"].startswith(f"Overdue on {ref}: 1. Acknowledge the page")
+            buttons = [
+                (e["action_id"], e["value"])
+                for block in dms[0]["blocks"]
+                if block["type"] == "actions"
+                for e in block["elements"]
+            ]
+            assert buttons[0] == ("tocsin_task_done", f"{ref}/1")
         finally:
             harness.delivery.shutdown()
 

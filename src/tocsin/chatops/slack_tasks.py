@@ -11,12 +11,11 @@ from sqlalchemy.orm import Session
 from tocsin.checklists import service as checklists
 from tocsin.incidents.models import Incident
 from tocsin.incidents.rules import format_incident_id
+from tocsin.notify.channels.slack_blocks import TASK_DONE_ACTION
 from tocsin.policy import Policy
 
 __all__ = ["TASK_DONE_ACTION", "TASK_USAGE", "parse_task_value", "task_list_reply"]
 
-#: The ``action_id`` of an item's Done button; its value is ``INC-7/3``.
-TASK_DONE_ACTION = "tocsin_task_done"
 TASK_USAGE = (
     "Usage: `/incident task` (the checklists), `/incident task done N`, "
     "`/incident task skip N <why it does not apply>`"

@@ -43,10 +43,7 @@ def handle_due(
         return "stale"
     if any(t.id == item.id for t in service.refresh(session=session, incident=incident, now=now)):
         return "ticked"
-    holders: dict[str, list[str]] = {}
-    for assignment in incident.roles:
-        holders.setdefault(assignment.role, []).append(assignment.person)
-    people, role = rules.reminder_targets(item.role, item.scope, holders)
+    people, role = rules.reminder_targets(item.role, item.scope, service.role_holders(incident))
     ref = format_incident_id(incident.number)
     due = item.due_at.strftime("%H:%M UTC") if item.due_at else "now"
     reason = f"checklist item {item.number} was due at {due} ({item.heading}, as {role})"

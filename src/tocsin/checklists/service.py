@@ -43,6 +43,7 @@ __all__ = [
     "items_of",
     "postmortem_markdown",
     "refresh",
+    "role_holders",
     "settle",
     "task_list",
 ]
@@ -68,7 +69,8 @@ def _labels(policy: Policy, incident: Incident) -> tuple[str, ...]:
         return (incident.severity,)
 
 
-def _holders(incident: Incident) -> dict[str, list[str]]:
+def role_holders(incident: Incident) -> dict[str, list[str]]:
+    """Who holds each of the incident's roles."""
     held: dict[str, list[str]] = {}
     for assignment in incident.roles:
         held.setdefault(assignment.role, []).append(assignment.person)
@@ -177,7 +179,7 @@ def attach_when_declared(
     those of the roles it holds (a new incident's commander); the events they wait for.
     ``new``: it is being declared now."""
     labels = _labels(policy, incident)
-    holders = _holders(incident)
+    holders = role_holders(incident)
     wanted = [(c, "") for c in rules.lists_when_declared(policy.checklists, labels)]
     wanted += rules.lists_for_roles(policy.checklists, labels, holders, holders)
     return _attach(session, incident, wanted, now, new=new)
@@ -206,7 +208,7 @@ def attach_for_roles(
     wanted = rules.lists_for_roles(
         policy.checklists,
         _labels(policy, incident),
-        _holders(incident),
+        role_holders(incident),
         _first_holders(session, incident),
     )
     return _attach(session, incident, wanted, now)
