@@ -7,6 +7,7 @@ import tocsin.alerts.bulk_models
 import tocsin.alerts.models
 import tocsin.auth.models
 import tocsin.changes.models
+import tocsin.checklists.models
 import tocsin.db.counters
 import tocsin.db.jobs
 import tocsin.db.probe

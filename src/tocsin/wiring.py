@@ -16,14 +16,21 @@ page changes.
 
 from __future__ import annotations
 
+from sqlalchemy.orm import Session
+
 from tocsin.chatops import slack_channels
+from tocsin.checklists import events as checklists
+from tocsin.checklists import service as checklist_service
+from tocsin.checklists.facts import FACTS, FactSources
 from tocsin.incidents.hooks import REGISTRY, HookRegistry, IncidentEvent
+from tocsin.incidents.models import Incident
 from tocsin.metrics import event_metrics
 from tocsin.metrics.service import SOURCES, MetricsSources
 from tocsin.notify.observers import OBSERVERS, OutboxObservers
 from tocsin.postmortems import reporting as postmortem_reporting
 from tocsin.postmortems import service as postmortems
 from tocsin.statuspage import automation as statuspage
+from tocsin.statuspage import service as statuspage_service
 
 __all__ = ["wire"]
 
@@ -32,6 +39,7 @@ def wire(
     registry: HookRegistry = REGISTRY,
     sources: MetricsSources = SOURCES,
     outbox: OutboxObservers = OBSERVERS,
+    facts: FactSources = FACTS,
 ) -> None:
     """Register every incident hook in `registry`, every metrics source in `sources` and
     every outbox observer in `outbox` (the process's own by default). Idempotent: wiring
@@ -63,3 +71,21 @@ def wire(
     registry.register(IncidentEvent.escalated, event_metrics.on_escalated)
     outbox.on_queued(event_metrics.on_queued)
     outbox.on_delivery(event_metrics.on_delivery)
+
+    # Checklists: attached on declaration and role changes, ticked by the events that
+    # satisfy their items (after chat and the status page above have done their part);
+    # a required list holds a person's resolve back.
+    registry.register(IncidentEvent.declared, checklists.on_declared)
+    registry.register(IncidentEvent.severity_changed, checklists.on_severity_changed)
+    registry.register(IncidentEvent.role_assigned, checklists.on_role_assigned)
+    registry.register(IncidentEvent.acknowledged, checklists.on_event)
+    registry.register(IncidentEvent.update_posted, checklists.on_update_posted)
+    registry.guard_resolve(checklist_service.check_resolve)
+    outbox.on_delivery(checklists.on_delivery)
+    facts.status_page_published = _on_status_page
+
+
+def _on_status_page(session: Session, incident: Incident) -> bool:
+    """Whether the incident's status-page incident is published (for checklists)."""
+    linked = statuspage_service.linked_incident(session=session, incident=incident)
+    return linked is not None and linked.published_at is not None

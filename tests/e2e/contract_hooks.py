@@ -81,6 +81,9 @@ def _set(body: Any, name: str, value: Any) -> None:
 
 
 def _incident(body: dict[str, Any]) -> None:
+    started = _instant(body["started_at"]) if body.get("started_at") is not None else None
+    if started is not None and started.tzinfo is not None and started > datetime.now(UTC):
+        body["started_at"] = _text(datetime.now(UTC))  # impact cannot begin in the future
     if not body.get("drill"):  # what a drill pages means nothing without one
         body.pop("drill_responders", None)
         body.pop("drill_pages_oncall", None)

@@ -10,6 +10,9 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from tocsin.chatops import slack_channels
+from tocsin.checklists import events as checklists
+from tocsin.checklists import service as checklist_service
+from tocsin.checklists.facts import FactSources
 from tocsin.incidents.hooks import HookRegistry, IncidentEvent
 from tocsin.incidents.models import Incident, StatusUpdate
 from tocsin.metrics import event_metrics
@@ -26,14 +29,20 @@ EXPECTED: dict[IncidentEvent, list[object]] = {
         slack_channels.on_declared,
         statuspage.on_declared,
         event_metrics.on_declared,
+        checklists.on_declared,
     ],
-    IncidentEvent.acknowledged: [slack_channels.on_acknowledged],
+    IncidentEvent.acknowledged: [slack_channels.on_acknowledged, checklists.on_event],
     IncidentEvent.severity_changed: [
         slack_channels.on_severity_changed,
         statuspage.on_severity_changed,
         event_metrics.on_severity_changed,
+        checklists.on_severity_changed,
     ],
-    IncidentEvent.update_posted: [slack_channels.on_update_posted, statuspage.on_update_posted],
+    IncidentEvent.update_posted: [
+        slack_channels.on_update_posted,
+        statuspage.on_update_posted,
+        checklists.on_update_posted,
+    ],
     IncidentEvent.resolved: [
         postmortems.on_incident_resolved,
         slack_channels.on_resolved,
@@ -42,14 +51,25 @@ EXPECTED: dict[IncidentEvent, list[object]] = {
     ],
     IncidentEvent.first_acknowledged: [event_metrics.on_first_acknowledged],
     IncidentEvent.escalated: [event_metrics.on_escalated],
+    IncidentEvent.role_assigned: [checklists.on_role_assigned],
 }
-EXPECTED_OUTBOX = ((event_metrics.on_delivery,), (event_metrics.on_queued,))
+EXPECTED_OUTBOX = (
+    (event_metrics.on_delivery, checklists.on_delivery),
+    (event_metrics.on_queued,),
+)
 
 
 def _wired() -> tuple[HookRegistry, MetricsSources, OutboxObservers]:
     registry, sources, outbox = HookRegistry(), MetricsSources(), OutboxObservers()
-    wire(registry, sources, outbox)
+    wire(registry, sources, outbox, FactSources())
     return registry, sources, outbox
+
+
+def test_wire_guards_resolving_with_the_checklists_and_tells_them_of_the_status_page() -> None:
+    registry, facts = HookRegistry(), FactSources()
+    wire(registry, MetricsSources(), OutboxObservers(), facts)
+    assert registry.resolve_guards == (checklist_service.check_resolve,)
+    assert facts.status_page_published is not None
 
 
 def test_a_fresh_registry_starts_empty() -> None:
@@ -71,8 +91,8 @@ def test_wire_registers_exactly_the_expected_hooks_of_each_event() -> None:
 def test_wiring_twice_changes_nothing() -> None:
     registry, sources, outbox = _wired()
     before = {event: registry.hooks(event) for event in IncidentEvent}
-    wire(registry, sources, outbox)
-    wire(registry, sources, outbox)
+    wire(registry, sources, outbox, FactSources())
+    wire(registry, sources, outbox, FactSources())
     assert {event: registry.hooks(event) for event in IncidentEvent} == before
     assert sources.postmortem_inputs is postmortem_reporting.metrics_inputs
     assert outbox.observers == EXPECTED_OUTBOX

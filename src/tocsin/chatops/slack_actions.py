@@ -8,6 +8,8 @@ from typing import Any
 
 from tocsin.chatops.incident_moves import make_move
 from tocsin.chatops.slack_people import LINK_ACCOUNT, person_for_slack_user
+from tocsin.chatops.slack_tasks import TASK_DONE_ACTION, parse_task_value
+from tocsin.checklists import service as checklists
 from tocsin.clock import Clock
 from tocsin.db import SessionFactory, session_scope
 from tocsin.errors import Conflict, InvalidInput, NotFound
@@ -35,13 +37,15 @@ def run_action(
     if not isinstance(action, Mapping):
         return "That interaction carried no action."
     action_id = action.get("action_id")
-    if action_id not in {ACKNOWLEDGE_ACTION, RESOLVE_ACTION}:
+    if action_id not in {ACKNOWLEDGE_ACTION, RESOLVE_ACTION, TASK_DONE_ACTION}:
         return f"Tocsin does not know the action {action_id!r}."
     user_id = _user_id(payload)
     person = person_for_slack_user(policy, user_id)
     if person is None:
         return LINK_ACCOUNT.format(user=user_id or "<your member id>")
     ref = str(action.get("value") or "")
+    if action_id == TASK_DONE_ACTION:
+        return _tick(sessions=sessions, clock=clock, value=ref, actor=person.name)
     try:
         with session_scope(sessions) as session:
             incident = service.get(session=session, ref=ref)
@@ -57,3 +61,21 @@ def run_action(
     except (NotFound, Conflict, InvalidInput) as exc:
         return f"That did not work: {exc}"
     return f"{number} {done} by {person.display_name}."
+
+
+def _tick(*, sessions: SessionFactory, clock: Clock, value: str, actor: str) -> str:
+    """A checklist item's Done button (value ``INC-7/3``)."""
+    parsed = parse_task_value(value)
+    if parsed is None:
+        return "That button names no checklist item."
+    ref, number = parsed
+    try:
+        with session_scope(sessions) as session:
+            incident = service.get(session=session, ref=ref)
+            item = checklists.settle(
+                session=session, incident=incident, number=number, actor=actor, now=clock.now()
+            )
+            done = f"Ticked {item.number}. {item.text} on {format_incident_id(incident.number)}"
+    except (NotFound, Conflict, InvalidInput) as exc:
+        return f"That did not work: {exc}"
+    return f"{done} ({actor})."

@@ -20,6 +20,8 @@ from sqlalchemy.orm import Session
 
 from tocsin.chatops.slack_channels import NAME_REF
 from tocsin.chatops.slack_people import LINK_ACCOUNT, mentioned_person, person_for_slack_user
+from tocsin.chatops.slack_tasks import TASK_USAGE, task_list_reply
+from tocsin.checklists import service as checklists
 from tocsin.clock import Clock
 from tocsin.db import SessionFactory, session_scope
 from tocsin.errors import Conflict, InvalidInput, NotFound
@@ -43,6 +45,8 @@ HELP = "\n".join(
         "• `/incident resolve [text]`: resolve it",
         "• `/incident timeline`: what happened so far",
         "• `/incident runbook [name]`: a runbook's steps (without a name: the runbooks)",
+        "• `/incident task [list]`, `/incident task done N`, `/incident task skip N <why>`: "
+        "the incident's checklists",
         "• `/incident page @person <message>`: page someone for this incident",
         "In an incident's channel the commands act on its incident; elsewhere name it "
         "first: `/incident status INC-7`.",
@@ -65,12 +69,16 @@ class SlashCommand:
 class Reply:
     text: str
     in_channel: bool = False
+    blocks: tuple[dict[str, Any], ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        answer: dict[str, Any] = {
             "response_type": "in_channel" if self.in_channel else "ephemeral",
             "text": self.text,
         }
+        if self.blocks:
+            answer["blocks"] = list(self.blocks)
+        return answer
 
 
 class CommandError(Exception):
@@ -330,6 +338,33 @@ def _page(call: _Call, rest: str) -> Reply:
     )
 
 
+def _task(call: _Call, rest: str) -> Reply:
+    incident, text = call.incident(rest)
+    words = text.split(maxsplit=2)
+    action = words[0].lower() if words else "list"
+    if action == "list":
+        text, blocks = task_list_reply(call.session, call.policy, incident, call.now)
+        return Reply(text, blocks=blocks)
+    if action not in {"done", "skip"} or len(words) < 2 or not words[1].isdigit():
+        raise CommandError(TASK_USAGE)
+    if action == "skip" and len(words) < 3:
+        raise CommandError("Say why: `/incident task skip N <why it does not apply>`")
+    item = checklists.settle(
+        session=call.session,
+        incident=incident,
+        number=int(words[1]),
+        actor=call.person.name,
+        now=call.now,
+        skip_reason=words[2] if action == "skip" else None,
+    )
+    ref = format_incident_id(incident.number)
+    if action == "skip":
+        what = f"skipped {item.number}. {item.text} on *{ref}*: {item.reason}"
+    else:
+        what = f"ticked {item.number}. {item.text} on *{ref}*"
+    return Reply(f"{call.person.display_name} {what}", in_channel=True)
+
+
 _COMMANDS: dict[str, Callable[[_Call, str], Reply]] = {
     "create": _create,
     "declare": _create,
@@ -341,4 +376,6 @@ _COMMANDS: dict[str, Callable[[_Call, str], Reply]] = {
     "runbook": _runbook,
     "runbooks": _runbook,
     "page": _page,
+    "task": _task,
+    "tasks": _task,
 }

@@ -117,6 +117,12 @@ def _importers(app: typer.Typer) -> None:
     app.add_typer(import_app, name="import")
 
 
+def _tasks(app: typer.Typer) -> None:
+    from tocsin.cli.tasks import register
+
+    register(app)
+
+
 Registrar = Callable[[typer.Typer], None]
 
 #: Each top-level command and the registrar that adds it (with its siblings).
@@ -145,6 +151,7 @@ GROUPS: dict[str, Registrar] = {
     "change": _changes,
     "drill": _drills,
     "import": _importers,
+    "task": _tasks,
 }
 
 

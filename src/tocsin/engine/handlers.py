@@ -10,6 +10,8 @@ from typing import Any, Protocol
 from sqlalchemy.orm import Session
 
 from tocsin.alerts import heartbeats
+from tocsin.checklists import overdue as checklist_overdue
+from tocsin.checklists.reminders import DUE_JOB as CHECKLIST_DUE
 from tocsin.engine.game_days import GAME_DAY_ALERT, handle_game_day_alert
 from tocsin.engine.handoffs import HANDOFF, handle_handoff
 from tocsin.incidents import paging
@@ -73,6 +75,9 @@ HANDLERS: dict[str, JobHandler] = {
     postmortem_deadlines.DUE_JOB: postmortem_deadlines.handle_due_job,
     heartbeats.HEARTBEAT_MISSED: heartbeats.handle_heartbeat_missed,
     GAME_DAY_ALERT: lambda session, context, payload: handle_game_day_alert(
+        session=session, policy=context.policy, payload=payload, now=context.now
+    ),
+    CHECKLIST_DUE: lambda session, context, payload: checklist_overdue.handle_due(
         session=session, policy=context.policy, payload=payload, now=context.now
     ),
     statuspage_subscribers.NOTIFY: lambda session, context, payload: (

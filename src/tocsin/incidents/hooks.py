@@ -61,6 +61,8 @@ class IncidentEvent(StrEnum):
     #: The escalation moved on: a responder escalated, or a tier did not acknowledge in
     #: time and the next was paged (`actor` is the responder, or the system).
     escalated = "escalated"
+    #: A person assigned or changed the incident's roles (`incident.roles` holds them).
+    role_assigned = "role_assigned"
 
 
 #: The events whose hooks take no status update (:class:`IncidentHook`).
@@ -71,6 +73,7 @@ LifecycleEvent: TypeAlias = Literal[
     IncidentEvent.resolved,
     IncidentEvent.first_acknowledged,
     IncidentEvent.escalated,
+    IncidentEvent.role_assigned,
 ]
 
 
@@ -109,6 +112,26 @@ class HookRegistry:
         }
         self._update: tuple[UpdateHook, ...] = ()
         self._drill_safe: frozenset[object] = frozenset()
+        self._before_resolve: tuple[IncidentHook, ...] = ()
+
+    def guard_resolve(self, check: IncidentHook) -> None:
+        """Add `check`, run before an incident is resolved, once. It refuses the change
+        by raising :class:`tocsin.errors.Conflict` (nothing is written then)."""
+        with self._lock:
+            if check not in self._before_resolve:
+                self._before_resolve = (*self._before_resolve, check)
+
+    @property
+    def resolve_guards(self) -> tuple[IncidentHook, ...]:
+        """The checks of :meth:`guard_resolve`, in the order they run."""
+        return self._before_resolve
+
+    def check_resolve(
+        self, *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
+    ) -> None:
+        """Run the checks of :meth:`guard_resolve`; the first refusal propagates."""
+        for check in self._before_resolve:
+            check(session=session, policy=policy, incident=incident, actor=actor, now=now)
 
     @overload
     def register(

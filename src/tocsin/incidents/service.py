@@ -216,8 +216,16 @@ def edit(
     if services is not None and services != sorted(s.service for s in incident.services):
         _change_services(session, incident, services, actor, now)
     if roles is not None:
-        for role, people in roles.items():
-            _assign_role(session, incident, role, people, actor, now)
+        changed = [_assign_role(session, incident, r, p, actor, now) for r, p in roles.items()]
+        if any(changed):
+            hooks.REGISTRY.run(
+                hooks.IncidentEvent.role_assigned,
+                session=session,
+                policy=policy,
+                incident=incident,
+                actor=actor,
+                now=now,
+            )
     if changes.reason is not None:
         corrections.correct_times(
             session=session,
@@ -365,6 +373,10 @@ def _apply_transition(
     actor: str,
     now: datetime,
 ) -> None:
+    if target is IncidentStatus.resolved:
+        hooks.REGISTRY.check_resolve(
+            session=session, policy=policy, incident=incident, actor=actor, now=now
+        )
     before = Milestones(
         incident.acknowledged_at, incident.mitigated_at, incident.resolved_at, incident.closed_at
     )
@@ -478,10 +490,11 @@ def _change_services(
 
 def _assign_role(
     session: Session, incident: Incident, role: str, people: list[str], actor: str, now: datetime
-) -> None:
+) -> bool:
+    """Give `role` to `people`; whether that changed anything."""
     current = [r.person for r in incident.roles if r.role == role]
     if current == people:
-        return
+        return False
     leaving = [r for r in incident.roles if r.role == role and r.person not in people]
     for assignment in leaving:
         incident.roles.remove(assignment)
@@ -511,6 +524,7 @@ def _assign_role(
             f"{role} cleared",
             {"role": role, "previous": current},
         )
+    return True
 
 
 def _acknowledger(session: Session, incident: Incident) -> str | None:

@@ -18,6 +18,7 @@ from pydantic import Field, PrivateAttr, ValidationInfo, model_validator
 from tocsin.policy.alerting import AlertingSettings, Route
 from tocsin.policy.base import SKIP_REFERENCE_CHECKS, PolicyModel, Slug, format_loc
 from tocsin.policy.channels import Broadcast, ChannelConfig, NotificationRule
+from tocsin.policy.checklists import Checklist
 from tocsin.policy.game_days import GameDay
 from tocsin.policy.oncall import (
     CommanderAssignment,
@@ -88,6 +89,9 @@ class Policy(PolicyModel):
     game_days: tuple[GameDay, ...] = Field(
         default=(), description="Drill scenarios: alerts with delays, run as a drill."
     )
+    checklists: tuple[Checklist, ...] = Field(
+        default=(), description="Procedures responders tick through, per role and severity."
+    )
 
     _severity_index: dict[str, Severity] = PrivateAttr(default_factory=dict)
 
@@ -137,6 +141,9 @@ class Policy(PolicyModel):
 
     def schedule(self, name: str) -> Schedule | None:
         return next((s for s in self.schedules if s.name == name), None)
+
+    def checklist(self, name: str) -> Checklist | None:
+        return next((c for c in self.checklists if c.name == name), None)
 
     def escalation_policy(self, name: str) -> EscalationPolicy | None:
         return next((e for e in self.escalation_policies if e.name == name), None)

@@ -14,6 +14,7 @@ from typing import Any
 from tocsin.policy.alerting import alerting_reference_issues
 from tocsin.policy.base import Loc, entries, format_loc, index_by_name, strings, unknown_name
 from tocsin.policy.channels import delivery_reference_issues
+from tocsin.policy.checklists import checklists_reference_issues
 from tocsin.policy.game_days import game_days_reference_issues
 from tocsin.policy.oncall import oncall_reference_issues
 from tocsin.policy.runbooks import runbooks_reference_issues
@@ -137,4 +138,5 @@ def reference_issues(data: Mapping[str, Any]) -> list[tuple[Loc, str]]:
     issues += statuspage_reference_issues(data)
     issues += runbooks_reference_issues(data)
     issues += game_days_reference_issues(data)
+    issues += checklists_reference_issues(data)
     return issues

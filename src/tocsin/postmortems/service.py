@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, and_, not_, or_, select
 from sqlalchemy.orm import Session
 
+from tocsin.checklists import service as checklists
 from tocsin.db.counters import next_number
 from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.incidents import service as incidents
@@ -435,6 +436,9 @@ def _effective_sections(
     metrics = metrics or response_metrics(facts)
     budget = error_budget_text(policy, incident)
     generated = generate_sections(facts, metrics, error_budget=budget)
+    if checklists.items_of(session, incident.id):
+        done = checklists.postmortem_markdown(session=session, incident=incident)
+        generated["response"] += f"\n\n### Checklists\n\n{done}"
     return {k: pm.sections.get(k) or generated[k] for k in EDITABLE_SECTIONS}
 
 

@@ -35,6 +35,7 @@ from tocsin.web.routes import (
     status_json,
     status_pages,
     statuspage_admin,
+    tasks,
 )
 from tocsin.web.routes import integrations as integration_routes
 from tocsin.web.routes import metrics as metrics_routes
@@ -73,6 +74,7 @@ def create_app(context: AppContext) -> FastAPI:
         app.include_router(router)
     app.include_router(metrics_routes.router)
     app.include_router(drill_routes.router)
+    app.include_router(tasks.router)
     app.include_router(postmortem_routes.router)
     app.include_router(action_item_jira_routes.router)
     app.include_router(comms_routes.router)

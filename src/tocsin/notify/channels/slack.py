@@ -221,12 +221,14 @@ class SlackAdapter:
         if not message.target:
             raise PermanentError("no Slack channel or member id to send to")
         incident = message.incident
+        task = message.data.get("task")
         blocks = message_blocks(
             subject=message.subject,
             text=message.text,
             incident_id=incident.id if incident else None,
             status=incident.status if incident else None,
             url=self._url(incident.id if incident else None),
+            task=task if isinstance(task, int) else None,
         )
         text = f"{message.subject}\n{message.text}" if message.subject else message.text
         channel, ts = self._post_once(api, message, message.target, text=text, blocks=blocks)

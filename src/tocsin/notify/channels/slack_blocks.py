@@ -14,6 +14,7 @@ __all__ = [
     "ACKNOWLEDGE_ACTION",
     "RESOLVE_ACTION",
     "SUMMARY_EVENT",
+    "TASK_DONE_ACTION",
     "incident_url",
     "message_blocks",
     "summary_blocks",
@@ -22,6 +23,8 @@ __all__ = [
 
 ACKNOWLEDGE_ACTION = "tocsin_acknowledge"
 RESOLVE_ACTION = "tocsin_resolve"
+#: Ticks a checklist item; its value is ``INC-7/3`` (the incident, the item's number).
+TASK_DONE_ACTION = "tocsin_task_done"
 #: Slack message-metadata event type of the pinned summary.
 SUMMARY_EVENT = "tocsin_incident_summary"
 
@@ -116,9 +119,16 @@ def summary_blocks(summary: Mapping[str, Any], *, url: str | None) -> list[dict[
 
 
 def message_blocks(
-    *, subject: str, text: str, incident_id: str | None, status: str | None, url: str | None
+    *,
+    subject: str,
+    text: str,
+    incident_id: str | None,
+    status: str | None,
+    url: str | None,
+    task: int | None = None,
 ) -> list[dict[str, Any]]:
-    """A message (a page, an announcement) with the incident's buttons when it has one."""
+    """A message (a page, an announcement) with the incident's buttons when it has one;
+    ``task``: the checklist item it reminds of, which gets a Done button first."""
     body = f"*{_escape(subject)}*\n{_escape(text)}" if subject else _escape(text)
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": body[:_TEXT_MAX]}}
@@ -132,6 +142,14 @@ def message_blocks(
         )
     if incident_id is not None and status is not None:
         buttons = _buttons(incident_id, status)
+        if task is not None and status not in _DONE:
+            done = {
+                "type": "button",
+                "action_id": TASK_DONE_ACTION,
+                "text": {"type": "plain_text", "text": f"Done: item {task}"},
+                "value": f"{incident_id}/{task}",
+            }
+            buttons.insert(0, done)
         if buttons:
             blocks.append({"type": "actions", "block_id": "tocsin_incident", "elements": buttons})
     return blocks

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
+from tocsin.checklists import service as checklists
 from tocsin.db import session_scope
 from tocsin.errors import InvalidInput, TocsinError
 from tocsin.incidents import paging, service
@@ -30,6 +31,7 @@ __all__ = ["router"]
 router = APIRouter(prefix="/dashboard/incidents", include_in_schema=False)
 
 IncidentRef = Annotated[str, Path(max_length=40)]
+ItemNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]
 #: One button's work on the incident (read in the action's transaction, with its INC-n).
 Action = Callable[[Session, Policy, Incident, str], str]
 
@@ -208,5 +210,50 @@ def assign_role(
             now=context.clock.now(),
         )
         return f"{person} assigned as {role}." if person else f"{role} cleared."
+
+    return _run(request, context, incident_id, act)
+
+
+@router.post("/{incident_id}/tasks/{number}/done")
+def tick_task(
+    request: Request,
+    incident_id: IncidentRef,
+    number: ItemNumber,
+    context: ContextDep,
+    user: Responder,
+    _f: SignedForm,
+) -> RedirectResponse:
+    def act(session: Session, policy: Policy, incident: Incident, ref: str) -> str:
+        item = checklists.settle(
+            session=session,
+            incident=incident,
+            number=number,
+            actor=user.principal.actor,
+            now=context.clock.now(),
+        )
+        return f"Ticked {item.number}. {item.text}"
+
+    return _run(request, context, incident_id, act)
+
+
+@router.post("/{incident_id}/tasks/{number}/skip")
+def skip_task(
+    request: Request,
+    incident_id: IncidentRef,
+    number: ItemNumber,
+    context: ContextDep,
+    user: Responder,
+    form: SignedForm,
+) -> RedirectResponse:
+    def act(session: Session, policy: Policy, incident: Incident, ref: str) -> str:
+        item = checklists.settle(
+            session=session,
+            incident=incident,
+            number=number,
+            actor=user.principal.actor,
+            now=context.clock.now(),
+            skip_reason=_first(form, "reason"),
+        )
+        return f"Skipped {item.number}. {item.text}"
 
     return _run(request, context, incident_id, act)

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.alerts import service as alerts
 from tocsin.auth import Role
+from tocsin.checklists import service as checklists
 from tocsin.errors import InvalidInput, NotFound
 from tocsin.incidents import service
 from tocsin.incidents.models import Incident, IncidentRead
@@ -265,7 +266,9 @@ def _postmortem(session: Session, incident: Incident) -> PostmortemLink | None:
     return PostmortemLink(format_postmortem_id(pm.number), pm.status.replace("_", " "))
 
 
-def incident_context(*, session: Session, policy: Policy, incident: Incident) -> dict[str, Any]:
+def incident_context(
+    *, session: Session, policy: Policy, incident: Incident, now: datetime
+) -> dict[str, Any]:
     """Everything the incident page shows, as the API would return it."""
     read = service.to_read(incident)
     linked = alerts.alerts_for_incident(session=session, incident_id=incident.id, limit=ALERT_LIMIT)
@@ -297,6 +300,7 @@ def incident_context(*, session: Session, policy: Policy, incident: Incident) ->
             session=session, notification_ids=[n.id for n in notifications]
         ),
         "choices": _choices(policy, read),
+        "tasks": checklists.task_list(session=session, policy=policy, incident=incident, now=now),
     }
 
 
@@ -306,6 +310,7 @@ def incident_page(
     incident_id: str,
     session: SessionDep,
     policy: CurrentPolicy,
+    clock: NowClock,
     user: Viewer,
 ) -> HTMLResponse:
     try:
@@ -326,5 +331,5 @@ def incident_page(
         user=user,
         active="incidents",
         can_act=user.role.allows(Role.responder),
-        **incident_context(session=session, policy=policy, incident=incident),
+        **incident_context(session=session, policy=policy, incident=incident, now=clock.now()),
     )

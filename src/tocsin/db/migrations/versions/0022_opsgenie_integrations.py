@@ -2,7 +2,7 @@
 API (``Authorization: GenieKey <key>``).
 
 Revision ID: 0022
-Revises: 0017
+Revises: 0020
 Create Date: 2026-12-06
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0017"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
