@@ -10,6 +10,7 @@ import tocsin.changes.models
 import tocsin.db.counters
 import tocsin.db.jobs
 import tocsin.db.probe
+import tocsin.incidents.findings
 import tocsin.incidents.models
 import tocsin.metrics.models
 import tocsin.metrics.stored_counters

@@ -17,6 +17,8 @@ page changes.
 from __future__ import annotations
 
 from tocsin.chatops import slack_channels
+from tocsin.hints import service as hints
+from tocsin.incidents import downstream
 from tocsin.incidents.hooks import REGISTRY, HookRegistry, IncidentEvent
 from tocsin.metrics import event_metrics
 from tocsin.metrics.service import SOURCES, MetricsSources
@@ -38,6 +40,16 @@ def wire(
     twice registers each hook once."""
     # Post-mortems: a resolved incident that requires one gets its draft and due date.
     registry.register(IncidentEvent.resolved, postmortems.on_incident_resolved)
+
+    # Downstream links and root-cause hints, before chat and the status page hear of
+    # the incident (its pinned summary shows them). An upstream incident's resolution
+    # releases the pages it held back; the post-mortem drafted at resolution (above)
+    # takes the confirmed hint's category.
+    registry.register(IncidentEvent.declared, downstream.on_declared)
+    registry.register(IncidentEvent.declared, hints.on_declared)
+    registry.register(IncidentEvent.alert_attached, hints.on_alert_attached)
+    registry.register(IncidentEvent.resolved, hints.on_resolved)
+    registry.register(IncidentEvent.resolved, downstream.on_resolved)
 
     # Chat-ops: the incident's own Slack channel follows its lifecycle.
     registry.register(IncidentEvent.declared, slack_channels.on_declared)

@@ -44,13 +44,15 @@ __all__ = [
     "StormRead",
 ]
 
-#: What an integration receives. ``heartbeat`` integrations receive pings only.
+#: What an integration receives. ``heartbeat`` integrations receive pings only;
+#: ``changes`` integrations receive changes only (deploys, GitHub deployment statuses).
 INTEGRATION_KINDS: tuple[str, ...] = (
     "alertmanager",
     "grafana",
     "pagerduty",
     "generic",
     "heartbeat",
+    "changes",
 )
 
 # ---------------------------------------------------------------- tables

@@ -38,6 +38,8 @@ _ENDPOINTS = {
     "generic": "/api/v1/integrations/<key>/events",
     "pagerduty": "/v2/enqueue and /v2/change/enqueue  (routing_key = <key>)",
     "heartbeat": "/api/v1/heartbeats/<key>",
+    "changes": "/api/v1/changes (Authorization: Bearer <key>) and "
+    "/api/v1/integrations/<key>/github",
 }
 
 

@@ -61,6 +61,9 @@ class IncidentEvent(StrEnum):
     #: The escalation moved on: a responder escalated, or a tier did not acknowledge in
     #: time and the next was paged (`actor` is the responder, or the system).
     escalated = "escalated"
+    #: An alert joined an open incident. Runs once per attached alert, inside the alert
+    #: pipeline: a hook must be cheap (debounce, and leave the work to a timer).
+    alert_attached = "alert_attached"
 
 
 #: The events whose hooks take no status update (:class:`IncidentHook`).
@@ -71,6 +74,7 @@ LifecycleEvent: TypeAlias = Literal[
     IncidentEvent.resolved,
     IncidentEvent.first_acknowledged,
     IncidentEvent.escalated,
+    IncidentEvent.alert_attached,
 ]
 
 

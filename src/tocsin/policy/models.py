@@ -19,6 +19,7 @@ from tocsin.policy.alerting import AlertingSettings, Route
 from tocsin.policy.base import SKIP_REFERENCE_CHECKS, PolicyModel, Slug, format_loc
 from tocsin.policy.channels import Broadcast, ChannelConfig, NotificationRule
 from tocsin.policy.game_days import GameDay
+from tocsin.policy.hints import ChangeSettings, HintSettings
 from tocsin.policy.oncall import (
     CommanderAssignment,
     EscalationPolicy,
@@ -87,6 +88,12 @@ class Policy(PolicyModel):
     )
     game_days: tuple[GameDay, ...] = Field(
         default=(), description="Drill scenarios: alerts with delays, run as a drill."
+    )
+    changes: ChangeSettings = Field(
+        default=ChangeSettings(), description="Deploys and other changes to services."
+    )
+    hints: HintSettings = Field(
+        default=HintSettings(), description="Root-cause hints and downstream incidents."
     )
 
     _severity_index: dict[str, Severity] = PrivateAttr(default_factory=dict)

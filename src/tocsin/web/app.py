@@ -22,6 +22,7 @@ from tocsin.web.routes import action_items_jira as action_item_jira_routes
 from tocsin.web.routes import alerts as alert_routes
 from tocsin.web.routes import calendars as calendar_routes
 from tocsin.web.routes import changes as change_routes
+from tocsin.web.routes import hints as hint_routes
 from tocsin.web.routes import chatops_slack as slack_routes
 from tocsin.web.routes import chatops_twilio as twilio_routes
 from tocsin.web.routes import comms as comms_routes
@@ -67,6 +68,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(alert_routes.router)
     app.include_router(calendar_routes.router)  # before /schedules/{name}, which takes "x.ics"
     app.include_router(change_routes.router)
+    app.include_router(hint_routes.router)
     for router in (health.router, incidents.router, oncall.router, paging.router, policy.router):
         app.include_router(router)
     app.include_router(metrics_routes.router)

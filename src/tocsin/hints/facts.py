@@ -1,0 +1,256 @@
+"""Reading the facts the hint rules weigh, for one incident: its situation (services,
+dependencies, hosts, impact start), the changes before it, the open incidents and
+firing alerts of its dependencies, its own alerts, and similar past incidents.
+
+A few bounded queries per incident, never per alert.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tocsin.alerts.models import Alert
+from tocsin.changes.models import Change
+from tocsin.hints.rules import (
+    AlertFact,
+    ChangeFact,
+    IncidentFact,
+    Situation,
+    Weights,
+    dependency_depths,
+)
+from tocsin.incidents.downstream import depends_map
+from tocsin.incidents.models import Incident, IncidentService
+from tocsin.incidents.rules import ACTIVE_STATUSES, format_incident_id
+from tocsin.policy import Policy
+from tocsin.postmortems import insights
+from tocsin.postmortems.models import ActionItem, Postmortem
+
+__all__ = [
+    "ALERT_LIMIT",
+    "SIMILAR_MIN_SCORE",
+    "alert_facts",
+    "change_facts",
+    "incident_href",
+    "open_incident_facts",
+    "past_facts",
+    "situation",
+    "weights",
+]
+
+#: At most this many alerts are read per incident (the most recent).
+ALERT_LIMIT = 200
+#: Past incidents less alike than this are not suggested.
+SIMILAR_MIN_SCORE = 0.3
+_HOST_LABELS = ("host", "hostname", "instance", "node", "pod")
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+
+def weights(policy: Policy) -> Weights:
+    settings = policy.hints
+    return Weights(
+        change=settings.weights.change,
+        upstream=settings.weights.upstream,
+        resource=settings.weights.resource,
+        similar=settings.weights.similar,
+        change_close=settings.change_close,
+        change_window=settings.change_window,
+    )
+
+
+def incident_href(number: int) -> str:
+    return f"/dashboard/incidents/{format_incident_id(number)}"
+
+
+def _host(alert: Alert) -> str | None:
+    labels = alert.labels or {}
+    for name in _HOST_LABELS:
+        value = labels.get(name)
+        if value:
+            return str(value)
+    return None
+
+
+def situation(*, session: Session, policy: Policy, incident: Incident) -> Situation:
+    services = tuple(sorted(s.service for s in incident.services))
+    own_hosts = session.scalars(
+        select(Alert)
+        .where(Alert.incident_id == incident.id)
+        .order_by(Alert.id.desc())
+        .limit(ALERT_LIMIT)
+    )
+    hosts = tuple(sorted({h for a in own_hosts if (h := _host(a)) is not None}))
+    return Situation(
+        services=services,
+        dependencies=dependency_depths(services, depends_map(policy)),
+        impact_start=incident.started_at or incident.detected_at,
+        hosts=hosts,
+    )
+
+
+def change_facts(
+    *, session: Session, services: set[str], since: datetime, until: datetime
+) -> list[ChangeFact]:
+    """Changes to ``services`` that happened in ``[since, until)``."""
+    if not services:
+        return []
+    rows = session.scalars(
+        select(Change)
+        .where(
+            Change.service.in_(sorted(services)),
+            Change.timestamp >= since,
+            Change.timestamp < until,
+        )
+        .order_by(Change.timestamp.desc(), Change.id.desc())
+        .limit(ALERT_LIMIT)
+    )
+    return [
+        ChangeFact(
+            id=c.id,
+            service=c.service,
+            summary=c.summary,
+            timestamp=c.timestamp,
+            href=(c.links[0].get("href") if c.links else None),
+            source=c.source,
+        )
+        for c in rows
+    ]
+
+
+def open_incident_facts(
+    *, session: Session, services: set[str], exclude: int
+) -> list[IncidentFact]:
+    """The open incidents (drills left out) of ``services``."""
+    if not services:
+        return []
+    rows = session.scalars(
+        select(Incident)
+        .join(IncidentService, IncidentService.incident_id == Incident.id)
+        .where(
+            IncidentService.service.in_(sorted(services)),
+            Incident.status.in_(_ACTIVE),
+            Incident.drill.is_(False),
+            Incident.id != exclude,
+        )
+        .order_by(Incident.id)
+        .distinct()
+    )
+    return [
+        IncidentFact(
+            ref=format_incident_id(i.number),
+            title=i.title,
+            services=tuple(s.service for s in i.services),
+            started_at=i.started_at or i.detected_at,
+            href=incident_href(i.number),
+        )
+        for i in rows
+    ]
+
+
+def alert_facts(*, session: Session, incident: Incident, services: set[str]) -> list[AlertFact]:
+    """The incident's own alerts and the firing alerts of ``services`` (its own and its
+    dependencies': the alert that opens an incident joins it only after the incident
+    is declared), the most recent :data:`ALERT_LIMIT` of each."""
+    own = list(
+        session.scalars(
+            select(Alert)
+            .where(Alert.incident_id == incident.id)
+            .order_by(Alert.id.desc())
+            .limit(ALERT_LIMIT)
+        )
+    )
+    around: list[Alert] = []
+    if services:
+        around = list(
+            session.scalars(
+                select(Alert)
+                .where(
+                    Alert.service.in_(sorted(services)),
+                    Alert.status == "firing",
+                    Alert.drill.is_(False),
+                )
+                .order_by(Alert.fired_at.desc())
+                .limit(ALERT_LIMIT)
+            )
+        )
+    seen: set[int] = set()
+    facts: list[AlertFact] = []
+    for alert in [*own, *around]:
+        if alert.id in seen:
+            continue
+        seen.add(alert.id)
+        text = " ".join(
+            [*(str(v) for v in (alert.labels or {}).values()), alert.summary or ""]
+        )
+        facts.append(
+            AlertFact(
+                id=alert.id,
+                service=alert.service,
+                title=alert.title,
+                started_at=alert.starts_at or alert.fired_at,
+                firing=alert.status == "firing",
+                host=_host(alert),
+                text=text[:2000],
+            )
+        )
+    return facts
+
+
+def past_facts(*, session: Session, policy: Policy, incident: Incident) -> list[IncidentFact]:
+    """Similar earlier incidents (those no longer open), with what their post-mortems say."""
+    found = insights.similar(session=session, policy=policy, incident=incident, limit=3)
+    facts: list[IncidentFact] = []
+    for item in found.items:
+        if item.score < SIMILAR_MIN_SCORE or item.status in _ACTIVE:
+            continue
+        number = int(item.incident.split("-")[-1])
+        pm = session.scalar(
+            select(Postmortem)
+            .join(Incident, Incident.id == Postmortem.incident_id)
+            .where(Incident.number == number)
+        )
+        items: tuple[str, ...] = ()
+        root_cause = resolution = None
+        if pm is not None:
+            root_cause = _first_line(pm.sections.get("root_cause"))
+            resolution = _first_line(pm.sections.get("lessons_learned"))
+            items = tuple(
+                session.scalars(
+                    select(ActionItem.title)
+                    .where(ActionItem.postmortem_id == pm.id)
+                    .order_by(ActionItem.id)
+                    .limit(3)
+                )
+            )
+        facts.append(
+            IncidentFact(
+                ref=item.incident,
+                title=item.title,
+                services=tuple(item.services),
+                started_at=item.detected_at,
+                open=False,
+                similarity=item.score,
+                root_cause=root_cause,
+                category=item.root_cause_category,
+                resolution=resolution,
+                action_items=items,
+                href=incident_href(number),
+            )
+        )
+    return facts
+
+
+def _first_line(text: str | None) -> str | None:
+    if not text:
+        return None
+    line = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if not line or line.startswith("*["):  # the draft's placeholder, not an answer
+        return None
+    return line[:200]
+
+
+def window_start(impact_start: datetime, window: timedelta) -> datetime:
+    return impact_start - window
