@@ -57,6 +57,7 @@ def wire(
     registry.register(IncidentEvent.update_posted, slack_channels.on_update_posted)
     registry.register(IncidentEvent.acknowledged, slack_channels.on_acknowledged)
     registry.register(IncidentEvent.resolved, slack_channels.on_resolved)
+    hints.DECISION_HOOKS.register(slack_channels.on_hint_decided)
 
     # Status page automation: public incidents opened, updated and resolved.
     registry.register(IncidentEvent.declared, statuspage.on_declared)

@@ -182,9 +182,7 @@ def alert_facts(*, session: Session, incident: Incident, services: set[str]) -> 
         if alert.id in seen:
             continue
         seen.add(alert.id)
-        text = " ".join(
-            [*(str(v) for v in (alert.labels or {}).values()), alert.summary or ""]
-        )
+        text = " ".join([*(str(v) for v in (alert.labels or {}).values()), alert.summary or ""])
         facts.append(
             AlertFact(
                 id=alert.id,

@@ -369,7 +369,9 @@ def similar_hints(past: Iterable[IncidentFact], w: Weights) -> list[Hint]:
         if incident.open or incident.similarity <= 0:
             continue
         said = incident.root_cause or incident.resolution or "no root cause written"
-        items = f"; action items: {', '.join(incident.action_items)}" if incident.action_items else ""
+        items = (
+            f"; action items: {', '.join(incident.action_items)}" if incident.action_items else ""
+        )
         evidence = (Evidence("incident", incident.ref, incident.title, incident.href),)
         hints.append(
             Hint(

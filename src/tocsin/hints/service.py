@@ -15,7 +15,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,7 +39,10 @@ from tocsin.postmortems.models import Postmortem
 
 __all__ = [
     "DEBOUNCE",
+    "DECISION_HOOKS",
     "REFRESH",
+    "DecisionHook",
+    "DecisionHooks",
     "decide",
     "handle_refresh",
     "hints_for",
@@ -52,6 +55,39 @@ __all__ = [
     "refresh",
     "to_read",
 ]
+
+
+class DecisionHook(Protocol):
+    def __call__(
+        self,
+        *,
+        session: Session,
+        policy: Policy,
+        incident: Incident,
+        hint: IncidentHint,
+        actor: str,
+        now: datetime,
+    ) -> None: ...
+
+
+class DecisionHooks:
+    """What else happens, in the same transaction, when a responder decides a hint
+    (the incident's chat channel hears of it); :func:`tocsin.wiring.wire` fills it."""
+
+    def __init__(self) -> None:
+        self._hooks: tuple[DecisionHook, ...] = ()
+
+    def register(self, hook: DecisionHook) -> None:
+        if hook not in self._hooks:
+            self._hooks = (*self._hooks, hook)
+
+    def run(self, **kwargs: Any) -> None:
+        for hook in self._hooks:
+            hook(**kwargs)
+
+
+#: The process's decision hooks.
+DECISION_HOOKS = DecisionHooks()
 
 #: The job kind that computes an incident's hints again after alerts joined it.
 REFRESH = "hints.refresh"
@@ -95,7 +131,9 @@ def _store(
 ) -> list[IncidentHint]:
     existing = {
         h.key: h
-        for h in session.scalars(select(IncidentHint).where(IncidentHint.incident_id == incident.id))
+        for h in session.scalars(
+            select(IncidentHint).where(IncidentHint.incident_id == incident.id)
+        )
     }
     kept: list[IncidentHint] = []
     for position, hint in enumerate(ranked, start=1):
@@ -160,9 +198,7 @@ def decide(
             )
         )
         if other is not None:
-            raise Conflict(
-                f"hint {other} is already confirmed as the cause: reject it first"
-            )
+            raise Conflict(f"hint {other} is already confirmed as the cause: reject it first")
     hint.status = status
     hint.decided_by = actor
     hint.decided_at = now
@@ -183,6 +219,9 @@ def decide(
     if confirm:
         _fill_postmortem(session=session, incident=incident, hint=hint, now=now)
     session.flush()
+    DECISION_HOOKS.run(
+        session=session, policy=policy, incident=incident, hint=hint, actor=actor, now=now
+    )
     return hint
 
 

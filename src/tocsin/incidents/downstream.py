@@ -58,9 +58,7 @@ def reachable(start: Iterable[str], edges: Mapping[str, Sequence[str]]) -> set[s
     return seen
 
 
-def _open_on(
-    session: Session, services: set[str], exclude: int
-) -> list[tuple[Incident, str]]:
+def _open_on(session: Session, services: set[str], exclude: int) -> list[tuple[Incident, str]]:
     if not services:
         return []
     rows = session.execute(
@@ -145,7 +143,9 @@ def link_new_incident(
         seen.add(upstream.id)
         reason = f"{', '.join(sorted(mine))} depends on {service}"
         made.append(
-            _link(session, downstream=incident, upstream=upstream, reason=reason, held=hold, now=now)
+            _link(
+                session, downstream=incident, upstream=upstream, reason=reason, held=hold, now=now
+            )
         )
     if made and hold and holds.hold(session=session, incident=incident, now=now):
         refs = ", ".join(format_incident_id(u.number) for u in _uppers(session, made))
@@ -158,9 +158,7 @@ def link_new_incident(
             summary=f"Pages held while {refs} is open: it pages when that resolves",
             data={"upstream": refs},
         )
-    dependents = {
-        name for name in edges if name not in mine and mine & reachable([name], edges)
-    }
+    dependents = {name for name in edges if name not in mine and mine & reachable([name], edges)}
     seen.clear()
     for downstream, service in _open_on(session, dependents, incident.id):
         if downstream.id in seen or _linked(session, downstream.id, incident.id):
@@ -168,7 +166,14 @@ def link_new_incident(
         seen.add(downstream.id)
         reason = f"{service} depends on {', '.join(sorted(mine))}"
         made.append(
-            _link(session, downstream=downstream, upstream=incident, reason=reason, held=False, now=now)
+            _link(
+                session,
+                downstream=downstream,
+                upstream=incident,
+                reason=reason,
+                held=False,
+                now=now,
+            )
         )
     return made
 

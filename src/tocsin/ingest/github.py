@@ -95,7 +95,9 @@ def parse_deployment_status(body: Any) -> tuple[str, ChangeEvent | None]:
             "sha": clean_text(sha),
             "environment": clean_text(environment),
             "deployed_by": clean_text(login) if login else None,
-            "deployment_id": deployment.get("id") if isinstance(deployment.get("id"), int) else None,
+            "deployment_id": deployment.get("id")
+            if isinstance(deployment.get("id"), int)
+            else None,
         },
     )
     return state, change

@@ -22,7 +22,6 @@ from tocsin.web.routes import action_items_jira as action_item_jira_routes
 from tocsin.web.routes import alerts as alert_routes
 from tocsin.web.routes import calendars as calendar_routes
 from tocsin.web.routes import changes as change_routes
-from tocsin.web.routes import hints as hint_routes
 from tocsin.web.routes import chatops_slack as slack_routes
 from tocsin.web.routes import chatops_twilio as twilio_routes
 from tocsin.web.routes import comms as comms_routes
@@ -37,6 +36,7 @@ from tocsin.web.routes import (
     status_pages,
     statuspage_admin,
 )
+from tocsin.web.routes import hints as hint_routes
 from tocsin.web.routes import integrations as integration_routes
 from tocsin.web.routes import metrics as metrics_routes
 from tocsin.web.routes import postmortems as postmortem_routes

@@ -29,9 +29,9 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tocsin.alerts import service as alerts
 from tocsin.changes import service as changes
-from tocsin.hints import service as hints
 from tocsin.db import session_scope
 from tocsin.errors import InvalidInput, TocsinError
+from tocsin.hints import service as hints
 from tocsin.ingest import (
     PD_MAX_BODY_BYTES,
     ChangeEvent,

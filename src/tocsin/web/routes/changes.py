@@ -31,8 +31,7 @@ from tocsin.changes.models import Change, ChangeList, ChangeRead
 from tocsin.db import session_scope
 from tocsin.errors import InvalidInput
 from tocsin.hints import service as hints
-from tocsin.ingest import IngestError
-from tocsin.ingest import github
+from tocsin.ingest import IngestError, github
 from tocsin.policy import Policy
 from tocsin.schemas import Instant, OneOf, PlainText, aware_utc
 from tocsin.web.deps import ContextDep, CurrentPolicy, NowClock, SessionDep, Viewer
@@ -267,4 +266,3 @@ def github_webhook(
     return GitHubAnswer(
         recorded=True, reason="deployed", change=_recorded(session, policy, change, now)
     )
-
