@@ -10,6 +10,8 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from tocsin.chatops import slack_channels
+from tocsin.hints import service as hints
+from tocsin.incidents import downstream
 from tocsin.incidents.hooks import HookRegistry, IncidentEvent
 from tocsin.incidents.models import Incident, StatusUpdate
 from tocsin.metrics import event_metrics
@@ -23,6 +25,8 @@ from tocsin.wiring import wire
 
 EXPECTED: dict[IncidentEvent, list[object]] = {
     IncidentEvent.declared: [
+        downstream.on_declared,
+        hints.on_declared,
         slack_channels.on_declared,
         statuspage.on_declared,
         event_metrics.on_declared,
@@ -36,12 +40,15 @@ EXPECTED: dict[IncidentEvent, list[object]] = {
     IncidentEvent.update_posted: [slack_channels.on_update_posted, statuspage.on_update_posted],
     IncidentEvent.resolved: [
         postmortems.on_incident_resolved,
+        hints.on_resolved,
+        downstream.on_resolved,
         slack_channels.on_resolved,
         statuspage.on_resolved,
         event_metrics.on_resolved,
     ],
     IncidentEvent.first_acknowledged: [event_metrics.on_first_acknowledged],
     IncidentEvent.escalated: [event_metrics.on_escalated],
+    IncidentEvent.alert_attached: [hints.on_alert_attached],
 }
 EXPECTED_OUTBOX = ((event_metrics.on_delivery,), (event_metrics.on_queued,))
 
