@@ -64,7 +64,7 @@ class Integration(Base):
     __tablename__ = "integrations"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('alertmanager', 'grafana', 'pagerduty', 'generic', 'heartbeat')",
+            "kind IN ('alertmanager', 'grafana', 'pagerduty', 'generic', 'heartbeat', 'changes')",
             name="kind",
         ),
     )

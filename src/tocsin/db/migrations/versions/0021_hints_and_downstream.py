@@ -18,8 +18,19 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_KINDS = "'alertmanager', 'grafana', 'pagerduty', 'generic', 'heartbeat'"
+
+
+def _integration_kinds(kinds: str) -> None:
+    with op.batch_alter_table("integrations", recreate="auto") as batch:
+        batch.drop_constraint(op.f("ck_integrations_kind"), type_="check")
+        batch.create_check_constraint(op.f("ck_integrations_kind"), f"kind IN ({kinds})")
+
+
 def upgrade() -> None:
     op.add_column("changes", sa.Column("kind", sa.String(20), nullable=True))
+    # Integrations of kind ``changes`` take changes only (no alerts).
+    _integration_kinds(_KINDS + ", 'changes'")
     op.create_table(
         "incident_hints",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -72,4 +83,6 @@ def downgrade() -> None:
     op.drop_index("ix_incident_links_upstream", table_name="incident_links")
     op.drop_table("incident_links")
     op.drop_table("incident_hints")
+    op.execute("DELETE FROM integrations WHERE kind = 'changes'")
+    _integration_kinds(_KINDS)
     op.drop_column("changes", "kind")
