@@ -297,3 +297,12 @@ def test_dependency_depths_take_the_shortest_path_and_leave_the_services_out() -
     edges = {"web": ["checkout", "auth"], "checkout": ["db", "auth"], "db": ["disk"]}
     assert dependency_depths(["web"], edges) == {"checkout": 1, "auth": 1, "db": 2, "disk": 3}
     assert dependency_depths(["checkout", "db"], edges) == {"auth": 1, "disk": 1}
+
+
+def test_of_two_changes_to_a_failing_dependency_the_closer_one_ranks_first() -> None:
+    db_incident = IncidentFact(
+        ref="INC-1", title="db", services=("payments-db",), started_at=IMPACT - timedelta(minutes=1)
+    )
+    changes = [_change(50, "payments-db", cid=1), _change(4, "payments-db", cid=2)]
+    ranked = compute(SITUATION, changes=changes, incidents=[db_incident])
+    assert [h.key for h in ranked] == ["change:2", "upstream:payments-db", "change:1"]

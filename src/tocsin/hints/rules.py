@@ -225,7 +225,8 @@ def change_hints(
 
     A change to a dependency that has been failing since (an open incident, firing
     alerts, begun between the change and impact start) explains that failure too: it
-    takes the confidence that failure gives, plus a step, being the more precise cause."""
+    takes the confidence that failure gives, plus a step (being the more precise
+    cause), scaled by its closeness in time like any change."""
     hints: list[Hint] = []
     for change in changes:
         depth = _scope(situation, change.service)
@@ -245,7 +246,8 @@ def change_hints(
         corroborated, seen = _corroboration(situation, change, depth, incidents, alerts, w)
         if corroborated > 0:
             confidence = min(
-                max(confidence, corroborated + EVIDENCE_STEP), max(confidence, CEILING)
+                max(confidence, (corroborated + EVIDENCE_STEP) * closeness),
+                max(confidence, CEILING),
             )
             refs = ", ".join(e.ref for e in seen) or "alerts firing"
             explanation += f"; {change.service} has been failing since ({refs})"
