@@ -244,6 +244,14 @@ def test_a_deploy_that_broke_a_failing_dependency_ranks_above_the_dependency() -
     assert top.confidence > ranked[1].confidence
     assert [e.ref for e in top.evidence] == ["change 1", "INC-1"]
     assert "link this incident as downstream of it" in ranked[1].explanation
+    linked = Situation(
+        services=SITUATION.services,
+        dependencies=SITUATION.dependencies,
+        impact_start=IMPACT,
+        linked=("INC-1",),
+    )
+    (upstream,) = compute(linked, incidents=[db_incident])
+    assert upstream.explanation.endswith("this incident is linked downstream of it")
 
 
 def test_an_upstream_incident_that_began_after_impact_start_is_not_suspected() -> None:

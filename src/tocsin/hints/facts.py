@@ -22,7 +22,7 @@ from tocsin.hints.rules import (
     Weights,
     dependency_depths,
 )
-from tocsin.incidents.downstream import depends_map
+from tocsin.incidents.downstream import depends_map, upstream_of
 from tocsin.incidents.models import Incident, IncidentService
 from tocsin.incidents.rules import ACTIVE_STATUSES, format_incident_id
 from tocsin.policy import Policy
@@ -83,11 +83,15 @@ def situation(*, session: Session, policy: Policy, incident: Incident) -> Situat
         .limit(ALERT_LIMIT)
     )
     hosts = tuple(sorted({h for a in own_hosts if (h := _host(a)) is not None}))
+    linked = tuple(
+        format_incident_id(up.number) for up, _ in upstream_of(session=session, incident=incident)
+    )
     return Situation(
         services=services,
         dependencies=dependency_depths(services, depends_map(policy)),
         impact_start=incident.started_at or incident.detected_at,
         hosts=hosts,
+        linked=linked,
     )
 
 

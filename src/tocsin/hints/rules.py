@@ -131,6 +131,8 @@ class Situation:
     dependencies: Mapping[str, int]
     impact_start: datetime
     hosts: tuple[str, ...] = ()
+    #: The incidents it is already linked downstream of (INC-n).
+    linked: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -304,9 +306,14 @@ def upstream_hints(
         )
         if open_incidents:
             first = min(open_incidents, key=lambda i: (i.started_at, i.ref))
+            advice = (
+                "this incident is linked downstream of it"
+                if first.ref in situation.linked
+                else "link this incident as downstream of it"
+            )
             explanation = (
                 f"{service}, a dependency, has {first.ref} open since before impact began: "
-                f"link this incident as downstream of it"
+                + advice
             )
         else:
             explanation = (
