@@ -15,7 +15,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 from tests.conftest import LiveServer
+
+from tocsin.db import session_scope
+from tocsin.db.jobs import Job
+from tocsin.engine.worker import Worker
+from tocsin.hints.service import REFRESH
 
 BUILD = "https://ci.example.com/builds/4471"
 
@@ -161,3 +167,39 @@ def test_a_resource_alert_on_the_service_is_a_hint(
     ref = fire(api, key, "Checkout pods OOM killed (memory limit)", "checkout-api")
     (hint,) = hints_of(api, ref)["hints"]
     assert hint["kind"] == "resource" and hint["explanation"].startswith("memory is running out")
+
+
+def refresh_jobs(live_server: LiveServer) -> list[Job]:
+    with session_scope(live_server.context.sessions, write=False) as session:
+        return list(session.scalars(select(Job).where(Job.kind == REFRESH)))
+
+
+def test_alerts_joining_an_incident_weigh_in_once_they_settle(
+    live_server: LiveServer, api: httpx.Client
+) -> None:
+    key = integration(api, "monitoring", "checkout-api")
+    labels = {"service": "checkout-api", "cluster": "eu-1"}
+    first = {"title": "Checkout 5xx above 5%", "severity": "critical", "labels": labels}
+    ref = ok(api.post(f"/api/v1/integrations/{key}/events", json=first), 202)["alerts"][0][
+        "incident"
+    ]
+    assert hints_of(api, ref)["hints"] == [] and refresh_jobs(live_server) == []
+    for n in range(20):  # a burst joins the incident: one timer, not twenty
+        body = {**first, "title": f"Checkout pod {n} OOM killed", "dedup_key": f"oom-{n}"}
+        joined = ok(api.post(f"/api/v1/integrations/{key}/events", json=body), 202)
+        assert joined["alerts"][0]["incident"] == ref
+    (job,) = refresh_jobs(live_server)
+    assert job.due_at == live_server.clock.now() + timedelta(seconds=30)
+
+    worker = Worker(
+        sessions=live_server.context.sessions,
+        policy=live_server.context.policy,
+        clock=live_server.clock,
+    )
+    worker.run_due()
+    assert hints_of(api, ref)["hints"] == []  # not before the burst settled
+    live_server.clock.advance(timedelta(seconds=31))
+    worker.run_due()
+    (hint,) = hints_of(api, ref)["hints"]
+    assert hint["kind"] == "resource"
+    assert len(hint["evidence"]) == 20 and hint["explanation"].startswith("memory is running out")

@@ -283,21 +283,22 @@ def on_resolved(
 
 
 class _Debounce:
-    """When this process last set a refresh timer for each incident: alerts that join
-    within :data:`DEBOUNCE` of it cost a dictionary lookup, nothing more."""
+    """When this process last set a refresh timer for each incident (of each database):
+    alerts that join within :data:`DEBOUNCE` of it cost a dictionary lookup, nothing
+    more."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._last: dict[int, datetime] = {}
+        self._last: dict[tuple[str, int], datetime] = {}
 
-    def due(self, incident_id: int, now: datetime) -> bool:
+    def due(self, key: tuple[str, int], now: datetime) -> bool:
         with self._lock:
-            last = self._last.get(incident_id)
-            if last is not None and now - last < DEBOUNCE:
+            last = self._last.get(key)
+            if last is not None and abs(now - last) < DEBOUNCE:
                 return False
             if len(self._last) > 10_000:
-                self._last = {k: v for k, v in self._last.items() if now - v < DEBOUNCE}
-            self._last[incident_id] = now
+                self._last = {k: v for k, v in self._last.items() if abs(now - v) < DEBOUNCE}
+            self._last[key] = now
             return True
 
 
@@ -309,7 +310,7 @@ def on_alert_attached(
 ) -> None:
     """Set a timer to compute the hints again once the alerts have settled: one per
     incident and :data:`DEBOUNCE` (the key says which), across processes."""
-    if not _DEBOUNCE.due(incident.id, now):
+    if not _DEBOUNCE.due((str(session.get_bind().url), incident.id), now):
         return
     bucket = int(now.timestamp() // DEBOUNCE.total_seconds())
     schedule(
