@@ -12,12 +12,13 @@ rejected one stays, ruled out.
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from tocsin.changes.models import Change
@@ -283,22 +284,28 @@ def on_resolved(
 
 
 class _Debounce:
-    """When this process last set a refresh timer for each incident (of each database):
-    alerts that join within :data:`DEBOUNCE` of it cost a dictionary lookup, nothing
-    more."""
+    """When this process last set a refresh timer for each incident (of each database
+    engine): alerts that join within :data:`DEBOUNCE` of it cost a dictionary lookup,
+    nothing more."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._last: dict[tuple[str, int], datetime] = {}
+        self._last: weakref.WeakKeyDictionary[Engine, dict[int, datetime]] = (
+            weakref.WeakKeyDictionary()
+        )
 
-    def due(self, key: tuple[str, int], now: datetime) -> bool:
+    def due(self, engine: Engine, incident_id: int, now: datetime) -> bool:
         with self._lock:
-            last = self._last.get(key)
+            seen = self._last.get(engine)
+            if seen is None:
+                seen = self._last[engine] = {}
+            last = seen.get(incident_id)
             if last is not None and abs(now - last) < DEBOUNCE:
                 return False
-            if len(self._last) > 10_000:
-                self._last = {k: v for k, v in self._last.items() if abs(now - v) < DEBOUNCE}
-            self._last[key] = now
+            if len(seen) > 10_000:
+                for key in [k for k, v in seen.items() if abs(now - v) >= DEBOUNCE]:
+                    del seen[key]
+            seen[incident_id] = now
             return True
 
 
@@ -310,7 +317,7 @@ def on_alert_attached(
 ) -> None:
     """Set a timer to compute the hints again once the alerts have settled: one per
     incident and :data:`DEBOUNCE` (the key says which), across processes."""
-    if not _DEBOUNCE.due((str(session.get_bind().url), incident.id), now):
+    if not _DEBOUNCE.due(session.get_bind().engine, incident.id, now):
         return
     bucket = int(now.timestamp() // DEBOUNCE.total_seconds())
     schedule(
