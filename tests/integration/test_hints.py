@@ -171,7 +171,15 @@ def test_a_resource_alert_on_the_service_is_a_hint(
 
 def refresh_jobs(live_server: LiveServer) -> list[Job]:
     with session_scope(live_server.context.sessions, write=False) as session:
-        return list(session.scalars(select(Job).where(Job.kind == REFRESH)))
+        return list(session.scalars(select(Job).where(Job.kind == REFRESH).order_by(Job.id)))
+
+
+def engine_worker(live_server: LiveServer) -> Worker:
+    return Worker(
+        sessions=live_server.context.sessions,
+        policy=live_server.context.policy,
+        clock=live_server.clock,
+    )
 
 
 def test_alerts_joining_an_incident_weigh_in_once_they_settle(
@@ -183,19 +191,17 @@ def test_alerts_joining_an_incident_weigh_in_once_they_settle(
     ref = ok(api.post(f"/api/v1/integrations/{key}/events", json=first), 202)["alerts"][0][
         "incident"
     ]
-    assert hints_of(api, ref)["hints"] == [] and refresh_jobs(live_server) == []
+    worker = engine_worker(live_server)
+    worker.run_due()  # the comparison with past incidents, due at declaration
+    assert hints_of(api, ref)["hints"] == []
+    assert [j.key.rsplit("/", 1)[1] for j in refresh_jobs(live_server)] == ["declared"]
     for n in range(20):  # a burst joins the incident: one timer, not twenty
         body = {**first, "title": f"Checkout pod {n} OOM killed", "dedup_key": f"oom-{n}"}
         joined = ok(api.post(f"/api/v1/integrations/{key}/events", json=body), 202)
         assert joined["alerts"][0]["incident"] == ref
-    (job,) = refresh_jobs(live_server)
-    assert job.due_at == live_server.clock.now() + timedelta(seconds=30)
+    _declared, burst = refresh_jobs(live_server)
+    assert burst.due_at == live_server.clock.now() + timedelta(seconds=30)
 
-    worker = Worker(
-        sessions=live_server.context.sessions,
-        policy=live_server.context.policy,
-        clock=live_server.clock,
-    )
     worker.run_due()
     assert hints_of(api, ref)["hints"] == []  # not before the burst settled
     live_server.clock.advance(timedelta(seconds=31))
@@ -203,3 +209,45 @@ def test_alerts_joining_an_incident_weigh_in_once_they_settle(
     (hint,) = hints_of(api, ref)["hints"]
     assert hint["kind"] == "resource"
     assert len(hint["evidence"]) == 20 and hint["explanation"].startswith("memory is running out")
+
+
+def test_a_similar_past_incident_brings_its_root_cause_and_action_items(
+    live_server: LiveServer, api: httpx.Client
+) -> None:
+    past = ok(
+        api.post(
+            "/api/v1/incidents",
+            json={
+                "title": "Checkout 5xx: payment gateway timeouts",
+                "severity": "SEV2",
+                "services": ["checkout-api"],
+            },
+        ),
+        201,
+    )["id"]
+    ok(api.post(f"/api/v1/incidents/{past}/resolve"))
+    pm = ok(api.get(f"/api/v1/incidents/{past}/postmortem"))
+    ok(
+        api.patch(
+            f"/api/v1/postmortems/{pm['id']}",
+            json={"sections": {"root_cause": "The gateway client had no timeout budget."}},
+        )
+    )
+    ok(
+        api.post(
+            f"/api/v1/postmortems/{pm['id']}/action-items",
+            json={"title": "Add a timeout budget to the gateway client", "priority": "P1"},
+        ),
+        201,
+    )
+    live_server.clock.advance(timedelta(days=3))
+    key = integration(api, "monitoring", "checkout-api")
+    ref = fire(api, key, "Checkout 5xx: payment gateway timeouts", "checkout-api")
+    assert hints_of(api, ref)["hints"] == []  # the page did not wait for the comparison
+    engine_worker(live_server).run_due()
+    (hint,) = hints_of(api, ref)["hints"]
+    assert hint["kind"] == "similar" and hint["evidence"][0]["ref"] == past
+    assert "The gateway client had no timeout budget." in hint["explanation"]
+    assert "Add a timeout budget to the gateway client" in hint["explanation"]
+    record_deploy(api, live_server, minutes_ago=0)  # a change later: the similar hint stays
+    assert [h["kind"] for h in hints_of(api, ref)["hints"]] == ["similar"]

@@ -7,7 +7,7 @@ A few bounded queries per incident, never per alert.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,11 +26,12 @@ from tocsin.incidents.downstream import depends_map, upstream_of
 from tocsin.incidents.models import Incident, IncidentService
 from tocsin.incidents.rules import ACTIVE_STATUSES, format_incident_id
 from tocsin.policy import Policy
-from tocsin.postmortems import insights
 from tocsin.postmortems.models import ActionItem, Postmortem
+from tocsin.postmortems.similarity import SimilarityDoc, rank_similar
 
 __all__ = [
     "ALERT_LIMIT",
+    "PAST_CANDIDATES",
     "SIMILAR_MIN_SCORE",
     "alert_facts",
     "change_facts",
@@ -45,6 +46,9 @@ __all__ = [
 ALERT_LIMIT = 200
 #: Past incidents less alike than this are not suggested.
 SIMILAR_MIN_SCORE = 0.3
+#: How many recent past incidents of the same services are compared, and suggested.
+PAST_CANDIDATES = 200
+SIMILAR_SHOWN = 3
 _HOST_LABELS = ("host", "hostname", "instance", "node", "pod")
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
 
@@ -201,24 +205,48 @@ def alert_facts(*, session: Session, incident: Incident, services: set[str]) -> 
     return facts
 
 
-def past_facts(*, session: Session, policy: Policy, incident: Incident) -> list[IncidentFact]:
-    """Similar earlier incidents (those no longer open), with what their post-mortems say."""
-    found = insights.similar(session=session, policy=policy, incident=incident, limit=3)
-    facts: list[IncidentFact] = []
-    for item in found.items:
-        if item.score < SIMILAR_MIN_SCORE or item.status in _ACTIVE:
-            continue
-        number = int(item.incident.split("-")[-1])
-        pm = session.scalar(
-            select(Postmortem)
-            .join(Incident, Incident.id == Postmortem.incident_id)
-            .where(Incident.number == number)
+def past_facts(*, session: Session, incident: Incident) -> list[IncidentFact]:
+    """Similar earlier incidents (resolved or closed, of the same services: the
+    :data:`PAST_CANDIDATES` most recent), with what their post-mortems say."""
+    services = sorted(s.service for s in incident.services)
+    if not services:
+        return []
+    candidates = list(
+        session.scalars(
+            select(Incident)
+            .join(IncidentService, IncidentService.incident_id == Incident.id)
+            .where(
+                IncidentService.service.in_(services),
+                Incident.status.not_in(_ACTIVE),
+                Incident.drill.is_(False),
+                Incident.number < incident.number,
+            )
+            .order_by(Incident.id.desc())
+            .limit(PAST_CANDIDATES)
+            .distinct()
         )
+    )
+    if not candidates:
+        return []
+    pms = {
+        pm.incident_id: pm
+        for pm in session.scalars(
+            select(Postmortem).where(Postmortem.incident_id.in_([i.id for i in candidates]))
+        )
+    }
+    by_key = {str(i.id): i for i in candidates}
+    ranked = rank_similar(
+        _doc(incident, None),
+        [_doc(i, pms.get(i.id)) for i in candidates],
+        limit=SIMILAR_SHOWN,
+        min_score=SIMILAR_MIN_SCORE,
+    )
+    facts: list[IncidentFact] = []
+    for score in ranked:
+        past = by_key[score.key]
+        pm = pms.get(past.id)
         items: tuple[str, ...] = ()
-        root_cause = resolution = None
         if pm is not None:
-            root_cause = _first_line(pm.sections.get("root_cause"))
-            resolution = _first_line(pm.sections.get("lessons_learned"))
             items = tuple(
                 session.scalars(
                     select(ActionItem.title)
@@ -229,20 +257,29 @@ def past_facts(*, session: Session, policy: Policy, incident: Incident) -> list[
             )
         facts.append(
             IncidentFact(
-                ref=item.incident,
-                title=item.title,
-                services=tuple(item.services),
-                started_at=item.detected_at,
+                ref=format_incident_id(past.number),
+                title=past.title,
+                services=tuple(s.service for s in past.services),
+                started_at=past.started_at or past.detected_at,
                 open=False,
-                similarity=item.score,
-                root_cause=root_cause,
-                category=item.root_cause_category,
-                resolution=resolution,
+                similarity=score.score,
+                root_cause=_first_line(pm.sections.get("root_cause")) if pm else None,
+                category=pm.root_cause_category if pm else None,
+                resolution=_first_line(pm.sections.get("lessons_learned")) if pm else None,
                 action_items=items,
-                href=incident_href(number),
+                href=incident_href(past.number),
             )
         )
     return facts
+
+
+def _doc(incident: Incident, pm: Postmortem | None) -> SimilarityDoc:
+    root_cause = pm.sections.get("root_cause", "") if pm else ""
+    return SimilarityDoc(
+        key=str(incident.id),
+        text="\n".join([incident.title, incident.description, root_cause]),
+        services=frozenset(s.service for s in incident.services),
+    )
 
 
 def _first_line(text: str | None) -> str | None:
@@ -252,7 +289,3 @@ def _first_line(text: str | None) -> str | None:
     if not line or line.startswith("*["):  # the draft's placeholder, not an answer
         return None
     return line[:200]
-
-
-def window_start(impact_start: datetime, window: timedelta) -> datetime:
-    return impact_start - window

@@ -27,7 +27,7 @@ from tocsin.db.jobs import schedule
 from tocsin.errors import Conflict, NotFound
 from tocsin.hints import facts
 from tocsin.hints.models import EvidenceRead, HintRead, IncidentHints, LinkedIncident
-from tocsin.hints.rules import Hint, compute
+from tocsin.hints.rules import Evidence, Hint, compute, rank
 from tocsin.incidents import downstream
 from tocsin.incidents.findings import HintStatus, IncidentHint
 from tocsin.incidents.models import Incident
@@ -98,14 +98,21 @@ _ACTIVE = {s.value for s in ACTIVE_STATUSES}
 
 
 def refresh(
-    *, session: Session, policy: Policy, incident: Incident, now: datetime
+    *,
+    session: Session,
+    policy: Policy,
+    incident: Incident,
+    now: datetime,
+    similar: bool = True,
 ) -> list[IncidentHint]:
-    """Compute ``incident``'s hints now and store them; returns them ranked."""
+    """Compute ``incident``'s hints now and store them; returns them ranked. Without
+    ``similar`` the past incidents are not compared again (the similar-incident hints
+    stored keep their place): what a page's transaction can afford."""
     situation = facts.situation(session=session, policy=policy, incident=incident)
     weights = facts.weights(policy)
     scope = set(situation.services) | set(situation.dependencies)
     deps = set(situation.dependencies)
-    ranked = compute(
+    found = compute(
         situation,
         changes=facts.change_facts(
             session=session,
@@ -115,12 +122,33 @@ def refresh(
         ),
         incidents=facts.open_incident_facts(session=session, services=deps, exclude=incident.id),
         alerts=facts.alert_facts(session=session, incident=incident, services=scope),
-        past=facts.past_facts(session=session, policy=policy, incident=incident)
-        if weights.similar > 0
+        past=facts.past_facts(session=session, incident=incident)
+        if similar and weights.similar > 0
         else (),
         weights=weights,
     )
-    return _store(session=session, incident=incident, ranked=ranked, now=now)
+    if not similar:
+        found += _stored_similar(session=session, incident=incident)
+    return _store(session=session, incident=incident, ranked=rank(found), now=now)
+
+
+def _stored_similar(*, session: Session, incident: Incident) -> list[Hint]:
+    rows = session.scalars(
+        select(IncidentHint).where(
+            IncidentHint.incident_id == incident.id, IncidentHint.kind == "similar"
+        )
+    )
+    return [
+        Hint(
+            key=row.key,
+            kind=row.kind,
+            confidence=row.confidence,
+            explanation=row.explanation,
+            evidence=tuple(Evidence(**e) for e in row.evidence),
+            category=row.category,
+        )
+        for row in rows
+    ]
 
 
 def _evidence(hint: Hint) -> list[dict[str, Any]]:
@@ -263,11 +291,21 @@ def on_declared(
     *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
 ) -> None:
     """Hints for the new incident, and again for the open incidents just linked
-    downstream of it (they now have an upstream incident to suspect)."""
-    refresh(session=session, policy=policy, incident=incident, now=now)
+    downstream of it (they now have an upstream incident to suspect). Comparing with
+    past incidents is left to a timer due at once, out of the page's transaction."""
+    refresh(session=session, policy=policy, incident=incident, now=now, similar=False)
     for below, _link in downstream.downstream_of(session=session, incident=incident):
         if below.status in _ACTIVE:
-            refresh(session=session, policy=policy, incident=below, now=now)
+            refresh(session=session, policy=policy, incident=below, now=now, similar=False)
+    if policy.hints.weights.similar > 0:
+        schedule(
+            session=session,
+            kind=REFRESH,
+            due_at=now,
+            payload={"incident_id": incident.id},
+            key=f"hints/{incident.id}/declared",
+            now=now,
+        )
 
 
 def on_resolved(
@@ -359,7 +397,7 @@ def on_change_recorded(
         incident = session.scalar(select(Incident).where(Incident.number == number))
         if incident is None or change.timestamp >= fact.started_at:
             continue  # a change after impact began cannot be its cause
-        refresh(session=session, policy=policy, incident=incident, now=now)
+        refresh(session=session, policy=policy, incident=incident, now=now, similar=False)
         refreshed.append(incident)
     return refreshed
 
