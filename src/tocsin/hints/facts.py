@@ -35,6 +35,7 @@ __all__ = [
     "SIMILAR_MIN_SCORE",
     "alert_facts",
     "change_facts",
+    "has_past",
     "incident_href",
     "open_incident_facts",
     "past_facts",
@@ -42,8 +43,10 @@ __all__ = [
     "weights",
 ]
 
-#: At most this many alerts are read per incident (the most recent).
+#: At most this many of the incident's own alerts are read (the most recent)...
 ALERT_LIMIT = 200
+#: ... and this many firing alerts of its services and their dependencies.
+AROUND_LIMIT = 50
 #: Past incidents less alike than this are not suggested.
 SIMILAR_MIN_SCORE = 0.3
 #: How many recent past incidents of the same services are compared, and suggested.
@@ -78,13 +81,20 @@ def _host(alert: Alert) -> str | None:
     return None
 
 
-def situation(*, session: Session, policy: Policy, incident: Incident) -> Situation:
+def situation(
+    *, session: Session, policy: Policy, incident: Incident, new: bool = False
+) -> Situation:
+    """``new``: declared in this transaction, so it has no alerts yet."""
     services = tuple(sorted(s.service for s in incident.services))
-    own_hosts = session.scalars(
-        select(Alert)
-        .where(Alert.incident_id == incident.id)
-        .order_by(Alert.id.desc())
-        .limit(ALERT_LIMIT)
+    own_hosts = (
+        ()
+        if new
+        else session.scalars(
+            select(Alert)
+            .where(Alert.incident_id == incident.id)
+            .order_by(Alert.id.desc())
+            .limit(ALERT_LIMIT)
+        )
     )
     hosts = tuple(sorted({h for a in own_hosts if (h := _host(a)) is not None}))
     linked = tuple(
@@ -158,16 +168,47 @@ def open_incident_facts(
     ]
 
 
-def alert_facts(*, session: Session, incident: Incident, services: set[str]) -> list[AlertFact]:
-    """The incident's own alerts and the firing alerts of ``services`` (its own and its
-    dependencies': the alert that opens an incident joins it only after the incident
-    is declared), the most recent :data:`ALERT_LIMIT` of each."""
-    own = list(
-        session.scalars(
-            select(Alert)
-            .where(Alert.incident_id == incident.id)
-            .order_by(Alert.id.desc())
-            .limit(ALERT_LIMIT)
+def has_past(*, session: Session, incident: Incident) -> bool:
+    """Whether any earlier incident of the same services is over (one indexed probe):
+    without one there is nothing to compare with."""
+    services = sorted(s.service for s in incident.services)
+    if not services:
+        return False
+    found = session.scalar(
+        select(Incident.id)
+        .join(IncidentService, IncidentService.incident_id == Incident.id)
+        .where(
+            IncidentService.service.in_(services),
+            Incident.status.not_in(_ACTIVE),
+            Incident.number < incident.number,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+def alert_facts(
+    *,
+    session: Session,
+    incident: Incident,
+    services: set[str],
+    since: datetime,
+    new: bool = False,
+) -> list[AlertFact]:
+    """The incident's own alerts (the most recent :data:`ALERT_LIMIT`) and the alerts of
+    ``services`` (its own and its dependencies': the alert that opens an incident joins
+    it only after the incident is declared) firing since ``since``, the most recent
+    :data:`AROUND_LIMIT`."""
+    own = (
+        []
+        if new
+        else list(
+            session.scalars(
+                select(Alert)
+                .where(Alert.incident_id == incident.id)
+                .order_by(Alert.id.desc())
+                .limit(ALERT_LIMIT)
+            )
         )
     )
     around: list[Alert] = []
@@ -178,10 +219,11 @@ def alert_facts(*, session: Session, incident: Incident, services: set[str]) -> 
                 .where(
                     Alert.service.in_(sorted(services)),
                     Alert.status == "firing",
+                    Alert.fired_at >= since,
                     Alert.drill.is_(False),
                 )
                 .order_by(Alert.fired_at.desc())
-                .limit(ALERT_LIMIT)
+                .limit(AROUND_LIMIT)
             )
         )
     seen: set[int] = set()

@@ -104,11 +104,13 @@ def refresh(
     incident: Incident,
     now: datetime,
     similar: bool = True,
+    new: bool = False,
 ) -> list[IncidentHint]:
     """Compute ``incident``'s hints now and store them; returns them ranked. Without
     ``similar`` the past incidents are not compared again (the similar-incident hints
-    stored keep their place): what a page's transaction can afford."""
-    situation = facts.situation(session=session, policy=policy, incident=incident)
+    stored keep their place): what a page's transaction can afford. ``new``: it was
+    declared in this transaction (it has no alerts or hints yet: nothing to read)."""
+    situation = facts.situation(session=session, policy=policy, incident=incident, new=new)
     weights = facts.weights(policy)
     scope = set(situation.services) | set(situation.dependencies)
     deps = set(situation.dependencies)
@@ -121,15 +123,21 @@ def refresh(
             until=situation.impact_start,
         ),
         incidents=facts.open_incident_facts(session=session, services=deps, exclude=incident.id),
-        alerts=facts.alert_facts(session=session, incident=incident, services=scope),
+        alerts=facts.alert_facts(
+            session=session,
+            incident=incident,
+            services=scope,
+            since=situation.impact_start - weights.change_window,
+            new=new,
+        ),
         past=facts.past_facts(session=session, incident=incident)
         if similar and weights.similar > 0
         else (),
         weights=weights,
     )
-    if not similar:
+    if not similar and not new:
         found += _stored_similar(session=session, incident=incident)
-    return _store(session=session, incident=incident, ranked=rank(found), now=now)
+    return _store(session=session, incident=incident, ranked=rank(found), now=now, new=new)
 
 
 def _stored_similar(*, session: Session, incident: Incident) -> list[Hint]:
@@ -156,14 +164,20 @@ def _evidence(hint: Hint) -> list[dict[str, Any]]:
 
 
 def _store(
-    *, session: Session, incident: Incident, ranked: list[Hint], now: datetime
+    *, session: Session, incident: Incident, ranked: list[Hint], now: datetime, new: bool = False
 ) -> list[IncidentHint]:
-    existing = {
-        h.key: h
-        for h in session.scalars(
-            select(IncidentHint).where(IncidentHint.incident_id == incident.id)
-        )
-    }
+    if new and not ranked:
+        return []
+    existing = (
+        {}
+        if new
+        else {
+            h.key: h
+            for h in session.scalars(
+                select(IncidentHint).where(IncidentHint.incident_id == incident.id)
+            )
+        }
+    )
     kept: list[IncidentHint] = []
     for position, hint in enumerate(ranked, start=1):
         row = existing.pop(hint.key, None)
@@ -293,11 +307,11 @@ def on_declared(
     """Hints for the new incident, and again for the open incidents just linked
     downstream of it (they now have an upstream incident to suspect). Comparing with
     past incidents is left to a timer due at once, out of the page's transaction."""
-    refresh(session=session, policy=policy, incident=incident, now=now, similar=False)
+    refresh(session=session, policy=policy, incident=incident, now=now, similar=False, new=True)
     for below, _link in downstream.downstream_of(session=session, incident=incident):
         if below.status in _ACTIVE:
             refresh(session=session, policy=policy, incident=below, now=now, similar=False)
-    if policy.hints.weights.similar > 0:
+    if policy.hints.weights.similar > 0 and facts.has_past(session=session, incident=incident):
         schedule(
             session=session,
             kind=REFRESH,
