@@ -4,6 +4,7 @@ came in; and the examples a responder would check by eye."""
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -167,19 +168,19 @@ def test_more_evidence_never_lowers_a_hint(
     alerts=_alerts(0),
     incidents=_incidents(0),
     past=_past(0),
-    seed=st.randoms(use_true_random=False),
+    rng=st.randoms(use_true_random=False),
 )
 def test_ties_are_stable_whatever_order_the_facts_came_in(
     changes: list[ChangeFact],
     alerts: list[AlertFact],
     incidents: list[IncidentFact],
     past: list[IncidentFact],
-    seed: object,
+    rng: random.Random,
 ) -> None:
     ranked = compute(SITUATION, changes=changes, alerts=alerts, incidents=incidents, past=past)
     shuffled = [list(x) for x in (changes, alerts, incidents, past)]
     for items in shuffled:
-        seed.shuffle(items)  # type: ignore[attr-defined]
+        rng.shuffle(items)
     again = compute(
         SITUATION, changes=shuffled[0], alerts=shuffled[1], incidents=shuffled[2], past=shuffled[3]
     )
