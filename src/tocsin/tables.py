@@ -11,6 +11,7 @@ import tocsin.checklists.models
 import tocsin.db.counters
 import tocsin.db.jobs
 import tocsin.db.probe
+import tocsin.incidents.findings
 import tocsin.incidents.models
 import tocsin.metrics.models
 import tocsin.metrics.stored_counters

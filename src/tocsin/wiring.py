@@ -22,6 +22,8 @@ from tocsin.chatops import slack_channels
 from tocsin.checklists import events as checklists
 from tocsin.checklists import service as checklist_service
 from tocsin.checklists.facts import FACTS, FactSources
+from tocsin.hints import service as hints
+from tocsin.incidents import downstream
 from tocsin.incidents.hooks import REGISTRY, HookRegistry, IncidentEvent
 from tocsin.incidents.models import Incident
 from tocsin.metrics import event_metrics
@@ -47,12 +49,23 @@ def wire(
     # Post-mortems: a resolved incident that requires one gets its draft and due date.
     registry.register(IncidentEvent.resolved, postmortems.on_incident_resolved)
 
+    # Downstream links and root-cause hints, before chat and the status page hear of
+    # the incident (its pinned summary shows them). An upstream incident's resolution
+    # releases the pages it held back; the post-mortem drafted at resolution (above)
+    # takes the confirmed hint's category.
+    registry.register(IncidentEvent.declared, downstream.on_declared)
+    registry.register(IncidentEvent.declared, hints.on_declared)
+    registry.register(IncidentEvent.alert_attached, hints.on_alert_attached)
+    registry.register(IncidentEvent.resolved, hints.on_resolved)
+    registry.register(IncidentEvent.resolved, downstream.on_resolved)
+
     # Chat-ops: the incident's own Slack channel follows its lifecycle.
     registry.register(IncidentEvent.declared, slack_channels.on_declared)
     registry.register(IncidentEvent.severity_changed, slack_channels.on_severity_changed)
     registry.register(IncidentEvent.update_posted, slack_channels.on_update_posted)
     registry.register(IncidentEvent.acknowledged, slack_channels.on_acknowledged)
     registry.register(IncidentEvent.resolved, slack_channels.on_resolved)
+    hints.DECISION_HOOKS.register(slack_channels.on_hint_decided)
 
     # Status page automation: public incidents opened, updated and resolved.
     registry.register(IncidentEvent.declared, statuspage.on_declared)

@@ -165,6 +165,7 @@ _BODY: dict[str, Callable[[dict[str, Any]], None]] = {
     "POST /api/v1/incidents/{incident_id}/acknowledge": lambda b: b.pop("on_behalf_of", None),
     "POST /api/v1/incidents/{incident_id}/preview": lambda b: _set(b, "template", DATA["template"]),
     "POST /api/v1/integrations": _integration,
+    "POST /api/v1/changes": lambda b: b.update(service=DATA["service"]),
     "POST /api/v1/schedules/{name}/overrides": _override,
     "POST /api/v1/silences": _silence,
     "POST /api/v1/statuspage/incidents": _status_incident,

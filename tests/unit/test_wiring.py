@@ -13,6 +13,8 @@ from tocsin.chatops import slack_channels
 from tocsin.checklists import events as checklists
 from tocsin.checklists import service as checklist_service
 from tocsin.checklists.facts import FactSources
+from tocsin.hints import service as hints
+from tocsin.incidents import downstream
 from tocsin.incidents.hooks import HookRegistry, IncidentEvent
 from tocsin.incidents.models import Incident, StatusUpdate
 from tocsin.metrics import event_metrics
@@ -26,6 +28,8 @@ from tocsin.wiring import wire
 
 EXPECTED: dict[IncidentEvent, list[object]] = {
     IncidentEvent.declared: [
+        downstream.on_declared,
+        hints.on_declared,
         slack_channels.on_declared,
         statuspage.on_declared,
         event_metrics.on_declared,
@@ -45,6 +49,8 @@ EXPECTED: dict[IncidentEvent, list[object]] = {
     ],
     IncidentEvent.resolved: [
         postmortems.on_incident_resolved,
+        hints.on_resolved,
+        downstream.on_resolved,
         slack_channels.on_resolved,
         statuspage.on_resolved,
         event_metrics.on_resolved,
@@ -52,6 +58,7 @@ EXPECTED: dict[IncidentEvent, list[object]] = {
     IncidentEvent.first_acknowledged: [event_metrics.on_first_acknowledged],
     IncidentEvent.escalated: [event_metrics.on_escalated],
     IncidentEvent.role_assigned: [checklists.on_role_assigned],
+    IncidentEvent.alert_attached: [hints.on_alert_attached],
 }
 EXPECTED_OUTBOX = (
     (event_metrics.on_delivery, checklists.on_delivery),

@@ -369,6 +369,9 @@ def attach(
     alert.outcome = outcome.value
     label = "Flapping alert fired again" if flapping else "Alert attached"
     ctx.timeline(incident, "alert_attached", f"{label}: {alert_title(alert)}", **alert_data(alert))
+    incidents.note_alert_attached(
+        session=ctx.session, policy=ctx.policy, incident=incident, now=ctx.now
+    )
     if flapping:
         return
     _raise_severity(ctx, incident, alert.severity)

@@ -44,7 +44,8 @@ __all__ = [
     "StormRead",
 ]
 
-#: What an integration receives. ``heartbeat`` integrations receive pings only.
+#: What an integration receives. ``heartbeat`` integrations receive pings only;
+#: ``changes`` integrations receive changes only (deploys, GitHub deployment statuses).
 INTEGRATION_KINDS: tuple[str, ...] = (
     "alertmanager",
     "grafana",
@@ -52,6 +53,7 @@ INTEGRATION_KINDS: tuple[str, ...] = (
     "opsgenie",
     "generic",
     "heartbeat",
+    "changes",
 )
 
 # ---------------------------------------------------------------- tables
@@ -63,7 +65,8 @@ class Integration(Base):
     __tablename__ = "integrations"
     __table_args__ = (
         CheckConstraint(
-            "kind IN ('alertmanager', 'grafana', 'pagerduty', 'opsgenie', 'generic', 'heartbeat')",
+            "kind IN ('alertmanager', 'grafana', 'pagerduty', 'opsgenie', 'generic', "
+            "'heartbeat', 'changes')",
             name="kind",
         ),
     )

@@ -34,6 +34,8 @@ class Change(Base):
     integration: Mapped[str | None] = mapped_column(String(100))
     service: Mapped[str] = mapped_column(String(100))
     summary: Mapped[str] = mapped_column(String(1024))
+    #: deploy, config, feature_flag, migration or other; None when the sender said nothing.
+    kind: Mapped[str | None] = mapped_column(String(20))
     source: Mapped[str | None] = mapped_column(Text)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -46,6 +48,7 @@ class ChangeRead(BaseModel):
     service: str
     integration: str | None = Field(description="The integration it came in on.")
     summary: str
+    kind: str | None = Field(description="deploy, config, feature_flag, migration or other.")
     source: str | None
     timestamp: datetime = Field(description="When the change happened, as its sender said.")
     received_at: datetime

@@ -26,6 +26,7 @@ def record_change(
     links: Sequence[Mapping[str, str]],
     custom_details: Any,
     now: datetime,
+    kind: str | None = None,
 ) -> Change:
     """Store one change to ``service``; ``timestamp`` defaults to ``now``. The values
     must already be storable (the parsers clean what they accept)."""
@@ -33,6 +34,7 @@ def record_change(
         service=service,
         integration=integration,
         summary=summary,
+        kind=kind,
         source=source,
         timestamp=timestamp or now,
         received_at=now,
@@ -68,6 +70,7 @@ def change_to_read(change: Change) -> ChangeRead:
         service=change.service,
         integration=change.integration,
         summary=change.summary,
+        kind=change.kind,
         source=change.source,
         timestamp=change.timestamp,
         received_at=change.received_at,

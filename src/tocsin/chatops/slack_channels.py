@@ -26,6 +26,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tocsin.hints import service as hints
+from tocsin.incidents.findings import IncidentHint
 from tocsin.incidents.models import Incident, StatusUpdate
 from tocsin.incidents.rules import format_incident_id
 from tocsin.notify.channels.slack import OPEN_CHANNEL, POST_TO_CHANNEL, SYSTEM
@@ -46,6 +48,9 @@ __all__ = [
 NAME_REF = "channel_name"
 #: Slack's limit on channel names.
 MAX_NAME = 80
+#: How many hints and recent changes the pinned summary lists.
+HINTS_SHOWN = 3
+CHANGES_SHOWN = 5
 
 
 def slack_settings(policy: Policy) -> list[tuple[str, SlackChannel]]:
@@ -69,8 +74,11 @@ def incident_channel_name(
     return f"{head}-{slug}{suffix}" if slug else f"{head}{suffix}"
 
 
-def incident_summary(policy: Policy, incident: Incident) -> dict[str, Any]:
-    """What the pinned summary shows (plain JSON, kept in the queued message)."""
+def incident_summary(
+    policy: Policy, incident: Incident, *, session: Session | None = None
+) -> dict[str, Any]:
+    """What the pinned summary shows (plain JSON, kept in the queued message); with a
+    session, also its upstream incidents, its likely causes and the recent changes."""
     commanders = [r.person for r in incident.roles if r.role == "commander"]
     commander = None
     if commanders:
@@ -83,6 +91,23 @@ def incident_summary(policy: Policy, incident: Incident) -> dict[str, Any]:
         "status": incident.status,
         "commander": commander,
         "services": sorted(s.service for s in incident.services),
+        **(_cause(session, policy, incident) if session is not None else {}),
+    }
+
+
+def _cause(session: Session, policy: Policy, incident: Incident) -> dict[str, Any]:
+    overview = hints.overview(session=session, policy=policy, incident=incident)
+    verdicts = {"confirmed": "confirmed: ", "rejected": "ruled out: ", "open": ""}
+    return {
+        "downstream_of": [f"{u.incident} ({u.reason})" for u in overview.downstream_of],
+        "hints": [
+            f"{verdicts.get(h.status, '')}{h.explanation} ({h.confidence:.0%})"
+            for h in overview.hints[:HINTS_SHOWN]
+        ],
+        "recent_changes": [
+            f"{c.timestamp:%H:%M} UTC {c.service}: {c.summary}"
+            for c in overview.recent_changes[:CHANGES_SHOWN]
+        ],
     }
 
 
@@ -187,7 +212,7 @@ def _open(
                 "op": OPEN_CHANNEL,
                 "subject": subject,
                 "channel_name": name,
-                "summary": incident_summary(policy, incident),
+                "summary": incident_summary(policy, incident, session=session),
                 "invite": _responders(session=session, policy=policy, incident=incident),
                 "announce_to": settings.broadcast_channel,
             },
@@ -231,7 +256,7 @@ def _post(
                 "subject": subject,
                 "channel_name": name,
                 "text": text,
-                "summary": incident_summary(policy, incident),
+                "summary": incident_summary(policy, incident, session=session),
             },
         },
     )
@@ -319,5 +344,27 @@ def on_resolved(
         incident=incident,
         event=f"resolved/{now.isoformat()}",
         text=text,
+        now=now,
+    )
+
+
+def on_hint_decided(
+    *,
+    session: Session,
+    policy: Policy,
+    incident: Incident,
+    hint: IncidentHint,
+    actor: str,
+    now: datetime,
+) -> None:
+    """A responder confirmed a hint as the cause, or ruled it out: say so in the
+    incident's channel (the pinned summary follows)."""
+    verdict = "Cause confirmed" if hint.status == "confirmed" else "Ruled out"
+    _post(
+        session=session,
+        policy=policy,
+        incident=incident,
+        event=f"hint/{hint.id}/{hint.status}",
+        text=f"*{verdict}* by {actor}: {hint.explanation}",
         now=now,
     )

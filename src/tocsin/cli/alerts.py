@@ -39,6 +39,8 @@ _ENDPOINTS = {
     "pagerduty": "/v2/enqueue and /v2/change/enqueue  (routing_key = <key>)",
     "opsgenie": "/v2/alerts  (Authorization: GenieKey <key>)",
     "heartbeat": "/api/v1/heartbeats/<key>",
+    "changes": "/api/v1/changes (Authorization: Bearer <key>) and "
+    "/api/v1/integrations/<key>/github",
 }
 
 

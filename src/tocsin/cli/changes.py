@@ -1,8 +1,10 @@
-"""``tocsin change list``: the changes (deploys, configuration updates) services
-reported through PagerDuty change events, the most recent first.
+"""``tocsin change record`` and ``tocsin change list``: changes to services (deploys,
+configuration updates, feature flags, migrations).
 
-A client of ``GET /api/v1/changes`` like ``tocsin alert list``: human output by
-default, the API's JSON with ``--json``.
+``record`` is made for CI pipelines: a client of ``POST /api/v1/changes`` whose token
+(``TOCSIN_TOKEN``) may be a responder's API token or the key of a ``changes``
+integration. ``list`` is a client of ``GET /api/v1/changes`` like ``tocsin alert
+list``: human output by default, the API's JSON with ``--json``.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from tocsin.policy import parse_duration
 __all__ = ["change_app", "register"]
 
 change_app = typer.Typer(
-    help="Changes to services (deploys, configuration updates) received as PagerDuty "
-    "change events.",
+    help="Changes to services (deploys, configuration updates, feature flags, migrations): "
+    "recorded from CI, GitHub or PagerDuty change events, shown on incidents.",
     no_args_is_help=True,
 )
 
@@ -44,6 +46,46 @@ def since_param(value: str) -> str:
         return (datetime.now(UTC) - back).isoformat()
     except OverflowError:
         fail(f"--since {value} reaches before any date")
+
+
+@change_app.command("record")
+def change_record(
+    service: Annotated[str, typer.Argument(help="The service that changed.")],
+    summary: Annotated[str, typer.Argument(help='What changed, e.g. "Deploy 1.4.2".')],
+    link: Annotated[
+        list[str] | None,
+        typer.Option("--link", help="A link to the change: build, diff, release (repeatable)."),
+    ] = None,
+    kind: Annotated[
+        str, typer.Option("--kind", help="deploy, config, feature_flag, migration or other.")
+    ] = "deploy",
+    source: Annotated[
+        str | None, typer.Option("--source", help="Where it comes from (e.g. ci).")
+    ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="When it happened (ISO 8601); default: now."),
+    ] = None,
+    json_output: JsonOpt = False,
+) -> None:
+    """Record a change to SERVICE (for CI pipelines: TOCSIN_TOKEN may be a changes
+    integration's key)."""
+    body: dict[str, Any] = {
+        "service": service,
+        "summary": summary,
+        "kind": kind,
+        "links": [{"href": href, "text": ""} for href in link or []],
+    }
+    if source:
+        body["source"] = source
+    if at:
+        body["timestamp"] = at
+    with api() as client:
+        change = client.post(f"{API}/changes", body)
+    if json_output:
+        print_json(change)
+        return
+    say(f"Recorded change {change['id']} to {change['service']}: {change['summary']}")
 
 
 @change_app.command("list")

@@ -222,16 +222,21 @@ def list_incidents(
 
 @incident_app.command()
 def show(incident_id: IncidentArg, json_output: JsonOpt = False) -> None:
-    """Show an incident with its timeline and status updates."""
+    """Show an incident with its timeline, status updates, root-cause hints, the
+    incidents it is linked to and the recent changes to its services."""
+    from tocsin.cli.hints import print_overview  # the hint commands import this module
+
     with api() as client:
         incident = client.get(incident_path(incident_id))
         path_id = str(incident["id"])
         timeline = client.get(incident_path(path_id, "timeline")).get("items", [])
         updates = client.get(incident_path(path_id, "updates")).get("items", [])
+        overview = client.get(incident_path(path_id, "hints"))
     if json_output:
-        print_json({**incident, "timeline": timeline, "updates": updates})
+        print_json({**incident, "timeline": timeline, "updates": updates, **overview})
         return
     print_incident_detail(incident, timeline, updates)
+    print_overview(overview)
 
 
 @incident_app.command("ack")

@@ -49,7 +49,7 @@ def _policy(app: typer.Typer) -> None:
 
 
 def _incidents(app: typer.Typer) -> None:
-    from tocsin.cli import oncall  # noqa: F401  (adds escalate, repage, reassign, notifications)
+    from tocsin.cli import hints, oncall  # noqa: F401  (adds hint, escalate, repage, reassign...)
     from tocsin.cli.incidents import incident_app
 
     app.add_typer(incident_app, name="incident")

@@ -149,8 +149,10 @@ def _print_summary(data: Mapping[str, Any]) -> None:
         ("Repeat (same service, similar title, 7 days)", "repeats"),
         ("Post-mortems completed", "postmortem_completion"),
         ("Action items done by their due date", "action_items_on_time"),
+        ("Top hint was the confirmed cause", "top_hint_confirmed"),
     ):
-        rates.add_row(label, _rate(data[key]))
+        if key in data:
+            rates.add_row(label, _rate(data[key]))
     console.print(rates)
     console.print()
     counts = _table(

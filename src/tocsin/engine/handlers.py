@@ -14,6 +14,7 @@ from tocsin.checklists import overdue as checklist_overdue
 from tocsin.checklists.reminders import DUE_JOB as CHECKLIST_DUE
 from tocsin.engine.game_days import GAME_DAY_ALERT, handle_game_day_alert
 from tocsin.engine.handoffs import HANDOFF, handle_handoff
+from tocsin.hints import service as hints
 from tocsin.incidents import paging
 from tocsin.incidents.models import Incident
 from tocsin.incidents.service import get_by_id
@@ -66,6 +67,9 @@ def _handoff(session: Session, context: EngineContext, payload: Mapping[str, Any
 
 HANDLERS: dict[str, JobHandler] = {
     HANDOFF: _handoff,
+    hints.REFRESH: lambda session, context, payload: hints.handle_refresh(
+        session=session, policy=context.policy, payload=payload, now=context.now
+    ),
     paging.ESCALATE: _for_incident(paging.handle_escalate),
     paging.STAKEHOLDER: _for_incident(paging.handle_stakeholder),
     paging.ACK_SLA: _for_incident(paging.handle_ack_sla),

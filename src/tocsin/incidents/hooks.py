@@ -63,6 +63,9 @@ class IncidentEvent(StrEnum):
     escalated = "escalated"
     #: A person assigned or changed the incident's roles (`incident.roles` holds them).
     role_assigned = "role_assigned"
+    #: An alert joined an open incident. Runs once per attached alert, inside the alert
+    #: pipeline: a hook must be cheap (debounce, and leave the work to a timer).
+    alert_attached = "alert_attached"
 
 
 #: The events whose hooks take no status update (:class:`IncidentHook`).
@@ -74,6 +77,7 @@ LifecycleEvent: TypeAlias = Literal[
     IncidentEvent.first_acknowledged,
     IncidentEvent.escalated,
     IncidentEvent.role_assigned,
+    IncidentEvent.alert_attached,
 ]
 
 

@@ -80,6 +80,7 @@ __all__ = [
     "get_by_id",
     "list_incidents",
     "list_updates",
+    "note_alert_attached",
     "numbers_by_id",
     "post_update",
     "timeline",
@@ -165,6 +166,21 @@ def declare(
         now=now,
     )
     return incident
+
+
+def note_alert_attached(
+    *, session: Session, policy: Policy, incident: Incident, now: datetime
+) -> None:
+    """An alert joined ``incident``: tell the hooks (cheap ones only: this runs once per
+    attached alert)."""
+    hooks.REGISTRY.run(
+        hooks.IncidentEvent.alert_attached,
+        session=session,
+        policy=policy,
+        incident=incident,
+        actor="tocsin",
+        now=now,
+    )
 
 
 def edit(

@@ -29,6 +29,7 @@ __all__ = [
     "DELIVERY_LATENCY",
     "DURATION_BUCKETS",
     "ESCALATIONS",
+    "HINT_DECISIONS",
     "INCIDENTS",
     "INCIDENTS_OPEN",
     "LATENCY_BUCKETS",
@@ -121,6 +122,14 @@ ESCALATIONS = Metric(
     "Escalations: a responder escalated, a tier did not acknowledge in time and the "
     "next one was paged, or a breached response SLA paged the next tier.",
 )
+HINT_DECISIONS = Metric(
+    "tocsin_hint_decisions_total",
+    Kind.counter,
+    ("decision", "top"),
+    "Root-cause hints a responder confirmed or rejected (decision), and whether the hint "
+    "was ranked first then (top): confirmed with top=true over all confirmed is how often "
+    "the top hint was the cause.",
+)
 TIME_TO_ACKNOWLEDGE = Metric(
     "tocsin_time_to_acknowledge_seconds",
     Kind.histogram,
@@ -201,6 +210,7 @@ CATALOG: tuple[Metric, ...] = (
     INCIDENTS,
     SEVERITY_CHANGES,
     ESCALATIONS,
+    HINT_DECISIONS,
     TIME_TO_ACKNOWLEDGE,
     TIME_TO_RESOLVE,
     ALERTS_RECEIVED,

@@ -124,6 +124,7 @@ def known_label_sets(policy: Policy) -> dict[str, list[tuple[str, ...]]]:
         catalog.INCIDENTS_OPEN.name: list(product(severities, services)),
         catalog.SEVERITY_CHANGES.name: by_severity,
         catalog.ESCALATIONS.name: by_severity,
+        catalog.HINT_DECISIONS.name: list(product(("confirmed", "rejected"), ("true", "false"))),
         catalog.TIME_TO_ACKNOWLEDGE.name: by_severity,
         catalog.TIME_TO_RESOLVE.name: by_severity,
         catalog.NOTIFICATIONS.name: [(k.value,) for k in NotificationKind],

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from itertools import chain
@@ -403,6 +403,9 @@ class MetricsSummary:
     repeats: Rate
     postmortem_completion: Rate
     action_items_on_time: Rate
+    #: Incidents whose confirmed root cause was the top-ranked hint, of those with a
+    #: confirmed cause.
+    top_hint_confirmed: Rate = field(default_factory=lambda: Rate(0, 0, None))
 
 
 def _count(values: Iterable[str]) -> dict[str, int]:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.db import SessionFactory, session_scope
 from tocsin.errors import InvalidInput, NotFound
+from tocsin.incidents.findings import HintStatus, IncidentHint
 from tocsin.incidents.models import Incident, IncidentService
 from tocsin.metrics.budget import Impact, SloStatus, slo_status
 from tocsin.metrics.bulk import collector_paused
@@ -31,6 +32,7 @@ from tocsin.metrics.rules import (
     MetricsSummary,
     Period,
     PostmortemInputs,
+    Rate,
     SlaTarget,
     summarize,
 )
@@ -139,7 +141,7 @@ def metrics_summary(
             table = cache.table(session=session, since=since - REPEAT_WITHIN, until=now)
         window_mask = table.detected_between(since.timestamp(), now.timestamp())
         inside = table.ids[window_mask & ~table.drill]
-        return summarize(
+        summary = summarize(
             table,
             now=now,
             window=window,
@@ -147,6 +149,29 @@ def metrics_summary(
             period=period,
             postmortems=postmortem_inputs(session=session, incident_ids=inside.tolist()),
         )
+    return replace(
+        summary, top_hint_confirmed=top_hint_confirmed(session=session, since=since, until=now)
+    )
+
+
+def top_hint_confirmed(*, session: Session, since: datetime, until: datetime) -> Rate:
+    """Of the incidents detected in ``[since, until]`` (drills left out) with a
+    confirmed root-cause hint, how many had it ranked first when it was confirmed."""
+    row = session.execute(
+        select(
+            func.count(IncidentHint.id),
+            func.count(IncidentHint.id).filter(IncidentHint.top_when_decided.is_(True)),
+        )
+        .join(Incident, Incident.id == IncidentHint.incident_id)
+        .where(
+            IncidentHint.status == HintStatus.confirmed,
+            Incident.detected_at >= since,
+            Incident.detected_at <= until,
+            Incident.drill.is_(False),
+        )
+    ).one()
+    total, top = int(row[0]), int(row[1])
+    return Rate(top, total, top / total if total else None)
 
 
 def warm_cache(cache: IncidentTableCache, sessions: SessionFactory, now: datetime) -> None:

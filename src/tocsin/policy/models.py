@@ -20,6 +20,7 @@ from tocsin.policy.base import SKIP_REFERENCE_CHECKS, PolicyModel, Slug, format_
 from tocsin.policy.channels import Broadcast, ChannelConfig, NotificationRule
 from tocsin.policy.checklists import Checklist
 from tocsin.policy.game_days import GameDay
+from tocsin.policy.hints import ChangeSettings, HintSettings
 from tocsin.policy.oncall import (
     CommanderAssignment,
     EscalationPolicy,
@@ -91,6 +92,12 @@ class Policy(PolicyModel):
     )
     checklists: tuple[Checklist, ...] = Field(
         default=(), description="Procedures responders tick through, per role and severity."
+    )
+    changes: ChangeSettings = Field(
+        default=ChangeSettings(), description="Deploys and other changes to services."
+    )
+    hints: HintSettings = Field(
+        default=HintSettings(), description="Root-cause hints and downstream incidents."
     )
 
     _severity_index: dict[str, Severity] = PrivateAttr(default_factory=dict)

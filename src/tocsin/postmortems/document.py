@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from tocsin.postmortems.rules import (
     DETECTION_THRESHOLD,
+    HintFact,
     IncidentFacts,
     ResponseMetrics,
     format_span,
@@ -204,6 +205,26 @@ def _response(facts: IncidentFacts, metrics: ResponseMetrics) -> str:
     )
 
 
+def _hint_line(hint: HintFact) -> str:
+    links = [link for link in hint.links if link]
+    evidence = f" (evidence: {', '.join(links)})" if links else ""
+    if hint.status == "confirmed":
+        return f"  - **Confirmed cause**: {hint.explanation}{evidence}"
+    if hint.status == "rejected":
+        return f"  - Ruled out: ~~{hint.explanation}~~"
+    return f"  - Not confirmed ({hint.confidence:.0%} likely): {hint.explanation}{evidence}"
+
+
+def _hints(facts: IncidentFacts) -> list[str]:
+    lines: list[str] = []
+    if facts.downstream_of:
+        lines.append(f"- **Upstream**: downstream of {', '.join(facts.downstream_of)}")
+    if facts.hints:
+        lines.append("- **Root-cause hints**:")
+        lines += [_hint_line(h) for h in facts.hints]
+    return lines
+
+
 def _contributing(facts: IncidentFacts, metrics: ResponseMetrics) -> str:
     process = []
     if metrics.sla_breaches:
@@ -213,6 +234,7 @@ def _contributing(facts: IncidentFacts, metrics: ResponseMetrics) -> str:
     process_text = "; ".join(process) + ". " if process else ""
     return "\n".join(
         [
+            *_hints(facts),
             "- **Technical**: *[system or infrastructure conditions]*",
             f"- **Process**: {process_text}*[gaps in procedures, reviews or documentation]*",
             "- **Human**: *[knowledge gaps or communication issues: describe the conditions, "

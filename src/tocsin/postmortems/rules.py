@@ -26,6 +26,7 @@ __all__ = [
     "KEY_EVENT_KINDS",
     "ActionStatus",
     "Event",
+    "HintFact",
     "IllegalMove",
     "IncidentFacts",
     "PostmortemStatus",
@@ -64,6 +65,17 @@ class Event:
 
 
 @dataclass(frozen=True)
+class HintFact:
+    """A root-cause hint of the incident, as the post-mortem cites it."""
+
+    status: str  # open, confirmed, rejected
+    kind: str
+    explanation: str
+    confidence: float
+    links: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class IncidentFacts:
     """Everything the post-mortem says about its incident, loaded once by the service."""
 
@@ -86,6 +98,10 @@ class IncidentFacts:
     respond_within: timedelta | None = None
     resolve_target: timedelta | None = None
     customer_impact: bool = False
+    #: Confirmed first, then open by rank, then ruled out.
+    hints: tuple[HintFact, ...] = ()
+    #: The upstream incidents it was downstream of (INC-n).
+    downstream_of: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from tocsin.incidents.rules import IncidentStatus, format_incident_id
 from tocsin.incidents.timeline import record
 from tocsin.pagination import paginate
 from tocsin.policy import Policy, UnknownSeverity
-from tocsin.postmortems import actions, deadlines
+from tocsin.postmortems import actions, causes, deadlines
 from tocsin.postmortems.blameless import check_blameless
 from tocsin.postmortems.document import (
     EDITABLE_SECTIONS,
@@ -112,6 +112,8 @@ def incident_facts(*, session: Session, policy: Policy, incident: Incident) -> I
         respond_within=severity.respond_within if severity else None,
         resolve_target=severity.resolve_target if severity else None,
         customer_impact=customer_impact(tags=incident.tags, public_updates=public),
+        hints=causes.hint_facts(session=session, incident=incident),
+        downstream_of=causes.upstream_refs(session=session, incident=incident),
     )
 
 

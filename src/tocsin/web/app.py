@@ -37,6 +37,7 @@ from tocsin.web.routes import (
     statuspage_admin,
     tasks,
 )
+from tocsin.web.routes import hints as hint_routes
 from tocsin.web.routes import integrations as integration_routes
 from tocsin.web.routes import metrics as metrics_routes
 from tocsin.web.routes import opsgenie as opsgenie_routes
@@ -70,6 +71,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(alert_routes.router)
     app.include_router(calendar_routes.router)  # before /schedules/{name}, which takes "x.ics"
     app.include_router(change_routes.router)
+    app.include_router(hint_routes.router)
     for router in (health.router, incidents.router, oncall.router, paging.router, policy.router):
         app.include_router(router)
     app.include_router(metrics_routes.router)

@@ -413,6 +413,11 @@ class GroupCommitter:
                         "this is a heartbeat integration: it takes pings at "
                         "/api/v1/heartbeats/{key}, not alerts"
                     )
+                elif integration.kind == "changes":
+                    results[index] = WrongKind(
+                        "this is a changes integration: it takes changes at "
+                        "/api/v1/changes and /api/v1/integrations/{key}/github, not alerts"
+                    )
                 elif delivery.queueable and (
                     integration.id in behind
                     or len(delivery.events) > inbox.INBOX_THRESHOLD

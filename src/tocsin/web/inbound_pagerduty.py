@@ -31,6 +31,7 @@ from tocsin.alerts import service as alerts
 from tocsin.changes import service as changes
 from tocsin.db import session_scope
 from tocsin.errors import InvalidInput, TocsinError
+from tocsin.hints import service as hints
 from tocsin.ingest import (
     PD_MAX_BODY_BYTES,
     ChangeEvent,
@@ -180,6 +181,9 @@ class PagerDutyEvents:
                 links=change.links,
                 custom_details=change.custom_details,
                 now=now,
+            )
+            hints.on_change_recorded(
+                session=session, policy=context.policy.current, change=stored, now=now
             )
             return stored.id
 

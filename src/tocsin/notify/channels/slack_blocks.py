@@ -81,8 +81,17 @@ def summary_text(summary: Mapping[str, Any]) -> str:
     return f"[{summary['severity']}] {summary['id']}: {summary['title']} ({summary['status']})"
 
 
+#: The lists a pinned summary may carry, in the order shown, with their headings.
+_LISTS = (
+    ("downstream_of", "Downstream of"),
+    ("hints", "Likely causes"),
+    ("recent_changes", "Recent changes"),
+)
+
+
 def summary_blocks(summary: Mapping[str, Any], *, url: str | None) -> list[dict[str, Any]]:
-    """The pinned summary: title, severity, status, commander, services, link, buttons."""
+    """The pinned summary: title, severity, status, commander, services, upstream
+    incidents, likely causes, recent changes, link, buttons."""
     services: Sequence[str] = summary.get("services") or ()
     fields = [
         ("Severity", str(summary["severity"])),
@@ -105,6 +114,11 @@ def summary_blocks(summary: Mapping[str, Any], *, url: str | None) -> list[dict[
             ],
         },
     ]
+    for key, heading in _LISTS:
+        lines: Sequence[str] = summary.get(key) or ()
+        if lines:
+            text = f"*{heading}*\n" + "\n".join(f"• {_escape(str(line))}" for line in lines)
+            blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text[:_TEXT_MAX]}})
     if url:
         blocks.append(
             {

@@ -10,6 +10,7 @@ from tocsin.web.dashboard import (
     actions,
     auth,
     events,
+    hint_actions,
     home,
     incidents,
     metrics,
@@ -25,6 +26,6 @@ __all__ = ["install_dashboard"]
 def install_dashboard(app: FastAPI) -> None:
     """Add the dashboard's routes and error pages to ``app``."""
     install_dashboard_errors(app)
-    for module in (home, auth, incidents, actions, events, oncall, silences, metrics):
+    for module in (home, auth, incidents, actions, hint_actions, events, oncall, silences, metrics):
         app.include_router(module.router)
     watch_uvicorn()

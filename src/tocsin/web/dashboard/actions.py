@@ -26,7 +26,7 @@ from tocsin.web.dashboard.session import Responder
 from tocsin.web.dashboard.views import redirect_with
 from tocsin.web.deps import ContextDep
 
-__all__ = ["router"]
+__all__ = ["IncidentRef", "router", "run_action"]
 
 router = APIRouter(prefix="/dashboard/incidents", include_in_schema=False)
 
@@ -48,7 +48,7 @@ def _explain(exc: ValidationError) -> str:
     return "; ".join(problems)
 
 
-def _run(request: Request, context: ContextDep, ref: str, action: Action) -> RedirectResponse:
+def run_action(request: Request, context: ContextDep, ref: str, action: Action) -> RedirectResponse:
     """Run ``action`` in its own transaction; any refusal rolls it back entirely."""
     policy = context.policy.current
     target = f"/dashboard/incidents/{ref}"
@@ -81,7 +81,7 @@ def acknowledge(
         )
         return f"{ref} acknowledged."
 
-    return _run(request, context, incident_id, act)
+    return run_action(request, context, incident_id, act)
 
 
 @router.post("/{incident_id}/escalate")
@@ -100,7 +100,7 @@ def escalate(
         )
         return f"{ref} escalated to the next tier."
 
-    return _run(request, context, incident_id, act)
+    return run_action(request, context, incident_id, act)
 
 
 def _transition(target: IncidentStatus, done: str) -> Callable[..., RedirectResponse]:
@@ -122,7 +122,7 @@ def _transition(target: IncidentStatus, done: str) -> Callable[..., RedirectResp
             )
             return f"{ref} {done}."
 
-        return _run(request, context, incident_id, act)
+        return run_action(request, context, incident_id, act)
 
     return move
 
@@ -162,7 +162,7 @@ def post_update(
         )
         return f"{'Public' if update.public else 'Internal'} update posted to {ref}."
 
-    return _run(request, context, incident_id, act)
+    return run_action(request, context, incident_id, act)
 
 
 @router.post("/{incident_id}/severity")
@@ -185,7 +185,7 @@ def change_severity(
         )
         return f"{ref} is now {incident.severity}."
 
-    return _run(request, context, incident_id, act)
+    return run_action(request, context, incident_id, act)
 
 
 @router.post("/{incident_id}/roles")
@@ -211,7 +211,7 @@ def assign_role(
         )
         return f"{person} assigned as {role}." if person else f"{role} cleared."
 
-    return _run(request, context, incident_id, act)
+    return run_action(request, context, incident_id, act)
 
 
 @router.post("/{incident_id}/tasks/{number}/done")
@@ -233,7 +233,7 @@ def tick_task(
         )
         return f"Ticked {item.number}. {item.text}"
 
-    return _run(request, context, incident_id, act)
+    return run_action(request, context, incident_id, act)
 
 
 @router.post("/{incident_id}/tasks/{number}/skip")
@@ -256,4 +256,4 @@ def skip_task(
         )
         return f"Skipped {item.number}. {item.text}"
 
-    return _run(request, context, incident_id, act)
+    return run_action(request, context, incident_id, act)

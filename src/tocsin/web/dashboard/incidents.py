@@ -23,6 +23,7 @@ from tocsin.alerts import service as alerts
 from tocsin.auth import Role
 from tocsin.checklists import service as checklists
 from tocsin.errors import InvalidInput, NotFound
+from tocsin.hints import service as hints
 from tocsin.incidents import service
 from tocsin.incidents.models import Incident, IncidentRead
 from tocsin.incidents.rules import ACTIVE_STATUSES, IncidentStatus
@@ -278,6 +279,7 @@ def incident_context(
     role_labels = {r.name: r.label for r in policy.roles}
     return {
         "incident": read,
+        "hints": hints.overview(session=session, policy=policy, incident=incident),
         "role_labels": role_labels,
         "commander_label": role_labels.get(COMMANDER_ROLE, "Incident commander"),
         "commanders": read.roles.get(COMMANDER_ROLE, []),

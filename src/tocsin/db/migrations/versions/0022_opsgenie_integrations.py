@@ -2,7 +2,7 @@
 API (``Authorization: GenieKey <key>``).
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-06
 """
 
@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0022"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_KINDS = "'alertmanager', 'grafana', 'pagerduty', 'opsgenie', 'generic', 'heartbeat'"
-_OLD_KINDS = "'alertmanager', 'grafana', 'pagerduty', 'generic', 'heartbeat'"
+_KINDS = "'alertmanager', 'grafana', 'pagerduty', 'opsgenie', 'generic', 'heartbeat', 'changes'"
+_OLD_KINDS = "'alertmanager', 'grafana', 'pagerduty', 'generic', 'heartbeat', 'changes'"
 
 
 def _kinds(kinds: str) -> None:

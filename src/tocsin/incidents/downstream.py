@@ -1,0 +1,253 @@
+"""Downstream incidents: one whose service depends (directly or not, per the policy's
+``depends_on``) on a service of another open incident is linked to it, "downstream
+of INC-n", and both timelines say so.
+
+Links are made when an incident is declared, both ways: the new incident is linked
+below every open incident of its dependencies, and every open incident of the services
+that depend on it is linked below it. With ``hints.hold_downstream_pages`` a new
+downstream incident's pages are held (:mod:`tocsin.incidents.paging.holds`) while an
+upstream incident is open; when the last of them resolves and the downstream incident
+is still open, it pages. A hold is a delay, never a drop.
+
+Drills neither link nor are linked. The work is per incident (one query over the open
+incidents of a few services), never per alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tocsin.incidents.findings import IncidentLink
+from tocsin.incidents.models import Incident, IncidentService
+from tocsin.incidents.paging import holds
+from tocsin.incidents.rules import ACTIVE_STATUSES, IncidentStatus, format_incident_id
+from tocsin.incidents.timeline import SYSTEM_ACTOR, record
+from tocsin.policy import Policy
+
+__all__ = [
+    "depends_map",
+    "downstream_of",
+    "link_new_incident",
+    "on_declared",
+    "on_resolved",
+    "reachable",
+    "upstream_of",
+]
+
+_ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+
+def depends_map(policy: Policy) -> dict[str, tuple[str, ...]]:
+    return {s.name: tuple(s.depends_on) for s in policy.services}
+
+
+def reachable(start: Iterable[str], edges: Mapping[str, Sequence[str]]) -> set[str]:
+    """Every service reached from ``start`` along ``edges`` (``start`` left out)."""
+    origin = set(start)
+    seen: set[str] = set()
+    stack = list(origin)
+    while stack:
+        for nxt in edges.get(stack.pop(), ()):
+            if nxt not in seen and nxt not in origin:
+                seen.add(nxt)
+                stack.append(nxt)
+    return seen
+
+
+def _open_on(session: Session, services: set[str], exclude: int) -> list[tuple[int, str]]:
+    """``(incident id, service)`` of the open incidents (drills left out) of
+    ``services``: columns only, as a new incident usually finds none."""
+    if not services:
+        return []
+    rows = session.execute(
+        select(Incident.id, IncidentService.service)
+        .join(IncidentService, IncidentService.incident_id == Incident.id)
+        .where(
+            IncidentService.service.in_(sorted(services)),
+            Incident.status.in_(_ACTIVE),
+            Incident.drill.is_(False),
+            Incident.id != exclude,
+        )
+        .order_by(Incident.id)
+    ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def _linked(session: Session, downstream: int, upstream: int) -> bool:
+    return (
+        session.scalar(
+            select(IncidentLink.id).where(
+                IncidentLink.downstream_id == downstream, IncidentLink.upstream_id == upstream
+            )
+        )
+        is not None
+    )
+
+
+def _link(
+    session: Session,
+    *,
+    downstream: Incident,
+    upstream: Incident,
+    reason: str,
+    held: bool,
+    now: datetime,
+) -> IncidentLink:
+    link = IncidentLink(
+        downstream_id=downstream.id,
+        upstream_id=upstream.id,
+        reason=reason,
+        held=held,
+        created_at=now,
+    )
+    session.add(link)
+    down_ref, up_ref = format_incident_id(downstream.number), format_incident_id(upstream.number)
+    record(
+        session=session,
+        incident=downstream,
+        now=now,
+        actor=SYSTEM_ACTOR,
+        kind="downstream_of",
+        summary=f"Downstream of {up_ref} ({reason})",
+        data={"upstream": up_ref, "reason": reason},
+    )
+    record(
+        session=session,
+        incident=upstream,
+        now=now,
+        actor=SYSTEM_ACTOR,
+        kind="upstream_of",
+        summary=f"{down_ref} is downstream of this incident ({reason})",
+        data={"downstream": down_ref, "reason": reason},
+    )
+    return link
+
+
+def link_new_incident(
+    *, session: Session, policy: Policy, incident: Incident, now: datetime
+) -> list[IncidentLink]:
+    """Link a just-declared incident to the open incidents above and below it; hold its
+    pages if the policy says so and an upstream incident is open."""
+    edges = depends_map(policy)
+    mine = {s.service for s in incident.services}
+    if not mine:
+        return []
+    made: list[IncidentLink] = []
+    hold = policy.hints.hold_downstream_pages and incident.status == IncidentStatus.triggered
+    seen: set[int] = set()
+    for upstream_id, service in _open_on(session, reachable(mine, edges), incident.id):
+        if upstream_id in seen or _linked(session, incident.id, upstream_id):
+            continue
+        seen.add(upstream_id)
+        upstream = session.get(Incident, upstream_id)
+        if upstream is None:
+            continue
+        reason = f"{', '.join(sorted(mine))} depends on {service}"
+        made.append(
+            _link(
+                session, downstream=incident, upstream=upstream, reason=reason, held=hold, now=now
+            )
+        )
+    if made and hold and holds.hold(session=session, incident=incident, now=now):
+        refs = ", ".join(format_incident_id(u.number) for u in _uppers(session, made))
+        record(
+            session=session,
+            incident=incident,
+            now=now,
+            actor=SYSTEM_ACTOR,
+            kind="pages_held",
+            summary=f"Pages held while {refs} is open: it pages when that resolves",
+            data={"upstream": refs},
+        )
+    dependents = {name for name in edges if name not in mine and mine & reachable([name], edges)}
+    seen.clear()
+    for downstream_id, service in _open_on(session, dependents, incident.id):
+        if downstream_id in seen or _linked(session, downstream_id, incident.id):
+            continue
+        seen.add(downstream_id)
+        downstream = session.get(Incident, downstream_id)
+        if downstream is None:
+            continue
+        reason = f"{service} depends on {', '.join(sorted(mine))}"
+        made.append(
+            _link(
+                session,
+                downstream=downstream,
+                upstream=incident,
+                reason=reason,
+                held=False,
+                now=now,
+            )
+        )
+    return made
+
+
+def _uppers(session: Session, links: Iterable[IncidentLink]) -> list[Incident]:
+    found = [session.get(Incident, link.upstream_id) for link in links]
+    return [i for i in found if i is not None]
+
+
+def upstream_of(*, session: Session, incident: Incident) -> list[tuple[Incident, IncidentLink]]:
+    """The incidents this one is downstream of, oldest link first."""
+    rows = session.execute(
+        select(Incident, IncidentLink)
+        .join(IncidentLink, IncidentLink.upstream_id == Incident.id)
+        .where(IncidentLink.downstream_id == incident.id)
+        .order_by(IncidentLink.id)
+    ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+def downstream_of(*, session: Session, incident: Incident) -> list[tuple[Incident, IncidentLink]]:
+    """The incidents downstream of this one, oldest link first."""
+    rows = session.execute(
+        select(Incident, IncidentLink)
+        .join(IncidentLink, IncidentLink.downstream_id == Incident.id)
+        .where(IncidentLink.upstream_id == incident.id)
+        .order_by(IncidentLink.id)
+    ).all()
+    return [(row[0], row[1]) for row in rows]
+
+
+# ---------------------------------------------------------------- the hooks
+
+
+def on_declared(
+    *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
+) -> None:
+    link_new_incident(session=session, policy=policy, incident=incident, now=now)
+
+
+def on_resolved(
+    *, session: Session, policy: Policy, incident: Incident, actor: str, now: datetime
+) -> None:
+    """An upstream incident resolved: every downstream incident it held that is still
+    open, and that no other open upstream incident holds, pages now."""
+    ref = format_incident_id(incident.number)
+    for downstream, link in downstream_of(session=session, incident=incident):
+        if not link.held or link.released_at is not None:
+            continue
+        link.released_at = now
+        if downstream.status not in _ACTIVE:
+            continue
+        still = [
+            up
+            for up, other in upstream_of(session=session, incident=downstream)
+            if other.held and other.released_at is None and up.status in _ACTIVE
+        ]
+        if still:
+            continue
+        if holds.release(session=session, policy=policy, incident=downstream, now=now):
+            record(
+                session=session,
+                incident=downstream,
+                now=now,
+                actor=SYSTEM_ACTOR,
+                kind="pages_released",
+                summary=f"Upstream {ref} resolved while this incident is open: paging now",
+                data={"upstream": ref},
+            )
