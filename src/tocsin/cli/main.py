@@ -111,6 +111,12 @@ def _drills(app: typer.Typer) -> None:
     register(app)
 
 
+def _runbooks(app: typer.Typer) -> None:
+    from tocsin.cli.runbooks import register
+
+    register(app)
+
+
 Registrar = Callable[[typer.Typer], None]
 
 #: Each top-level command and the registrar that adds it (with its siblings).
@@ -138,6 +144,8 @@ GROUPS: dict[str, Registrar] = {
     "silence": _alerts,
     "change": _changes,
     "drill": _drills,
+    "diagnose": _runbooks,
+    "playbook": _runbooks,
 }
 
 

@@ -43,25 +43,35 @@ __all__ = [
 #: pairs named like secrets, bearer tokens, credentials in URLs, AWS access keys and
 #: private key blocks.
 BUILTIN_SECRET_PATTERNS: tuple[str, ...] = (
-    r"(?i)(?<=\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)[=:])\s*[^\s,;&\"']+",
-    r"(?i)(?<=\b(?:password|passwd|secret|token|api[_-]?key)\": \")[^\"]+",
-    r"(?i)(?<=bearer )[A-Za-z0-9._~+/=-]+",
-    r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)",
+    r"(?i)\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)\s*[=:]\s*"
+    r"(?P<secret>[^\s,;&\"']+)",
+    r"(?i)\"(?:password|passwd|secret|token|api[_-]?key)\"\s*:\s*\"(?P<secret>[^\"]+)\"",
+    r"(?i)\bbearer\s+(?P<secret>[A-Za-z0-9._~+/=-]+)",
+    r"://[^/\s:@]+:(?P<secret>[^/\s@]+)@",
     r"\bAKIA[0-9A-Z]{16}\b",
     r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----",
 )
 REDACTED = "[REDACTED]"
 
 
+def _mask(match: re.Match[str]) -> str:
+    """The match with its ``secret`` group masked (the whole match if it has none)."""
+    if "secret" not in match.re.groupindex or match.group("secret") is None:
+        return REDACTED
+    whole, start = match.group(0), match.start()
+    return whole[: match.start("secret") - start] + REDACTED + whole[match.end("secret") - start :]
+
+
 class Redactor:
-    """Masks every match of the built-in patterns and the policy's own."""
+    """Masks every match of the built-in patterns and the policy's own (a pattern with
+    a group named ``secret`` masks only that group)."""
 
     def __init__(self, extra: Iterable[str] = ()) -> None:
         self._patterns = [re.compile(p) for p in (*BUILTIN_SECRET_PATTERNS, *extra)]
 
     def __call__(self, text: str) -> str:
         for pattern in self._patterns:
-            text = pattern.sub(REDACTED, text)
+            text = pattern.sub(_mask, text)
         return text
 
 
