@@ -3,6 +3,7 @@ and the action it was in are reported interrupted, and nothing runs again by its
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -18,7 +19,10 @@ PY = sys.executable
 
 
 def _policy(log: Path) -> str:
-    step = "import os, sys, time; open(sys.argv[1], 'a').write(sys.argv[2] + ' ' + str(os.getpid()) + chr(10))"
+    step = (
+        "import os, sys, time; "
+        "open(sys.argv[1], 'a').write(sys.argv[2] + ' ' + str(os.getpid()) + chr(10))"
+    )
     return f"""
 severities:
   - {{name: SEV1, respond_within: 1h, escalate_after: 1h, update_every: 1h, resolve_target: 1h}}
@@ -102,7 +106,5 @@ def test_sigkill_during_an_action_reports_it_interrupted_and_runs_nothing_again(
         stop_server(server)
         api.close()
         if orphan is not None:  # the killed server's action outlived it; the test ends it
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(orphan, signal.SIGKILL)
-            except ProcessLookupError:
-                pass

@@ -14,6 +14,7 @@ from tocsin.web.dashboard import (
     incidents,
     metrics,
     oncall,
+    runbook_actions,
     silences,
 )
 from tocsin.web.dashboard.errors import install_dashboard_errors
@@ -25,6 +26,16 @@ __all__ = ["install_dashboard"]
 def install_dashboard(app: FastAPI) -> None:
     """Add the dashboard's routes and error pages to ``app``."""
     install_dashboard_errors(app)
-    for module in (home, auth, incidents, actions, events, oncall, silences, metrics):
+    for module in (
+        home,
+        auth,
+        incidents,
+        actions,
+        runbook_actions,
+        events,
+        oncall,
+        silences,
+        metrics,
+    ):
         app.include_router(module.router)
     watch_uvicorn()

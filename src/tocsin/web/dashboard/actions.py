@@ -25,7 +25,7 @@ from tocsin.web.dashboard.session import Responder
 from tocsin.web.dashboard.views import redirect_with
 from tocsin.web.deps import ContextDep
 
-__all__ = ["router"]
+__all__ = ["Action", "first_value", "router", "run_on_incident"]
 
 router = APIRouter(prefix="/dashboard/incidents", include_in_schema=False)
 
@@ -63,6 +63,11 @@ def _run(request: Request, context: ContextDep, ref: str, action: Action) -> Red
     except DataError:
         return redirect_with(request, target, "error", "a value cannot be stored: invalid text")
     return redirect_with(request, target, "ok", message)
+
+
+#: For the other modules of the incident page's buttons.
+run_on_incident = _run
+first_value = _first
 
 
 @router.post("/{incident_id}/acknowledge")

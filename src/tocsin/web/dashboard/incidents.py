@@ -30,6 +30,8 @@ from tocsin.notify.service import list_notifications
 from tocsin.policy import Policy, UnknownSeverity
 from tocsin.postmortems import service as postmortems
 from tocsin.postmortems.rules import format_postmortem_id
+from tocsin.runbooks import service as runbooks
+from tocsin.runbooks.models import RunKind
 from tocsin.web.dashboard.session import Viewer
 from tocsin.web.dashboard.views import age, page, render_fragment
 from tocsin.web.deps import CurrentPolicy, NowClock, SessionDep
@@ -297,6 +299,11 @@ def incident_context(*, session: Session, policy: Policy, incident: Incident) ->
             session=session, notification_ids=[n.id for n in notifications]
         ),
         "choices": _choices(policy, read),
+        "collectors": sorted(policy.diagnostics.collectors),
+        "diagnostics": runbooks.list_runs(
+            session=session, incident=incident, kind=RunKind.diagnostic
+        ),
+        "playbooks": runbooks.list_runs(session=session, incident=incident, kind=RunKind.playbook),
     }
 
 
