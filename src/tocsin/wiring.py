@@ -55,6 +55,8 @@ def wire(
 
     # Diagnostics and playbooks: collectors and proposals for a new incident (a job).
     registry.register(IncidentEvent.declared, runbooks.on_declared)
+    if slack_channels.on_playbook_proposed not in runbooks.PROPOSAL_HOOKS:
+        runbooks.PROPOSAL_HOOKS.append(slack_channels.on_playbook_proposed)
 
     # Metrics: completion, root-cause categories and action items come from post-mortems.
     sources.postmortem_inputs = postmortem_reporting.metrics_inputs

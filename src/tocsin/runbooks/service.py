@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -41,8 +41,10 @@ from tocsin.runbooks.rules import (
 
 __all__ = [
     "INCIDENT_OPENED",
+    "PROPOSAL_HOOKS",
     "RUN_QUEUED",
     "NotAllowed",
+    "ProposalHook",
     "approve",
     "decline",
     "dry_run",
@@ -70,6 +72,23 @@ _ACTIVE = (
     RunState.queued.value,
     RunState.running.value,
 )
+
+
+class ProposalHook(Protocol):
+    def __call__(
+        self,
+        *,
+        session: Session,
+        policy: Policy,
+        incident: Incident,
+        run: RunbookRun,
+        now: datetime,
+    ) -> None: ...
+
+
+#: Told of every proposal in its transaction (chat posts it with Approve / Decline
+#: buttons); filled by :func:`tocsin.wiring.wire`.
+PROPOSAL_HOOKS: list[ProposalHook] = []
 
 
 class NotAllowed(TocsinError):
@@ -285,6 +304,8 @@ def announce_proposal(
         summary=_proposed_summary(run.name, run.rendered, automatic),
         data={"run": run.id, "playbook": run.name, "approval": not automatic},
     )
+    for hook in PROPOSAL_HOOKS:
+        hook(session=session, policy=policy, incident=incident, run=run, now=now)
 
 
 def evaluate_playbooks(
