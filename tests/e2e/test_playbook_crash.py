@@ -23,6 +23,7 @@ def _policy(log: Path) -> str:
         "import os, sys, time; "
         "open(sys.argv[1], 'a').write(sys.argv[2] + ' ' + str(os.getpid()) + chr(10))"
     )
+    check = "import sys; print('checked', sys.argv[1])"
     return f"""
 severities:
   - {{name: SEV1, respond_within: 1h, escalate_after: 1h, update_every: 1h, resolve_target: 1h}}
@@ -33,6 +34,13 @@ escalation_policies:
     tiers: [{{timeout: 1h, targets: [{{person: alice}}]}}]
 services:
   - {{name: api, escalation_policy: main}}
+diagnostics:
+  collectors:
+    quick:
+      on_open: false
+      steps:
+        - name: Who is there
+          command: ["{PY}", "-c", "{check}", "{{{{ incident.ref }}}}"]
 playbooks:
   slow-fix:
     trigger: {{match: ['alertname="Never"']}}
@@ -76,8 +84,19 @@ def test_sigkill_during_an_action_reports_it_interrupted_and_runs_nothing_again(
             "/api/v1/incidents", json={"title": "API slow", "severity": "SEV1", "services": ["api"]}
         )
         ref = declared.json()["id"]
-        assert api.post(f"/api/v1/incidents/{ref}/playbooks/slow-fix/propose").status_code == 201
-        assert api.post(f"/api/v1/incidents/{ref}/playbooks/slow-fix/approve").status_code == 200
+        # The installed CLI, as an operator runs it.
+        cli_env = {**env, "TOCSIN_URL": f"http://127.0.0.1:{port}", "TOCSIN_TOKEN": token}
+        diagnosed = run_tocsin("diagnose", ref, "quick", cwd=tmp_path, env=cli_env)
+        assert diagnosed.returncode == 0, diagnosed.stderr
+        assert "Diagnostic quick — done" in diagnosed.stdout
+        assert f"| checked {ref}" in diagnosed.stdout
+        dry = run_tocsin("playbook", "dry-run", ref, "slow-fix", cwd=tmp_path, env=cli_env)
+        assert "nothing is run" in dry.stdout and "Slow second" in dry.stdout
+        proposed = run_tocsin("playbook", "propose", ref, "slow-fix", cwd=tmp_path, env=cli_env)
+        assert proposed.returncode == 0 and "proposed" in proposed.stdout, proposed.stderr
+        assert not log.exists()  # a proposal and a dry run run nothing
+        approved = run_tocsin("playbook", "approve", ref, "slow-fix", cwd=tmp_path, env=cli_env)
+        assert approved.returncode == 0 and "queued" in approved.stdout, approved.stderr
         wait_for(lambda: len(_started(log)) == 2, 15, "the second action started")
         orphan = int(_started(log)[1].split()[1])
         server.send_signal(signal.SIGKILL)
