@@ -198,6 +198,16 @@ def test_alert_to_approved_playbook_in_the_dashboard(
         bob.get_by_role("button", name="Approve relieve-queue").click()
         expect(bob.locator(".flash-error")).to_contain_text("only the commander (alice)")
         assert _runs(api, ref, "playbooks")[0]["state"] == "proposed"
+        # Any responder may ask for diagnostics again, from the incident page.
+        bob.get_by_label("Collector").select_option("queue-health")
+        bob.get_by_role("button", name="Run diagnostics").click()
+        expect(bob.locator(".flash-ok")).to_contain_text("Diagnostics queued")
+        again = wait_for(
+            lambda: [r for r in _runs(api, ref, "diagnostics") if r["state"] == "done"][1:],
+            DIAGNOSTICS_WITHIN_S,
+            "the second diagnostics run",
+        )
+        assert again[0]["requested_by"] == "bob"
 
         # Alice, the commander, approves.
         alice = new_page()
