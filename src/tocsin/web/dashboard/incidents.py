@@ -303,7 +303,11 @@ def incident_context(*, session: Session, policy: Policy, incident: Incident) ->
         "diagnostics": runbooks.list_runs(
             session=session, incident=incident, kind=RunKind.diagnostic
         ),
-        "playbooks": runbooks.list_runs(session=session, incident=incident, kind=RunKind.playbook),
+        "playbooks": [  # a trigger being checked or that did not hold: nothing to show
+            run
+            for run in runbooks.list_runs(session=session, incident=incident, kind=RunKind.playbook)
+            if run.state not in ("checking", "not_triggered")
+        ],
     }
 
 
