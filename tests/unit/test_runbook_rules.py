@@ -10,7 +10,7 @@ import subprocess
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tocsin.policy import PolicyError, example_policy_text, parse_policy
@@ -46,6 +46,7 @@ def _step(**fields: Any) -> DiagnosticStep:
 HOSTILE = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
 
 
+@settings(deadline=None)
 @given(HOSTILE)
 def test_an_argv_element_stays_one_argument_whatever_the_label(value: str) -> None:
     step = _step(command=["echo", "pod={{ labels.pod }}", "{{ incident.ref }}"])
@@ -54,6 +55,7 @@ def test_an_argv_element_stays_one_argument_whatever_the_label(value: str) -> No
     assert rendered.shell is False
 
 
+@settings(deadline=None)
 @given(HOSTILE)
 def test_a_shell_line_gets_every_value_quoted(value: str) -> None:
     step = _step(command="printf '%s' {{ labels.pod }}", shell=True)

@@ -15,10 +15,11 @@ import re
 import shlex
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from jinja2 import StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from tocsin.policy.diagnostics import Collector, DiagnosticStep
@@ -125,15 +126,23 @@ def _environment(quote_value: Callable[[str], str]) -> ImmutableSandboxedEnviron
     )
 
 
-_PLAIN = _environment(lambda v: v)
-_SHELL = _environment(shlex.quote)
-_URL = _environment(lambda v: quote(v, safe=""))
-_PROMQL = _environment(_promql_string)
+_ENVIRONMENTS = {
+    "plain": _environment(lambda v: v),
+    "shell": _environment(shlex.quote),
+    "url": _environment(lambda v: quote(v, safe="")),
+    "promql": _environment(_promql_string),
+}
+_PLAIN, _SHELL, _URL, _PROMQL = "plain", "shell", "url", "promql"
 
 
-def _render(env: ImmutableSandboxedEnvironment, source: str, context: Mapping[str, Any]) -> str:
+@lru_cache(maxsize=1024)
+def _compiled(quoting: str, source: str) -> Template:
+    return _ENVIRONMENTS[quoting].from_string(source)
+
+
+def _render(quoting: str, source: str, context: Mapping[str, Any]) -> str:
     try:
-        return env.from_string(source).render(context)
+        return _compiled(quoting, source).render(context)
     except TemplateError as exc:
         raise RenderError(f"cannot fill {source!r}: {exc.message or exc}") from None
 

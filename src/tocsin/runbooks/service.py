@@ -28,6 +28,7 @@ from tocsin.policy.diagnostics import DiagnosticStep
 from tocsin.policy.playbooks import Playbook
 from tocsin.runbooks.models import RunbookRun, RunbookStep, RunKind, RunRead, RunState, StepRead
 from tocsin.runbooks.rules import (
+    Redactor,
     RenderedStep,
     RenderError,
     RunFacts,
@@ -109,14 +110,21 @@ def run_facts(*, session: Session, incident: Incident) -> RunFacts:
     )
 
 
-def _render_all(steps: Sequence[DiagnosticStep], facts: RunFacts) -> list[dict[str, Any]]:
+def _render_all(
+    steps: Sequence[DiagnosticStep], facts: RunFacts, policy: Policy
+) -> list[dict[str, Any]]:
+    """Every step rendered; what is shown of it (never what runs) has secrets masked."""
     context = template_context(facts)
+    redact = Redactor(policy.diagnostics.redact)
     rendered: list[dict[str, Any]] = []
     for step in steps:
         try:
-            rendered.append(render_step(step, context).as_dict())
+            done = render_step(step, context).as_dict()
         except RenderError as exc:
-            rendered.append(unrenderable(step, str(exc)).as_dict())
+            done = unrenderable(step, str(exc)).as_dict()
+        done["display"] = redact(done["display"])
+        done["error"] = redact(done["error"]) if done["error"] else None
+        rendered.append(done)
     return rendered
 
 
@@ -199,7 +207,7 @@ def request_diagnostics(
     facts = run_facts(session=session, incident=incident)
     runs = []
     for name in names:
-        rendered = _render_all(collectors[name].steps, facts)
+        rendered = _render_all(collectors[name].steps, facts, policy)
         runs.append(
             _new_run(
                 session,
@@ -268,7 +276,7 @@ def _propose(
     checked: bool,
 ) -> RunbookRun:
     playbook = policy.playbooks[name]
-    rendered = _render_all(playbook.actions, facts)
+    rendered = _render_all(playbook.actions, facts, policy)
     if playbook.trigger.promql is not None and not checked:
         state = RunState.checking
     elif playbook.approval == "none":
@@ -438,7 +446,7 @@ def dry_run(
     """The playbook's actions as they would run for this incident; nothing runs."""
     playbook = _playbook(policy, name)
     facts = run_facts(session=session, incident=incident)
-    return [RenderedStep.from_dict(r) for r in _render_all(playbook.actions, facts)]
+    return [RenderedStep.from_dict(r) for r in _render_all(playbook.actions, facts, policy)]
 
 
 def on_incident_opened(
