@@ -158,6 +158,8 @@ def test_the_commander_approves_and_a_condition_that_no_longer_holds_skips_its_a
     hook: Recorder,
     tmp_path: Path,
 ) -> None:
+    exporter.set("queue_depth", 500)  # high, as the alert says (an earlier test lowered it)
+    wait_for(lambda: prometheus.query("queue_depth > 100"), 20, "Prometheus saw the backlog")
     ref = _open_incident(live_server)
     _run(live_server)
     bob = api_as("responder", "bob")
