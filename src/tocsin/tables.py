@@ -19,6 +19,7 @@ import tocsin.notify.models
 import tocsin.notify.refs
 import tocsin.oncall.models
 import tocsin.postmortems.models
+import tocsin.runbooks.models
 import tocsin.statuspage.models  # noqa: F401
 from tocsin.db.base import Base
 

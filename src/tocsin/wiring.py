@@ -31,6 +31,7 @@ from tocsin.metrics.service import SOURCES, MetricsSources
 from tocsin.notify.observers import OBSERVERS, OutboxObservers
 from tocsin.postmortems import reporting as postmortem_reporting
 from tocsin.postmortems import service as postmortems
+from tocsin.runbooks import service as runbooks
 from tocsin.statuspage import automation as statuspage
 from tocsin.statuspage import service as statuspage_service
 
@@ -72,6 +73,11 @@ def wire(
     registry.register(IncidentEvent.severity_changed, statuspage.on_severity_changed)
     registry.register(IncidentEvent.update_posted, statuspage.on_update_posted)
     registry.register(IncidentEvent.resolved, statuspage.on_resolved)
+
+    # Diagnostics and playbooks: collectors and proposals for a new incident (a job).
+    registry.register(IncidentEvent.declared, runbooks.on_declared)
+    if slack_channels.on_playbook_proposed not in runbooks.PROPOSAL_HOOKS:
+        runbooks.PROPOSAL_HOOKS.append(slack_channels.on_playbook_proposed)
 
     # Metrics: completion, root-cause categories and action items come from post-mortems.
     sources.postmortem_inputs = postmortem_reporting.metrics_inputs

@@ -26,7 +26,7 @@ DATA: dict[str, Any] = json.loads(os.environ.get("CONTRACT_DATA", "{}"))
 #: Path parameters that name something, and what exists.
 _PATH = {
     "incident_id": lambda case: DATA["incident"],
-    "name": lambda case: DATA["schedule"],
+    "name": lambda case: DATA["playbook" if "/playbooks/" in case.path else "schedule"],
     "service": lambda case: DATA["service"],
     "key": lambda case: DATA["heartbeat_key" if "heartbeats" in case.path else "alert_key"],
 }
@@ -175,6 +175,9 @@ _BODY: dict[str, Callable[[dict[str, Any]], None]] = {
     "POST /api/v1/postmortems/{pm_id}/action-items": _action_item,
     "PATCH /api/v1/action-items/{item_id}": _action_item,
     "PATCH /api/v1/postmortems/{pm_id}": _postmortem,
+    "POST /api/v1/incidents/{incident_id}/diagnostics": lambda b: _set(
+        b, "collector", DATA["collector"]
+    ),
 }
 
 

@@ -95,6 +95,8 @@ def _site(api: httpx.Client, policy: Any) -> dict[str, Any]:
         "person": policy.people[0].name,
         "schedule": policy.schedules[0].name,
         "template": templates[0]["name"],
+        "collector": sorted(policy.diagnostics.collectors)[0],
+        "playbook": sorted(policy.playbooks)[0],
     }
 
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tocsin.chatops.incident_moves import make_move
+from tocsin.chatops.slack_channels import PLAYBOOK_APPROVE_ACTION, PLAYBOOK_DECLINE_ACTION
 from tocsin.chatops.slack_people import LINK_ACCOUNT, person_for_slack_user
 from tocsin.chatops.slack_tasks import TASK_DONE_ACTION, parse_task_value
 from tocsin.checklists import service as checklists
@@ -16,7 +17,8 @@ from tocsin.errors import Conflict, InvalidInput, NotFound
 from tocsin.incidents import service
 from tocsin.incidents.rules import format_incident_id
 from tocsin.notify.channels.slack_blocks import ACKNOWLEDGE_ACTION, RESOLVE_ACTION
-from tocsin.policy import Policy
+from tocsin.policy import Person, Policy
+from tocsin.runbooks import service as runbooks
 
 __all__ = ["run_action"]
 
@@ -37,7 +39,7 @@ def run_action(
     if not isinstance(action, Mapping):
         return "That interaction carried no action."
     action_id = action.get("action_id")
-    if action_id not in {ACKNOWLEDGE_ACTION, RESOLVE_ACTION, TASK_DONE_ACTION}:
+    if action_id not in {ACKNOWLEDGE_ACTION, RESOLVE_ACTION, TASK_DONE_ACTION, *_PLAYBOOK_ACTIONS}:
         return f"Tocsin does not know the action {action_id!r}."
     user_id = _user_id(payload)
     person = person_for_slack_user(policy, user_id)
@@ -46,6 +48,15 @@ def run_action(
     ref = str(action.get("value") or "")
     if action_id == TASK_DONE_ACTION:
         return _tick(sessions=sessions, clock=clock, value=ref, actor=person.name)
+    if action_id in _PLAYBOOK_ACTIONS:
+        return _decide_playbook(
+            sessions=sessions,
+            policy=policy,
+            clock=clock,
+            approve=action_id == PLAYBOOK_APPROVE_ACTION,
+            value=ref,
+            person=person,
+        )
     try:
         with session_scope(sessions) as session:
             incident = service.get(session=session, ref=ref)
@@ -79,3 +90,38 @@ def _tick(*, sessions: SessionFactory, clock: Clock, value: str, actor: str) -> 
     except (NotFound, Conflict, InvalidInput) as exc:
         return f"That did not work: {exc}"
     return f"{done} ({actor})."
+
+
+_PLAYBOOK_ACTIONS = frozenset({PLAYBOOK_APPROVE_ACTION, PLAYBOOK_DECLINE_ACTION})
+
+
+def _decide_playbook(
+    *,
+    sessions: SessionFactory,
+    policy: Policy,
+    clock: Clock,
+    approve: bool,
+    value: str,
+    person: Person,
+) -> str:
+    """The Approve / Decline buttons of a proposed playbook: the commander only (a Slack
+    user acts as their policy person, never as an admin)."""
+    ref, _, name = value.partition("/")
+    decide = runbooks.approve if approve else runbooks.decline
+    try:
+        with session_scope(sessions) as session:
+            incident = service.get(session=session, ref=ref)
+            decide(
+                session=session,
+                policy=policy,
+                incident=incident,
+                name=name,
+                actor=person.name,
+                person=person.name,
+                admin=False,
+                now=clock.now(),
+            )
+    except (NotFound, Conflict, InvalidInput, runbooks.NotAllowed) as exc:
+        return f"That did not work: {exc}"
+    done = "approved; its actions run now" if approve else "declined"
+    return f"Playbook {name} on {ref} {done} by {person.display_name}."

@@ -36,9 +36,12 @@ from tocsin.notify.refs import find_ref, find_subject, incident_subject, put_ref
 from tocsin.notify.service import enqueue
 from tocsin.policy import Policy, UnknownSeverity
 from tocsin.policy.channels import SlackChannel
+from tocsin.runbooks.models import RunbookRun
 
 __all__ = [
     "NAME_REF",
+    "PLAYBOOK_APPROVE_ACTION",
+    "PLAYBOOK_DECLINE_ACTION",
     "incident_channel_name",
     "incident_summary",
     "slack_settings",
@@ -46,6 +49,9 @@ __all__ = [
 
 #: ``external_refs`` kind of the reserved channel name (subject: the incident).
 NAME_REF = "channel_name"
+#: ``action_id`` of a proposed playbook's buttons (their value: ``INC-7/name``).
+PLAYBOOK_APPROVE_ACTION = "tocsin_playbook_approve"
+PLAYBOOK_DECLINE_ACTION = "tocsin_playbook_decline"
 #: Slack's limit on channel names.
 MAX_NAME = 80
 #: How many hints and recent changes the pinned summary lists.
@@ -228,9 +234,10 @@ def _post(
     event: str,
     text: str,
     now: datetime,
+    blocks: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Queue ``text`` for the incident's channel, if it has one, through the Slack channel
-    (workspace) that opened it."""
+    """Queue ``text`` (and ``blocks``, if given) for the incident's channel, if it has
+    one, through the Slack channel (workspace) that opened it."""
     subject = incident_subject(incident.id)
     reserved = find_ref(session=session, system=SYSTEM, kind=NAME_REF, subject=subject)
     if reserved is None:
@@ -257,6 +264,7 @@ def _post(
                 "channel_name": name,
                 "text": text,
                 "summary": incident_summary(policy, incident, session=session),
+                **({"blocks": blocks} if blocks else {}),
             },
         },
     )
@@ -368,3 +376,60 @@ def on_hint_decided(
         text=f"*{verdict}* by {actor}: {hint.explanation}",
         now=now,
     )
+
+
+def on_playbook_proposed(
+    *, session: Session, policy: Policy, incident: Incident, run: RunbookRun, now: datetime
+) -> None:
+    """A proposed playbook, its rendered actions, and Approve / Decline buttons (for
+    the commander) in the incident's channel."""
+    ref = format_incident_id(incident.number)
+    lines = [
+        f"{i}. {step['name']}: `{step.get('error') or step.get('display')}`"
+        for i, step in enumerate(run.rendered, 1)
+    ]
+    waits = run.state == "proposed"
+    head = (
+        f"*Playbook {run.name}* proposed for {ref}; the commander approves or declines:"
+        if waits
+        else f"*Playbook {run.name}* runs by itself (read-only, approval: none):"
+    )
+    text = "\n".join([head, *lines])
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": _escape_mrkdwn(text)[:2900]}}
+    ]
+    if waits:
+        value = f"{ref}/{run.name}"
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    {
+                        "type": "button",
+                        "action_id": PLAYBOOK_APPROVE_ACTION,
+                        "text": {"type": "plain_text", "text": "Approve"},
+                        "style": "primary",
+                        "value": value,
+                    },
+                    {
+                        "type": "button",
+                        "action_id": PLAYBOOK_DECLINE_ACTION,
+                        "text": {"type": "plain_text", "text": "Decline"},
+                        "value": value,
+                    },
+                ],
+            }
+        )
+    _post(
+        session=session,
+        policy=policy,
+        incident=incident,
+        event=f"playbook/{run.id}",
+        text=text,
+        now=now,
+        blocks=blocks,
+    )
+
+
+def _escape_mrkdwn(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

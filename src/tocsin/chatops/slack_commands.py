@@ -31,6 +31,7 @@ from tocsin.incidents.rules import IncidentStatus, format_incident_id
 from tocsin.notify.channels.slack import CHANNEL_REF, SYSTEM
 from tocsin.notify.refs import find_ref, find_subject, incident_subject
 from tocsin.policy import Person, Policy, format_duration
+from tocsin.runbooks import service as runbooks
 
 __all__ = ["HELP", "Reply", "SlashCommand", "run_command"]
 
@@ -47,6 +48,7 @@ HELP = "\n".join(
         "• `/incident runbook [name]`: a runbook's steps (without a name: the runbooks)",
         "• `/incident task [list]`, `/incident task done N`, `/incident task skip N <why>`: "
         "the incident's checklists",
+        "• `/incident diagnose [collector]`: run the policy's diagnostics for the incident",
         "• `/incident page @person <message>`: page someone for this incident",
         "In an incident's channel the commands act on its incident; elsewhere name it "
         "first: `/incident status INC-7`.",
@@ -313,6 +315,25 @@ def _runbook(call: _Call, rest: str) -> Reply:
     return Reply("\n".join(lines))
 
 
+def _diagnose(call: _Call, rest: str) -> Reply:
+    incident, name = call.incident(rest)
+    runs = runbooks.request_diagnostics(
+        session=call.session,
+        policy=call.policy,
+        incident=incident,
+        actor=call.person.name,
+        collector=name.split()[0] if name else None,
+        now=call.now,
+    )
+    ref = format_incident_id(incident.number)
+    names = ", ".join(f"`{r.name}`" for r in runs)
+    return Reply(
+        f"{call.person.display_name} asked for diagnostics on *{ref}*: {names}; the results "
+        "attach to the incident (`/incident timeline`, the incident page).",
+        in_channel=True,
+    )
+
+
 def _page(call: _Call, rest: str) -> Reply:
     who, _, remaining = rest.partition(" ")
     if not who:
@@ -378,4 +399,5 @@ _COMMANDS: dict[str, Callable[[_Call, str], Reply]] = {
     "page": _page,
     "task": _task,
     "tasks": _task,
+    "diagnose": _diagnose,
 }

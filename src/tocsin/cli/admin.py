@@ -209,6 +209,7 @@ def serve(
         )
         worker_thread.start()
         delivery_thread = _start_delivery(context, stop)
+        _start_runs(context, stop)
     threading.Thread(
         target=_warm_metrics, args=(context,), name="tocsin-metrics-warmup", daemon=True
     ).start()
@@ -311,6 +312,7 @@ def worker(policy: Path | None = PolicyOption) -> None:
     out.print(f"Tocsin worker (policy {settings.policy})")
     listen_for_wakeups(context.sessions.engine)
     delivery_thread = _start_delivery(context, stop)
+    _start_runs(context, stop)
     Worker(sessions=context.sessions, policy=context.policy, clock=context.clock).run_forever(stop)
     delivery_thread.join(timeout=15)
 
@@ -322,6 +324,18 @@ def _start_delivery(context: AppContext, stop: threading.Event) -> threading.Thr
     delivery = DeliveryWorker(sessions=context.sessions, policy=context.policy, clock=context.clock)
     thread = threading.Thread(
         target=delivery.run_forever, args=(stop,), name="tocsin-delivery", daemon=True
+    )
+    thread.start()
+    return thread
+
+
+def _start_runs(context: AppContext, stop: threading.Event) -> threading.Thread:
+    """The executor of diagnostics and approved playbooks beside the job worker."""
+    from tocsin.engine.runbook_runner import RunbookRunner
+
+    runner = RunbookRunner(sessions=context.sessions, policy=context.policy, clock=context.clock)
+    thread = threading.Thread(
+        target=runner.run_forever, args=(stop,), name="tocsin-runs", daemon=True
     )
     thread.start()
     return thread

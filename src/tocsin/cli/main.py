@@ -118,7 +118,11 @@ def _importers(app: typer.Typer) -> None:
 
 
 def _tasks(app: typer.Typer) -> None:
-    from tocsin.cli.tasks import register
+    pass
+
+
+def _runbooks(app: typer.Typer) -> None:
+    from tocsin.cli.runbooks import register
 
     register(app)
 
@@ -152,6 +156,8 @@ GROUPS: dict[str, Registrar] = {
     "drill": _drills,
     "import": _importers,
     "task": _tasks,
+    "diagnose": _runbooks,
+    "playbook": _runbooks,
 }
 
 

@@ -21,6 +21,7 @@ from tocsin.incidents.service import get_by_id
 from tocsin.metrics import burn_alerts
 from tocsin.policy import Policy
 from tocsin.postmortems import deadlines as postmortem_deadlines
+from tocsin.runbooks import service as runbooks
 from tocsin.statuspage import subscribers as statuspage_subscribers
 
 __all__ = ["HANDLERS", "EngineContext", "JobHandler"]
@@ -78,6 +79,7 @@ HANDLERS: dict[str, JobHandler] = {
     burn_alerts.SLO_BURN: burn_alerts.handle_slo_burn,
     postmortem_deadlines.DUE_JOB: postmortem_deadlines.handle_due_job,
     heartbeats.HEARTBEAT_MISSED: heartbeats.handle_heartbeat_missed,
+    runbooks.INCIDENT_OPENED: _for_incident(runbooks.handle_incident_opened),
     GAME_DAY_ALERT: lambda session, context, payload: handle_game_day_alert(
         session=session, policy=context.policy, payload=payload, now=context.now
     ),

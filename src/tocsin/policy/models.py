@@ -19,6 +19,7 @@ from tocsin.policy.alerting import AlertingSettings, Route
 from tocsin.policy.base import SKIP_REFERENCE_CHECKS, PolicyModel, Slug, format_loc
 from tocsin.policy.channels import Broadcast, ChannelConfig, NotificationRule
 from tocsin.policy.checklists import Checklist
+from tocsin.policy.diagnostics import DiagnosticsSettings
 from tocsin.policy.game_days import GameDay
 from tocsin.policy.hints import ChangeSettings, HintSettings
 from tocsin.policy.oncall import (
@@ -29,6 +30,7 @@ from tocsin.policy.oncall import (
     schedules_with_team_timezones,
 )
 from tocsin.policy.people import Person, Team
+from tocsin.policy.playbooks import Playbook, check_playbooks
 from tocsin.policy.prometheus import PrometheusSettings
 from tocsin.policy.references import reference_issues
 from tocsin.policy.roles import DEFAULT_ROLES, RoleDef
@@ -99,6 +101,12 @@ class Policy(PolicyModel):
     hints: HintSettings = Field(
         default=HintSettings(), description="Root-cause hints and downstream incidents."
     )
+    diagnostics: DiagnosticsSettings = Field(
+        default=DiagnosticsSettings(), description="Evidence collectors run for incidents."
+    )
+    playbooks: dict[Slug, Playbook] = Field(
+        default_factory=dict, description="Remediation proposed for incidents, run on approval."
+    )
 
     _severity_index: dict[str, Severity] = PrivateAttr(default_factory=dict)
 
@@ -113,6 +121,9 @@ class Policy(PolicyModel):
             issues = reference_issues(self.model_dump())
             if issues:
                 raise ValueError("; ".join(f"{format_loc(loc)}: {msg}" for loc, msg in issues))
+        problems = check_playbooks(self.diagnostics, self.playbooks)
+        if problems:
+            raise ValueError("; ".join(problems))
         index: dict[str, Severity] = {}
         for position, severity in enumerate(self.severities):
             severity._rank = position + 1

@@ -190,6 +190,28 @@ def _roles(facts: IncidentFacts) -> str:
     return "; ".join(held) or "none assigned"
 
 
+def _evidence(facts: IncidentFacts) -> list[str]:
+    """What diagnostics found and what playbooks did, from their timeline entries:
+    each step's state and the first lines of its output (secrets already masked)."""
+    lines: list[str] = []
+    for event in facts.events:
+        if event.kind not in ("diagnostics_finished", "playbook_finished"):
+            continue
+        what = "Diagnostics" if event.kind == "diagnostics_finished" else "Playbook"
+        approved = event.data.get("approved_by")
+        by = f", approved by {approved}" if approved else ""
+        lines.append(
+            f"- **{what} {event.data.get('name', '')}** ({_at(event.at)}): "
+            f"{event.data.get('state', '')}{by}"
+        )
+        for step in event.data.get("evidence") or ():
+            lines.append(f"  - {step.get('name', '')}: {step.get('state', '')}")
+            excerpt = str(step.get("excerpt") or "").strip()
+            if excerpt:
+                lines += ["", "    ```", *(f"    {x}" for x in excerpt.splitlines()), "    ```"]
+    return ["", "### Evidence", "", *lines] if lines else []
+
+
 def _response(facts: IncidentFacts, metrics: ResponseMetrics) -> str:
     return "\n".join(
         [
@@ -201,6 +223,7 @@ def _response(facts: IncidentFacts, metrics: ResponseMetrics) -> str:
             f"- **Pages sent**: {metrics.pages}",
             f"- **Status updates**: {metrics.status_updates} ({metrics.public_updates} public)",
             f"- **Roles**: {_roles(facts)}",
+            *_evidence(facts),
         ]
     )
 

@@ -208,6 +208,13 @@ KEY_EVENT_KINDS = frozenset(
         "resolved",
         "reopened",
         "closed",
+        "diagnostics_finished",
+        "playbook_proposed",
+        "playbook_approved",
+        "playbook_declined",
+        "playbook_step",
+        "playbook_finished",
+        "run_interrupted",
     }
 )
 

@@ -42,6 +42,7 @@ from tocsin.web.routes import integrations as integration_routes
 from tocsin.web.routes import metrics as metrics_routes
 from tocsin.web.routes import opsgenie as opsgenie_routes
 from tocsin.web.routes import postmortems as postmortem_routes
+from tocsin.web.routes import runbooks as runbook_routes
 from tocsin.wiring import wire
 
 __all__ = ["create_app"]
@@ -77,6 +78,7 @@ def create_app(context: AppContext) -> FastAPI:
     app.include_router(metrics_routes.router)
     app.include_router(drill_routes.router)
     app.include_router(tasks.router)
+    app.include_router(runbook_routes.router)
     app.include_router(postmortem_routes.router)
     app.include_router(action_item_jira_routes.router)
     app.include_router(comms_routes.router)

@@ -317,7 +317,10 @@ class SlackAdapter:
         if channel_id is None:
             raise TemporaryError(f"#{name} does not exist yet (waiting for its set-up)")
         text = str(operation.get("text") or message.text)
-        self._post_once(api, message, channel_id, text=text, blocks=None)
+        blocks = operation.get("blocks")
+        self._post_once(
+            api, message, channel_id, text=text, blocks=blocks if isinstance(blocks, list) else None
+        )
         detail = f"posted in #{name}"
         summary = operation.get("summary")
         pinned = self._ref(SUMMARY_REF, subject)

@@ -15,6 +15,7 @@ from tocsin.web.dashboard import (
     incidents,
     metrics,
     oncall,
+    runbook_actions,
     silences,
 )
 from tocsin.web.dashboard.errors import install_dashboard_errors
@@ -26,6 +27,17 @@ __all__ = ["install_dashboard"]
 def install_dashboard(app: FastAPI) -> None:
     """Add the dashboard's routes and error pages to ``app``."""
     install_dashboard_errors(app)
-    for module in (home, auth, incidents, actions, hint_actions, events, oncall, silences, metrics):
+    for module in (
+        home,
+        auth,
+        incidents,
+        actions,
+        hint_actions,
+        runbook_actions,
+        events,
+        oncall,
+        silences,
+        metrics,
+    ):
         app.include_router(module.router)
     watch_uvicorn()

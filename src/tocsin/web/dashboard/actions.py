@@ -26,7 +26,7 @@ from tocsin.web.dashboard.session import Responder
 from tocsin.web.dashboard.views import redirect_with
 from tocsin.web.deps import ContextDep
 
-__all__ = ["IncidentRef", "router", "run_action"]
+__all__ = ["Action", "IncidentRef", "first_value", "router", "run_action"]
 
 router = APIRouter(prefix="/dashboard/incidents", include_in_schema=False)
 
@@ -65,6 +65,10 @@ def run_action(request: Request, context: ContextDep, ref: str, action: Action) 
     except DataError:
         return redirect_with(request, target, "error", "a value cannot be stored: invalid text")
     return redirect_with(request, target, "ok", message)
+
+
+#: For the other modules of the incident page's buttons.
+first_value = _first
 
 
 @router.post("/{incident_id}/acknowledge")

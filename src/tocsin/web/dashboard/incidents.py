@@ -32,6 +32,8 @@ from tocsin.notify.service import list_notifications
 from tocsin.policy import Policy, UnknownSeverity
 from tocsin.postmortems import service as postmortems
 from tocsin.postmortems.rules import format_postmortem_id
+from tocsin.runbooks import service as runbooks
+from tocsin.runbooks.models import RunKind
 from tocsin.web.dashboard.session import Viewer
 from tocsin.web.dashboard.views import age, page, render_fragment
 from tocsin.web.deps import CurrentPolicy, NowClock, SessionDep
@@ -303,6 +305,15 @@ def incident_context(
         ),
         "choices": _choices(policy, read),
         "tasks": checklists.task_list(session=session, policy=policy, incident=incident, now=now),
+        "collectors": sorted(policy.diagnostics.collectors),
+        "diagnostics": runbooks.list_runs(
+            session=session, incident=incident, kind=RunKind.diagnostic
+        ),
+        "playbooks": [  # a trigger being checked or that did not hold: nothing to show
+            run
+            for run in runbooks.list_runs(session=session, incident=incident, kind=RunKind.playbook)
+            if run.state not in ("checking", "not_triggered")
+        ],
     }
 
 
