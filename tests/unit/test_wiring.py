@@ -23,6 +23,7 @@ from tocsin.notify.observers import OutboxObservers
 from tocsin.policy import Policy
 from tocsin.postmortems import reporting as postmortem_reporting
 from tocsin.postmortems import service as postmortems
+from tocsin.runbooks import service as runbooks
 from tocsin.statuspage import automation as statuspage
 from tocsin.wiring import wire
 
@@ -32,6 +33,7 @@ EXPECTED: dict[IncidentEvent, list[object]] = {
         hints.on_declared,
         slack_channels.on_declared,
         statuspage.on_declared,
+        runbooks.on_declared,
         event_metrics.on_declared,
         checklists.on_declared,
     ],
