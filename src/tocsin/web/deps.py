@@ -104,9 +104,12 @@ _BEARER = HTTPBearer(auto_error=False, description="An API token: `Authorization
 @answers(401, 503)
 def get_principal(
     request: Request,
-    context: ContextDep,
+    session: SessionDep,
     _declared: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)] = None,
 ) -> Principal:
+    """The caller, read in the request's own transaction: a second connection per
+    request would let concurrent requests take every pooled connection and wait for
+    one more each, until the pool's timeout."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -115,8 +118,7 @@ def get_principal(
             detail="missing bearer token: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    with session_scope(context.sessions, write=False) as session:
-        principal = authenticate(session=session, token=token.strip())
+    principal = authenticate(session=session, token=token.strip())
     if principal is None:
         raise HTTPException(
             status_code=401,

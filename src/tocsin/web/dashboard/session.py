@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.orm import Session
 
 from tocsin.auth import Principal, Role
 from tocsin.auth.models import User
@@ -30,7 +31,7 @@ from tocsin.auth.users import principal_of, session_user
 from tocsin.db import session_scope
 from tocsin.web.context import AppContext
 from tocsin.web.dashboard.secret import signing_key
-from tocsin.web.deps import get_principal
+from tocsin.web.deps import SessionDep, get_principal
 
 __all__ = [
     "FLASH_COOKIE",
@@ -280,28 +281,36 @@ def _here(request: Request) -> str:
 # ---------------------------------------------------------------- dependencies
 
 
-def user_session(request: Request) -> SignedIn | None:
-    """The signed-in user of this request, or None."""
+def user_session(request: Request, session: Session | None = None) -> SignedIn | None:
+    """The signed-in user of this request, or None; read in ``session`` (the request's
+    transaction) when given."""
     cookie = read_session(request)
     if cookie is None or cookie.user_id is None:
         return None
-    with session_scope(_context(request).sessions, write=False) as session:
-        user = session_user(session=session, user_id=cookie.user_id, epoch=cookie.epoch)
-        if user is None:
-            return None
-        principal = principal_of(user)
-        return SignedIn(
-            user_id=user.id,
-            username=user.username,
-            role=principal.role,
-            person=principal.person,
-            csrf=cookie.csrf,
-        )
+    if session is not None:
+        return _signed_in(session, cookie, cookie.user_id)
+    with session_scope(_context(request).sessions, write=False) as own:
+        return _signed_in(own, cookie, cookie.user_id)
 
 
-def signed_in(request: Request) -> SignedIn:
-    """The signed-in user; a page without one redirects to the sign-in page."""
-    user = user_session(request)
+def _signed_in(session: Session, cookie: CookieSession, user_id: int) -> SignedIn | None:
+    user = session_user(session=session, user_id=user_id, epoch=cookie.epoch)
+    if user is None:
+        return None
+    principal = principal_of(user)
+    return SignedIn(
+        user_id=user.id,
+        username=user.username,
+        role=principal.role,
+        person=principal.person,
+        csrf=cookie.csrf,
+    )
+
+
+def signed_in(request: Request, session: SessionDep) -> SignedIn:
+    """The signed-in user (read in the request's transaction: one connection per
+    request); a page without one redirects to the sign-in page."""
+    user = user_session(request, session)
     if user is None:
         raise LoginRequired(_here(request) if request.method == "GET" else _DEFAULT_NEXT)
     return user
@@ -319,23 +328,23 @@ def require_role(role: Role) -> Callable[[SignedIn], SignedIn]:
     return check
 
 
-def bearer_or_session(role: Role) -> Callable[[Request], Principal]:
+def bearer_or_session(role: Role) -> Callable[..., Principal]:
     """For pages that scripts fetch with a token and people open in the dashboard:
     the bearer token if one is sent (as the API checks it), else the session. Without
     either, a browser is sent to sign in and a script gets the API's 401."""
 
-    def check(request: Request) -> Principal:
+    def check(request: Request, session: SessionDep) -> Principal:
         wants_page = "text/html" in request.headers.get("accept", "")
         if request.headers.get("authorization") or not (
             wants_page or request.cookies.get(SESSION_COOKIE)
         ):
-            principal = get_principal(request, _context(request))
+            principal = get_principal(request, session)
             if not principal.role.allows(role):
                 raise DashboardForbidden(
                     f"This needs the {role} role; token {principal.name!r} has {principal.role}."
                 )
             return principal
-        return require_role(role)(signed_in(request)).principal
+        return require_role(role)(signed_in(request, session)).principal
 
     return check
 
