@@ -23,15 +23,13 @@ from urllib.parse import quote, urlsplit
 from fastapi import Depends, Request
 from fastapi.responses import Response
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy.orm import Session
 
 from tocsin.auth import Principal, Role
 from tocsin.auth.models import User
 from tocsin.auth.users import principal_of, session_user
-from tocsin.db import session_scope
 from tocsin.web.context import AppContext
 from tocsin.web.dashboard.secret import signing_key
-from tocsin.web.deps import SessionDep, get_principal
+from tocsin.web.deps import caller_session, get_principal
 
 __all__ = [
     "FLASH_COOKIE",
@@ -281,36 +279,28 @@ def _here(request: Request) -> str:
 # ---------------------------------------------------------------- dependencies
 
 
-def user_session(request: Request, session: Session | None = None) -> SignedIn | None:
-    """The signed-in user of this request, or None; read in ``session`` (the request's
-    transaction) when given."""
+def user_session(request: Request) -> SignedIn | None:
+    """The signed-in user of this request, or None."""
     cookie = read_session(request)
     if cookie is None or cookie.user_id is None:
         return None
-    if session is not None:
-        return _signed_in(session, cookie, cookie.user_id)
-    with session_scope(_context(request).sessions, write=False) as own:
-        return _signed_in(own, cookie, cookie.user_id)
+    with caller_session(request, _context(request).sessions) as session:
+        user = session_user(session=session, user_id=cookie.user_id, epoch=cookie.epoch)
+        if user is None:
+            return None
+        principal = principal_of(user)
+        return SignedIn(
+            user_id=user.id,
+            username=user.username,
+            role=principal.role,
+            person=principal.person,
+            csrf=cookie.csrf,
+        )
 
 
-def _signed_in(session: Session, cookie: CookieSession, user_id: int) -> SignedIn | None:
-    user = session_user(session=session, user_id=user_id, epoch=cookie.epoch)
-    if user is None:
-        return None
-    principal = principal_of(user)
-    return SignedIn(
-        user_id=user.id,
-        username=user.username,
-        role=principal.role,
-        person=principal.person,
-        csrf=cookie.csrf,
-    )
-
-
-def signed_in(request: Request, session: SessionDep) -> SignedIn:
-    """The signed-in user (read in the request's transaction: one connection per
-    request); a page without one redirects to the sign-in page."""
-    user = user_session(request, session)
+def signed_in(request: Request) -> SignedIn:
+    """The signed-in user; a page without one redirects to the sign-in page."""
+    user = user_session(request)
     if user is None:
         raise LoginRequired(_here(request) if request.method == "GET" else _DEFAULT_NEXT)
     return user
@@ -328,23 +318,23 @@ def require_role(role: Role) -> Callable[[SignedIn], SignedIn]:
     return check
 
 
-def bearer_or_session(role: Role) -> Callable[..., Principal]:
+def bearer_or_session(role: Role) -> Callable[[Request], Principal]:
     """For pages that scripts fetch with a token and people open in the dashboard:
     the bearer token if one is sent (as the API checks it), else the session. Without
     either, a browser is sent to sign in and a script gets the API's 401."""
 
-    def check(request: Request, session: SessionDep) -> Principal:
+    def check(request: Request) -> Principal:
         wants_page = "text/html" in request.headers.get("accept", "")
         if request.headers.get("authorization") or not (
             wants_page or request.cookies.get(SESSION_COOKIE)
         ):
-            principal = get_principal(request, session)
+            principal = get_principal(request, _context(request))
             if not principal.role.allows(role):
                 raise DashboardForbidden(
                     f"This needs the {role} role; token {principal.name!r} has {principal.role}."
                 )
             return principal
-        return require_role(role)(signed_in(request, session)).principal
+        return require_role(role)(signed_in(request)).principal
 
     return check
 

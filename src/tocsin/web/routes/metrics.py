@@ -144,7 +144,7 @@ def prometheus_metrics(
     """Prometheus text exposition. A bearer token of any role is required unless the
     policy says ``prometheus: {public: true}``."""
     if not policy.prometheus.public:
-        get_principal(request, session)  # 401 without a valid token
+        get_principal(request, context)  # 401 without a valid token
     body = prometheus.exposition(
         session=session, policy=policy, per_process=multiprocessing.parent_process() is None
     )
