@@ -103,10 +103,13 @@ def list_incidents(
     if severity:
         query = query.where(Incident.severity == _severity_name(policy, severity))
     if service:
+        # EXISTS, not IN: the planner then walks the list's own order and stops at the
+        # page, checking each incident's services by their key (SQLite otherwise reads
+        # every incident of the service and sorts them).
         query = query.where(
-            Incident.id.in_(
-                select(IncidentService.incident_id).where(IncidentService.service == service)
-            )
+            select(IncidentService.incident_id)
+            .where(IncidentService.incident_id == Incident.id, IncidentService.service == service)
+            .exists()
         )
     total = count(session=session, query=query)
     if after is not None:
