@@ -109,6 +109,7 @@ def start_server(
             pass
         time.sleep(0.05)
     process.kill()
+    process.communicate()  # reaped, its pipe closed: nothing outlives the test
     raise RuntimeError(f"tocsin serve did not become ready within {timeout} s")
 
 

@@ -76,6 +76,10 @@ __all__ = ["AfterSend", "DeliveryWorker", "Outcome"]
 
 log = logging.getLogger("tocsin.delivery")
 
+#: How long a stopping worker waits for its sends under way to finish before it hands
+#: them back (each send is also bounded by its channel's timeout).
+DRAIN_SECONDS = 5.0
+
 _DONE_STATES = {IncidentStatus.resolved.value, IncidentStatus.closed.value}
 
 
@@ -200,13 +204,48 @@ class DeliveryWorker:
             self.shutdown()
             log.info("delivery worker %s stopped", self.name)
 
-    def shutdown(self, *, wait: bool = True) -> None:
-        """Stop the send pools; sends under way finish (each is bounded by its timeout)."""
+    def shutdown(self, *, wait: bool = True, drain: float = DRAIN_SECONDS) -> None:
+        """Stop the send pools. Sends not started yet are handed back at once; with
+        ``wait``, the sends under way have ``drain`` seconds to finish and record their
+        outcome, and those still running then are handed back too (presumed lost now:
+        another worker's recovery takes them at once, not after their deadline)."""
         with self._lock:
             pools = [pool for _, pool in self._pools.values()]
             self._pools.clear()
+            claimed = dict(self._inflight)
         for pool in pools:
-            pool.shutdown(wait=wait)
+            pool.shutdown(wait=False, cancel_futures=True)
+        if not wait:
+            return
+        wait_futures(claimed.values(), timeout=drain)
+        left = {
+            delivery_id: not future.cancelled()
+            for delivery_id, future in claimed.items()
+            if future.cancelled() or not future.done()
+        }
+        if left:
+            try:
+                self._hand_back(left)
+            except SQLAlchemyError as exc:
+                log.warning(
+                    "delivery: %d claims not handed back (%s); they are recovered after "
+                    "their deadline",
+                    len(left),
+                    type(exc).__name__,
+                )
+
+    def _hand_back(self, claims: Mapping[int, bool]) -> None:
+        """Give up the claims of ``claims`` (delivery id → whether its send started)."""
+        with self._transaction() as session:
+            now = self.clock.now()
+            for delivery_id, started in sorted(claims.items()):
+                row = outbox.lock_delivery(session=session, delivery_id=delivery_id)
+                if row is None or row.state != DeliveryState.sending.value:
+                    continue
+                if row.claimed_by != self.name:
+                    continue
+                deliveries.hand_back(session=session, row=row, started=started, now=now)
+        log.info("delivery worker %s handed back %d claimed sends", self.name, len(claims))
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:

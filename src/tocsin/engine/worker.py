@@ -71,11 +71,13 @@ class Worker:
         self.max_attempts = max_attempts
         self._prepared_for: Policy | None = None
 
-    def run_due(self) -> int:
-        """Handle every job due now (including ones that fall due meanwhile); return the count."""
+    def run_due(self, stop: threading.Event | None = None) -> int:
+        """Handle every job due now (including ones that fall due meanwhile); return the
+        count. Once ``stop`` is set no further batch is started: a job is held only by
+        its batch's transaction, so a stopping worker holds none once that commits."""
         self._ensure_standing_jobs()
         handled = 0
-        while count := self._run_batch():
+        while not (stop is not None and stop.is_set()) and (count := self._run_batch()):
             handled += count
         return handled
 
@@ -86,7 +88,7 @@ class Worker:
         try:
             while not stop.is_set():
                 try:
-                    self.run_due()
+                    self.run_due(stop)
                     with session_scope(self.sessions, write=False) as session:
                         due = next_due_at(session=session)
                 except SQLAlchemyError as exc:

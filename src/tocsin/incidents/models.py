@@ -36,6 +36,9 @@ class Incident(Base):
     __tablename__ = "incidents"
     __table_args__ = (
         # The open incidents only (a few among a long history), for counting them.
+        # Each filter of the incident list, in the list's order (newest first).
+        Index("ix_incidents_status_number", "status", "number"),
+        Index("ix_incidents_severity_number", "severity", "number"),
         Index(
             "ix_incidents_open_severity",
             "severity",
@@ -82,6 +85,8 @@ class IncidentService(Base):
         ForeignKey("incidents.id", ondelete="CASCADE"), primary_key=True
     )
     service: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+    __table_args__ = (Index("ix_incident_services_service_incident", "service", "incident_id"),)
 
 
 class IncidentRole(Base):
@@ -336,6 +341,10 @@ class IncidentList(BaseModel):
     total: int
     limit: int
     offset: int
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `after` for the next page (None: this page is the last).",
+    )
 
 
 class StatusUpdateRead(BaseModel):
@@ -363,3 +372,7 @@ class TimelineEventRead(BaseModel):
 
 class TimelineList(BaseModel):
     items: list[TimelineEventRead]
+    next_cursor: str | None = Field(
+        default=None,
+        description="Pass as `after` for the next page (None: this page is the last).",
+    )

@@ -7,8 +7,9 @@ and turn rows into the API's read schemas. Nothing here writes.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session, lazyload
 from sqlalchemy.orm.util import identity_key
 
@@ -29,16 +30,18 @@ from tocsin.incidents.rules import (
     format_incident_id,
     parse_incident_id,
 )
-from tocsin.pagination import paginate
+from tocsin.pagination import BAD_CURSOR, count, decode_cursor, encode_cursor
 from tocsin.policy import Policy, UnknownSeverity
 
 __all__ = [
     "get",
     "get_by_id",
+    "incidents_cursor",
     "list_incidents",
     "list_updates",
     "numbers_by_id",
     "timeline",
+    "timeline_cursor",
     "timeline_to_read",
     "to_read",
     "update_to_read",
@@ -89,7 +92,10 @@ def list_incidents(
     service: str | None = None,
     limit: int = 50,
     offset: int = 0,
+    after: str | None = None,
 ) -> tuple[list[Incident], int]:
+    """A page of incidents, newest first, and how many match. ``after`` is a cursor
+    this list returned (:func:`incidents_cursor`)."""
     query = select(Incident)
     wanted = _status_filter(statuses)
     if wanted:
@@ -97,24 +103,57 @@ def list_incidents(
     if severity:
         query = query.where(Incident.severity == _severity_name(policy, severity))
     if service:
+        # EXISTS, not IN: the planner then walks the list's own order and stops at the
+        # page, checking each incident's services by their key (SQLite otherwise reads
+        # every incident of the service and sorts them).
         query = query.where(
-            Incident.id.in_(
-                select(IncidentService.incident_id).where(IncidentService.service == service)
+            select(IncidentService.incident_id)
+            .where(IncidentService.incident_id == Incident.id, IncidentService.service == service)
+            .exists()
+        )
+    total = count(session=session, query=query)
+    if after is not None:
+        (number,) = decode_cursor("after", after, (int,))
+        query = query.where(Incident.number < number)
+    rows = list(session.scalars(query.order_by(Incident.number.desc()).limit(limit).offset(offset)))
+    return rows, total
+
+
+def incidents_cursor(rows: Sequence[Incident], limit: int) -> str | None:
+    """The cursor of the page after ``rows`` (a full page of :func:`list_incidents`),
+    None after a page that was not full: it was the last."""
+    return encode_cursor(rows[-1].number) if rows and len(rows) >= limit else None
+
+
+def timeline(
+    *, session: Session, incident: Incident, limit: int | None = None, after: str | None = None
+) -> list[TimelineEvent]:
+    """The incident's timeline, oldest first: all of it, or up to ``limit`` events
+    from the cursor ``after`` (:func:`timeline_cursor`)."""
+    query = select(TimelineEvent).where(TimelineEvent.incident_id == incident.id)
+    if after is not None:
+        at_text, event_id = decode_cursor("after", after, (str, int))
+        try:
+            at = datetime.fromisoformat(at_text)
+        except ValueError:
+            raise InvalidInput("after", BAD_CURSOR) from None
+        query = query.where(
+            or_(
+                TimelineEvent.at > at,
+                and_(TimelineEvent.at == at, TimelineEvent.id > event_id),
             )
         )
-    return paginate(
-        session=session, query=query.order_by(Incident.number.desc()), limit=limit, offset=offset
-    )
+    query = query.order_by(TimelineEvent.at, TimelineEvent.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(session.scalars(query))
 
 
-def timeline(*, session: Session, incident: Incident) -> list[TimelineEvent]:
-    return list(
-        session.scalars(
-            select(TimelineEvent)
-            .where(TimelineEvent.incident_id == incident.id)
-            .order_by(TimelineEvent.at, TimelineEvent.id)
-        )
-    )
+def timeline_cursor(events: Sequence[TimelineEvent], limit: int) -> str | None:
+    """The cursor of the page after ``events`` (a full page of :func:`timeline`)."""
+    if not events or len(events) < limit:
+        return None
+    return encode_cursor(events[-1].at.isoformat(), events[-1].id)
 
 
 def list_updates(*, session: Session, incident: Incident) -> list[StatusUpdate]:

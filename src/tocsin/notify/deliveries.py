@@ -7,7 +7,12 @@ made here, inside the caller's transaction (the delivery worker's).
                     │  ▲ │               │
             cancel  │  │ └─delay         ├──schedule_retry──▶ pending (due later)
                     ▼  │                 └──fail──▶ failed (the dead letter)
-               cancelled └── schedule_retry (a lost send, resent at once)
+               cancelled ├── schedule_retry (a lost send, resent at once)
+                         └── hand_back (claimed by a stopping worker, never started)
+
+A stopping worker hands back what it claimed (:func:`hand_back`): a send it never
+started is pending again at once; one still under way gets a deadline of now, so
+another worker's recovery takes it at once instead of after the deadline.
 
 A pending delivery may also ``fail`` (no address, an unknown person). Each change
 notes the notification it belongs to (:func:`touch`); :func:`refresh_touched`, called
@@ -40,6 +45,7 @@ __all__ = [
     "delay",
     "describe",
     "fail",
+    "hand_back",
     "mark_sent",
     "refresh_touched",
     "schedule_retry",
@@ -141,6 +147,21 @@ def claim(
     row.claimed_by = worker
     row.deadline_at = deadline
     row.delay_reason = None
+    touch(session=session, notification_id=row.notification_id)
+
+
+def hand_back(*, session: Session, row: Delivery, started: bool, now: datetime) -> None:
+    """A stopping worker gives up its claim of ``row``: a send it never started is
+    pending again, due now, its attempt not counted; one still under way (its outcome
+    unknown) is presumed lost now, for the next worker's recovery to decide."""
+    if not started:
+        row.state = DeliveryState.pending.value
+        row.attempts = max(0, row.attempts - 1)
+        row.due_at = now
+        row.delay_reason = None
+        _release(row)
+    else:
+        row.deadline_at = now
     touch(session=session, notification_id=row.notification_id)
 
 

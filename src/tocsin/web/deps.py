@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 from tocsin.auth import Principal, Role, authenticate
 from tocsin.auth.rules import CALENDAR_TOKEN_PREFIX
 from tocsin.clock import Clock
-from tocsin.db import session_scope
+from tocsin.db import SessionFactory, session_scope
 from tocsin.incidents import service as incidents
 from tocsin.incidents.models import Incident
 from tocsin.policy import Policy
@@ -29,6 +30,7 @@ __all__ = [
     "CurrentPrincipal",
     "NowClock",
     "SessionDep",
+    "caller_session",
     "require",
 ]
 
@@ -53,6 +55,28 @@ def get_session(request: Request, context: ContextDep) -> Iterator[Session]:
     :mod:`tocsin.web.errors`), never after a 2xx has gone out.
     """
     with session_scope(context.sessions, write=request.method not in _READ_METHODS) as session:
+        setattr(request.state, _REQUEST_SESSION, session)
+        try:
+            yield session
+        finally:
+            setattr(request.state, _REQUEST_SESSION, None)
+
+
+#: Where :func:`get_session` keeps the request's session for :func:`caller_session`.
+_REQUEST_SESSION = "tocsin_session"
+
+
+@contextmanager
+def caller_session(request: Request, sessions: SessionFactory) -> Iterator[Session]:
+    """Where to read who is calling: the request's own transaction when it has opened
+    one already, else a short read transaction, closed before the request's own opens.
+    Never two connections at once: concurrent requests each holding one connection and
+    waiting for a second would take every pooled connection and wait, 30 s, for more."""
+    existing = getattr(request.state, _REQUEST_SESSION, None)
+    if existing is not None:
+        yield existing
+        return
+    with session_scope(sessions, write=False) as session:
         yield session
 
 
@@ -115,7 +139,7 @@ def get_principal(
             detail="missing bearer token: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    with session_scope(context.sessions, write=False) as session:
+    with caller_session(request, context.sessions) as session:
         principal = authenticate(session=session, token=token.strip())
     if principal is None:
         raise HTTPException(

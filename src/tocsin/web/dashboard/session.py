@@ -27,10 +27,9 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from tocsin.auth import Principal, Role
 from tocsin.auth.models import User
 from tocsin.auth.users import principal_of, session_user
-from tocsin.db import session_scope
 from tocsin.web.context import AppContext
 from tocsin.web.dashboard.secret import signing_key
-from tocsin.web.deps import get_principal
+from tocsin.web.deps import caller_session, get_principal
 
 __all__ = [
     "FLASH_COOKIE",
@@ -285,7 +284,7 @@ def user_session(request: Request) -> SignedIn | None:
     cookie = read_session(request)
     if cookie is None or cookie.user_id is None:
         return None
-    with session_scope(_context(request).sessions, write=False) as session:
+    with caller_session(request, _context(request).sessions) as session:
         user = session_user(session=session, user_id=cookie.user_id, epoch=cookie.epoch)
         if user is None:
             return None

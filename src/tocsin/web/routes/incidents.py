@@ -20,6 +20,7 @@ from tocsin.incidents.models import (
     TransitionRequest,
 )
 from tocsin.incidents.rules import IncidentStatus
+from tocsin.pagination import CURSOR_HELP
 from tocsin.schemas import OneOf
 from tocsin.web.deps import (
     CurrentIncident,
@@ -60,6 +61,7 @@ def list_incidents(
     service_name: Annotated[str | None, Query(alias="service")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    after: Annotated[str | None, Query(max_length=200, description=CURSOR_HELP)] = None,
 ) -> IncidentList:
     rows, total = service.list_incidents(
         session=session,
@@ -69,9 +71,14 @@ def list_incidents(
         service=service_name,
         limit=limit,
         offset=offset,
+        after=after,
     )
     return IncidentList(
-        items=[service.to_read(r) for r in rows], total=total, limit=limit, offset=offset
+        items=[service.to_read(r) for r in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
+        next_cursor=service.incidents_cursor(rows, limit),
     )
 
 
@@ -183,7 +190,16 @@ def list_status_updates(
 
 @router.get("/{incident_id}/timeline")
 def incident_timeline(
-    session: SessionDep, _principal: Viewer, incident: CurrentIncident
+    session: SessionDep,
+    _principal: Viewer,
+    incident: CurrentIncident,
+    limit: Annotated[
+        int | None, Query(ge=1, le=1000, description="At most this many events (default: all).")
+    ] = None,
+    after: Annotated[str | None, Query(max_length=200, description=CURSOR_HELP)] = None,
 ) -> TimelineList:
-    events = service.timeline(session=session, incident=incident)
-    return TimelineList(items=[service.timeline_to_read(e) for e in events])
+    events = service.timeline(session=session, incident=incident, limit=limit, after=after)
+    return TimelineList(
+        items=[service.timeline_to_read(e) for e in events],
+        next_cursor=service.timeline_cursor(events, limit) if limit is not None else None,
+    )
