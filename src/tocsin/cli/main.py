@@ -118,7 +118,9 @@ def _importers(app: typer.Typer) -> None:
 
 
 def _tasks(app: typer.Typer) -> None:
-    pass
+    from tocsin.cli.tasks import register
+
+    register(app)
 
 
 def _runbooks(app: typer.Typer) -> None:
