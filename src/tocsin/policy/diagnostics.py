@@ -47,7 +47,7 @@ import re
 from datetime import timedelta
 from typing import Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from tocsin.policy.base import PolicyModel, Slug
 from tocsin.policy.durations import Duration, format_duration
@@ -67,6 +67,10 @@ _ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
 class HttpSpec(PolicyModel):
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, serialize_by_alias=True
+    )
+
     url: str = Field(min_length=1, description="Templated; values are URL-encoded.")
     method: Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"] = "GET"
     headers: dict[str, str] = Field(default_factory=dict, description="Templated values.")
