@@ -49,6 +49,8 @@ ALERT_LIMIT = 200
 AROUND_LIMIT = 50
 #: Past incidents less alike than this are not suggested.
 SIMILAR_MIN_SCORE = 0.3
+#: Open incidents of the dependencies weighed as failing upstreams (the oldest first).
+OPEN_INCIDENT_LIMIT = 20
 #: How many recent past incidents of the same services are compared, and suggested.
 PAST_CANDIDATES = 200
 SIMILAR_SHOWN = 3
@@ -141,7 +143,9 @@ def change_facts(
 def open_incident_facts(
     *, session: Session, services: set[str], exclude: int
 ) -> list[IncidentFact]:
-    """The open incidents (drills left out) of ``services``."""
+    """The open incidents (drills left out) of ``services``, the oldest
+    ``OPEN_INCIDENT_LIMIT`` (the earliest are the likely causes; reading every open
+    incident of a busy service would make each declaration cost more than the last)."""
     if not services:
         return []
     rows = session.scalars(
@@ -155,6 +159,7 @@ def open_incident_facts(
         )
         .order_by(Incident.id)
         .distinct()
+        .limit(OPEN_INCIDENT_LIMIT)
     )
     return [
         IncidentFact(

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tocsin.incidents.findings import IncidentLink
@@ -75,6 +75,39 @@ def _open_on(session: Session, services: set[str], exclude: int) -> list[tuple[i
         .order_by(Incident.id)
     ).all()
     return [(row[0], row[1]) for row in rows]
+
+
+def _first_open_on(session: Session, services: set[str], exclude: int) -> list[tuple[int, str]]:
+    """``(incident id, service)`` of the oldest open incident (drills left out) of each
+    of ``services``: the one a new downstream incident is linked to. Linking every open
+    incident of a busy upstream would make each declaration cost more than the last."""
+    if not services:
+        return []
+    rows = session.execute(
+        select(func.min(Incident.id), IncidentService.service)
+        .join(IncidentService, IncidentService.incident_id == Incident.id)
+        .where(
+            IncidentService.service.in_(sorted(services)),
+            Incident.status.in_(_ACTIVE),
+            Incident.drill.is_(False),
+            Incident.id != exclude,
+        )
+        .group_by(IncidentService.service)
+    ).all()
+    return sorted((row[0], row[1]) for row in rows)
+
+
+def _below_an_open_incident(session: Session, ids: Sequence[int]) -> set[int]:
+    """Which of incidents ``ids`` are already downstream of an open incident."""
+    if not ids:
+        return set()
+    return set(
+        session.scalars(
+            select(IncidentLink.downstream_id)
+            .join(Incident, Incident.id == IncidentLink.upstream_id)
+            .where(IncidentLink.downstream_id.in_(ids), Incident.status.in_(_ACTIVE))
+        )
+    )
 
 
 def _linked(session: Session, downstream: int, upstream: int) -> bool:
@@ -139,7 +172,7 @@ def link_new_incident(
     made: list[IncidentLink] = []
     hold = policy.hints.hold_downstream_pages and incident.status == IncidentStatus.triggered
     seen: set[int] = set()
-    for upstream_id, service in _open_on(session, reachable(mine, edges), incident.id):
+    for upstream_id, service in _first_open_on(session, reachable(mine, edges), incident.id):
         if upstream_id in seen or _linked(session, incident.id, upstream_id):
             continue
         seen.add(upstream_id)
@@ -165,7 +198,11 @@ def link_new_incident(
         )
     dependents = {name for name in edges if name not in mine and mine & reachable([name], edges)}
     seen.clear()
-    for downstream_id, service in _open_on(session, dependents, incident.id):
+    below = _open_on(session, dependents, incident.id)
+    # An incident already downstream of an open one stays with it: the first upstream
+    # incident gathers the open downstream ones, later ones do not gather them again.
+    seen.update(_below_an_open_incident(session, sorted({i for i, _ in below})))
+    for downstream_id, service in below:
         if downstream_id in seen or _linked(session, downstream_id, incident.id):
             continue
         seen.add(downstream_id)
