@@ -7,7 +7,9 @@ A few bounded queries per incident, never per alert.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -75,7 +77,10 @@ def incident_href(number: int) -> str:
 
 
 def _host(alert: Alert) -> str | None:
-    labels = alert.labels or {}
+    return _host_of(alert.labels or {})
+
+
+def _host_of(labels: Mapping[str, Any]) -> str | None:
     for name in _HOST_LABELS:
         value = labels.get(name)
         if value:
@@ -216,39 +221,76 @@ def alert_facts(
             )
         )
     )
-    around: list[Alert] = []
-    if services:
-        around = list(
-            session.scalars(
-                select(Alert)
-                .where(
-                    Alert.service.in_(sorted(services)),
-                    Alert.status == "firing",
-                    Alert.fired_at >= since,
-                    Alert.drill.is_(False),
-                )
-                .order_by(Alert.fired_at.desc())
-                .limit(AROUND_LIMIT)
-            )
-        )
     seen: set[int] = set()
     facts: list[AlertFact] = []
-    for alert in [*own, *around]:
-        if alert.id in seen:
-            continue
-        seen.add(alert.id)
-        text = " ".join([*(str(v) for v in (alert.labels or {}).values()), alert.summary or ""])
+
+    def add(
+        id_: int,
+        service: str | None,
+        title: str,
+        started_at: datetime,
+        status: str,
+        labels: Mapping[str, Any],
+        summary: str | None,
+    ) -> None:
+        if id_ in seen:
+            return
+        seen.add(id_)
+        text = " ".join([*(str(v) for v in labels.values()), summary or ""])
         facts.append(
             AlertFact(
-                id=alert.id,
-                service=alert.service,
-                title=alert.title,
-                started_at=alert.starts_at or alert.fired_at,
-                firing=alert.status == "firing",
-                host=_host(alert),
+                id=id_,
+                service=service,
+                title=title,
+                started_at=started_at,
+                firing=status == "firing",
+                host=_host_of(labels),
                 text=text[:2000],
             )
         )
+
+    for alert in own:
+        add(
+            alert.id,
+            alert.service,
+            alert.title,
+            alert.starts_at or alert.fired_at,
+            alert.status,
+            alert.labels or {},
+            alert.summary,
+        )
+    if services:
+        # Columns only: the alerts around are many and their rows are not needed.
+        rows = session.execute(
+            select(
+                Alert.id,
+                Alert.service,
+                Alert.title,
+                Alert.starts_at,
+                Alert.fired_at,
+                Alert.status,
+                Alert.labels,
+                Alert.summary,
+            )
+            .where(
+                Alert.service.in_(sorted(services)),
+                Alert.status == "firing",
+                Alert.fired_at >= since,
+                Alert.drill.is_(False),
+            )
+            .order_by(Alert.fired_at.desc())
+            .limit(AROUND_LIMIT)
+        )
+        for row in rows:
+            add(
+                row.id,
+                row.service,
+                row.title,
+                row.starts_at or row.fired_at,
+                row.status,
+                row.labels or {},
+                row.summary,
+            )
     return facts
 
 
