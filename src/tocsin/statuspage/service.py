@@ -331,8 +331,7 @@ def linked_incident(*, session: Session, incident: Incident) -> StatusIncident |
 
 
 class Covering(NamedTuple):
-    """An open status-page incident that already shows some components (its columns
-    only: linking an incident to it needs no more)."""
+    """An open status-page incident's columns (linking an incident to it needs no more)."""
 
     id: int
     code: str
@@ -341,8 +340,7 @@ class Covering(NamedTuple):
 
 
 def covering_incident(*, session: Session, components: Sequence[str]) -> Covering | None:
-    """The oldest unresolved status-page incident whose components include all of
-    ``components`` (there are few unresolved ones: read them all)."""
+    """The oldest unresolved status-page incident showing all of ``components``."""
     wanted = set(components)
     with session.no_autoflush:
         rows = session.execute(
