@@ -187,13 +187,22 @@ def on_declared(
 def _others_active(
     *, session: Session, linked: StatusIncident, incident: Incident
 ) -> list[Incident]:
-    """The other incidents ``linked`` is about that are still active."""
-    others = [
-        session.get(Incident, i)
+    """The other incidents ``linked`` is about that are still active (one query: a
+    burst links hundreds, and each of their resolutions asks)."""
+    ids = [
+        i
         for i in service.incidents_about(session=session, status_incident=linked)
         if i != incident.id
     ]
-    return [o for o in others if o is not None and o.status in _ACTIVE]
+    if not ids:
+        return []
+    return list(
+        session.scalars(
+            select(Incident)
+            .where(Incident.id.in_(ids), Incident.status.in_(_ACTIVE))
+            .order_by(Incident.id)
+        )
+    )
 
 
 def on_severity_changed(
