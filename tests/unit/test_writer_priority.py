@@ -178,3 +178,42 @@ def test_a_person_goes_before_the_engine_and_deliveries(tmp_path: Path, patient:
     for thread in (first, engine, person):
         thread.join(10)
     assert order == ["holder", "person", "engine"]
+
+
+def test_bulk_work_waits_for_every_writer_that_was_already_waiting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """However short its patience, a bulk writer lets the engine and the delivery
+    workers that queued before it go first: a page in the making waits for at most one
+    bulk transaction per round, not one per writer ahead of it."""
+    monkeypatch.setattr(writers, "BULK_MAX_PATIENCE", 60.0)  # only the rule itself
+    lock = WriterLock(tmp_path / "db.writer-lock")
+    order: list[str] = []
+    release = threading.Event()
+
+    def holder() -> None:
+        with lock.held(background=True):
+            order.append("holder")
+            release.wait(10)
+
+    def writer(name: str, bulk: bool) -> None:
+        with lock.held(bulk=bulk, background=not bulk):
+            order.append(name)
+            time.sleep(0.02)  # longer than the bulk writer's patience
+
+    first = threading.Thread(target=holder)
+    first.start()
+    _wait_until(lambda: order == ["holder"])
+    waiting = [threading.Thread(target=writer, args=(f"engine-{n}", False)) for n in range(4)]
+    for thread in waiting:
+        thread.start()
+    _wait_until(lambda: lock._priority_waiting == 4)
+    alerts = threading.Thread(target=writer, args=("bulk", True))
+    alerts.start()
+    time.sleep(writers.BULK_PATIENCE * 3)  # its patience has run out while they wait
+    release.set()
+    for thread in [first, *waiting, alerts]:
+        thread.join(10)
+    assert order[0] == "holder"
+    assert order[-1] == "bulk"
+    assert sorted(order[1:-1]) == [f"engine-{n}" for n in range(4)]

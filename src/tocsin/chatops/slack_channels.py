@@ -212,6 +212,7 @@ def _open(
         now=now,
         incident_id=incident.id,
         channel=channel,
+        lane=incident.lane,
         data={
             "target": f"#{name}",
             "slack": {
@@ -256,6 +257,7 @@ def _post(
         now=now,
         incident_id=incident.id,
         channel=channel,
+        lane=incident.lane,
         data={
             "target": f"#{name}",
             "slack": {

@@ -61,6 +61,7 @@ def handle_due(
             now=now,
             incident_id=incident.id,
             data={"incident": ref, "severity": incident.severity, "task": item.number},
+            lane=incident.lane,
         )
     item.reminded_at = now
     who = f"reminded {', '.join(people)} ({role})" if people else f"nobody holds {role} to remind"

@@ -22,7 +22,12 @@ def reminder_key(incident_id: int, number: int) -> str:
 
 
 def schedule_reminder(
-    session: Session, incident_id: int, number: int, due_at: datetime, now: datetime
+    session: Session,
+    incident_id: int,
+    number: int,
+    due_at: datetime,
+    now: datetime,
+    lane: str = "",
 ) -> None:
     schedule(
         session=session,
@@ -31,6 +36,7 @@ def schedule_reminder(
         payload={"incident_id": incident_id, "number": number},
         key=reminder_key(incident_id, number),
         now=now,
+        lane=lane,
     )
 
 

@@ -139,7 +139,9 @@ def _attach(
     _INSERT.execute_many(session, rows)
     for row in rows:
         if row["due_at"] is not None:
-            schedule_reminder(session, incident.id, row["number"], row["due_at"], now)
+            schedule_reminder(
+                session, incident.id, row["number"], row["due_at"], now, lane=incident.lane
+            )
     return {AutoTick(row["done_when"]) for row in rows if row["done_when"]}
 
 

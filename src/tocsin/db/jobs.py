@@ -30,6 +30,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tocsin.db.base import Base, JSONValue, UTCDateTime
 from tocsin.db.direct import DirectStatement
+from tocsin.db.lanes import claim_in_turns
 from tocsin.db.signals import CommitSignal
 
 __all__ = [
@@ -71,6 +72,8 @@ class Job(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Whose turn it is (see :mod:`tocsin.db.lanes`): the incident's lane, or "" for none.
+    lane: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 def _upsert(dialect: str) -> Any:
@@ -86,6 +89,7 @@ def _upsert(dialect: str) -> Any:
         state=JobState.pending,
         attempts=0,
         created_at=bindparam("created_at", type_=table.c.created_at.type),
+        lane=bindparam("lane"),
     )
     excluded = statement.excluded
     return statement.on_conflict_do_update(
@@ -94,6 +98,7 @@ def _upsert(dialect: str) -> Any:
             "state": JobState.pending,
             "due_at": excluded.due_at,
             "payload": excluded.payload,
+            "lane": excluded.lane,
             "attempts": 0,
             "claimed_by": None,
             "claimed_until": None,
@@ -115,14 +120,23 @@ def schedule(
     payload: dict[str, Any],
     key: str,
     now: datetime,
+    lane: str = "",
 ) -> bool:
     """Set a timer; returns False when a job with this key is already pending or done.
+    ``lane``: the lane of the incident it is for (:mod:`tocsin.db.lanes`).
 
     A cancelled job with the key is set again: scheduling it is a new decision. The
     row is written on the session's connection directly: a timer needs nothing else
     of the session flushed first.
     """
-    params = {"kind": kind, "key": key, "due_at": due_at, "payload": payload, "created_at": now}
+    params = {
+        "kind": kind,
+        "key": key,
+        "due_at": due_at,
+        "payload": payload,
+        "created_at": now,
+        "lane": lane,
+    }
     created = _UPSERT.execute(session, params) is not None
     if created:
         JOB_SCHEDULED.raise_in(session)
@@ -166,17 +180,10 @@ def lock_due(*, session: Session, now: datetime, limit: int) -> list[Job]:
     On PostgreSQL other workers skip the locked rows (`SKIP LOCKED`) and take the next
     ones; on SQLite the caller's write transaction already excludes other writers. A
     worker that dies before committing releases its rows at once: nothing is lost and
-    nothing waits for a lease to run out.
+    nothing waits for a lease to run out. Jobs are taken in turns across lanes
+    (:mod:`tocsin.db.lanes`): a flood of one incident's kind cannot hold another's.
     """
-    query = (
-        select(Job)
-        .where(Job.state == JobState.pending, Job.due_at <= now)
-        .order_by(Job.due_at, Job.id)
-        .limit(limit)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+    return claim_in_turns(session, Job, (Job.state == JobState.pending, Job.due_at <= now), limit)
 
 
 def purge_finished(*, session: Session, before: datetime) -> int:

@@ -10,7 +10,10 @@ lock within the process, then ``flock`` on a file beside the database, for
 which the kernel wakes the next waiter the moment the holder lets go.
 
 Writers come in three kinds. *Bulk* writers (the ingestion of alerts, whose
-transactions are kept short) step aside for *priority* writers (everything else), and
+transactions are kept short) step aside for *priority* writers (everything else): for
+every one already waiting when the bulk writer arrived, and for those arriving within
+:data:`BULK_PATIENCE` after it, so that a page in the making waits for at most one
+bulk transaction per round of writers however busy ingestion is; and
 among those, *background* writers (the engine's timers and the delivery worker, which
 can have thousands of transactions queued on the worst day) step aside for the
 *foreground* ones (a person's action through the API, the dashboard, the CLI or
@@ -19,9 +22,10 @@ kind waits for it; across processes
 a priority writer holds a shared ``flock`` on a second file (``.writer-gate``) while
 it waits, and a bulk writer must get that file exclusively before it queues for the
 main lock. A priority writer therefore waits for at most the one bulk transaction
-that holds the lock when it arrives. Bulk work is never starved, though: a bulk writer
-that has stepped aside for :data:`BULK_PATIENCE` seconds takes its turn with the
-others, so that a flood of deliveries cannot stop alerts from being stored.
+that holds the lock when it arrives. Bulk work is never starved, though: once the
+writers that were waiting before it have had their turn and it has stepped aside for
+:data:`BULK_PATIENCE` seconds, a bulk writer takes the next turn (writers arriving
+later wait for it), so that a flood of deliveries cannot stop alerts from being stored.
 
 The lock only orders writers; SQLite's own locking still guarantees correctness, so a
 writer that cannot get the thread lock within :data:`WAIT_SECONDS` (or cannot open the
@@ -48,8 +52,11 @@ log = logging.getLogger("tocsin.db")
 
 #: How long a writer waits for the other threads of its process before going ahead.
 WAIT_SECONDS = 30.0
-#: How long a bulk writer steps aside for priority writers before it takes its turn.
+#: How long a bulk writer steps aside for priority writers before it takes its turn
+#: (when those that were waiting before it have had theirs)...
 BULK_PATIENCE = 0.01
+#: ...and at most, whatever they do (the thread lock does not queue them in order).
+BULK_MAX_PATIENCE = 0.25
 
 _registry: dict[Path, WriterLock] = {}
 _registry_lock = threading.Lock()
@@ -67,6 +74,9 @@ class WriterLock:
         self._priority_waiting = 0
         self._foreground_waiting = 0
         self._overdue_bulk = 0
+        #: Tickets of the priority writers waiting for their turn, in arrival order.
+        self._next_ticket = 0
+        self._waiting_tickets: set[int] = set()
         self._fd: int | None = None
         self._gate_fd: int | None = None
         self._unusable = False
@@ -94,22 +104,36 @@ class WriterLock:
 
     def _acquire_thread(self, bulk: bool, background: bool = False) -> bool:
         """Take the thread-level turn: foreground writers first, then background ones,
-        then bulk; a bulk writer that has stepped aside for :data:`BULK_PATIENCE`
-        becomes *overdue*, and then the next turn is its (writers that arrive meanwhile
-        wait for it)."""
+        then bulk; a bulk writer that has stepped aside for :data:`BULK_PATIENCE` and
+        for every priority writer that was waiting when it came becomes *overdue*, and
+        then the next turn is its (writers that arrive meanwhile wait for it)."""
         start = time.monotonic()
         deadline, patient_until = start + WAIT_SECONDS, start + BULK_PATIENCE
+        last_patience = start + BULK_MAX_PATIENCE
         overdue = False
         foreground = not bulk and not background
+        ticket = -1
         with self._state:
+            barrier = self._next_ticket  # priority writers before this one go first
             if not bulk:
                 self._priority_waiting += 1
+                ticket = self._next_ticket
+                self._next_ticket += 1
+                self._waiting_tickets.add(ticket)
             if foreground:
                 self._foreground_waiting += 1
             try:
                 while True:
                     now = time.monotonic()
-                    if bulk and not overdue and now >= patient_until:
+                    if (
+                        bulk
+                        and not overdue
+                        and now >= patient_until
+                        and (
+                            min(self._waiting_tickets, default=barrier) >= barrier
+                            or now >= last_patience
+                        )
+                    ):
                         overdue = True
                         self._overdue_bulk += 1
                     if bulk:
@@ -124,13 +148,18 @@ class WriterLock:
                         break
                     if now >= deadline:
                         return False
-                    until = patient_until if bulk and not overdue else deadline
+                    # Until its patience ends; after that a bulk writer that still waits
+                    # for earlier writers is woken when one of them lets go, or at last.
+                    until = deadline
+                    if bulk and not overdue:
+                        until = patient_until if now < patient_until else last_patience
                     self._state.wait(max(0.001, until - now))
                 self._busy = True
                 return True
             finally:
                 if not bulk:
                     self._priority_waiting -= 1
+                    self._waiting_tickets.discard(ticket)
                 if foreground:
                     self._foreground_waiting -= 1
                 if overdue:

@@ -285,5 +285,6 @@ class BroadcastFeed:
                 incident_id=incident.id,
                 channel=plan.channel,
                 data=data,
+                lane=incident.lane,
             )
         return queued

@@ -33,6 +33,7 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -53,6 +54,7 @@ from tocsin.engine.delivery_timeline import (
     record_page_delivered,
 )
 from tocsin.engine.expansion import expand, outbound_message, recipient
+from tocsin.engine.worker import BATCH_BUDGET_SECONDS
 from tocsin.incidents.rules import IncidentStatus, format_incident_id
 from tocsin.incidents.service import get_by_id
 from tocsin.notify import deliveries, outbox
@@ -168,16 +170,15 @@ class DeliveryWorker:
                 feed = self.feed.needed(session=session, policy=self.policy.current, now=now)
             if work.expired_sends:
                 self._recover()
-            if work.unexpanded:
-                self._expand_all()
+            more = work.unexpanded and self._expand_all()
             if feed:
-                self._feed()
+                more = self._feed() or more
             dispatched = self._dispatch()
             started += dispatched
             if not wait:
                 return started
             futures = self._futures()
-            if not futures and not dispatched:
+            if not futures and not dispatched and not more:
                 return started
             wait_futures(futures)
 
@@ -322,13 +323,19 @@ class DeliveryWorker:
 
     # ------------------------------------------------------------ 2. expand
 
-    def _expand_all(self) -> None:
+    def _expand_all(self) -> bool:
+        """Expand due messages, a batch per transaction, for about
+        :data:`BATCH_BUDGET_SECONDS`; True when some are left (for after the dispatch
+        of those expanded, which a deep backlog must not hold up)."""
+        started = time.monotonic()
         while True:
             with self._transaction() as session:
                 now = self.clock.now()
                 rows = outbox.claim_expansions(session=session, now=now, limit=self.batch)
                 configured = self._channels()
-                for row in rows:
+                for done, row in enumerate(rows):
+                    if done and time.monotonic() - started > BATCH_BUDGET_SECONDS:
+                        return True  # left pending for the next round
                     expand(
                         session=session,
                         policy=configured.policy,
@@ -338,11 +345,13 @@ class DeliveryWorker:
                         fallback=configured.status.fallback,
                     )
             if len(rows) < self.batch:
-                return
+                return False
+            if time.monotonic() - started > BATCH_BUDGET_SECONDS:
+                return True
 
     # ------------------------------------------------------------ 3. feed
 
-    def _feed(self) -> None:
+    def _feed(self) -> bool:
         configured = self._channels()
         with self._transaction() as session:
             self.feed.run(
@@ -352,77 +361,87 @@ class DeliveryWorker:
                 can_send=configured.status.can_send,
             )
         # What the feed queued is expanded at once.
-        self._expand_all()
+        return self._expand_all()
 
     # ------------------------------------------------------------ 4. dispatch
 
     def _dispatch(self) -> int:
+        """Claim what is due on every channel in one transaction (one turn of the
+        writer, however many channels: on the worst day each turn is waited for), and
+        start the sends once it has committed."""
         with session_scope(self.sessions, write=False) as session:
             channels = outbox.due_channels(session=session, now=self.clock.now())
-        started = 0
-        for channel in channels:
-            try:
-                started += self._dispatch_channel(channel)
-            except SQLAlchemyError:
-                log.exception("delivery: dispatching %s failed; trying again shortly", channel)
-        return started
+        if not channels:
+            return 0
+        claimed: list[tuple[str, int, list[_Claim]]] = []
+        try:
+            with self._transaction() as session:
+                now = self.clock.now()
+                for channel in channels:
+                    claimed.append(self._claim_channel(session, channel, now))
+        except SQLAlchemyError:
+            log.exception("delivery: dispatching failed; trying again shortly")
+            return 0
+        for channel, concurrency, claims in claimed:  # only after the claims committed
+            for claim in claims:
+                self._submit(channel, concurrency, claim)
+        return sum(len(claims) for _, _, claims in claimed)
 
-    def _dispatch_channel(self, channel: str) -> int:
+    def _claim_channel(
+        self, session: Session, channel: str, now: datetime
+    ) -> tuple[str, int, list[_Claim]]:
+        """The sends of ``channel`` to start: (channel, its concurrency, the claims)."""
         configured = self._channels()
         adapter = configured.adapters.get(channel)
         config = self._config(channel)
         claims: list[_Claim] = []
-        with self._transaction() as session:
-            now = self.clock.now()
-            if adapter is None or config is None:
-                # Queued before the channel lost its settings (a policy reload): skipped
-                # like every step on a channel that is not configured, and said once.
-                reason = f"skipped: {channel} is not configured"
-                for row in outbox.due_candidates(
-                    session=session, channel=channel, now=now, limit=self.batch
-                ):
-                    deliveries.cancel(session=session, row=row, reason=reason)
-                if channel not in configured.skipped:
-                    configured.skipped.add(channel)
-                    why = configured.status.not_configured.get(channel, "not in the policy")
-                    log.warning(
-                        "channel %s is not configured (%s): skipping its messages", channel, why
-                    )
-                return 0
-            block = outbox.channel_block(session=session, channel=channel, now=now)
-            if block is not None:
-                for row in outbox.due_candidates(
-                    session=session, channel=channel, now=now, limit=self.batch
-                ):
-                    deliveries.delay(
-                        session=session, row=row, until=block.blocked_until, reason=block.reason
-                    )
-                return 0
-            free = self._free_slots(channel, config.concurrency)
-            if free <= 0:
-                return 0
-            rows = outbox.due_candidates(session=session, channel=channel, now=now, limit=free + 20)
-            for row in rows:
-                if len(claims) >= free:
-                    break
-                if self._moot(session, row):
-                    continue
-                if row.target is None and row.person:
-                    person = recipient(self.policy.current, row.person)
-                    row.target = adapter.address(person) if person else None
-                # A person needs an address on the channel; a broadcast without a
-                # target goes to the channel's own destination (a webhook's url, a
-                # Jira project...), and the adapter refuses it if it has none.
-                if not row.target and row.person:
-                    error = f"{row.person} has no address for {channel}"
-                    fail_delivery(session=session, row=row, error=error, now=now)
-                    continue
-                if self._throttled(session, row, channel, config, now):
-                    continue
-                claims.append(self._claim(session, row, adapter, config, now))
-        for claim in claims:  # only after the claims committed
-            self._submit(channel, config.concurrency, claim)
-        return len(claims)
+        if adapter is None or config is None:
+            # Queued before the channel lost its settings (a policy reload): skipped
+            # like every step on a channel that is not configured, and said once.
+            reason = f"skipped: {channel} is not configured"
+            for row in outbox.due_candidates(
+                session=session, channel=channel, now=now, limit=self.batch
+            ):
+                deliveries.cancel(session=session, row=row, reason=reason)
+            if channel not in configured.skipped:
+                configured.skipped.add(channel)
+                why = configured.status.not_configured.get(channel, "not in the policy")
+                log.warning(
+                    "channel %s is not configured (%s): skipping its messages", channel, why
+                )
+            return channel, 0, []
+        block = outbox.channel_block(session=session, channel=channel, now=now)
+        if block is not None:
+            for row in outbox.due_candidates(
+                session=session, channel=channel, now=now, limit=self.batch
+            ):
+                deliveries.delay(
+                    session=session, row=row, until=block.blocked_until, reason=block.reason
+                )
+            return channel, 0, []
+        free = self._free_slots(channel, config.concurrency)
+        if free <= 0:
+            return channel, config.concurrency, []
+        rows = outbox.due_candidates(session=session, channel=channel, now=now, limit=free + 20)
+        for row in rows:
+            if len(claims) >= free:
+                break
+            if self._moot(session, row):
+                continue
+            if row.target is None and row.person:
+                person = recipient(self.policy.current, row.person)
+                row.target = adapter.address(person) if person else None
+            # A person needs an address on the channel; a broadcast without a
+            # target goes to the channel's own destination (a webhook's url, a
+            # Jira project...), and the adapter refuses it if it has none.
+            if not row.target and row.person:
+                error = f"{row.person} has no address for {channel}"
+                fail_delivery(session=session, row=row, error=error, now=now)
+                continue
+            if self._throttled(session, row, channel, config, now):
+                continue
+            claims.append(self._claim(session, row, adapter, config, now))
+        return channel, config.concurrency, claims
 
     def _moot(self, session: Session, row: Delivery) -> bool:
         """Cancel a delayed step the incident's progress made moot; True if it did."""

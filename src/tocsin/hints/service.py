@@ -319,6 +319,7 @@ def on_declared(
             payload={"incident_id": incident.id},
             key=f"hints/{incident.id}/declared",
             now=now,
+            lane=incident.lane,
         )
 
 
@@ -379,6 +380,7 @@ def on_alert_attached(
         payload={"incident_id": incident.id},
         key=f"hints/{incident.id}/{bucket}",
         now=now,
+        lane=incident.lane,
     )
 
 

@@ -69,6 +69,8 @@ class Incident(Base):
     #: A drill pages the normal on-call (else only its responders).
     drill_pages_oncall: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     drill_responders: Mapped[list[str] | None] = mapped_column(JSONValue)
+    #: Its pages' and timers' lane (see :mod:`tocsin.db.lanes`).
+    lane: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
     services: Mapped[list[IncidentService]] = relationship(
         cascade="all, delete-orphan", order_by="IncidentService.service", lazy="selectin"

@@ -9,18 +9,21 @@ when the hypothesis was wrong), but never out of closed.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "PEOPLE_LANE",
     "IllegalTransition",
     "IncidentStatus",
     "Milestones",
     "allowed_transitions",
     "check_transition",
     "format_incident_id",
+    "incident_lane",
     "parse_incident_id",
     "record_milestones",
 ]
@@ -129,3 +132,19 @@ def parse_incident_id(value: str) -> int | None:
 
 def format_incident_id(number: int) -> str:
     return f"INC-{number}"
+
+
+#: The lane of incidents people declared (see :func:`incident_lane`).
+PEOPLE_LANE = "people"
+
+
+def incident_lane(*, opened_by_monitoring: bool, services: Sequence[str], drill: bool) -> str:
+    """Whose turn an incident's timers and pages share (:mod:`tocsin.db.lanes`): those
+    monitoring opened take turns per service (a flood on one service cannot hold
+    another's pages), the few a person declared share one lane of their own, drills
+    another."""
+    if drill:
+        return "drill"
+    if not opened_by_monitoring:
+        return PEOPLE_LANE
+    return f"service:{services[0]}"[:100] if services else "service:"

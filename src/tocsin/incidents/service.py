@@ -48,6 +48,7 @@ from tocsin.incidents.rules import (
     allowed_transitions,
     check_transition,
     format_incident_id,
+    incident_lane,
     record_milestones,
 )
 from tocsin.incidents.timeline import SYSTEM_ACTOR, record
@@ -141,6 +142,9 @@ def declare(
         drill=data.drill,
         drill_pages_oncall=data.drill_pages_oncall,
         drill_responders=responders or None,
+        lane=incident_lane(
+            opened_by_monitoring=actor == SYSTEM_ACTOR, services=services, drill=data.drill
+        ),
     )
     session.add(incident)
     session.flush()

@@ -117,6 +117,7 @@ def add(
         due_at=due_at,
         delay_reason=delay_reason,
         created_at=now,
+        lane=notification.lane,
     )
     session.add(delivery)
     return delivery

@@ -84,6 +84,8 @@ class Notification(Base):
     expanded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Why it waits past its creation: "throttled: 5 sms in 15m", "retry 2 of 10 ...".
     delay_reason: Mapped[str | None] = mapped_column(Text)
+    #: Whose turn it is (see :mod:`tocsin.db.lanes`): the incident's lane, or "" for none.
+    lane: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 class NotificationRead(BaseModel):
@@ -175,6 +177,8 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
     delay_reason: Mapped[str | None] = mapped_column(Text)
+    #: Whose turn it is (see :mod:`tocsin.db.lanes`): the incident's lane, or "" for none.
+    lane: Mapped[str] = mapped_column(String(100), default="", server_default="")
 
 
 class ChannelThrottle(Base):

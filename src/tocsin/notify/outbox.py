@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from tocsin.db.lanes import claim_in_turns
 from tocsin.db.signals import CommitSignal
 from tocsin.notify.models import (
     ChannelThrottle,
@@ -67,20 +68,14 @@ def _locked(session: Session, query: _Q) -> _Q:
 
 
 def claim_expansions(*, session: Session, now: datetime, limit: int) -> list[Notification]:
-    """Due notifications not yet split into deliveries, locked for this transaction."""
-    query = (
-        select(Notification)
-        .where(
-            Notification.state == NotificationState.pending.value,
-            Notification.expanded_at.is_(None),
-            Notification.due_at <= now,
-        )
-        .order_by(Notification.due_at, Notification.id)
-        .limit(limit)
+    """Due notifications not yet split into deliveries, locked for this transaction,
+    in turns across lanes (:mod:`tocsin.db.lanes`)."""
+    where = (
+        Notification.state == NotificationState.pending.value,
+        Notification.expanded_at.is_(None),
+        Notification.due_at <= now,
     )
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return list(session.scalars(query))
+    return claim_in_turns(session, Notification, where, limit)
 
 
 def deliveries_of(
@@ -146,14 +141,10 @@ def due_channels(*, session: Session, now: datetime) -> list[str]:
 
 
 def due_candidates(*, session: Session, channel: str, now: datetime, limit: int) -> list[Delivery]:
-    """Due pending deliveries on one channel, oldest first, locked for this transaction."""
-    query = (
-        select(Delivery)
-        .where(Delivery.channel == channel, Delivery.state == _PENDING, Delivery.due_at <= now)
-        .order_by(Delivery.due_at, Delivery.id)
-        .limit(limit)
-    )
-    return list(session.scalars(_locked(session, query)))
+    """Due pending deliveries on one channel, locked for this transaction, in turns
+    across lanes (:mod:`tocsin.db.lanes`): oldest first within a turn."""
+    where = (Delivery.channel == channel, Delivery.state == _PENDING, Delivery.due_at <= now)
+    return claim_in_turns(session, Delivery, where, limit)
 
 
 def recent_starts(

@@ -36,8 +36,10 @@ def enqueue(
     incident_id: int | None = None,
     channel: str = PERSON_CHANNEL,
     data: dict[str, Any] | None = None,
+    lane: str = "",
 ) -> bool:
     """Queue one message; False if a message with this idempotency key already exists.
+    ``lane``: the lane of the incident it is about (:mod:`tocsin.db.lanes`).
 
     Written on the session's connection with a statement built once per dialect: a
     message needs nothing of the session flushed first, and an incident queues several.
@@ -53,6 +55,7 @@ def enqueue(
         "reason": reason,
         "data": data or {},
         "now": now,
+        "lane": lane,
     }
     created = _INSERT.execute(session, params) is not None
     if created:
@@ -81,6 +84,7 @@ def _insert(dialect: str) -> Any:
             attempts=0,
             due_at=now,
             created_at=now,
+            lane=bindparam("lane"),
         )
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(table.c.id)

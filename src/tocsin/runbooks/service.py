@@ -552,6 +552,7 @@ def on_declared(
         payload={"incident_id": incident.id},
         key=f"runbooks-open:{incident.id}",
         now=now,
+        lane=incident.lane,
     )
 
 

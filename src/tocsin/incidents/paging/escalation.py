@@ -269,6 +269,7 @@ def page_people(
             now=now,
             incident_id=incident.id,
             data={"incident": format_incident_id(incident.number), "severity": incident.severity},
+            lane=incident.lane,
         )
 
 

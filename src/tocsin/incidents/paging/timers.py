@@ -124,6 +124,7 @@ def schedule_escalation(
         now=now,
         payload={"incident_id": incident.id, "epoch": esc.epoch, "step": number},
         key=JobKeys(incident.id, esc.epoch).escalate(number, esc.repages),
+        lane=incident.lane,
     )
 
 
@@ -147,6 +148,7 @@ def schedule_stakeholders(
                 "index": index,
             },
             key=keys.stakeholder(incident.severity, index),
+            lane=incident.lane,
         )
 
 
@@ -161,6 +163,7 @@ def schedule_ack_sla(
         now=now,
         payload={"incident_id": incident.id, "epoch": esc.epoch, "severity": incident.severity},
         key=JobKeys(incident.id, esc.epoch).ack_sla(incident.severity),
+        lane=incident.lane,
     )
 
 
@@ -185,4 +188,5 @@ def schedule_update_reminder(
         now=now,
         payload={"incident_id": incident.id},
         key=keys.update_reminder(due),
+        lane=incident.lane,
     )
