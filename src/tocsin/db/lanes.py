@@ -50,7 +50,9 @@ def claim_in_turns(
     if not ids:
         return []
     postgres = session.get_bind().dialect.name == "postgresql"
-    query: Any = select(model).where(table.c.id.in_(ids))
+    # The conditions again: on PostgreSQL a row another worker finished since the turns
+    # were read is checked anew once its lock is free, and must no longer qualify.
+    query: Any = select(model).where(table.c.id.in_(ids), *where)
     if postgres:
         query = query.with_for_update(skip_locked=True)
     found = {mapper.primary_key_from_instance(row)[0]: row for row in session.scalars(query)}

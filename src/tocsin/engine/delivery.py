@@ -56,7 +56,7 @@ from tocsin.engine.delivery_timeline import (
 from tocsin.engine.expansion import expand, outbound_message, recipient
 from tocsin.engine.worker import BATCH_BUDGET_SECONDS
 from tocsin.incidents.rules import IncidentStatus, format_incident_id
-from tocsin.incidents.service import get_by_id
+from tocsin.incidents.service import get_by_id, hold_incidents
 from tocsin.notify import deliveries, outbox
 from tocsin.notify.channels import (
     Channel,
@@ -332,6 +332,7 @@ class DeliveryWorker:
             with self._transaction() as session:
                 now = self.clock.now()
                 rows = outbox.claim_expansions(session=session, now=now, limit=self.batch)
+                _held = hold_incidents(session=session, ids=(r.incident_id for r in rows))
                 configured = self._channels()
                 for done, row in enumerate(rows):
                     if done and time.monotonic() - started > BATCH_BUDGET_SECONDS:
@@ -423,6 +424,9 @@ class DeliveryWorker:
         if free <= 0:
             return channel, config.concurrency, []
         rows = outbox.due_candidates(session=session, channel=channel, now=now, limit=free + 20)
+        # What the messages need, read once for all of them.
+        _held = hold_incidents(session=session, ids=(r.incident_id for r in rows))
+        _notes = outbox.hold_notifications(session=session, ids=(r.notification_id for r in rows))
         for row in rows:
             if len(claims) >= free:
                 break

@@ -28,7 +28,7 @@ from tocsin.incidents.drills import OUTSIDE_CHANNEL_TYPES, is_drill, mark_subjec
 from tocsin.incidents.models import Incident
 from tocsin.incidents.rules import format_incident_id
 from tocsin.incidents.service import get_by_id
-from tocsin.notify import deliveries, outbox
+from tocsin.notify import deliveries
 from tocsin.notify.channels import Channel, IncidentSummary, OutboundMessage, Recipient
 from tocsin.notify.models import Delivery, DeliveryState, Notification, NotificationState
 from tocsin.notify.rules import PlannedStep, deliverable_steps, plan_steps
@@ -131,8 +131,8 @@ def expand(
             session.flush()
             fail_delivery(session=session, row=delivery, error=str(problem), now=now, refresh=False)
     notification.expanded_at = now
-    session.flush()
-    outbox.refresh_notification(session=session, notification_id=notification.id)
+    # Summed up with the transaction's other messages, before it commits.
+    deliveries.touch(session=session, notification_id=notification.id)
 
 
 def _skip(notification: Notification, now: datetime) -> None:

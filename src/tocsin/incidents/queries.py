@@ -6,7 +6,7 @@ and turn rows into the API's read schemas. Nothing here writes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select
@@ -36,6 +36,7 @@ from tocsin.policy import Policy, UnknownSeverity
 __all__ = [
     "get",
     "get_by_id",
+    "hold_incidents",
     "incidents_cursor",
     "list_incidents",
     "list_updates",
@@ -72,6 +73,25 @@ def get_by_id(*, session: Session, incident_id: int, with_related: bool = True) 
     if isinstance(held, Incident):
         return held
     return session.get(Incident, incident_id, options=_ON_ACCESS)
+
+
+def hold_incidents(*, session: Session, ids: Iterable[int | None]) -> list[Incident]:
+    """Read these incidents (services and roles left for when they are used) in one
+    query, so that :func:`get_by_id` with ``with_related=False`` finds each in the
+    session: a batch of messages about a hundred incidents reads them once, not one by
+    one. The caller keeps the list for as long as it needs them (a session holds its
+    objects only while something else does)."""
+    wanted = {i for i in ids if i is not None}
+    held = [
+        found
+        for i in wanted
+        if isinstance(found := session.identity_map.get(identity_key(Incident, i)), Incident)
+    ]
+    missing = wanted - {incident.id for incident in held}
+    if missing:
+        query = select(Incident).where(Incident.id.in_(missing)).options(*_ON_ACCESS)
+        held.extend(session.scalars(query))
+    return held
 
 
 def numbers_by_id(*, session: Session, ids: set[int | None]) -> dict[int, int]:

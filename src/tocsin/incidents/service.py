@@ -31,6 +31,7 @@ from tocsin.incidents.models import (
 from tocsin.incidents.queries import (
     get,
     get_by_id,
+    hold_incidents,
     incidents_cursor,
     list_incidents,
     list_updates,
@@ -81,6 +82,7 @@ __all__ = [
     "edit",
     "get",
     "get_by_id",
+    "hold_incidents",
     "incidents_cursor",
     "list_incidents",
     "list_updates",

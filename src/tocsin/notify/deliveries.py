@@ -65,8 +65,7 @@ def touch(*, session: Session, notification_id: int) -> None:
 
 def refresh_touched(*, session: Session) -> None:
     """Bring the notifications noted by :func:`touch` up to date, in id order."""
-    for notification_id in sorted(session.info.pop(_TOUCHED, ())):
-        outbox.refresh_notification(session=session, notification_id=notification_id)
+    outbox.refresh_notifications(session=session, notification_ids=session.info.pop(_TOUCHED, ()))
 
 
 def describe(row: Delivery) -> str:

@@ -12,7 +12,7 @@ outcome in a second, short transaction after the send. Every function takes the
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -43,12 +43,14 @@ __all__ = [
     "due_channels",
     "expired_sends",
     "forget_wakeup",
+    "hold_notifications",
     "lock_delivery",
     "next_wakeup_at",
     "pending_work",
     "read_cursor",
     "recent_starts",
     "refresh_notification",
+    "refresh_notifications",
     "unsettled",
     "wakeup",
 ]
@@ -78,6 +80,15 @@ def claim_expansions(*, session: Session, now: datetime, limit: int) -> list[Not
     return claim_in_turns(session, Notification, where, limit)
 
 
+def hold_notifications(*, session: Session, ids: Iterable[int]) -> list[Notification]:
+    """Read these notifications in one query, so that ``session.get`` finds each (the
+    caller keeps the list while it needs them)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return []
+    return list(session.scalars(select(Notification).where(Notification.id.in_(wanted))))
+
+
 def deliveries_of(
     *, session: Session, notification_ids: Sequence[int]
 ) -> dict[int, list[Delivery]]:
@@ -95,22 +106,42 @@ def deliveries_of(
 
 
 def refresh_notification(*, session: Session, notification_id: int) -> Notification | None:
-    """Sum a notification's deliveries up into its own state, due time and errors.
-
-    The notification's row is locked first (on PostgreSQL), so that two senders that
-    finished two deliveries of one message at the same moment sum up one after the
-    other, the second seeing the first's outcome, rather than both from before it
-    (which could leave a sent message looking "sending")."""
-    lock = session.get_bind().dialect.name == "postgresql"
-    session.flush()
-    notification = session.get(Notification, notification_id, with_for_update=lock or None)
-    if notification is None or notification.expanded_at is None:
-        return notification
-    rows = deliveries_of(session=session, notification_ids=[notification_id]).get(
-        notification_id, []
+    """Sum a notification's deliveries up into its own state (see
+    :func:`refresh_notifications`)."""
+    return refresh_notifications(session=session, notification_ids=[notification_id]).get(
+        notification_id
     )
+
+
+def refresh_notifications(
+    *, session: Session, notification_ids: Iterable[int]
+) -> dict[int, Notification]:
+    """Sum each notification's deliveries up into its own state, due time and errors;
+    returns the notifications found, by id. Two reads however many there are.
+
+    The notifications' rows are locked first (on PostgreSQL, in id order), so that two
+    senders that finished two deliveries of one message at the same moment sum up one
+    after the other, the second seeing the first's outcome, rather than both from before
+    it (which could leave a sent message looking "sending"); and two workers that touch
+    the same notifications lock them in the same order, so they never deadlock."""
+    ids = sorted(set(notification_ids))
+    if not ids:
+        return {}
+    session.flush()
+    query = select(Notification).where(Notification.id.in_(ids)).order_by(Notification.id)
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update().execution_options(populate_existing=True)
+    found = {n.id: n for n in session.scalars(query)}
+    expanded = [n for n in found.values() if n.expanded_at is not None]
+    rows = deliveries_of(session=session, notification_ids=[n.id for n in expanded])
+    for notification in expanded:
+        _sum_up(notification, rows.get(notification.id, []))
+    return found
+
+
+def _sum_up(notification: Notification, rows: Sequence[Delivery]) -> None:
     if not rows:
-        return notification
+        return
     notification.state = summarize(r.state for r in rows)
     waiting = sorted((r for r in rows if r.state == _PENDING), key=lambda r: (r.due_at, r.id))
     if waiting:
@@ -123,7 +154,6 @@ def refresh_notification(*, session: Session, notification_id: int) -> Notificat
     errors = [f"{r.channel}: {r.last_error}" for r in rows if r.state == "failed" and r.last_error]
     notification.last_error = "; ".join(errors)[:4000] or None
     notification.attempts = sum(r.attempts for r in rows)
-    return notification
 
 
 # ---------------------------------------------------------------- sending
