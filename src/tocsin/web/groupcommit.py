@@ -159,25 +159,19 @@ _Result = list[alerts.IngestResult] | Pinged | Queued | Exception
 class CostEstimate:
     """Milliseconds per unit of ingest work (a new alert), from the recent transactions
     (an exponentially weighted average), so that a group or a chunk can be sized to
-    hold the writer lock for about :data:`BUDGET_MS`, whatever an alert costs now.
+    hold the writer lock for about :data:`BUDGET_MS`, whatever an alert costs now."""
 
-    ``min_units``: transactions of less work say more about their fixed cost than about
-    what an alert costs. The groups of requests mix a lone probe alert that opens an
-    incident with storm alerts that cost a fiftieth of it, so they learn only from
-    sizeable groups; the inbox's chunks are alike alerts of one body, and sized by
-    this very estimate (a chunk of alerts that each open an incident must shrink to a
-    few of them), so they learn from every chunk.
-    """
+    #: Transactions of less work than this say more about their fixed cost than about
+    #: what an alert costs: learning from them would shrink the chunks, which would
+    #: make alerts look dearer still.
+    MIN_UNITS = 20
 
-    def __init__(
-        self, initial_ms: float = 0.5, weight_of_new: float = 0.2, min_units: float = 20
-    ) -> None:
+    def __init__(self, initial_ms: float = 0.5, weight_of_new: float = 0.2) -> None:
         self.per_unit = initial_ms
         self._alpha = weight_of_new
-        self.min_units = min_units
 
     def observe(self, elapsed_ms: float, units: float) -> None:
-        if units >= self.min_units:
+        if units >= self.MIN_UNITS:
             self.per_unit += self._alpha * (elapsed_ms / units - self.per_unit)
 
     def ms(self, units: float) -> float:
@@ -204,8 +198,6 @@ class GroupCommitter:
         self._inbox_pending = False
         #: What a unit of :attr:`Delivery.size` has recently cost, in milliseconds.
         self.cost = CostEstimate()
-        #: The same for the inbox's chunks.
-        self.chunk_cost = CostEstimate(weight_of_new=0.5, min_units=1)
         #: Events of the bodies this process queued, by inbox id, until decided.
         self._parsed: dict[int, Sequence[AlertEvent]] = {}
 
@@ -333,7 +325,7 @@ class GroupCommitter:
         """Decide the next chunk of the oldest queued body; False when none is left.
         A database that cannot be reached leaves the chunk for a later try."""
         context = self.context
-        size = max(1, min(inbox.CHUNK, int(self.chunk_cost.units_within(BUDGET_MS))))
+        size = max(CostEstimate.MIN_UNITS, min(inbox.CHUNK, int(self.cost.units_within(BUDGET_MS))))
         try:
             with session_scope(context.sessions, bulk=True) as session:
                 started = time.perf_counter()
@@ -352,8 +344,7 @@ class GroupCommitter:
                 inbox.chunk_done(session=session, chunk=chunk, now=context.clock.now())
                 if chunk.batch.finished_at is not None:
                     self._parsed.pop(chunk.batch.id, None)
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            self.chunk_cost.observe(elapsed_ms, chunk.end - chunk.start)
+            self.cost.observe((time.perf_counter() - started) * 1000, chunk.end - chunk.start)
         except _DATABASE_DOWN as exc:
             log.warning("database unavailable while deciding queued alerts: %s", exc)
             raise
