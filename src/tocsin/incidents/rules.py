@@ -138,7 +138,7 @@ def format_incident_id(number: int) -> str:
 PEOPLE_LANE = "people"
 
 
-def incident_lane(*, opened_by_monitoring: bool, services: Sequence[str], drill: bool) -> str:
+def incident_lane(opened_by_monitoring: bool, services: Sequence[str], *, drill: bool) -> str:
     """Whose turn an incident's timers and pages share (:mod:`tocsin.db.lanes`): those
     monitoring opened take turns per service (a flood on one service cannot hold
     another's pages), the few a person declared share one lane of their own, drills

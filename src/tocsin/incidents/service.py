@@ -144,9 +144,7 @@ def declare(
         drill=data.drill,
         drill_pages_oncall=data.drill_pages_oncall,
         drill_responders=responders or None,
-        lane=incident_lane(
-            opened_by_monitoring=actor == SYSTEM_ACTOR, services=services, drill=data.drill
-        ),
+        lane=incident_lane(actor == SYSTEM_ACTOR, services, drill=data.drill),
     )
     session.add(incident)
     session.flush()
