@@ -379,7 +379,7 @@ class DeliveryWorker:
             with self._transaction() as session:
                 now = self.clock.now()
                 for channel in channels:
-                    claimed.append(self._claim_channel(session, channel, now))
+                    claimed.append((channel, *self._claim_channel(session, channel, now)))
         except SQLAlchemyError:
             log.exception("delivery: dispatching failed; trying again shortly")
             return 0
@@ -390,8 +390,8 @@ class DeliveryWorker:
 
     def _claim_channel(
         self, session: Session, channel: str, now: datetime
-    ) -> tuple[str, int, list[_Claim]]:
-        """The sends of ``channel`` to start: (channel, its concurrency, the claims)."""
+    ) -> tuple[int, list[_Claim]]:
+        """The sends of ``channel`` to start: (its concurrency, the claims)."""
         configured = self._channels()
         adapter = configured.adapters.get(channel)
         config = self._config(channel)
@@ -410,7 +410,7 @@ class DeliveryWorker:
                 log.warning(
                     "channel %s is not configured (%s): skipping its messages", channel, why
                 )
-            return channel, 0, []
+            return 0, []
         block = outbox.channel_block(session=session, channel=channel, now=now)
         if block is not None:
             for row in outbox.due_candidates(
@@ -419,10 +419,10 @@ class DeliveryWorker:
                 deliveries.delay(
                     session=session, row=row, until=block.blocked_until, reason=block.reason
                 )
-            return channel, 0, []
+            return 0, []
         free = self._free_slots(channel, config.concurrency)
         if free <= 0:
-            return channel, config.concurrency, []
+            return config.concurrency, []
         rows = outbox.due_candidates(session=session, channel=channel, now=now, limit=free + 20)
         # What the messages need, read once for all of them.
         _held = hold_incidents(session=session, ids=(r.incident_id for r in rows))
@@ -445,7 +445,7 @@ class DeliveryWorker:
             if self._throttled(session, row, channel, config, now):
                 continue
             claims.append(self._claim(session, row, adapter, config, now))
-        return channel, config.concurrency, claims
+        return config.concurrency, claims
 
     def _moot(self, session: Session, row: Delivery) -> bool:
         """Cancel a delayed step the incident's progress made moot; True if it did."""

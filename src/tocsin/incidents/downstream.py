@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from tocsin.incidents.findings import IncidentLink
@@ -58,6 +58,16 @@ def reachable(start: Iterable[str], edges: Mapping[str, Sequence[str]]) -> set[s
     return seen
 
 
+def _open_of(services: set[str], exclude: int) -> tuple[ColumnElement[bool], ...]:
+    """The open incidents (drills left out) of ``services`` other than ``exclude``."""
+    return (
+        IncidentService.service.in_(sorted(services)),
+        Incident.status.in_(_ACTIVE),
+        Incident.drill.is_(False),
+        Incident.id != exclude,
+    )
+
+
 def _open_on(session: Session, services: set[str], exclude: int) -> list[tuple[int, str]]:
     """``(incident id, service)`` of the open incidents (drills left out) of
     ``services``: columns only, as a new incident usually finds none."""
@@ -66,12 +76,7 @@ def _open_on(session: Session, services: set[str], exclude: int) -> list[tuple[i
     rows = session.execute(
         select(Incident.id, IncidentService.service)
         .join(IncidentService, IncidentService.incident_id == Incident.id)
-        .where(
-            IncidentService.service.in_(sorted(services)),
-            Incident.status.in_(_ACTIVE),
-            Incident.drill.is_(False),
-            Incident.id != exclude,
-        )
+        .where(*_open_of(services, exclude))
         .order_by(Incident.id)
     ).all()
     return [(row[0], row[1]) for row in rows]
@@ -86,12 +91,7 @@ def _first_open_on(session: Session, services: set[str], exclude: int) -> list[t
     rows = session.execute(
         select(func.min(Incident.id), IncidentService.service)
         .join(IncidentService, IncidentService.incident_id == Incident.id)
-        .where(
-            IncidentService.service.in_(sorted(services)),
-            Incident.status.in_(_ACTIVE),
-            Incident.drill.is_(False),
-            Incident.id != exclude,
-        )
+        .where(*_open_of(services, exclude))
         .group_by(IncidentService.service)
     ).all()
     return sorted((row[0], row[1]) for row in rows)
