@@ -34,7 +34,7 @@ BAD_CURSOR = "not a cursor of this list: pass a next_cursor it returned"
 T = TypeVar("T")
 
 
-def count(*, session: Session, query: Select[Any]) -> int:
+def count(*, session: Session, query: Select[*tuple[Any, ...]]) -> int:
     """How many rows ``query`` matches (its ORDER BY, LIMIT and OFFSET left out)."""
     bare = query.order_by(None).limit(None).offset(None)
     return session.scalar(select(func.count()).select_from(bare.subquery())) or 0

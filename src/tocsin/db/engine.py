@@ -49,6 +49,11 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    # Connections are kept, not reopened: a new SQLite connection parses the whole schema
+    # again on its first query, and 16 concurrent readers would overflow the default pool
+    # of 5 and pay that on most requests.
+    kwargs.setdefault("pool_size", 20)
+    kwargs.setdefault("max_overflow", 20)
     connect_args = kwargs.pop("connect_args", {})
     connect_args.setdefault("check_same_thread", False)
     connect_args.setdefault("timeout", 30)

@@ -44,7 +44,11 @@ _INVESTIGATING = {
 def handoff_report(*, session: Session, policy: Policy, now: datetime) -> str:
     """The handoff checklist with what the next person on call needs to know."""
     active, _ = list_incidents(
-        session=session, policy=policy, statuses=[s.value for s in ACTIVE_STATUSES], limit=50
+        session=session,
+        policy=policy,
+        statuses=[s.value for s in ACTIVE_STATUSES],
+        limit=50,
+        with_total=False,
     )
     lines = ["On-call handoff report", "", "Open incidents:"]
     lines += [

@@ -26,6 +26,7 @@ from tocsin.errors import InvalidInput, NotFound
 from tocsin.hints import service as hints
 from tocsin.incidents import service
 from tocsin.incidents.models import Incident, IncidentRead
+from tocsin.incidents.queries import list_reads
 from tocsin.incidents.rules import ACTIVE_STATUSES, IncidentStatus
 from tocsin.notify.outbox import deliveries_of
 from tocsin.notify.service import list_notifications
@@ -103,20 +104,19 @@ def _ordered(
     severity: str,
     service_name: str | None,
     order: Order,
-) -> tuple[list[Incident], int]:
+) -> tuple[list[IncidentRead], int]:
     """At most :data:`LIST_LIMIT` incidents matching the filters, in ``order``; and how
     many match in all. Raises :class:`InvalidInput` for an unknown filter value."""
     statuses = [status] if status else []
-    rows, total = service.list_incidents(
-        session=session,
-        policy=policy,
-        statuses=statuses,
-        severity=severity or None,
-        service=service_name,
-        limit=LIST_LIMIT,
-    )
     if order is Order.newest:
-        return rows, total
+        return list_reads(
+            session=session,
+            policy=policy,
+            statuses=statuses,
+            severity=severity or None,
+            service=service_name,
+            limit=LIST_LIMIT,
+        )
     try:
         chosen = policy.severity(severity).name if severity else None
     except UnknownSeverity as exc:
@@ -126,24 +126,37 @@ def _ordered(
     if order is Order.urgent:
         first_statuses = _open_part(status)
         levels = [s for s in levels if s.rank <= URGENT_RANK] if first_statuses else []
-    groups: list[list[Incident]] = []
-    for level in levels:
-        part, _ = service.list_incidents(
+    # Each group is read only as far as the page still has room, and counted never: the
+    # one count is the whole filter's (a count walks every match, a page only its rows).
+    ordered: list[IncidentRead] = []
+    seen: set[int] = set()
+    for level in [*(level.name for level in levels), None]:
+        room = LIST_LIMIT - len(ordered)
+        if room <= 0:
+            break
+        last = level is None  # the rest, newest first
+        part, _ = list_reads(
             session=session,
             policy=policy,
-            statuses=first_statuses,
-            severity=level.name,
+            statuses=statuses if last else first_statuses,
+            severity=(severity or None) if last else level,
             service=service_name,
-            limit=LIST_LIMIT,
+            # The rest may repeat every incident already placed.
+            limit=room + len(ordered) if last else room,
+            with_total=False,
         )
-        groups.append(part)
-    groups.append(rows)  # the rest, newest first
-    seen: set[int] = set()
-    ordered = []
-    for incident in (i for group in groups for i in group):
-        if incident.id not in seen:
-            seen.add(incident.id)
-            ordered.append(incident)
+        for incident in part:
+            if incident.number not in seen:
+                seen.add(incident.number)
+                ordered.append(incident)
+    _, total = list_reads(
+        session=session,
+        policy=policy,
+        statuses=statuses,
+        severity=severity or None,
+        service=service_name,
+        limit=0,
+    )
     return ordered[:LIST_LIMIT], total
 
 
@@ -161,7 +174,7 @@ def incident_list(
 ) -> HTMLResponse:
     now = clock.now()
     error = None
-    rows: list[Incident] = []
+    reads: list[IncidentRead] = []
     total = 0
     order = Order.urgent
     try:
@@ -172,7 +185,7 @@ def incident_list(
                 raise InvalidInput(
                     "sort", f"{sort!r} is not an order; use one of {', '.join(Order)}"
                 ) from None
-        rows, total = _ordered(
+        reads, total = _ordered(
             session=session,
             policy=policy,
             status=status,
@@ -182,7 +195,6 @@ def incident_list(
         )
     except InvalidInput as exc:
         error = str(exc)
-    reads = [service.to_read(r) for r in rows]
     return page(
         request,
         "dashboard/incidents.html",

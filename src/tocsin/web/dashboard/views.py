@@ -69,6 +69,9 @@ def _percent(rate: float | None) -> str:
 def environment() -> Environment:
     env = Environment(
         loader=PackageLoader("tocsin.web", "templates"),
+        # The templates ship with the package: no file is checked for changes on every
+        # render (a stat per template and include, per request).
+        auto_reload=False,
         autoescape=True,
         undefined=StrictUndefined,
         trim_blocks=True,

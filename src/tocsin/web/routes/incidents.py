@@ -19,6 +19,7 @@ from tocsin.incidents.models import (
     TimelineList,
     TransitionRequest,
 )
+from tocsin.incidents.queries import list_reads
 from tocsin.incidents.rules import IncidentStatus
 from tocsin.pagination import CURSOR_HELP
 from tocsin.schemas import OneOf
@@ -63,7 +64,7 @@ def list_incidents(
     offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     after: Annotated[str | None, Query(max_length=200, description=CURSOR_HELP)] = None,
 ) -> IncidentList:
-    rows, total = service.list_incidents(
+    reads, total = list_reads(
         session=session,
         policy=policy,
         statuses=status,
@@ -74,11 +75,11 @@ def list_incidents(
         after=after,
     )
     return IncidentList(
-        items=[service.to_read(r) for r in rows],
+        items=reads,
         total=total,
         limit=limit,
         offset=offset,
-        next_cursor=service.incidents_cursor(rows, limit),
+        next_cursor=service.incidents_cursor(reads, limit),
     )
 
 

@@ -295,6 +295,7 @@ def recurring_patterns(
 def _templates() -> Environment:
     return Environment(
         loader=PackageLoader("tocsin.web", "templates"),
+        auto_reload=False,
         autoescape=select_autoescape(default=True, default_for_string=True),
     )
 
