@@ -189,17 +189,15 @@ class BroadcastFeed:
     ) -> int:
         """One pass; returns the number of messages queued. Destinations on channels
         that cannot send (``can_send``: not configured) are skipped: nothing is queued."""
-        # A feed that starts over an existing history (an upgrade, a restored database)
-        # starts at its newest event: only the last `RECENT` seconds of it are announced.
-        latest = session.scalar(select(TimelineEvent.id).order_by(TimelineEvent.id.desc()))
         if not policy.broadcasts:
             # Nothing to announce: keep the cursor moving so enabling broadcasts later
             # does not announce the past.
+            latest = session.scalar(select(TimelineEvent.id).order_by(TimelineEvent.id.desc()))
             if latest is not None:
                 outbox.read_cursor(session=session, name=FEED, default=latest, now=now)
                 outbox.advance_cursor(session=session, name=FEED, position=latest, now=now)
             return 0
-        position = outbox.read_cursor(session=session, name=FEED, default=latest or 0, now=now)
+        position = outbox.read_cursor(session=session, name=FEED, default=0, now=now)
         events = list(
             session.scalars(
                 select(TimelineEvent)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from tocsin.pagination import count
 from tocsin.policy import Policy
 from tocsin.policy.statuspage import Impact, StatusPageSettings
+from tocsin.statuspage import version
 from tocsin.statuspage.models import ScheduledMaintenance, StatusIncident
 from tocsin.statuspage.rules import (
     Component,
@@ -53,6 +54,7 @@ __all__ = [
     "load_incident",
     "load_maintenance",
     "load_page",
+    "page_key",
 ]
 
 #: Incidents and maintenances listed in feeds and the JSON's incident lists.
@@ -384,6 +386,22 @@ def _layout(components: Sequence[PublicComponent]) -> tuple[PublicComponent | Pu
         else:
             items.append(entry)
     return tuple(items)
+
+
+def page_key(*, session: Session, now: datetime) -> tuple[object, ...]:
+    """What the front page shows depends on, in two small queries: the page's version
+    (:mod:`tocsin.statuspage.version`, moved by every write to what it shows), the
+    maintenances ``now`` falls in, and ``now`` to the minute. Two requests with the
+    same key get the same page, but for the uptime of the current minute (the page
+    shows times to the minute)."""
+    current = select(ScheduledMaintenance.id).where(
+        ScheduledMaintenance.scheduled_for <= now, ScheduledMaintenance.scheduled_until > now
+    )
+    return (
+        version.current(session),
+        tuple(sorted(session.scalars(current))),
+        now.replace(second=0, microsecond=0),
+    )
 
 
 def _epoch(*, session: Session, now: datetime) -> datetime:

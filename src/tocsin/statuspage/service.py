@@ -27,6 +27,7 @@ from tocsin.pagination import paginate
 from tocsin.policy import Policy
 from tocsin.policy.statuspage import Impact, StatusPageSettings
 from tocsin.statuspage import subscribers
+from tocsin.statuspage import version as _page_version  # noqa: F401  (its flush hook)
 from tocsin.statuspage.models import (
     MaintenanceCreate,
     MaintenanceEdit,

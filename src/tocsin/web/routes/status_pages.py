@@ -13,6 +13,7 @@ provider posts it) and is authorised by the unguessable token alone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
@@ -101,9 +102,37 @@ SameOrigin = Annotated[None, Depends(same_origin)]
 
 
 @router.get("")
-def status_page(session: SessionDep, policy: CurrentPolicy, clock: NowClock) -> HTMLResponse:
-    view = public.load_page(session=session, policy=policy, now=clock.now())
-    return render("status/index.html", site=_site(policy), view=view)
+def status_page(
+    request: Request, session: SessionDep, policy: CurrentPolicy, clock: NowClock
+) -> HTMLResponse:
+    """The front page. During an outage customers reload it by the thousand, in the
+    process that pages people: it is built once per change (or minute) and policy, and
+    then served from memory (:func:`tocsin.statuspage.public.page_key`)."""
+    now = clock.now()
+    key = public.page_key(session=session, now=now)
+    cached: _Built | None = getattr(request.app.state, _FRONT_PAGE, None)
+    if cached is not None and cached.policy is policy and cached.key == key:
+        return _copy(cached.page)
+    view = public.load_page(session=session, policy=policy, now=now)
+    built = render("status/index.html", site=_site(policy), view=view)
+    setattr(request.app.state, _FRONT_PAGE, _Built(policy, key, built))
+    return _copy(built)
+
+
+@dataclass(frozen=True)
+class _Built:
+    policy: Policy
+    key: tuple[object, ...]
+    page: HTMLResponse
+
+
+#: Where the front page's last rendering is kept, with its key.
+_FRONT_PAGE = "status_front_page"
+
+
+def _copy(page: HTMLResponse) -> HTMLResponse:
+    """A response of its own for each request, sharing the rendered body."""
+    return HTMLResponse(page.body, status_code=page.status_code, headers={**page.headers})
 
 
 @router.get("/incidents/{code}")
