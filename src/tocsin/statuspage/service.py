@@ -26,8 +26,7 @@ from tocsin.incidents.rules import format_incident_id
 from tocsin.pagination import paginate
 from tocsin.policy import Policy
 from tocsin.policy.statuspage import Impact, StatusPageSettings
-from tocsin.statuspage import subscribers
-from tocsin.statuspage import version as _page_version  # noqa: F401  (its flush hook)
+from tocsin.statuspage import subscribers, version  # noqa: F401  (version: its flush hook)
 from tocsin.statuspage.models import (
     MaintenanceCreate,
     MaintenanceEdit,
