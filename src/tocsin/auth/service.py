@@ -33,11 +33,12 @@ def create_token(
 
 
 def authenticate(*, session: Session, token: str) -> Principal | None:
-    row = session.scalar(
-        select(ApiToken).where(
+    # Columns, not the row's object: every API request asks this.
+    row = session.execute(
+        select(ApiToken.name, ApiToken.role, ApiToken.person).where(
             ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
         )
-    )
+    ).first()
     if row is None:
         return None
     return Principal(name=row.name, role=Role(row.role), person=row.person)

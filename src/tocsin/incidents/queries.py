@@ -46,6 +46,7 @@ __all__ = [
     "list_reads",
     "list_updates",
     "numbers_by_id",
+    "read",
     "timeline",
     "timeline_cursor",
     "timeline_to_read",
@@ -54,14 +55,31 @@ __all__ = [
 ]
 
 
-def get(*, session: Session, ref: str) -> Incident:
+def get(*, session: Session, ref: str, with_related: bool = True) -> Incident:
+    """The incident INC-n; ``with_related=False``: its services and roles are read only
+    if used. :class:`NotFound` for an unknown one."""
     number = parse_incident_id(ref)
     incident = None
     if number is not None:
-        incident = session.scalar(select(Incident).where(Incident.number == number))
+        query = select(Incident).where(Incident.number == number)
+        if not with_related:
+            query = query.options(*_ON_ACCESS)
+        incident = session.scalar(query)
     if incident is None:
         raise NotFound(f"incident {ref!r} not found")
     return incident
+
+
+def read(*, session: Session, ref: str) -> IncidentRead:
+    """The incident INC-n as the API shows it, read as columns (see :func:`list_reads`);
+    :class:`NotFound` for an unknown one."""
+    number = parse_incident_id(ref)
+    rows: Sequence[Row[*tuple[Any, ...]]] = ()
+    if number is not None:
+        rows = session.execute(select(*_READ_COLUMNS).where(Incident.number == number)).all()
+    if not rows:
+        raise NotFound(f"incident {ref!r} not found")
+    return _reads(session, rows)[0]
 
 
 #: Services and roles read when first touched, not with the incident.
@@ -180,6 +198,12 @@ def list_reads(
     if limit == 0:
         return [], total
     rows = session.execute(_page(query, limit=limit, offset=offset, after=after)).all()
+    return _reads(session, rows), total
+
+
+def _reads(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[IncidentRead]:
+    """Rows of :data:`_READ_COLUMNS` as read schemas, with their services and roles read
+    in one query each."""
     ids = [row.id for row in rows]
     services: dict[int, list[str]] = {}
     roles: dict[int, dict[str, list[str]]] = {}
@@ -196,8 +220,7 @@ def list_reads(
             .order_by(IncidentRole.id)
         ):
             roles.setdefault(incident_id, {}).setdefault(role, []).append(person)
-    reads = [_read(row, services.get(row.id, []), roles.get(row.id, {})) for row in rows]
-    return reads, total
+    return [_read(row, services.get(row.id, []), roles.get(row.id, {})) for row in rows]
 
 
 _READ_COLUMNS = (

@@ -28,6 +28,7 @@ __all__ = [
     "CurrentPolicy",
     "CurrentPostmortem",
     "CurrentPrincipal",
+    "IncidentOnly",
     "NowClock",
     "SessionDep",
     "caller_session",
@@ -99,6 +100,16 @@ def current_incident(incident_id: str, session: SessionDep) -> Incident:
 
 
 CurrentIncident = Annotated[Incident, Depends(current_incident)]
+
+
+@answers(404)
+def current_incident_only(incident_id: str, session: SessionDep) -> Incident:
+    """:func:`current_incident` for the routes that show neither its services nor its
+    roles: they are read only if touched (two queries fewer)."""
+    return incidents.get(session=session, ref=incident_id, with_related=False)
+
+
+IncidentOnly = Annotated[Incident, Depends(current_incident_only)]
 
 
 @answers(404)

@@ -19,18 +19,20 @@ from tocsin.incidents.models import (
     TimelineList,
     TransitionRequest,
 )
-from tocsin.incidents.queries import list_reads
+from tocsin.incidents.queries import list_reads, read
 from tocsin.incidents.rules import IncidentStatus
 from tocsin.pagination import CURSOR_HELP
 from tocsin.schemas import OneOf
 from tocsin.web.deps import (
     CurrentIncident,
     CurrentPolicy,
+    IncidentOnly,
     NowClock,
     Responder,
     SessionDep,
     Viewer,
 )
+from tocsin.web.openapi import answers
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -84,8 +86,9 @@ def list_incidents(
 
 
 @router.get("/{incident_id}")
-def get_incident(_principal: Viewer, incident: CurrentIncident) -> IncidentRead:
-    return service.to_read(incident)
+@answers(404)
+def get_incident(_principal: Viewer, session: SessionDep, incident_id: str) -> IncidentRead:
+    return read(session=session, ref=incident_id)
 
 
 @router.patch("/{incident_id}")
@@ -183,7 +186,7 @@ def post_status_update(
 
 @router.get("/{incident_id}/updates")
 def list_status_updates(
-    session: SessionDep, _principal: Viewer, incident: CurrentIncident
+    session: SessionDep, _principal: Viewer, incident: IncidentOnly
 ) -> StatusUpdateList:
     updates = service.list_updates(session=session, incident=incident)
     return StatusUpdateList(items=[service.update_to_read(incident, u) for u in updates])
@@ -193,7 +196,7 @@ def list_status_updates(
 def incident_timeline(
     session: SessionDep,
     _principal: Viewer,
-    incident: CurrentIncident,
+    incident: IncidentOnly,
     limit: Annotated[
         int | None, Query(ge=1, le=1000, description="At most this many events (default: all).")
     ] = None,
