@@ -33,7 +33,7 @@ from tocsin.cli.output import NONE, data_table, format_time, get_console
 from tocsin.cli.policy import print_policy_warnings
 from tocsin.clock import SystemClock
 from tocsin.db.wakeups import listen as listen_for_wakeups
-from tocsin.web.timeouts import BODY_TIMEOUT_SECONDS, HEADER_TIMEOUT_SECONDS
+from tocsin.web.timeouts import BODY_TIMEOUT_SECONDS, HEADER_TIMEOUT_SECONDS, REQUEST_THREADS
 
 if TYPE_CHECKING:
     from tocsin.web.context import AppContext
@@ -136,6 +136,14 @@ def serve(
         min=0.1,
         help="Seconds to wait for each chunk of a request body before answering 408.",
     ),
+    threads: int = typer.Option(
+        REQUEST_THREADS,
+        "--threads",
+        min=1,
+        max=256,
+        help="Requests each server process works on at once; more wait for a thread "
+        "(Python runs one thread at a time: more threads only take turns).",
+    ),
 ) -> None:
     """Run the API server and the engine worker. SIGHUP reloads the policy (a bad file is
     refused). The address it listens on is written to .tocsin/credentials.json, for the
@@ -144,7 +152,7 @@ def serve(
 
     from tocsin.engine.worker import Worker
     from tocsin.policy import PolicyError
-    from tocsin.web.app import create_app
+    from tocsin.web.app import create_app, set_request_threads
     from tocsin.web.context import AppContext
     from tocsin.web.dashboard.secret import signing_key
     from tocsin.web.limits import set_body_timeout
@@ -227,6 +235,7 @@ def serve(
                     tls_key=tls_key,
                     header_timeout=header_timeout,
                     body_timeout=body_timeout,
+                    threads=threads,
                 ),
                 reload_policy=lambda: _reload(context),
                 listener=listener,
@@ -236,6 +245,7 @@ def serve(
         return
     app = create_app(context)
     set_body_timeout(app, body_timeout)
+    set_request_threads(app, threads)
     # What start-up loaded lives as long as the process: keep it out of the collector's
     # full passes, which otherwise stall every request in flight while they walk it.
     gc.freeze()

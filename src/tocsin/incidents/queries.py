@@ -76,7 +76,8 @@ def read(*, session: Session, ref: str) -> IncidentRead:
     number = parse_incident_id(ref)
     rows: Sequence[Row[*tuple[Any, ...]]] = ()
     if number is not None:
-        rows = session.execute(select(*_READ_COLUMNS).where(Incident.number == number)).all()
+        query = select(*_READ_COLUMNS).where(Incident.number == number)
+        rows = session.connection().execute(query).all()
     if not rows:
         raise NotFound(f"incident {ref!r} not found")
     return _reads(session, rows)[0]
@@ -197,7 +198,8 @@ def list_reads(
     total = count(session=session, query=query) if with_total else -1
     if limit == 0:
         return [], total
-    rows = session.execute(_page(query, limit=limit, offset=offset, after=after)).all()
+    # On the connection: columns need none of the ORM's result processing.
+    rows = session.connection().execute(_page(query, limit=limit, offset=offset, after=after)).all()
     return _reads(session, rows), total
 
 
@@ -208,13 +210,13 @@ def _reads(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[Inci
     services: dict[int, list[str]] = {}
     roles: dict[int, dict[str, list[str]]] = {}
     if ids:
-        for incident_id, name in session.execute(
+        for incident_id, name in session.connection().execute(
             select(IncidentService.incident_id, IncidentService.service)
             .where(IncidentService.incident_id.in_(ids))
             .order_by(IncidentService.service)
         ):
             services.setdefault(incident_id, []).append(name)
-        for incident_id, role, person in session.execute(
+        for incident_id, role, person in session.connection().execute(
             select(IncidentRole.incident_id, IncidentRole.role, IncidentRole.person)
             .where(IncidentRole.incident_id.in_(ids))
             .order_by(IncidentRole.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
@@ -43,13 +44,21 @@ from tocsin.web.routes import metrics as metrics_routes
 from tocsin.web.routes import opsgenie as opsgenie_routes
 from tocsin.web.routes import postmortems as postmortem_routes
 from tocsin.web.routes import runbooks as runbook_routes
+from tocsin.web.timeouts import REQUEST_THREADS
 from tocsin.wiring import wire
 
-__all__ = ["create_app"]
+__all__ = ["REQUEST_THREADS", "create_app", "set_request_threads"]
+
+
+def set_request_threads(app: FastAPI, threads: int) -> None:
+    """How many requests ``app`` works on in threads at once (from its start)."""
+    app.state.request_threads = int(threads)
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    threads = getattr(app.state, "request_threads", REQUEST_THREADS)
+    anyio.to_thread.current_default_thread_limiter().total_tokens = threads
     # Alerts a crash left queued but undecided are decided without waiting for traffic.
     inbound_for(app).committer.kick()
     yield

@@ -45,6 +45,7 @@ from tocsin.web.timeouts import (
     BODY_TIMEOUT_SECONDS,
     HEADER_TIMEOUT_SECONDS,
     KEEP_ALIVE_SECONDS,
+    REQUEST_THREADS,
     SHUTDOWN_GRACE_SECONDS,
     header_timeout_protocol,
 )
@@ -71,6 +72,7 @@ class HttpOptions:
     tls_key: Path | None = None
     header_timeout: float = HEADER_TIMEOUT_SECONDS
     body_timeout: float = BODY_TIMEOUT_SECONDS
+    threads: int = REQUEST_THREADS
 
 
 class _Pokes:
@@ -177,7 +179,7 @@ def _child(settings: Settings, listener: socket.socket, options: HttpOptions, pa
     """One server process: the application on the shared socket, HTTP only."""
     import uvicorn
 
-    from tocsin.web.app import create_app
+    from tocsin.web.app import create_app, set_request_threads
     from tocsin.web.context import AppContext
     from tocsin.web.limits import set_body_timeout
 
@@ -187,6 +189,7 @@ def _child(settings: Settings, listener: socket.socket, options: HttpOptions, pa
     listen(context.sessions.engine)  # live dashboards hear other hosts' changes
     app = create_app(context)
     set_body_timeout(app, options.body_timeout)
+    set_request_threads(app, options.threads)
     gc.freeze()
     uvicorn.Server(
         uvicorn.Config(
