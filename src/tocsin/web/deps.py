@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
+import anyio
+import anyio.to_thread
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
@@ -51,20 +53,51 @@ ContextDep = Annotated[AppContext, Depends(get_context)]
 
 
 @answers(503)
-def get_session(request: Request, context: ContextDep) -> Iterator[Session]:
+async def get_session(request: Request, context: ContextDep) -> AsyncIterator[Session]:
     """One transaction per request, committed before the response is sent.
 
     ``scope="function"`` below runs this tear-down (the commit) as soon as the handler
     returns, inside the exception handling of the route: a commit that fails (a full
     disk, a lost connection) is answered as if the handler had raised it (503, see
     :mod:`tocsin.web.errors`), never after a 2xx has gone out.
+
+    A write transaction starts by waiting for the writer lock (:mod:`tocsin.db.writers`).
+    That wait, and the commit, run outside the request threads (``serve --threads``):
+    a request holding the lock needs a request thread for its handler, and requests
+    waiting for the lock in those threads would leave it none.
     """
-    with session_scope(context.sessions, write=request.method not in _READ_METHODS) as session:
-        setattr(request.state, _REQUEST_SESSION, session)
-        try:
-            yield session
-        finally:
-            setattr(request.state, _REQUEST_SESSION, None)
+    write = request.method not in _READ_METHODS
+    scope = session_scope(context.sessions, write=write)
+    limiter = lock_waits(request) if write else None
+    session = await anyio.to_thread.run_sync(scope.__enter__, limiter=limiter)
+    setattr(request.state, _REQUEST_SESSION, session)
+    ending = anyio.CapacityLimiter(1)  # the commit never waits for a request thread
+    try:
+        yield session
+    except BaseException as exc:
+        setattr(request.state, _REQUEST_SESSION, None)
+        suppressed = await anyio.to_thread.run_sync(
+            scope.__exit__, type(exc), exc, exc.__traceback__, limiter=ending
+        )
+        if not suppressed:
+            raise
+    else:
+        setattr(request.state, _REQUEST_SESSION, None)
+        await anyio.to_thread.run_sync(scope.__exit__, None, None, None, limiter=ending)
+
+
+#: Write requests waiting for the writer lock at once, at most (more wait for a place).
+LOCK_WAITS = 256
+
+
+def lock_waits(request: Request) -> anyio.CapacityLimiter:
+    """The application's limiter of writer-lock waits (one per application: a limiter
+    belongs to the event loop that serves it)."""
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "lock_waits", None)
+    if limiter is None:
+        limiter = anyio.CapacityLimiter(LOCK_WAITS)
+        request.app.state.lock_waits = limiter
+    return limiter
 
 
 #: Where :func:`get_session` keeps the request's session for :func:`caller_session`.
