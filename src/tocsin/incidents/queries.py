@@ -250,8 +250,9 @@ _READ_COLUMNS = (
 
 
 def _read(
-    row: Row[*tuple[Any, ...]], services: list[str], roles: dict[str, list[str]]
+    row: Incident | Row[*tuple[Any, ...]], services: list[str], roles: dict[str, list[str]]
 ) -> IncidentRead:
+    """The read schema of an incident, from its object or a row of :data:`_READ_COLUMNS`."""
     return IncidentRead(
         id=format_incident_id(row.number),
         number=row.number,
@@ -334,31 +335,7 @@ def to_read(incident: Incident) -> IncidentRead:
     roles: dict[str, list[str]] = {}
     for assignment in incident.roles:
         roles.setdefault(assignment.role, []).append(assignment.person)
-    return IncidentRead(
-        id=format_incident_id(incident.number),
-        number=incident.number,
-        title=incident.title,
-        description=incident.description,
-        status=incident.status,
-        severity=incident.severity,
-        severity_rank=incident.severity_rank,
-        services=sorted(s.service for s in incident.services),
-        tags=list(incident.tags),
-        roles=roles,
-        started_at=incident.started_at,
-        detected_at=incident.detected_at,
-        acknowledged_at=incident.acknowledged_at,
-        mitigated_at=incident.mitigated_at,
-        resolved_at=incident.resolved_at,
-        closed_at=incident.closed_at,
-        created_at=incident.created_at,
-        updated_at=incident.updated_at,
-        created_by=incident.created_by,
-        allowed_transitions=[s.value for s in allowed_transitions(IncidentStatus(incident.status))],
-        drill=bool(incident.drill),
-        drill_responders=list(incident.drill_responders or ()),
-        drill_pages_oncall=bool(incident.drill_pages_oncall),
-    )
+    return _read(incident, sorted(s.service for s in incident.services), roles)
 
 
 def update_to_read(incident: Incident, update: StatusUpdate) -> StatusUpdateRead:
