@@ -71,19 +71,23 @@ async def get_session(request: Request, context: ContextDep) -> AsyncIterator[Se
     limiter = lock_waits(request) if write else None
     session = await anyio.to_thread.run_sync(scope.__enter__, limiter=limiter)
     setattr(request.state, _REQUEST_SESSION, session)
-    ending = anyio.CapacityLimiter(1)  # the commit never waits for a request thread
+    # The end never waits for a request thread, and a cancelled request still ends its
+    # transaction (and so hands the writer lock on).
+    ending = anyio.CapacityLimiter(1)
     try:
         yield session
     except BaseException as exc:
         setattr(request.state, _REQUEST_SESSION, None)
-        suppressed = await anyio.to_thread.run_sync(
-            scope.__exit__, type(exc), exc, exc.__traceback__, limiter=ending
-        )
+        with anyio.CancelScope(shield=True):
+            suppressed = await anyio.to_thread.run_sync(
+                scope.__exit__, type(exc), exc, exc.__traceback__, limiter=ending
+            )
         if not suppressed:
             raise
     else:
         setattr(request.state, _REQUEST_SESSION, None)
-        await anyio.to_thread.run_sync(scope.__exit__, None, None, None, limiter=ending)
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(scope.__exit__, None, None, None, limiter=ending)
 
 
 #: Write requests waiting for the writer lock at once, at most (more wait for a place).
