@@ -3,7 +3,8 @@
 Alerts sent over many connections at once are all stored exactly once; an incident an
 alert opens in a server process is paged by the main process's engine; a policy reload
 asked of one process (or SIGHUP to the main one) reaches every process; a process that
-dies is replaced; SIGTERM stops them all. To ask one server process in particular, the
+dies is replaced; SIGTERM stops them all, and so does SIGKILL of the main process (the
+others notice and stop, freeing the port). To ask one server process in particular, the
 others are paused (SIGSTOP) while a fresh connection is made: only the running one can
 accept it.
 """
@@ -222,3 +223,29 @@ def test_a_dead_process_is_replaced_and_sigterm_stops_all(served: Served) -> Non
     served.process.terminate()
     assert served.process.wait(timeout=20) == 0
     assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+
+
+def _gone(pid: int) -> bool:
+    """No such process, or only its zombie (a child of init, reaped soon)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_the_server_processes_stop_when_the_main_one_is_killed(served: Served) -> None:
+    children = served.children()
+    served.process.kill()  # SIGKILL: the main process cannot tell its children
+    served.process.wait(timeout=10)
+    wait_for(lambda: all(_gone(pid) for pid in children), 15, "the server processes stopping")
+
+    # The port is free again: a new server takes it and answers, with its engine.
+    port = int(served.url.rsplit(":", 1)[1])
+    env = clean_env()
+    again = start_server(served.directory, port, env, log=served.directory / "again.log")
+    try:
+        with served.client() as api:
+            assert api.get("/readyz").status_code == 200
+    finally:
+        stop_server(again)

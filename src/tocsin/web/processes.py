@@ -8,7 +8,9 @@ alerts. Every answer still follows the commit of what it reports.
 
 The processes (started with ``spawn``) only serve HTTP. The engine and delivery
 workers stay in the parent, once, and the parent supervises: a process that dies is
-started again, SIGTERM/SIGINT stop them all. What must cross processes:
+started again, SIGTERM/SIGINT stop them all. A parent killed outright (SIGKILL) cannot
+tell them: each notices within half a second and stops as on SIGTERM, so no process
+keeps the port and takes alerts with no engine behind it. What must cross processes:
 
 - *wake-ups* — a child whose commit scheduled a job or a notification sends the parent
   SIGUSR1, which wakes both workers at once (without it they would find the work at
@@ -29,6 +31,7 @@ import select
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -186,6 +189,7 @@ def _child(settings: Settings, listener: socket.socket, options: HttpOptions, pa
     context = AppContext.from_settings(settings)
     _follow_reloads(context, parent)
     _forward_wakeups(parent)
+    _stop_without(parent)
     listen(context.sessions.engine)  # live dashboards hear other hosts' changes
     app = create_app(context)
     set_body_timeout(app, options.body_timeout)
@@ -203,6 +207,20 @@ def _child(settings: Settings, listener: socket.socket, options: HttpOptions, pa
             timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS,
         )
     ).run(sockets=[listener])
+
+
+def _stop_without(parent: int) -> None:
+    """Stop (as on SIGTERM: open requests are finished) once the main process is gone:
+    killed with SIGKILL, it could not stop its children, and they would keep the port
+    and take alerts with no engine to page for them, and no restart could listen."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_SUPERVISE_SECONDS)
+        log.warning("the main server process %s is gone: this process stops", parent)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="tocsin-parent-watch", daemon=True).start()
 
 
 def _follow_reloads(context: AppContext, parent: int) -> None:
