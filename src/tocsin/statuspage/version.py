@@ -9,12 +9,11 @@ database sees the same counter, so no clock, and no host's clock, decides freshn
 
 from __future__ import annotations
 
-from itertools import chain
 from typing import Any, cast
 
-from sqlalchemy import Table, event, select
+from sqlalchemy import Connection, Table, event, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, object_session
 
 from tocsin.db.counters import Counter
 from tocsin.statuspage.models import (
@@ -59,10 +58,10 @@ def _bump(dialect: str) -> Any:
 _BUMPS = {dialect: _bump(dialect) for dialect in ("sqlite", "postgresql")}
 
 
-@event.listens_for(Session, "before_flush")
-def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
-    changed = chain(session.new, session.dirty, session.deleted)
-    if not any(isinstance(row, _WATCHED) for row in changed):
+def _moved(_mapper: Any, connection: Connection, row: object) -> None:
+    """After a watched row is written: move the counter, once per transaction."""
+    session = object_session(row)
+    if session is None:
         return
     # A savepoint's own: if it rolls back, so does its move, and the next change moves
     # the counter again.
@@ -70,9 +69,15 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
     moved: set[SessionTransaction] = session.info.setdefault(_MOVED, set())
     if transaction is None or transaction in moved:
         return
-    connection = session.connection()
     connection.execute(_BUMPS[connection.dialect.name])
     moved.add(transaction)
+
+
+# On the watched tables' own writes only: other flushes (alert intake's thousands of
+# rows) pay nothing.
+for _table in _WATCHED:
+    for _write in ("after_insert", "after_update", "after_delete"):
+        event.listen(_table, _write, _moved)
 
 
 @event.listens_for(Session, "after_transaction_end")
