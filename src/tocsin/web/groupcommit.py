@@ -35,7 +35,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
+from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -196,6 +196,9 @@ class GroupCommitter:
         self._task: asyncio.Task[None] | None = None
         #: Queued bodies may wait in the inbox (see :meth:`drain_chunk`).
         self._inbox_pending = False
+        #: The integrations whose requests a transaction is storing (their next
+        #: requests wait for it: one integration's alerts are stored in order).
+        self._busy: Counter[str] = Counter()
         #: What a unit of :attr:`Delivery.size` has recently cost, in milliseconds.
         self.cost = CostEstimate()
         #: Events of the bodies this process queued, by inbox id, until decided.
@@ -239,53 +242,124 @@ class GroupCommitter:
     # -- the writer task (event loop) ------------------------------------------------
 
     async def _write(self) -> None:
+        """Run up to two transactions at a time: one of bulk work (a group of larger
+        requests, or a chunk of the inbox) and one of a few small requests, which takes
+        the writer lock before the engine's and the delivery worker's: a probe alert
+        does not wait for a storm's group to finish before its own transaction starts.
+        Requests of one integration are never in two transactions at once, so they are
+        stored in the order they came."""
         loop = asyncio.get_running_loop()
         wakeup = self._wakeup
         assert wakeup is not None
+        bulk: asyncio.Task[None] | None = None
+        small: asyncio.Task[None] | None = None
+        drained = False
         while True:
-            await wakeup.wait()
-            wakeup.clear()
-            while self._queue or self._inbox_pending:
-                if self._queue:
-                    await self._commit_group(loop)
-                if self._inbox_pending:  # one chunk, then the requests that came meanwhile
-                    try:
-                        self._inbox_pending = await loop.run_in_executor(None, self.drain_chunk)
-                    except Exception:
-                        log.exception("deciding queued alerts failed; retrying shortly")
-                        self._inbox_pending = False
-                        loop.call_later(_RETRY_INBOX_SECONDS, self._retry_inbox)
+            if small is None:
+                group = self._take_small()
+                if group:
+                    small = loop.create_task(self._commit_group(loop, group, bulk=False))
+            if bulk is None:
+                # A chunk of the inbox and a group of requests take turns.
+                group = [] if self._inbox_pending and not drained else self._take()
+                if group:
+                    bulk = loop.create_task(self._commit_group(loop, group, bulk=_is_bulk(group)))
+                    drained = False
+                elif self._inbox_pending:
+                    bulk = loop.create_task(self._drain(loop))
+                    drained = True
+            if bulk is None and small is None:
+                await wakeup.wait()
+                wakeup.clear()
+                continue
+            waiting: set[asyncio.Future[Any]] = {t for t in (bulk, small) if t is not None}
+            woken = loop.create_task(wakeup.wait())
+            done, _ = await asyncio.wait(waiting | {woken}, return_when=asyncio.FIRST_COMPLETED)
+            if woken in done:
+                wakeup.clear()
+            else:
+                woken.cancel()
+            if bulk is not None and bulk.done():
+                bulk = None
+            if small is not None and small.done():
+                small = None
+
+    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        """One chunk of the inbox (then the requests that came meanwhile)."""
+        try:
+            self._inbox_pending = await loop.run_in_executor(None, self.drain_chunk)
+        except Exception:
+            log.exception("deciding queued alerts failed; retrying shortly")
+            self._inbox_pending = False
+            loop.call_later(_RETRY_INBOX_SECONDS, self._retry_inbox)
 
     def _retry_inbox(self) -> None:
         self._inbox_pending = True
         if self._wakeup is not None:
             self._wakeup.set()
 
-    async def _commit_group(self, loop: asyncio.AbstractEventLoop) -> None:
-        group = self._take()
+    async def _commit_group(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        group: list[tuple[Delivery, asyncio.Future[_Result]]],
+        *,
+        bulk: bool,
+    ) -> None:
+        deliveries = [delivery for delivery, _ in group]
+        keys = [d.key for d in deliveries]
+        self._busy.update(keys)
         try:
-            results = await loop.run_in_executor(
-                None, self.commit, [delivery for delivery, _ in group]
-            )
+            results = await loop.run_in_executor(None, self.commit, deliveries, bulk)
         except Exception as exc:  # a bug in commit itself: fail the group, go on
             log.exception("group commit failed")
             results = [InternalFailure(f"not stored: {type(exc).__name__}")] * len(group)
+        finally:
+            self._busy.subtract(keys)
+            self._busy += Counter()  # drop the keys no transaction holds any more
+            if self._wakeup is not None:
+                self._wakeup.set()  # what waited behind these keys may go now
         for (_, future), result in zip(group, results, strict=True):
             if isinstance(result, Queued):
                 self._inbox_pending = True
             if not future.done():  # the client may have gone away
                 future.set_result(result)
 
+    def _take_small(self) -> list[tuple[Delivery, asyncio.Future[_Result]]]:
+        """The requests of the integrations that have only a few alerts waiting (at
+        most :data:`_SMALL` each, and in all: a probe, a single alert of a quiet
+        service) and none being stored; a flood of small requests is bulk work, left to
+        the other lane."""
+        waiting: dict[str, float] = defaultdict(float)
+        for delivery, _ in self._queue:
+            waiting[delivery.key] += delivery.size if delivery.count <= _SMALL else _SMALL + 1
+        group: list[tuple[Delivery, asyncio.Future[_Result]]] = []
+        taken = 0.0
+        passed: set[str] = set()
+        for entry in self._queue:
+            key = entry[0].key
+            if key in passed or key in self._busy or waiting[key] > _SMALL:
+                continue
+            if taken + entry[0].size > _SMALL:
+                passed.add(key)  # its later requests must not go before this one
+                continue
+            group.append(entry)
+            taken += entry[0].size
+        if group:
+            chosen = {id(entry) for entry in group}
+            self._queue = deque(e for e in self._queue if id(e) not in chosen)
+        return group
+
     def _take(self) -> list[tuple[Delivery, asyncio.Future[_Result]]]:
         """The next group: small requests first (a probe, a single alert) unless an
         earlier request of the same integration still waits, then the others in
         order, within :data:`MAX_REQUESTS`, about :attr:`max_alerts` alerts and the
-        time :data:`BUDGET_MS` the recent cost per alert allows."""
+        time :data:`BUDGET_MS` the recent cost per alert allows. Requests of an
+        integration that another transaction is storing wait for it to end."""
         limit = min(float(self.max_alerts), self.cost.units_within(BUDGET_MS))
         group: list[tuple[Delivery, asyncio.Future[_Result]]] = []
         taken = 0.0
-        waiting_keys: set[str] = set()
-        rest: deque[tuple[Delivery, asyncio.Future[_Result]]] = deque()
+        waiting_keys: set[str] = set(self._busy)
+        rest: list[tuple[Delivery, asyncio.Future[_Result]]] = []
         for entry in self._queue:
             delivery = entry[0]
             if (
@@ -299,13 +373,20 @@ class GroupCommitter:
             else:
                 waiting_keys.add(delivery.key)
                 rest.append(entry)
-        while rest and len(group) < self.max_requests:
-            size = rest[0][0].size
-            if group and taken + size > limit:
-                break
-            group.append(rest.popleft())
-            taken += size
-        self._queue = rest
+        left: deque[tuple[Delivery, asyncio.Future[_Result]]] = deque()
+        full = False
+        for entry in rest:
+            delivery = entry[0]
+            if full or delivery.key in self._busy:
+                left.append(entry)
+                continue
+            if len(group) >= self.max_requests or (group and taken + delivery.size > limit):
+                full = True
+                left.append(entry)
+                continue
+            group.append(entry)
+            taken += delivery.size
+        self._queue = left
         return group
 
     # -- the transaction (worker thread) ---------------------------------------------
@@ -350,10 +431,11 @@ class GroupCommitter:
             raise
         return True
 
-    def commit(self, deliveries: Sequence[Delivery]) -> list[_Result]:
-        """Store ``deliveries`` in one transaction; on failure, one transaction each."""
+    def commit(self, deliveries: Sequence[Delivery], bulk: bool = True) -> list[_Result]:
+        """Store ``deliveries`` in one transaction; on failure, one transaction each.
+        ``bulk``: the transaction steps aside for every other writer."""
         try:
-            return self._transaction(deliveries)
+            return self._transaction(deliveries, bulk=bulk)
         except _DATABASE_DOWN as exc:
             log.warning("database unavailable, %d request(s) refused: %s", len(deliveries), exc)
             return [DatabaseUnavailable("database unavailable")] * len(deliveries)
@@ -378,12 +460,12 @@ class GroupCommitter:
         log.error("ingest failed", exc_info=exc)
         return InternalFailure(f"not stored: {type(exc).__name__}")
 
-    def _transaction(self, deliveries: Sequence[Delivery]) -> list[_Result]:
+    def _transaction(self, deliveries: Sequence[Delivery], *, bulk: bool = True) -> list[_Result]:
         context = self.context
         results: list[_Result | None] = [None] * len(deliveries)
         weight = 0.0
         queued: list[tuple[int, Sequence[AlertEvent]]] = []
-        with session_scope(context.sessions, bulk=True) as session:
+        with session_scope(context.sessions, bulk=bulk) as session:
             started = time.perf_counter()  # the writer lock is held from here
             _hold_loaded_objects(session)
             policy = context.policy.current
@@ -456,6 +538,11 @@ class GroupCommitter:
             session=session, policy=self.context.policy.current, integration=integration, now=now
         )
         return Pinged(integration=integration.name, next_due_at=beat.due_at)
+
+
+def _is_bulk(group: Sequence[tuple[Delivery, Any]]) -> bool:
+    """More than a few alerts: work that steps aside for every other writer."""
+    return sum(delivery.size for delivery, _ in group) > _SMALL
 
 
 def _hold_loaded_objects(session: Session) -> None:

@@ -1,0 +1,179 @@
+"""The two lanes of alert intake: a few alerts (a probe, one alert of a quiet service)
+are stored in a transaction of their own while a storm's group is still being stored,
+without stepping aside for the engine; one integration's requests are never stored out
+of order; and a flood of small requests stays bulk work (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import httpx
+from tests.conftest import LiveServer
+
+from tocsin.alerts import service as alerts
+from tocsin.db import session_scope
+from tocsin.ingest import parse_alertmanager
+from tocsin.web.context import AppContext
+from tocsin.web.groupcommit import Delivery, GroupCommitter
+
+BOUND = 20.0
+
+
+class Gated(GroupCommitter):
+    """Holds every transaction of more than ten alerts at a gate (before it takes the
+    writer lock) and records what each transaction was given."""
+
+    def __init__(self, context: AppContext) -> None:
+        super().__init__(context)
+        self.gate = threading.Event()
+        self.held = threading.Event()
+        self.calls: list[tuple[list[str], int, bool]] = []
+
+    def commit(self, deliveries: Sequence[Delivery], bulk: bool = True) -> list[Any]:
+        alerts_in = sum(d.count for d in deliveries)
+        self.calls.append(([d.key for d in deliveries], alerts_in, bulk))
+        if alerts_in > 10:
+            self.held.set()
+            assert self.gate.wait(BOUND), "the gate was never opened"
+        return super().commit(deliveries, bulk)
+
+
+def _create(server: LiveServer, name: str, service: str) -> str:
+    with httpx.Client(
+        base_url=server.url, timeout=10, headers={"Authorization": f"Bearer {server.admin_token}"}
+    ) as api:
+        answer = api.post(
+            "/api/v1/integrations",
+            json={"name": name, "service": service, "kind": "alertmanager"},
+        )
+    assert answer.status_code == 201, answer.text
+    key: str = answer.json()["key"]
+    return key
+
+
+def _alerts(prefix: str, count: int, service: str) -> Delivery:
+    body = {
+        "status": "firing",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {
+                    "alertname": f"{prefix}{n}",
+                    "instance": f"{prefix}-host-{n}",
+                    "severity": "warning",
+                    "service": service,
+                },
+                "annotations": {"summary": f"{prefix} {n}"},
+                "startsAt": "2026-03-02T08:00:00Z",
+                "fingerprint": f"{prefix}-{n}",
+            }
+            for n in range(count)
+        ],
+    }
+    return Delivery("", parse_alertmanager(body), source="alertmanager", body=body)
+
+
+def _for(key: str, delivery: Delivery) -> Delivery:
+    return Delivery(key, delivery.events, source=delivery.source, body=delivery.body)
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(BOUND):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+def _alert_ids(server: LiveServer, prefix: str) -> list[int]:
+    with session_scope(server.context.sessions, write=False) as session:
+        items, _ = alerts.list_alerts(session=session, limit=500)
+        return sorted(a.id for a in items if a.dedup_key.startswith(prefix))
+
+
+def test_a_probe_is_stored_while_a_storm_group_is_still_being_stored(
+    live_server: LiveServer,
+) -> None:
+    storm_key = _create(live_server, "storm", "checkout-api")
+    probe_key = _create(live_server, "probe", "auth-service")
+    committer = Gated(live_server.context)
+
+    async def scenario() -> None:
+        storm = asyncio.ensure_future(
+            committer.submit(_for(storm_key, _alerts("storm", 50, "checkout-api")))
+        )
+        await _until(committer.held.is_set)
+        stored = await asyncio.wait_for(
+            committer.submit(_for(probe_key, _alerts("probe", 1, "auth-service"))), BOUND
+        )
+        assert isinstance(stored, list) and len(stored) == 1
+        assert not storm.done()  # the probe did not wait for the storm's transaction
+        committer.gate.set()
+        assert len(await asyncio.wait_for(storm, BOUND)) == 50
+
+    asyncio.run(scenario())
+    probe_calls = [call for call in committer.calls if call[0] == [probe_key]]
+    assert probe_calls == [([probe_key], 1, False)]  # alone, and not as bulk work
+    assert ([storm_key], 50, True) in committer.calls
+    assert len(_alert_ids(live_server, "storm-")) == 50
+    assert len(_alert_ids(live_server, "probe-")) == 1
+
+
+def test_one_integrations_requests_are_stored_in_the_order_they_came(
+    live_server: LiveServer,
+) -> None:
+    storm_key = _create(live_server, "storm", "checkout-api")
+    probe_key = _create(live_server, "probe", "auth-service")
+    committer = Gated(live_server.context)
+
+    async def scenario() -> None:
+        first = asyncio.ensure_future(
+            committer.submit(_for(storm_key, _alerts("first", 50, "checkout-api")))
+        )
+        await _until(committer.held.is_set)
+        second = asyncio.ensure_future(
+            committer.submit(_for(storm_key, _alerts("second", 1, "checkout-api")))
+        )
+        # A probe of another integration goes through the small lane meanwhile; the
+        # second request of the storm's integration, small as it is, waits.
+        await asyncio.wait_for(
+            committer.submit(_for(probe_key, _alerts("probe", 1, "auth-service"))), BOUND
+        )
+        assert not second.done()
+        committer.gate.set()
+        await asyncio.wait_for(asyncio.gather(first, second), BOUND)
+
+    asyncio.run(scenario())
+    firsts, seconds = _alert_ids(live_server, "first-"), _alert_ids(live_server, "second-")
+    assert len(firsts) == 50 and len(seconds) == 1
+    assert max(firsts) < min(seconds)
+    keys_in_order = [keys for keys, _, _ in committer.calls if storm_key in keys]
+    assert keys_in_order == [[storm_key], [storm_key]]
+
+
+def test_a_flood_of_single_alerts_is_bulk_work_and_each_is_stored_once(
+    live_server: LiveServer,
+) -> None:
+    key = _create(live_server, "flood", "checkout-api")
+    committer = Gated(live_server.context)
+    committer.gate.set()
+
+    async def scenario() -> list[Any]:
+        return await asyncio.wait_for(
+            asyncio.gather(
+                *(
+                    committer.submit(_for(key, _alerts(f"flood{n}-", 1, "checkout-api")))
+                    for n in range(40)
+                )
+            ),
+            BOUND,
+        )
+
+    results = asyncio.run(scenario())
+    assert all(isinstance(r, list) and len(r) == 1 for r in results)
+    assert sum(alerts_in for _, alerts_in, _ in committer.calls) == 40
+    assert all(alerts_in > 10 for _, alerts_in, bulk in committer.calls if bulk)
+    assert all(alerts_in <= 10 for _, alerts_in, bulk in committer.calls if not bulk)
+    assert any(bulk for _, _, bulk in committer.calls)
+    assert len(_alert_ids(live_server, "flood")) == 40
