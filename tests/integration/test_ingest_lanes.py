@@ -177,3 +177,44 @@ def test_a_flood_of_single_alerts_is_bulk_work_and_each_is_stored_once(
     assert all(alerts_in <= 10 for _, alerts_in, bulk in committer.calls if not bulk)
     assert any(bulk for _, _, bulk in committer.calls)
     assert len(_alert_ids(live_server, "flood")) == 40
+
+
+def test_a_few_alerts_are_decided_at_once_even_when_alerts_look_dear(
+    live_server: LiveServer,
+) -> None:
+    """When alerts have recently cost a lot (each opening an incident), a large request
+    is queued in the inbox and decided in chunks, but a few alerts are never queued
+    behind it: they are decided in their own request."""
+    storm_key = _create(live_server, "storm", "checkout-api")
+    probe_key = _create(live_server, "probe", "auth-service")
+    committer = GroupCommitter(live_server.context)
+    committer.cost.per_unit = 40.0  # milliseconds per new alert, as in a flood
+
+    async def scenario() -> tuple[Any, Any]:
+        large = await committer.submit(_for(storm_key, _alerts("large", 50, "checkout-api")))
+        few = await committer.submit(_for(probe_key, _alerts("few", 3, "auth-service")))
+        return large, few
+
+    large, few = asyncio.run(scenario())
+    assert type(large).__name__ == "Queued" and large.accepted == 50
+    assert isinstance(few, list) and [r.dedup_key for r in few] == ["few-0", "few-1", "few-2"]
+    assert all(r.incident for r in few)
+
+
+def test_queued_chunks_shrink_after_an_overrun_and_grow_back_when_alerts_are_cheap(
+    live_server: LiveServer,
+) -> None:
+    committer = GroupCommitter(live_server.context)
+    first = committer._chunk_size
+    committer._resize_chunks(elapsed_ms=1000.0, size=first)  # each alert opened an incident
+    assert committer._chunk_size == max(1, first // 20)
+    committer._resize_chunks(elapsed_ms=5000.0, size=committer._chunk_size)
+    assert committer._chunk_size == 1
+    sizes = []
+    for _ in range(10):  # the alerts join a storm now: a few milliseconds a chunk
+        committer._resize_chunks(elapsed_ms=3.0, size=committer._chunk_size)
+        sizes.append(committer._chunk_size)
+    assert sizes[:4] == [2, 4, 8, 16]
+    assert sizes[-1] == 100  # the most a chunk holds
+    committer._resize_chunks(elapsed_ms=40.0, size=100)  # within the budget: kept
+    assert committer._chunk_size == 100

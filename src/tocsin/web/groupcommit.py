@@ -158,8 +158,8 @@ _Result = list[alerts.IngestResult] | Pinged | Queued | Exception
 
 class CostEstimate:
     """Milliseconds per unit of ingest work (a new alert), from the recent transactions
-    (an exponentially weighted average), so that a group or a chunk can be sized to
-    hold the writer lock for about :data:`BUDGET_MS`, whatever an alert costs now."""
+    (an exponentially weighted average), so that a group can be sized to hold the
+    writer lock for about :data:`BUDGET_MS`, whatever an alert costs now."""
 
     #: Transactions of less work than this say more about their fixed cost than about
     #: what an alert costs: learning from them would shrink the chunks, which would
@@ -199,6 +199,9 @@ class GroupCommitter:
         #: The integrations whose requests a transaction is storing (their next
         #: requests wait for it: one integration's alerts are stored in order).
         self._busy: Counter[str] = Counter()
+        #: How many alerts of a queued body the next transaction decides (at first a
+        #: quarter of the most: what they cost is not known yet).
+        self._chunk_size = inbox.CHUNK // 4
         #: What a unit of :attr:`Delivery.size` has recently cost, in milliseconds.
         self.cost = CostEstimate()
         #: Events of the bodies this process queued, by inbox id, until decided.
@@ -404,14 +407,20 @@ class GroupCommitter:
 
     def drain_chunk(self) -> bool:
         """Decide the next chunk of the oldest queued body; False when none is left.
-        A database that cannot be reached leaves the chunk for a later try."""
+        A database that cannot be reached leaves the chunk for a later try.
+
+        The chunk's size follows what the last ones took: halved (or more) after one
+        that overran :data:`BUDGET_MS`, down to a single alert when each opens an
+        incident of its own; doubled after one that took less than half of it, back
+        up to :data:`~tocsin.alerts.inbox.CHUNK` once the alerts are cheap again (they
+        joined a storm). Sizing it from the estimate of a group's cost would not do:
+        that estimate only learns from transactions of many alerts."""
         context = self.context
-        size = max(CostEstimate.MIN_UNITS, min(inbox.CHUNK, int(self.cost.units_within(BUDGET_MS))))
         try:
             with session_scope(context.sessions, bulk=True) as session:
                 started = time.perf_counter()
                 _hold_loaded_objects(session)
-                chunk = inbox.take_chunk(session=session, size=size)
+                chunk = inbox.take_chunk(session=session, size=self._chunk_size)
                 if chunk is None:
                     return False
                 events = self._chunk_events(chunk)
@@ -425,11 +434,19 @@ class GroupCommitter:
                 inbox.chunk_done(session=session, chunk=chunk, now=context.clock.now())
                 if chunk.batch.finished_at is not None:
                     self._parsed.pop(chunk.batch.id, None)
-            self.cost.observe((time.perf_counter() - started) * 1000, chunk.end - chunk.start)
+            elapsed = (time.perf_counter() - started) * 1000
+            self.cost.observe(elapsed, chunk.end - chunk.start)
+            self._resize_chunks(elapsed, chunk.end - chunk.start)
         except _DATABASE_DOWN as exc:
             log.warning("database unavailable while deciding queued alerts: %s", exc)
             raise
         return True
+
+    def _resize_chunks(self, elapsed_ms: float, size: int) -> None:
+        if elapsed_ms > BUDGET_MS:
+            self._chunk_size = max(1, min(size // 2, int(size * BUDGET_MS / elapsed_ms)))
+        elif elapsed_ms < BUDGET_MS / 2 and size >= self._chunk_size:
+            self._chunk_size = min(inbox.CHUNK, self._chunk_size * 2)
 
     def commit(self, deliveries: Sequence[Delivery], bulk: bool = True) -> list[_Result]:
         """Store ``deliveries`` in one transaction; on failure, one transaction each.
@@ -503,7 +520,7 @@ class GroupCommitter:
                 elif delivery.queueable and (
                     integration.id in behind
                     or len(delivery.events) > inbox.INBOX_THRESHOLD
-                    or (delivery.count > 1 and self.cost.ms(delivery.size) > BUDGET_MS)
+                    or (bulk and delivery.count > 1 and self.cost.ms(delivery.size) > BUDGET_MS)
                 ):
                     batch = inbox.queue_batch(
                         session=session,
@@ -523,7 +540,8 @@ class GroupCommitter:
             stored = alerts.ingest_batches(session=session, policy=policy, batches=batches, now=now)
             for index, outcome in zip(positions, stored, strict=True):
                 results[index] = outcome
-        self.cost.observe((time.perf_counter() - started) * 1000, weight)
+        if bulk:  # what a few alerts cost says little about what a group's would
+            self.cost.observe((time.perf_counter() - started) * 1000, weight)
         self._parsed.update(queued)  # committed: the drain need not parse them again
         return [r if r is not None else InternalFailure("not handled") for r in results]
 
