@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 from tests.support.servers import (
     TOCSIN,
     clean_env,
@@ -51,8 +52,19 @@ def _signed_in(url: str) -> httpx.Client:
     return browser
 
 
-def test_one_thread_answers_every_kind_of_request_at_once(tmp_path: Path) -> None:
-    env = clean_env()
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_one_thread_answers_every_kind_of_request_at_once(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    """On PostgreSQL a declaration holds the incident-number counter's row lock until
+    it commits: the others wait for it in the request thread, and the one holding it
+    must not need that thread again to finish."""
+    extra = {}
+    if database == "postgres":
+        extra["TOCSIN_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    env = clean_env(extra)
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     init = run_tocsin("init", "--url", url, cwd=tmp_path, env=env)

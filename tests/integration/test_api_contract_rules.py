@@ -3,10 +3,12 @@ follow from what a route depends on, and no request field coerces a wrong JSON t
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
+from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel, ValidationError
 
 from tocsin.web.app import create_app
@@ -113,3 +115,18 @@ def test_escalating_to_a_tier_takes_only_a_number(app_context: AppContext) -> No
     escalate = models["EscalateRequest"]
     assert escalate.model_validate({"tier": 2}).model_dump()["tier"] == 2
     assert escalate.model_validate({"tier": 2.0}).model_dump()["tier"] == 2
+
+
+def test_no_route_needs_a_second_request_thread_to_answer(app_context: AppContext) -> None:
+    """A plain ``def`` endpoint left to FastAPI would take a request thread again to
+    validate its answer while its transaction still holds its locks (see
+    :mod:`tocsin.web.routing`): every route's endpoint is a coroutine function."""
+    app = create_app(app_context)
+    routes = [
+        c.original_route
+        for c in iter_route_contexts(app.routes)
+        if isinstance(c.original_route, APIRoute)
+    ]
+    assert len(routes) > 100  # the API's, the dashboard's and the status page's
+    sync = [r.path for r in routes if not inspect.iscoroutinefunction(r.endpoint)]
+    assert sync == []

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from tocsin.db.engine import WRITE_OPTION, is_sqlite
-from tocsin.db.writers import WriterLock, writer_lock_for
+from tocsin.db.writers import WriterLock, writer_lock_for, writers_of_process
 
 __all__ = ["SessionFactory", "session_scope"]
 
@@ -18,9 +18,10 @@ class SessionFactory:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._maker = sessionmaker(bind=engine, expire_on_commit=False)
-        #: SQLite: what write transactions queue on (:mod:`tocsin.db.writers`).
+        #: What write transactions queue on (:mod:`tocsin.db.writers`): on SQLite,
+        #: shared with the other processes on the file; otherwise this process's own.
         self.writers: WriterLock | None = (
-            writer_lock_for(engine.url.database) if is_sqlite(engine) else None
+            writer_lock_for(engine.url.database) if is_sqlite(engine) else writers_of_process()
         )
 
     def __call__(self) -> Session:

@@ -46,7 +46,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["WAIT_SECONDS", "WriterLock", "writer_lock_for"]
+__all__ = ["WAIT_SECONDS", "WriterLock", "writer_lock_for", "writers_of_process"]
 
 log = logging.getLogger("tocsin.db")
 
@@ -203,6 +203,19 @@ class WriterLock:
         finally:
             fcntl.flock(self._gate_fd, fcntl.LOCK_UN)
         return True
+
+
+def writers_of_process() -> WriterLock:
+    """A writers' lock for this process alone, with no lock file: on PostgreSQL the
+    writers of one process take turns too, people and the engine before bulk
+    ingestion. The database would let them write at once, but one process runs one
+    thread of Python at a time: a transaction holding row locks (the incident-number
+    counter's, an incident's) waited behind every other writer's Python after each
+    statement, and held them for seconds while a storm was stored. Other processes and
+    hosts still write at the same time as this one."""
+    lock = WriterLock(Path(os.devnull))
+    lock._unusable = True  # thread-level turns only: no lock file
+    return lock
 
 
 def writer_lock_for(database: str | None) -> WriterLock | None:

@@ -25,10 +25,13 @@ from tocsin.web.dashboard.csrf import FormData, SignedForm
 from tocsin.web.dashboard.session import Responder
 from tocsin.web.dashboard.views import redirect_with
 from tocsin.web.deps import ContextDep
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["Action", "IncidentRef", "first_value", "router", "run_action"]
 
-router = APIRouter(prefix="/dashboard/incidents", include_in_schema=False)
+router = APIRouter(
+    route_class=RequestThreadRoute, prefix="/dashboard/incidents", include_in_schema=False
+)
 
 IncidentRef = Annotated[str, Path(max_length=40)]
 ItemNumber = Annotated[int, Path(ge=1, le=2**31 - 1)]

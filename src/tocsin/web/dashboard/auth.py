@@ -19,10 +19,11 @@ from tocsin.web.dashboard.session import (
 )
 from tocsin.web.dashboard.views import page
 from tocsin.web.deps import ContextDep
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=RequestThreadRoute, include_in_schema=False)
 
 WRONG = "Wrong username or password"
 BUSY = "Too many sign-in attempts right now; try again in a moment"

@@ -40,10 +40,11 @@ from tocsin.web.dashboard.changes import BELL
 from tocsin.web.dashboard.incidents import incident_row
 from tocsin.web.dashboard.session import SESSION_LIFETIME, read_session
 from tocsin.web.dashboard.shutdown import generation, shutting_down
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["HEARTBEAT_SECONDS", "POLL_SECONDS", "router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=RequestThreadRoute, include_in_schema=False)
 
 POLL_SECONDS = 0.4
 HEARTBEAT_SECONDS = 15.0

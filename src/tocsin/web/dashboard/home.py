@@ -9,10 +9,11 @@ from fastapi.responses import FileResponse, RedirectResponse
 
 from tocsin.web.assets import favicon
 from tocsin.web.dashboard.session import user_session
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(route_class=RequestThreadRoute, include_in_schema=False)
 
 
 @router.get("/")

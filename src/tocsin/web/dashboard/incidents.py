@@ -38,10 +38,11 @@ from tocsin.runbooks.models import RunKind
 from tocsin.web.dashboard.session import Viewer
 from tocsin.web.dashboard.views import age, page, render_fragment
 from tocsin.web.deps import CurrentPolicy, NowClock, SessionDep
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["incident_row", "router"]
 
-router = APIRouter(prefix="/dashboard", include_in_schema=False)
+router = APIRouter(route_class=RequestThreadRoute, prefix="/dashboard", include_in_schema=False)
 
 LIST_LIMIT = 200
 NOTIFICATION_LIMIT = 200

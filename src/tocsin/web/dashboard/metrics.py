@@ -32,10 +32,11 @@ from tocsin.policy import Policy
 from tocsin.web.dashboard.session import Viewer
 from tocsin.web.dashboard.views import page
 from tocsin.web.deps import ContextDep, CurrentPolicy, NowClock, SessionDep
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["CHARTS", "WINDOWS", "router"]
 
-router = APIRouter(prefix="/dashboard", include_in_schema=False)
+router = APIRouter(route_class=RequestThreadRoute, prefix="/dashboard", include_in_schema=False)
 
 WINDOWS = {"7d": 7, "30d": 30, "90d": 90}
 #: The page's charts, in the order shown, with their text alternative.

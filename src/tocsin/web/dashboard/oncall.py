@@ -13,10 +13,11 @@ from tocsin.oncall.service import OnCallStatus, on_call_status, upcoming_shifts
 from tocsin.web.dashboard.session import Viewer
 from tocsin.web.dashboard.views import page
 from tocsin.web.deps import CurrentPolicy, NowClock, SessionDep
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/dashboard", include_in_schema=False)
+router = APIRouter(route_class=RequestThreadRoute, prefix="/dashboard", include_in_schema=False)
 
 #: How far ahead handoffs are listed, and how many per schedule.
 AHEAD = timedelta(days=14)

@@ -19,10 +19,13 @@ from tocsin.web.dashboard.actions import IncidentRef, first_value, run_action
 from tocsin.web.dashboard.csrf import SignedForm
 from tocsin.web.dashboard.session import Responder
 from tocsin.web.deps import ContextDep
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/dashboard/incidents", include_in_schema=False)
+router = APIRouter(
+    route_class=RequestThreadRoute, prefix="/dashboard/incidents", include_in_schema=False
+)
 
 PlaybookName = Annotated[str, Path(max_length=100)]
 

@@ -19,10 +19,13 @@ from tocsin.web.dashboard.csrf import SignedForm
 from tocsin.web.dashboard.session import Responder, Viewer
 from tocsin.web.dashboard.views import page, redirect_with
 from tocsin.web.deps import ContextDep, NowClock, SessionDep
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/dashboard/silences", include_in_schema=False)
+router = APIRouter(
+    route_class=RequestThreadRoute, prefix="/dashboard/silences", include_in_schema=False
+)
 
 HERE = "/dashboard/silences"
 MAX_COMMENT = 2000

@@ -16,10 +16,11 @@ from tocsin.errors import NotFound
 from tocsin.postmortems import actions, jira_sync, service
 from tocsin.postmortems.models import ActionItemRead
 from tocsin.web.deps import ContextDep, Responder
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["postmortems"])
+router = APIRouter(route_class=RequestThreadRoute, tags=["postmortems"])
 API = "/api/v1"
 
 

@@ -28,10 +28,11 @@ from tocsin.incidents import service as incidents
 from tocsin.schemas import Instant, OneOf
 from tocsin.web.deps import CurrentIncident, NowClock, Responder, SessionDep, Viewer
 from tocsin.web.fields import RequestDuration
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["alerts"])
+router = APIRouter(route_class=RequestThreadRoute, prefix="/api/v1", tags=["alerts"])
 
 
 @router.get("/alerts")

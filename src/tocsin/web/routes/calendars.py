@@ -45,10 +45,11 @@ from tocsin.errors import NotFound
 from tocsin.oncall.service import require_schedule, schedule_calendar
 from tocsin.web.deps import ContextDep, CurrentPolicy, NowClock, SessionDep, Viewer
 from tocsin.web.openapi import answers
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["calendars"])
+router = APIRouter(route_class=RequestThreadRoute, prefix="/api/v1", tags=["calendars"])
 
 _UNAUTHORIZED = {"WWW-Authenticate": "Bearer"}
 

@@ -36,10 +36,11 @@ from tocsin.policy import Policy
 from tocsin.schemas import Instant, OneOf, PlainText, aware_utc
 from tocsin.web.deps import ContextDep, CurrentPolicy, NowClock, SessionDep, Viewer
 from tocsin.web.openapi import answers
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["changes"])
+router = APIRouter(route_class=RequestThreadRoute, prefix="/api/v1", tags=["changes"])
 
 #: What a change can be.
 CHANGE_KINDS = ("deploy", "config", "feature_flag", "migration", "other")

@@ -21,12 +21,13 @@ from tocsin.chatops.slack_commands import SlashCommand, run_command
 from tocsin.chatops.slack_signature import verify
 from tocsin.web.context import AppContext
 from tocsin.web.deps import ContextDep
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
 log = logging.getLogger("tocsin.chatops")
 
-router = APIRouter(prefix="/api/v1/chatops/slack", tags=["chatops"])
+router = APIRouter(route_class=RequestThreadRoute, prefix="/api/v1/chatops/slack", tags=["chatops"])
 
 _REPLY_TIMEOUT = 5
 

@@ -39,10 +39,11 @@ from tocsin.notify.channels.twilio import SMS_PATH, VOICE_PATH
 from tocsin.policy import Policy
 from tocsin.policy.channels import TwilioChannel
 from tocsin.web.deps import ContextDep, CurrentPolicy, NowClock, SessionDep
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router", "signed_form"]
 
-router = APIRouter(tags=["chatops"])
+router = APIRouter(route_class=RequestThreadRoute, tags=["chatops"])
 
 _FORM = "application/x-www-form-urlencoded"
 

@@ -10,8 +10,9 @@ from tocsin.errors import InvalidInput
 from tocsin.incidents import service
 from tocsin.templating import TemplateError, message_extras
 from tocsin.web.deps import CurrentIncident, CurrentPolicy, NowClock, SessionDep, Viewer
+from tocsin.web.routing import RequestThreadRoute
 
-router = APIRouter(prefix="/api/v1", tags=["templates"])
+router = APIRouter(route_class=RequestThreadRoute, prefix="/api/v1", tags=["templates"])
 
 
 class PreviewRequest(BaseModel):

@@ -13,12 +13,13 @@ from tocsin.metrics.drills import DrillsSummary, drills_summary
 from tocsin.metrics.service import parse_window
 from tocsin.policy.game_days import GameDay
 from tocsin.web.deps import CurrentPolicy, NowClock, Responder, SessionDep, Viewer
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
 from tocsin.web.fields import DURATION_TEXT
 
-router = APIRouter(tags=["drills"])
+router = APIRouter(route_class=RequestThreadRoute, tags=["drills"])
 
 
 @router.get("/api/v1/metrics/drills")

@@ -17,10 +17,11 @@ from fastapi.responses import JSONResponse
 from tocsin.db.probe import WriteProbe
 from tocsin.web.context import AppContext
 from tocsin.web.errors import BUSY, RETRY_AFTER_SECONDS, UNAVAILABLE, database_fault
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["PROBE_WAIT_SECONDS", "router"]
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=RequestThreadRoute, tags=["health"])
 log = logging.getLogger(__name__)
 
 #: A probe still waiting for its turn to write after this long means "busy": readiness

@@ -18,10 +18,11 @@ from tocsin.web.deps import (
     SessionDep,
     Viewer,
 )
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/incidents", tags=["hints"])
+router = APIRouter(route_class=RequestThreadRoute, prefix="/api/v1/incidents", tags=["hints"])
 
 HintId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The hint's id.")]
 

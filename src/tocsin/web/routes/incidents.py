@@ -33,8 +33,9 @@ from tocsin.web.deps import (
     Viewer,
 )
 from tocsin.web.openapi import answers
+from tocsin.web.routing import RequestThreadRoute
 
-router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+router = APIRouter(route_class=RequestThreadRoute, prefix="/api/v1/incidents", tags=["incidents"])
 
 
 @router.post("", status_code=201)

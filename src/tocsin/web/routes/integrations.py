@@ -46,10 +46,11 @@ from tocsin.web.deps import Admin, CurrentPolicy, NowClock, SessionDep, Viewer
 from tocsin.web.fields import RequestDuration
 from tocsin.web.inbound import Answer, inbound_for
 from tocsin.web.openapi import ErrorBody
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["integrations"])
+router = APIRouter(route_class=RequestThreadRoute, tags=["integrations"])
 
 # -- response schemas (for the OpenAPI document; the handlers render them directly) ------
 

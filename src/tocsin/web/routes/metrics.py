@@ -30,11 +30,12 @@ from tocsin.web.deps import (
     get_principal,
 )
 from tocsin.web.fields import DURATION_TEXT
+from tocsin.web.routing import RequestThreadRoute
 
 log = logging.getLogger("tocsin.web")
 
 
-router = APIRouter(tags=["metrics"])
+router = APIRouter(route_class=RequestThreadRoute, tags=["metrics"])
 
 #: The text format every Prometheus version reads (the names here need nothing newer).
 PROMETHEUS_TEXT = "text/plain; version=0.0.4; charset=utf-8"

@@ -37,10 +37,11 @@ from tocsin.web.deps import (
     SessionDep,
     Viewer,
 )
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["oncall"])
+router = APIRouter(route_class=RequestThreadRoute, prefix="/api/v1", tags=["oncall"])
 
 MAX_DAYS = 90
 

@@ -19,10 +19,11 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from tocsin.web.inbound import Answer, inbound_for
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["opsgenie"])
+router = APIRouter(route_class=RequestThreadRoute, tags=["opsgenie"])
 
 
 class OpsgenieAccepted(BaseModel):

@@ -28,8 +28,9 @@ from tocsin.web.deps import (
     SessionDep,
     Viewer,
 )
+from tocsin.web.routing import RequestThreadRoute
 
-router = APIRouter(prefix="/api/v1", tags=["paging"])
+router = APIRouter(route_class=RequestThreadRoute, prefix="/api/v1", tags=["paging"])
 
 
 @router.post("/incidents/{incident_id}/escalate")

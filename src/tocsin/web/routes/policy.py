@@ -8,8 +8,9 @@ from fastapi import APIRouter
 
 from tocsin.policy import format_duration
 from tocsin.web.deps import Admin, ContextDep, CurrentPolicy, Viewer
+from tocsin.web.routing import RequestThreadRoute
 
-router = APIRouter(prefix="/api/v1", tags=["policy"])
+router = APIRouter(route_class=RequestThreadRoute, prefix="/api/v1", tags=["policy"])
 
 
 @router.get("/policy")

@@ -41,13 +41,14 @@ from tocsin.web.deps import (
     SessionDep,
     Viewer,
 )
+from tocsin.web.routing import RequestThreadRoute
 
 #: The page opens with a bearer token (scripts) or a dashboard session (people).
 PageViewer = Annotated[Principal, Depends(bearer_or_session(Role.viewer))]
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["postmortems"])
+router = APIRouter(route_class=RequestThreadRoute, tags=["postmortems"])
 API = "/api/v1"
 
 Limit = Annotated[int, Query(ge=1, le=500)]

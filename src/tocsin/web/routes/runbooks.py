@@ -25,10 +25,11 @@ from tocsin.web.deps import (
     SessionDep,
     Viewer,
 )
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["diagnostics and playbooks"])
+router = APIRouter(route_class=RequestThreadRoute, tags=["diagnostics and playbooks"])
 
 
 @router.post("/api/v1/incidents/{incident_id}/diagnostics", status_code=202)

@@ -16,10 +16,11 @@ from fastapi.responses import JSONResponse
 
 from tocsin.statuspage import atlassian, public
 from tocsin.web.deps import CurrentPolicy, NowClock, SessionDep
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["PublicJSON", "router"]
 
-router = APIRouter(prefix="/api/v2", tags=["status page (public)"])
+router = APIRouter(route_class=RequestThreadRoute, prefix="/api/v2", tags=["status page (public)"])
 
 _HEADERS = {
     "Access-Control-Allow-Origin": "*",

@@ -27,10 +27,11 @@ from tocsin.statuspage import public, subscribers
 from tocsin.statuspage.feed import MEDIA_TYPE, atom_feed
 from tocsin.web.deps import CurrentPolicy, NowClock, SessionDep
 from tocsin.web.pages import render
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/status", include_in_schema=False)
+router = APIRouter(route_class=RequestThreadRoute, prefix="/status", include_in_schema=False)
 
 Code = Annotated[str, Path(min_length=1, max_length=32)]
 Token = Annotated[str, Query(max_length=200)]

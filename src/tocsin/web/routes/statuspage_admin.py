@@ -22,10 +22,13 @@ from tocsin.statuspage.models import (
     StatusIncidentRead,
 )
 from tocsin.web.deps import CurrentPolicy, NowClock, Responder, SessionDep, Viewer
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/statuspage", tags=["status page"])
+router = APIRouter(
+    route_class=RequestThreadRoute, prefix="/api/v1/statuspage", tags=["status page"]
+)
 
 Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]

@@ -18,10 +18,11 @@ from tocsin.web.deps import (
     SessionDep,
     Viewer,
 )
+from tocsin.web.routing import RequestThreadRoute
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1/incidents", tags=["checklists"])
+router = APIRouter(route_class=RequestThreadRoute, prefix="/api/v1/incidents", tags=["checklists"])
 
 ItemNumber = Annotated[
     int, Path(ge=1, le=2**31 - 1, description="The item's number within the incident.")
