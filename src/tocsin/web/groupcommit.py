@@ -245,10 +245,11 @@ class GroupCommitter:
     # -- the writer task (event loop) ------------------------------------------------
 
     async def _write(self) -> None:
-        """Run up to two transactions at a time: one of bulk work (a group of larger
-        requests, or a chunk of the inbox) and one of a few small requests, which takes
-        the writer lock before the engine's and the delivery worker's: a probe alert
-        does not wait for a storm's group to finish before its own transaction starts.
+        """Run up to two transactions at a time: one of bulk work (a group of
+        requests, or a chunk of the inbox) and, while that one runs, one of a few small
+        requests of other integrations, which takes the writer lock before the engine's
+        and the delivery worker's: a probe alert does not wait for a storm's group to
+        finish before its own transaction starts.
         Requests of one integration are never in two transactions at once, so they are
         stored in the order they came."""
         loop = asyncio.get_running_loop()
@@ -258,10 +259,6 @@ class GroupCommitter:
         small: asyncio.Task[None] | None = None
         drained = False
         while True:
-            if small is None:
-                group = self._take_small()
-                if group:
-                    small = loop.create_task(self._commit_group(loop, group, bulk=False))
             if bulk is None:
                 # A chunk of the inbox and a group of requests take turns.
                 group = [] if self._inbox_pending and not drained else self._take()
@@ -271,6 +268,12 @@ class GroupCommitter:
                 elif self._inbox_pending:
                     bulk = loop.create_task(self._drain(loop))
                     drained = True
+            if small is None and bulk is not None:
+                # Only beside another transaction: alone, one lane groups them all (a
+                # flood of single alerts split into small transactions stores fewer).
+                group = self._take_small()
+                if group:
+                    small = loop.create_task(self._commit_group(loop, group, bulk=False))
             if bulk is None and small is None:
                 await wakeup.wait()
                 wakeup.clear()
