@@ -92,18 +92,27 @@ def _alert_ids(server: LiveServer, prefix: str) -> list[int]:
         return sorted(a.id for a in items if a.dedup_key.startswith(prefix))
 
 
+def _two_integrations(server: LiveServer) -> tuple[str, str, Gated]:
+    """A storm's integration, a probe's, and a committer that holds large groups."""
+    storm = _create(server, "storm", "checkout-api")
+    probe = _create(server, "probe", "auth-service")
+    return storm, probe, Gated(server.context)
+
+
+async def _held_storm(committer: Gated, key: str, prefix: str) -> asyncio.Future[Any]:
+    """Submit 50 alerts of ``key`` and wait until their group is held at the gate."""
+    storm = asyncio.ensure_future(committer.submit(_for(key, _alerts(prefix, 50, "checkout-api"))))
+    await _until(committer.held.is_set)
+    return storm
+
+
 def test_a_probe_is_stored_while_a_storm_group_is_still_being_stored(
     live_server: LiveServer,
 ) -> None:
-    storm_key = _create(live_server, "storm", "checkout-api")
-    probe_key = _create(live_server, "probe", "auth-service")
-    committer = Gated(live_server.context)
+    storm_key, probe_key, committer = _two_integrations(live_server)
 
     async def scenario() -> None:
-        storm = asyncio.ensure_future(
-            committer.submit(_for(storm_key, _alerts("storm", 50, "checkout-api")))
-        )
-        await _until(committer.held.is_set)
+        storm = await _held_storm(committer, storm_key, "storm")
         stored = await asyncio.wait_for(
             committer.submit(_for(probe_key, _alerts("probe", 1, "auth-service"))), BOUND
         )
@@ -123,15 +132,10 @@ def test_a_probe_is_stored_while_a_storm_group_is_still_being_stored(
 def test_one_integrations_requests_are_stored_in_the_order_they_came(
     live_server: LiveServer,
 ) -> None:
-    storm_key = _create(live_server, "storm", "checkout-api")
-    probe_key = _create(live_server, "probe", "auth-service")
-    committer = Gated(live_server.context)
+    storm_key, probe_key, committer = _two_integrations(live_server)
 
     async def scenario() -> None:
-        first = asyncio.ensure_future(
-            committer.submit(_for(storm_key, _alerts("first", 50, "checkout-api")))
-        )
-        await _until(committer.held.is_set)
+        first = await _held_storm(committer, storm_key, "first")
         second = asyncio.ensure_future(
             committer.submit(_for(storm_key, _alerts("second", 1, "checkout-api")))
         )
@@ -185,9 +189,8 @@ def test_a_few_alerts_are_decided_at_once_even_when_alerts_look_dear(
     """When alerts have recently cost a lot (each opening an incident), a large request
     is queued in the inbox and decided in chunks, but a few alerts are never queued
     behind it: they are decided in their own request."""
-    storm_key = _create(live_server, "storm", "checkout-api")
-    probe_key = _create(live_server, "probe", "auth-service")
-    committer = GroupCommitter(live_server.context)
+    storm_key, probe_key, committer = _two_integrations(live_server)
+    committer.gate.set()
     committer.cost.per_unit = 40.0  # milliseconds per new alert, as in a flood
 
     async def scenario() -> tuple[Any, Any]:
