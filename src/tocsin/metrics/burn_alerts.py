@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.db.jobs import schedule
 from tocsin.incidents.rules import format_incident_id
-from tocsin.incidents.service import get_by_id
+from tocsin.incidents.service import hold_incidents
 from tocsin.incidents.timeline import SYSTEM_ACTOR, record
 from tocsin.metrics.budget import driving
 from tocsin.metrics.service import SloSnapshot, slo_snapshots
@@ -160,8 +160,10 @@ def handle_slo_burn(session: Session, context: HandlerContext, payload: Mapping[
         f"Error budget of {service} burning {rate:.1f}x the allowed rate over {window} "
         f"(alert threshold {threshold:g}); {left:.1f} % of the budget left"
     )
-    incidents = [get_by_id(session=session, incident_id=int(i)) for i in payload["incident_ids"]]
-    present = [i for i in incidents if i is not None]
+    ids = [int(i) for i in payload["incident_ids"]]
+    # One query for them all: a flood leaves hundreds of incidents open on a service.
+    held = {incident.id: incident for incident in hold_incidents(session=session, ids=ids)}
+    present = [held[i] for i in ids if i in held]
     for incident in present:
         record(
             session=session,
