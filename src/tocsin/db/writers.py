@@ -66,9 +66,14 @@ class WriterLock:
     """The writers' lock of one database file (one per process: see
     :func:`writer_lock_for`)."""
 
-    def __init__(self, lock_file: Path) -> None:
+    def __init__(self, lock_file: Path | None) -> None:
+        """``lock_file`` None: the turns of this process's threads only."""
         self.lock_file = lock_file
-        self.gate_file = lock_file.with_name(lock_file.name.replace("writer-lock", "writer-gate"))
+        self.gate_file = (
+            lock_file.with_name(lock_file.name.replace("writer-lock", "writer-gate"))
+            if lock_file is not None
+            else None
+        )
         self._state = threading.Condition()
         self._busy = False
         self._priority_waiting = 0
@@ -79,7 +84,7 @@ class WriterLock:
         self._waiting_tickets: set[int] = set()
         self._fd: int | None = None
         self._gate_fd: int | None = None
-        self._unusable = False
+        self._unusable = lock_file is None
 
     @contextmanager
     def held(self, *, bulk: bool = False, background: bool = False) -> Iterator[None]:
@@ -175,7 +180,7 @@ class WriterLock:
             return None
 
     def _lock_files(self, bulk: bool) -> bool:
-        if self._unusable:
+        if self._unusable or self.lock_file is None or self.gate_file is None:
             return False
         if self._fd is None:
             self._fd = self._open(self.lock_file)
@@ -213,9 +218,7 @@ def writers_of_process() -> WriterLock:
     counter's, an incident's) waited behind every other writer's Python after each
     statement, and held them for seconds while a storm was stored. Other processes and
     hosts still write at the same time as this one."""
-    lock = WriterLock(Path(os.devnull))
-    lock._unusable = True  # thread-level turns only: no lock file
-    return lock
+    return WriterLock(None)
 
 
 def writer_lock_for(database: str | None) -> WriterLock | None:
