@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from tocsin.alerts.inbound import InboundAlert
@@ -50,6 +51,29 @@ _CASCADE_COUNTED = (
 )
 #: At most this many recent alerts are judged for a cascade (the newest).
 _CASCADE_SCAN = 10_000
+
+
+@cache
+def _firing_counts_statement(services: int, cap: int) -> Select[str, int]:
+    """Firing alerts per service (bound as ``s0``, ``s1``…), each counted up to ``cap``:
+    one statement for a component's services, built once per size. A batch's cascade
+    check runs it in every transaction, and building the statement costs more than
+    running it."""
+    capped = [
+        select(Alert.service)
+        .where(
+            Alert.service == bindparam(f"s{n}"),
+            Alert.fired_at >= bindparam("since"),
+            Alert.status == "firing",
+            Alert.outcome.in_(_CASCADE_COUNTED),
+            Alert.drill == bindparam("drill"),
+        )
+        .limit(cap)
+        .subquery()
+        for n in range(services)
+    ]
+    firing = union_all(*(select(part.c.service) for part in capped)).subquery()
+    return select(firing.c.service, func.count()).group_by(firing.c.service)
 
 
 @dataclass
@@ -188,25 +212,12 @@ class Triager:
         """Firing alerts that count towards a cascade, per service, each counted only up
         to ``cap`` (all a cascade needs to know): a storm of thousands of firing alerts
         on one service costs no more to judge than a few."""
-        since = self.now - window
-        counts: dict[str, int] = {}
-        for service in services:
-            capped = (
-                select(Alert.id)
-                .where(
-                    Alert.service == service,
-                    Alert.fired_at >= since,
-                    Alert.status == "firing",
-                    Alert.outcome.in_(_CASCADE_COUNTED),
-                    Alert.drill.is_(self.ctx.is_drill),
-                )
-                .limit(cap)
-                .subquery()
-            )
-            found = int(self.session.scalar(select(func.count()).select_from(capped)) or 0)
-            if found:
-                counts[service] = found
-        return counts
+        if not services:
+            return {}
+        params: dict[str, object] = {f"s{n}": name for n, name in enumerate(services)}
+        params.update(since=self.now - window, drill=self.ctx.is_drill)
+        rows = self.session.execute(_firing_counts_statement(len(services), cap), params)
+        return {service: int(count) for service, count in rows if count}
 
     def _recent(self, window: timedelta, services: list[str]) -> list[tuple[RecentAlert, int]]:
         rows = self.session.execute(

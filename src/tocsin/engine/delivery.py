@@ -48,11 +48,7 @@ from sqlalchemy.orm import Session
 from tocsin.clock import Clock
 from tocsin.db import SessionFactory, session_scope
 from tocsin.engine.comms import BroadcastFeed
-from tocsin.engine.delivery_timeline import (
-    fail_delivery,
-    record_failure,
-    record_page_delivered,
-)
+from tocsin.engine.delivery_timeline import fail_delivery, record_failure, record_page_delivered
 from tocsin.engine.expansion import expand, outbound_message, recipient
 from tocsin.engine.worker import BATCH_BUDGET_SECONDS
 from tocsin.incidents.rules import IncidentStatus, format_incident_id
@@ -151,6 +147,8 @@ class DeliveryWorker:
         self._pools: dict[str, tuple[int, ThreadPoolExecutor]] = {}
         self._inflight: dict[int, Future[None]] = {}
         self._inflight_by_channel: dict[str, set[int]] = {}
+        #: Channels whose every send slot was taken at the last dispatch.
+        self._full: set[str] = set()
         self._lock = threading.Lock()
         self._woken = threading.Event()
 
@@ -189,8 +187,10 @@ class DeliveryWorker:
             while not stop.is_set():
                 try:
                     self.run_due(wait=False)
+                    with self._lock:
+                        full = set(self._full)
                     with session_scope(self.sessions, write=False) as session:
-                        due = outbox.next_wakeup_at(session=session)
+                        due = outbox.next_wakeup_at(session=session, waiting=full)
                 except SQLAlchemyError as exc:
                     log.warning("delivery: database unavailable (%s); retrying", type(exc).__name__)
                     stop.wait(1.0)
@@ -422,6 +422,8 @@ class DeliveryWorker:
             return 0, []
         free = self._free_slots(channel, config.concurrency)
         if free <= 0:
+            with self._lock:
+                self._full.add(channel)
             return config.concurrency, []
         rows = outbox.due_candidates(session=session, channel=channel, now=now, limit=free + 20)
         # What the messages need, read once for all of them.
@@ -445,6 +447,11 @@ class DeliveryWorker:
             if self._throttled(session, row, channel, config, now):
                 continue
             claims.append(self._claim(session, row, adapter, config, now))
+        with self._lock:
+            if len(claims) >= free:
+                self._full.add(channel)
+            else:
+                self._full.discard(channel)
         return config.concurrency, claims
 
     def _moot(self, session: Session, row: Delivery) -> bool:
@@ -517,6 +524,9 @@ class DeliveryWorker:
     # ------------------------------------------------------------ sending (pool threads)
 
     def _deliver(self, claim: _Claim) -> None:
+        """Send and record the outcome; wake the loop only for a freed slot on a full
+        channel or a retry (a round per success cost more than the sends themselves)."""
+        settled = False
         try:
             try:
                 outcome = Outcome(receipt=claim.channel.send(claim.message))
@@ -530,6 +540,7 @@ class DeliveryWorker:
             if self.after_send is not None:
                 self.after_send(claim.message, outcome)
             self._complete(claim, outcome)
+            settled = outcome.receipt is not None
         except Exception:
             log.exception(
                 "delivery %s: outcome not recorded; it is recovered after its deadline",
@@ -539,7 +550,9 @@ class DeliveryWorker:
             with self._lock:
                 self._inflight.pop(claim.delivery_id, None)
                 self._inflight_by_channel.get(claim.channel.name, set()).discard(claim.delivery_id)
-            self._woken.set()
+                wake = not settled or claim.channel.name in self._full
+            if wake:
+                self._woken.set()
 
     def _complete(self, claim: _Claim, outcome: Outcome) -> None:
         with self._transaction() as session:

@@ -12,7 +12,7 @@ outcome in a second, short transaction after the send. Every function takes the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -259,10 +259,15 @@ def pending_work(*, session: Session, now: datetime) -> PendingWork:
     return PendingWork(expired_sends=expired is not None, unexpanded=unexpanded is not None)
 
 
-def next_wakeup_at(*, session: Session) -> datetime | None:
-    """The earliest moment the delivery worker has something to do."""
+def next_wakeup_at(*, session: Session, waiting: Collection[str] = ()) -> datetime | None:
+    """The earliest moment the delivery worker has something to do. The deliveries of
+    the ``waiting`` channels (every send slot taken) wait for a slot, not for a time:
+    a send that ends there wakes the worker."""
+    pending = select(func.min(Delivery.due_at)).where(Delivery.state == _PENDING)
+    if waiting:
+        pending = pending.where(Delivery.channel.not_in(sorted(waiting)))
     candidates = [
-        session.scalar(select(func.min(Delivery.due_at)).where(Delivery.state == _PENDING)),
+        session.scalar(pending),
         session.scalar(select(func.min(Delivery.deadline_at)).where(Delivery.state == _SENDING)),
         session.scalar(
             select(func.min(Notification.due_at)).where(
