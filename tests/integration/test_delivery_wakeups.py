@@ -3,6 +3,7 @@
 A send that ends wakes the loop only when that can change what the loop would do: a
 slot freed on a channel whose every slot was taken. Here the poll is a minute long, so
 a queue on a one-at-a-time channel goes out at once only if each freed slot wakes it.
+The broadcast feed takes a turn only for an event it announces.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from tests.support.receivers import WebhookReceiver
 
 from tocsin.clock import FakeClock
 from tocsin.db import session_scope
+from tocsin.engine.comms import OVERLAP, BroadcastFeed
+from tocsin.incidents import service, timeline
 from tocsin.notify import outbox
 from tocsin.notify.models import NotificationKind
 from tocsin.notify.service import enqueue
@@ -100,7 +103,11 @@ def test_deliveries_waiting_for_a_slot_set_no_wake_up_time(
     end (which wakes the loop), not for a moment: else the loop would go round without
     pause, each round several transactions, for as long as the channel stays full."""
     release = threading.Event()
-    hook.on_request = lambda _request: release.wait(15)
+
+    def hold(_request: object) -> None:
+        release.wait(15)
+
+    hook.on_request = hold
     _queue(h, 3)
     h.delivery.run_due(wait=False)  # expands the three and starts one send
     try:
@@ -114,3 +121,57 @@ def test_deliveries_waiting_for_a_slot_set_no_wake_up_time(
         release.set()
     h.delivery.run_due()
     assert len(hook.processed) == 3
+
+
+def test_the_broadcast_feed_takes_a_turn_only_for_what_it_announces(
+    h: ChannelHarness, hook: WebhookReceiver
+) -> None:
+    """During a storm the timeline grows all the time; a feed pass is a write
+    transaction. Events no broadcast announces need none, until the feed's cursor would
+    fall more than its look-back behind."""
+    path = h.context.policy.path
+    assert path is not None
+    path.write_text(
+        path.read_text(encoding="utf-8")
+        + "broadcasts:\n  - {name: ops, severities: [SEV1], to: [{channel: ops}]}\n",
+        encoding="utf-8",
+    )
+    h.context.policy.reload()
+    feed = BroadcastFeed()
+
+    def needed() -> bool:
+        with session_scope(h.context.sessions, write=False) as session:
+            return feed.needed(session=session, policy=h.context.policy.current, now=h.clock.now())
+
+    def run() -> int:
+        with session_scope(h.context.sessions) as session:
+            return feed.run(session=session, policy=h.context.policy.current, now=h.clock.now())
+
+    def notes(ref: str, count: int) -> None:
+        with session_scope(h.context.sessions) as session:
+            incident = service.get(session=session, ref=ref)
+            for n in range(count):
+                timeline.record(
+                    session=session,
+                    incident=incident,
+                    now=h.clock.now(),
+                    actor="alice",
+                    kind="note",
+                    summary=f"note {n}",
+                )
+
+    ref = h.declare("SEV1")
+    assert needed()
+    assert run() == 1  # the declaration, announced
+    assert not needed()
+
+    notes(ref, 5)
+    assert not needed()  # nothing to announce: no pass
+    notes(ref, OVERLAP)
+    assert needed()  # the cursor catches up
+    assert run() == 0
+    assert not needed()
+
+    h.act(ref, "update", "Rolled back the deploy")
+    assert needed()
+    assert run() == 1

@@ -163,17 +163,25 @@ class BroadcastFeed:
         self._done: set[int] = set()
 
     def needed(self, *, session: Session, policy: Policy, now: datetime) -> bool:
-        """Whether a pass would do anything (read-only)."""
+        """Whether a pass would do anything (read-only).
+
+        With broadcasts, only an event of a kind they announce needs a pass (each one a
+        write transaction, and in a storm the timeline grows all the time); the cursor
+        still catches up once :data:`OVERLAP` events are past it, so reading past it
+        stays short. Without broadcasts the cursor keeps up with every event, so that
+        enabling them later announces nothing of the past."""
         cursor = session.get(DeliveryCursor, FEED)
         latest = session.scalar(select(func.max(TimelineEvent.id))) or 0
-        if cursor is None or cursor.position < latest:
+        if cursor is None:
             return True
         if not policy.broadcasts:
-            return False
+            return cursor.position < latest
+        if latest - cursor.position > OVERLAP:
+            return True
         recent = session.scalars(
             select(TimelineEvent.id).where(
                 TimelineEvent.id > cursor.position - OVERLAP,
-                TimelineEvent.at >= now - RECENT,
+                or_(TimelineEvent.id > cursor.position, TimelineEvent.at >= now - RECENT),
                 TimelineEvent.kind.in_(BROADCAST_EVENTS),
             )
         )
@@ -198,6 +206,7 @@ class BroadcastFeed:
                 outbox.advance_cursor(session=session, name=FEED, position=latest, now=now)
             return 0
         position = outbox.read_cursor(session=session, name=FEED, default=0, now=now)
+        latest = session.scalar(select(func.max(TimelineEvent.id))) or 0
         events = list(
             session.scalars(
                 select(TimelineEvent)
@@ -216,6 +225,8 @@ class BroadcastFeed:
                 continue
             queued += self._announce(session, policy, timeline_event, now, can_send)
         newest = max((e.id for e in events), default=position)
+        if len(events) < self.batch:  # all read: the events of other kinds are past too
+            newest = max(newest, latest)
         if newest > position:
             outbox.advance_cursor(session=session, name=FEED, position=newest, now=now)
         self._done = {i for i in self._done if i > newest - 2 * OVERLAP}

@@ -355,14 +355,14 @@ class DeliveryWorker:
     def _feed(self) -> bool:
         configured = self._channels()
         with self._transaction() as session:
-            self.feed.run(
+            queued = self.feed.run(
                 session=session,
                 policy=configured.policy,
                 now=self.clock.now(),
                 can_send=configured.status.can_send,
             )
         # What the feed queued is expanded at once.
-        return self._expand_all()
+        return bool(queued) and self._expand_all()
 
     # ------------------------------------------------------------ 4. dispatch
 
