@@ -355,14 +355,15 @@ class DeliveryWorker:
     def _feed(self) -> bool:
         configured = self._channels()
         with self._transaction() as session:
-            queued = self.feed.run(
+            self.feed.run(
                 session=session,
                 policy=configured.policy,
                 now=self.clock.now(),
                 can_send=configured.status.can_send,
             )
-        # What the feed queued is expanded at once.
-        return bool(queued) and self._expand_all()
+        # What the feed queued is expanded at once, and what was queued meanwhile (pages
+        # in a flood of incidents: without this pass they waited a round longer).
+        return self._expand_all()
 
     # ------------------------------------------------------------ 4. dispatch
 
