@@ -19,11 +19,11 @@ per-channel thread pools:
    only after it commits do the sends start.
 
 Each channel has its own pool of ``concurrency`` threads and claims no more than it has
-free threads, so a slow or failing channel never holds up another. A send's outcome is
-recorded in its own transaction: ``sent``; a retry at exponential backoff with jitter
-for errors the adapter calls temporary (up to the channel's ``max_attempts``); or
-``failed``, the dead letter, which shows in ``GET /api/v1/notifications?state=failed``
-and as ``notification_failed`` on the incident's timeline.
+free threads, so a slow or failing channel never holds up another. The outcomes
+(:mod:`tocsin.engine.outcomes`, several a transaction): ``sent``; a retry at exponential
+backoff with jitter for errors the adapter calls temporary (up to ``max_attempts``); or
+``failed``, the dead letter (``GET /api/v1/notifications?state=failed``, and
+``notification_failed`` on the incident's timeline).
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from tocsin.db import SessionFactory, session_scope
 from tocsin.engine.comms import BroadcastFeed
 from tocsin.engine.delivery_timeline import fail_delivery, record_failure, record_page_delivered
 from tocsin.engine.expansion import expand, outbound_message, recipient
+from tocsin.engine.outcomes import OutcomeRecorder
 from tocsin.engine.worker import BATCH_BUDGET_SECONDS
 from tocsin.incidents.rules import IncidentStatus, format_incident_id
 from tocsin.incidents.service import get_by_id, hold_incidents
@@ -149,6 +150,11 @@ class DeliveryWorker:
         self._inflight_by_channel: dict[str, set[int]] = {}
         #: Channels whose every send slot was taken at the last dispatch.
         self._full: set[str] = set()
+        self._outcomes = OutcomeRecorder(
+            transaction=self._transaction,
+            write=self._write_outcome,
+            key=lambda sent: sent[0].delivery_id,
+        )
         self._lock = threading.Lock()
         self._woken = threading.Event()
 
@@ -156,12 +162,10 @@ class DeliveryWorker:
 
     def run_due(self, *, wait: bool = True) -> int:
         """Recover, expand, feed and dispatch everything due now; with ``wait``, also wait
-        for the sends and go round again until nothing is left. Returns the number of
-        sends started."""
+        for the sends and go round again until nothing is left. Returns sends started."""
         started = 0
         while True:
-            # Look first, in a read-only transaction, so that an idle worker does not
-            # take SQLite's write lock several times a second.
+            # Look first, read-only: an idle worker must not take the write lock each round.
             with session_scope(self.sessions, write=False) as session:
                 now = self.clock.now()
                 work = outbox.pending_work(session=session, now=now)
@@ -251,8 +255,7 @@ class DeliveryWorker:
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
         """A writing transaction that, before it commits, brings the notifications whose
-        deliveries changed up to date, in id order (two workers that touch the same
-        notifications lock them in the same order, so they never deadlock)."""
+        deliveries changed up to date, in id order (so two workers never deadlock)."""
         with session_scope(self.sessions, background=True) as session:
             yield session
             deliveries.refresh_touched(session=session)
@@ -540,8 +543,8 @@ class DeliveryWorker:
                 outcome = Outcome(error=OutcomeUnknown(f"adapter error: {type(exc).__name__}"))
             if self.after_send is not None:
                 self.after_send(claim.message, outcome)
-            self._complete(claim, outcome)
-            settled = outcome.receipt is not None
+            recorded = self._outcomes.record((claim, outcome))
+            settled = recorded and outcome.receipt is not None
         except Exception:
             log.exception(
                 "delivery %s: outcome not recorded; it is recovered after its deadline",
@@ -555,45 +558,42 @@ class DeliveryWorker:
             if wake:
                 self._woken.set()
 
-    def _complete(self, claim: _Claim, outcome: Outcome) -> None:
-        with self._transaction() as session:
-            now = self.clock.now()
-            row = outbox.lock_delivery(session=session, delivery_id=claim.delivery_id)
-            if row is None:
-                return
-            if (
-                row.claimed_by != self.name
-                or row.attempts != claim.attempt
-                or row.state != "sending"
-            ):
-                # Recovered meanwhile (we were presumed dead). A success is still the truth.
-                if outcome.receipt is not None and row.state != DeliveryState.sent.value:
-                    deliveries.mark_sent(session=session, row=row, now=now)
-                    record_page_delivered(session=session, row=row, now=now)
-                return
-            if outcome.receipt is not None:
+    def _write_outcome(self, session: Session, sent: tuple[_Claim, Outcome]) -> None:
+        """One send's outcome, in the recorder's transaction (:mod:`.outcomes`)."""
+        claim, outcome = sent
+        now = self.clock.now()
+        row = outbox.lock_delivery(session=session, delivery_id=claim.delivery_id)
+        if row is None:
+            return
+        if row.claimed_by != self.name or row.attempts != claim.attempt or row.state != "sending":
+            # Recovered meanwhile (we were presumed dead). A success is still the truth.
+            if outcome.receipt is not None and row.state != DeliveryState.sent.value:
                 deliveries.mark_sent(session=session, row=row, now=now)
                 record_page_delivered(session=session, row=row, now=now)
-                return
-            error = outcome.error
-            assert error is not None
-            message = str(error) or type(error).__name__
-            decision = after_error(
-                kind=error_kind(error),
-                message=message,
-                retry_after=getattr(error, "retry_after", None),
-                attempts=row.attempts,
-                retry=self._retry(row.channel),
-                idempotent=claim.channel.idempotent,
-                channel=row.channel,
-                now=now,
-                jitter=self.rand,
-            )
-            failed = deliveries.apply(
-                session=session, row=row, decision=decision, error=message, now=now
-            )
-            if failed:
-                record_failure(session=session, row=row, error=decision.reason, now=now)
+            return
+        if outcome.receipt is not None:
+            deliveries.mark_sent(session=session, row=row, now=now)
+            record_page_delivered(session=session, row=row, now=now)
+            return
+        error = outcome.error
+        assert error is not None
+        message = str(error) or type(error).__name__
+        decision = after_error(
+            kind=error_kind(error),
+            message=message,
+            retry_after=getattr(error, "retry_after", None),
+            attempts=row.attempts,
+            retry=self._retry(row.channel),
+            idempotent=claim.channel.idempotent,
+            channel=row.channel,
+            now=now,
+            jitter=self.rand,
+        )
+        failed = deliveries.apply(
+            session=session, row=row, decision=decision, error=message, now=now
+        )
+        if failed:
+            record_failure(session=session, row=row, error=decision.reason, now=now)
 
     def _retry(self, channel: str) -> RetrySettings:
         config = self._config(channel)
