@@ -89,21 +89,6 @@ class Harness(ChannelHarness):
     def declare(self, severity: str = "SEV2", title: str = "API down") -> str:
         return super().declare(severity, title)
 
-    def message(self, key: str, person: str = "alice", channel: str = "person") -> None:
-        """Queue one plain message (no incident), as handoff reports are queued."""
-        with session_scope(self.context.sessions) as session:
-            enqueue(
-                session=session,
-                key=key,
-                person=person,
-                kind=NotificationKind.handoff,
-                subject=f"message {key}",
-                body=f"body of {key}",
-                reason="test",
-                now=self.clock.now(),
-                channel=channel,
-            )
-
 
 @pytest.fixture
 def policy_file(tmp_path: Path) -> Path:

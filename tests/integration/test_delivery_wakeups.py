@@ -22,8 +22,6 @@ from tocsin.db import session_scope
 from tocsin.engine.comms import OVERLAP, BroadcastFeed
 from tocsin.incidents import service, timeline
 from tocsin.notify import outbox
-from tocsin.notify.models import NotificationKind
-from tocsin.notify.service import enqueue
 from tocsin.web.context import AppContext
 
 SECRET = "wake-signing-key"
@@ -58,19 +56,8 @@ def h(app_context: AppContext, clock: FakeClock) -> Iterator[ChannelHarness]:
 
 
 def _queue(h: ChannelHarness, count: int) -> None:
-    with session_scope(h.context.sessions) as session:
-        for n in range(count):
-            enqueue(
-                session=session,
-                key=f"m{n}",
-                person="alice",
-                kind=NotificationKind.handoff,
-                subject=f"message {n}",
-                body=f"body of message {n}",
-                reason="test",
-                now=h.clock.now(),
-                channel="ops",
-            )
+    for n in range(count):
+        h.message(str(n), channel="ops")
 
 
 def test_a_queue_on_a_one_at_a_time_channel_goes_out_without_waiting_for_the_poll(

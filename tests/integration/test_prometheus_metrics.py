@@ -30,8 +30,7 @@ from tocsin.incidents.models import IncidentCreate, IncidentUpdate
 from tocsin.metrics.catalog import ALERTS_DEDUPLICATED, ALERTS_RECEIVED, CATALOG
 from tocsin.metrics.prometheus import exposition
 from tocsin.metrics.stored_counters import totals
-from tocsin.notify.models import Notification, NotificationKind
-from tocsin.notify.service import enqueue
+from tocsin.notify.models import Notification
 from tocsin.web.context import AppContext
 
 POLICY = (
@@ -71,20 +70,6 @@ class Harness(ChannelHarness):
                 session=session, policy=self.context.policy.current, per_process=False
             )
         return samples(text.decode())
-
-    def message(self, key: str) -> None:
-        """Queue a message that belongs to no incident (as handoff reports are)."""
-        with session_scope(self.context.sessions) as session:
-            enqueue(
-                session=session,
-                key=key,
-                person="alice",
-                kind=NotificationKind.handoff,
-                subject="Your shift starts",
-                body="",
-                reason="handoff",
-                now=self.clock.now(),
-            )
 
     def change(self, ref: str, **changes: str) -> None:
         with session_scope(self.context.sessions) as session:

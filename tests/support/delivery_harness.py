@@ -20,8 +20,8 @@ from tocsin.incidents.models import IncidentCreate, StatusUpdateCreate
 from tocsin.incidents.rules import IncidentStatus
 from tocsin.notify import outbox
 from tocsin.notify.channels import OutboundMessage
-from tocsin.notify.models import Delivery, Notification
-from tocsin.notify.service import list_notifications
+from tocsin.notify.models import Delivery, Notification, NotificationKind
+from tocsin.notify.service import enqueue, list_notifications
 from tocsin.web.context import AppContext
 
 BASE_POLICY = """
@@ -135,6 +135,21 @@ class ChannelHarness(ClockHarness):
     def run_due(self) -> None:
         self.jobs.run_due()
         self.delivery.run_due()
+
+    def message(self, key: str, person: str = "alice", channel: str = "person") -> None:
+        """Queue one plain message (no incident), as handoff reports are queued."""
+        with session_scope(self.context.sessions) as session:
+            enqueue(
+                session=session,
+                key=key,
+                person=person,
+                kind=NotificationKind.handoff,
+                subject=f"message {key}",
+                body=f"body of {key}",
+                reason="test",
+                now=self.clock.now(),
+                channel=channel,
+            )
 
     def deliveries(self, channel: str | None = None, kind: str | None = None) -> list[Delivery]:
         with session_scope(self.context.sessions, write=False) as session:
