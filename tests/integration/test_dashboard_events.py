@@ -129,10 +129,8 @@ def declare(live_server: LiveServer, title: str, severity: str = "sev1") -> dict
 def test_an_incident_declared_through_the_api_arrives_within_a_second(
     live_server: LiveServer, stream: EventStream
 ) -> None:
-    started = time.monotonic()
     declared = declare(live_server, "Checkout <down>")
     event = stream.next_incident(timeout=WITHIN)
-    assert time.monotonic() - started < WITHIN
     assert event["id"] == declared["id"] and event["new"] is True
     assert event["title"] == "Checkout <down>"
     assert (event["severity"], event["severity_rank"], event["status"]) == ("SEV1", 1, "triggered")
@@ -156,10 +154,12 @@ def test_an_incident_declared_through_the_api_arrives_within_a_second(
 def test_a_change_from_another_process_arrives_by_polling(
     live_server: LiveServer, stream: EventStream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The in-process wake-up is switched off: only the poll can find this change."""
+    """The in-process wake-up is switched off: only the poll can find this change.
+
+    Without the poll it never arrives, so a bound of several polls proves the poll
+    finds it, without timing a loaded machine."""
     monkeypatch.setattr(changes.BELL, "ring", lambda: None)
     context = live_server.context
-    started = time.monotonic()
     with session_scope(context.sessions) as session:
         service.declare(
             session=session,
@@ -168,8 +168,7 @@ def test_a_change_from_another_process_arrives_by_polling(
             data=IncidentCreate(title="From the CLI", severity="sev2"),
             now=context.clock.now(),
         )
-    event = stream.next_incident(timeout=WITHIN + 0.5)
-    assert time.monotonic() - started < WITHIN
+    event = stream.next_incident(timeout=10 * events.POLL_SECONDS)
     assert (event["title"], event["new"]) == ("From the CLI", True)
 
 
@@ -257,11 +256,9 @@ def test_the_server_stops_promptly_with_a_stream_open(app_context: AppContext) -
             browser.sign_in("rita")
             streams = open_stream(browser)
             stream = next(streams)
-            started = time.monotonic()
             server.should_exit = True
-            thread.join(timeout=5)
+            thread.join(timeout=3)
             assert not thread.is_alive(), "uvicorn is still waiting for the event stream"
-            assert time.monotonic() - started < 3
             assert stream.ended.wait(2)
             streams.close()
     finally:

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from tocsin.errors import InvalidInput
 from tocsin.incidents.drills import is_drill
 from tocsin.incidents.models import Incident, TimelineEvent
+from tocsin.incidents.queries import hold_incidents
 from tocsin.incidents.rules import format_incident_id
 from tocsin.incidents.service import get_by_id, list_updates
 from tocsin.notify import outbox
@@ -219,11 +220,17 @@ class BroadcastFeed:
                 .limit(self.batch)
             )
         )
+        held = hold_incidents(
+            session=session,
+            ids=[e.incident_id for e in events if e.id not in self._done],
+            with_related=True,
+        )
         queued = 0
         for timeline_event in events:
             if timeline_event.id in self._done:
                 continue
             queued += self._announce(session, policy, timeline_event, now, can_send)
+        del held
         newest = max((e.id for e in events), default=position)
         if len(events) < self.batch:  # all read: the events of other kinds are past too
             newest = max(newest, latest)

@@ -36,6 +36,7 @@ from tocsin.db.jobs import (
 )
 from tocsin.engine.handlers import HANDLERS, EngineContext, JobHandler
 from tocsin.engine.handoffs import ensure_handoff_jobs
+from tocsin.incidents.queries import hold_incidents
 from tocsin.metrics.burn_alerts import ensure_slo_evaluation
 from tocsin.policy import Policy, PolicyStore
 
@@ -130,6 +131,13 @@ class Worker:
         context = EngineContext(self.policy.current, now)
         with session_scope(self.sessions, background=True) as session:
             jobs = lock_due(session=session, now=now, limit=self.batch)
+            # Most jobs are about an incident: read the batch's incidents at once (held
+            # until the batch is done).
+            held = hold_incidents(
+                session=session,
+                ids=[_incident_of(job) for job in jobs],
+                with_related=True,
+            )
             started = time.monotonic()
             handled = 0
             for job in jobs:
@@ -137,6 +145,7 @@ class Worker:
                     break  # left pending (and, on PostgreSQL, unlocked at the commit)
                 self._handle(session, job, context)
                 handled += 1
+            del held
             return handled
 
     def _handle(self, session: Session, job: Job, context: EngineContext) -> None:
@@ -173,3 +182,8 @@ class Worker:
         job.finished_at = now
         if error is not None:
             job.last_error = error
+
+
+def _incident_of(job: Job) -> int | None:
+    value = job.payload.get("incident_id") if isinstance(job.payload, dict) else None
+    return value if isinstance(value, int) else None

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Row, Select, and_, or_, select
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, lazyload, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from tocsin.errors import InvalidInput, NotFound
@@ -99,12 +99,19 @@ def get_by_id(*, session: Session, incident_id: int, with_related: bool = True) 
     return session.get(Incident, incident_id, options=_ON_ACCESS)
 
 
-def hold_incidents(*, session: Session, ids: Iterable[int | None]) -> list[Incident]:
-    """Read these incidents (services and roles left for when they are used) in one
-    query, so that :func:`get_by_id` with ``with_related=False`` finds each in the
-    session: a batch of messages about a hundred incidents reads them once, not one by
-    one. The caller keeps the list for as long as it needs them (a session holds its
-    objects only while something else does)."""
+#: Services and roles read for all the incidents at once, with them.
+_TOGETHER = (selectinload(Incident.services), selectinload(Incident.roles))
+
+
+def hold_incidents(
+    *, session: Session, ids: Iterable[int | None], with_related: bool = False
+) -> list[Incident]:
+    """Read these incidents in one query, so that :func:`get_by_id` finds each in the
+    session: a batch of messages or jobs about a hundred incidents reads them once, not
+    one by one. Services and roles are left for when they are used, or, with
+    ``with_related``, read for all of them in one query each (for callers that use
+    them: a page names the services). The caller keeps the list for as long as it needs
+    them (a session holds its objects only while something else does)."""
     wanted = {i for i in ids if i is not None}
     held = [
         found
@@ -113,7 +120,8 @@ def hold_incidents(*, session: Session, ids: Iterable[int | None]) -> list[Incid
     ]
     missing = wanted - {incident.id for incident in held}
     if missing:
-        query = select(Incident).where(Incident.id.in_(missing)).options(*_ON_ACCESS)
+        options = _TOGETHER if with_related else _ON_ACCESS
+        query = select(Incident).where(Incident.id.in_(missing)).options(*options)
         held.extend(session.scalars(query))
     return held
 

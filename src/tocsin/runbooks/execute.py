@@ -198,8 +198,23 @@ def _table_text(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines)
 
 
+_prometheus_client: httpx.Client | None = None
+_prometheus_client_lock = threading.Lock()
+
+
+def _prometheus_http() -> httpx.Client:
+    """One client for every query, shared by the runner's threads: a client of its own
+    per query cost more than the query (a TLS context each), and the shared one keeps
+    its connections to Prometheus open between queries."""
+    global _prometheus_client
+    with _prometheus_client_lock:
+        if _prometheus_client is None:
+            _prometheus_client = httpx.Client(follow_redirects=False)
+        return _prometheus_client
+
+
 def _prometheus(base: str, path: str, params: Mapping[str, str], timeout: float) -> Any:
-    answer = httpx.get(f"{base.rstrip('/')}{path}", params=params, timeout=timeout)
+    answer = _prometheus_http().get(f"{base.rstrip('/')}{path}", params=params, timeout=timeout)
     body = answer.json()
     if body.get("status") != "success":
         raise ValueError(f"Prometheus answered {answer.status_code}: {body.get('error', body)}")

@@ -176,8 +176,10 @@ def request_diagnostics(
     collector: str | None,
     now: datetime,
     automatic: bool = False,
+    facts: RunFacts | None = None,
 ) -> list[RunbookRun]:
-    """Queue ``collector`` (or every collector that fits the incident) for the incident."""
+    """Queue ``collector`` (or every collector that fits the incident) for the incident.
+    ``facts``: the incident's, when the caller has read them already."""
     collectors = policy.diagnostics.collectors
     if collector is not None:
         if collector not in collectors:
@@ -204,7 +206,8 @@ def request_diagnostics(
                     "no diagnostic collector of the policy fits this incident's services; "
                     "name one (`collector`)"
                 )
-    facts = run_facts(session=session, incident=incident)
+    if facts is None:
+        facts = run_facts(session=session, incident=incident)
     runs = []
     for name in names:
         rendered = _render_all(collectors[name].steps, facts, policy)
@@ -317,11 +320,18 @@ def announce_proposal(
 
 
 def evaluate_playbooks(
-    *, session: Session, policy: Policy, incident: Incident, now: datetime
+    *,
+    session: Session,
+    policy: Policy,
+    incident: Incident,
+    now: datetime,
+    facts: RunFacts | None = None,
 ) -> list[RunbookRun]:
     """Propose every playbook whose trigger fits and that this incident has not had yet
-    (a declined or failed one waits for a person to propose it again)."""
-    facts = run_facts(session=session, incident=incident)
+    (a declined or failed one waits for a person to propose it again). ``facts``: the
+    incident's, when the caller has read them already."""
+    if facts is None:
+        facts = run_facts(session=session, incident=incident)
     labels = [lb for lb, _ in facts.alerts]
     proposed = []
     for name in playbooks_for(policy.playbooks, services=facts.services):
@@ -453,6 +463,7 @@ def on_incident_opened(
     *, session: Session, policy: Policy, incident: Incident, now: datetime
 ) -> str:
     """Queue the collectors that run on open and propose the playbooks that fit."""
+    facts = run_facts(session=session, incident=incident)
     runs = request_diagnostics(
         session=session,
         policy=policy,
@@ -461,8 +472,11 @@ def on_incident_opened(
         collector=None,
         now=now,
         automatic=True,
+        facts=facts,
     )
-    proposed = evaluate_playbooks(session=session, policy=policy, incident=incident, now=now)
+    proposed = evaluate_playbooks(
+        session=session, policy=policy, incident=incident, now=now, facts=facts
+    )
     return f"{len(runs)} diagnostics, {len(proposed)} playbooks"
 
 
