@@ -10,16 +10,19 @@ upstream incident is open; when the last of them resolves and the downstream inc
 is still open, it pages. A hold is a delay, never a drop.
 
 Drills neither link nor are linked. The work is per incident (one query over the open
-incidents of a few services), never per alert.
+incidents of a few services), never per alert. The links of an incident declared in the
+current transaction are known without asking the database again: its other hooks (the
+hints, the chat channel's summary) ask for them several times.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, event, func, select
+from sqlalchemy.orm import Session, SessionTransaction
 
 from tocsin.incidents.findings import IncidentLink
 from tocsin.incidents.models import Incident, IncidentService
@@ -39,6 +42,36 @@ __all__ = [
 ]
 
 _ACTIVE = [s.value for s in ACTIVE_STATUSES]
+
+#: ``Session.info`` key: the links of the incidents declared in the transaction.
+_NEW = "tocsin.links_of_new_incidents"
+
+Linked = tuple[Incident, IncidentLink]
+
+
+@dataclass
+class _Links:
+    """Every link of an incident declared in this transaction, oldest first."""
+
+    up: list[Linked] = field(default_factory=list)
+    down: list[Linked] = field(default_factory=list)
+
+
+def _new_links(session: Session) -> dict[int, _Links]:
+    known: dict[int, _Links] = session.info.setdefault(_NEW, {})
+    return known
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_after_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
+    """A rollback, of a savepoint too, may undo links: ask the database again."""
+    session.info.pop(_NEW, None)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_at_the_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:
+        session.info.pop(_NEW, None)
 
 
 def depends_map(policy: Policy) -> dict[str, tuple[str, ...]]:
@@ -138,6 +171,11 @@ def _link(
         created_at=now,
     )
     session.add(link)
+    known = session.info.get(_NEW, {})
+    if downstream.id in known:
+        known[downstream.id].up.append((upstream, link))
+    if upstream.id in known:
+        known[upstream.id].down.append((downstream, link))
     down_ref, up_ref = format_incident_id(downstream.number), format_incident_id(upstream.number)
     record(
         session=session,
@@ -167,6 +205,7 @@ def link_new_incident(
     pages if the policy says so and an upstream incident is open."""
     edges = depends_map(policy)
     mine = {s.service for s in incident.services}
+    _new_links(session)[incident.id] = _Links()  # it is new: no link yet
     if not mine:
         return []
     made: list[IncidentLink] = []
@@ -228,8 +267,11 @@ def _uppers(session: Session, links: Iterable[IncidentLink]) -> list[Incident]:
     return [i for i in found if i is not None]
 
 
-def upstream_of(*, session: Session, incident: Incident) -> list[tuple[Incident, IncidentLink]]:
+def upstream_of(*, session: Session, incident: Incident) -> list[Linked]:
     """The incidents this one is downstream of, oldest link first."""
+    known = session.info.get(_NEW, {}).get(incident.id)
+    if known is not None:
+        return list(known.up)
     rows = session.execute(
         select(Incident, IncidentLink)
         .join(IncidentLink, IncidentLink.upstream_id == Incident.id)
@@ -239,8 +281,11 @@ def upstream_of(*, session: Session, incident: Incident) -> list[tuple[Incident,
     return [(row[0], row[1]) for row in rows]
 
 
-def downstream_of(*, session: Session, incident: Incident) -> list[tuple[Incident, IncidentLink]]:
+def downstream_of(*, session: Session, incident: Incident) -> list[Linked]:
     """The incidents downstream of this one, oldest link first."""
+    known = session.info.get(_NEW, {}).get(incident.id)
+    if known is not None:
+        return list(known.down)
     rows = session.execute(
         select(Incident, IncidentLink)
         .join(IncidentLink, IncidentLink.downstream_id == Incident.id)
