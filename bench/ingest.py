@@ -15,6 +15,9 @@ with 100 per request, to:
   API's shape), which keeps alerts in memory.
 
 Prints one JSON object: alerts/s, requests/s, request latency p50/p99, errors, the
+rate of alerts *decided* (answered, then through the server's inbox: the load's time
+plus the wait until ``tocsin_alerts_queued`` reads 0, as a large body is answered once
+stored and decided in chunks after), PostgreSQL's decided rate over SQLite's, the
 servers' peak RSS (``VmHWM``, Tocsin's processes added up), Tocsin/Alertmanager ratios
 and the issue's targets.
 
@@ -60,6 +63,8 @@ from tests.support.servers import (
 
 CONNECTIONS = 64
 FINGERPRINTS = 1_000
+#: How long the server may take to decide what it answered before the figure gives up.
+DECIDE_BOUND_S = 300.0
 STARTS_AT = "2026-03-02T08:00:00Z"
 TARGETS = {"1": 4_000.0, "100": 40_000.0}
 P99_TARGET_MS = 100.0
@@ -328,6 +333,25 @@ class Tocsin:
             key: str = answer.json()["key"]
             return key
 
+    def backlog(self) -> float:
+        """``tocsin_alerts_queued``: alerts answered 2xx but not decided yet."""
+        with self.api() as api:
+            text = api.get("/metrics").text
+        for line in text.splitlines():
+            if line.startswith("tocsin_alerts_queued "):
+                return float(line.split()[1])
+        raise RuntimeError("/metrics has no tocsin_alerts_queued")
+
+    def wait_decided(self, bound: float = DECIDE_BOUND_S) -> tuple[float, float]:
+        """(alerts still undecided at the last answer, seconds until none was), polling
+        ``/metrics``; the bound's seconds when the backlog outlasts it."""
+        started = time.perf_counter()
+        first = left = self.backlog()
+        while left > 0 and time.perf_counter() - started < bound:
+            time.sleep(0.05)
+            left = self.backlog()
+        return first, time.perf_counter() - started
+
     def stored(self, integration: str) -> tuple[int, int]:
         """(alerts, total occurrences) stored for ``integration``, read via the API."""
         alerts = occurrences = offset = 0
@@ -393,6 +417,11 @@ def run_tocsin_backend(
             )
             loadavg = os.getloadavg()[0]
             report = drive(load)
+            undecided, waited = server.wait_decided()
+            report["undecided_at_last_answer"] = undecided
+            report["decided_alerts_per_s"] = round(
+                len(bodies) * per_request / (report["seconds"] + waited), 1
+            )
             report["loadavg_1m_before"] = round(loadavg, 2)
             report["peak_rss_mib_so_far"] = server_peak_rss_mib(server.process.pid)
             stored_alerts, occurrences = server.stored(f"bench-{per_request}")
@@ -469,6 +498,17 @@ def _httpx_probe(port: int, requests: int) -> dict[str, Any]:
     return {"requests": requests, "requests_per_s": round(requests / elapsed, 1)}
 
 
+def _decided_ratios(postgresql: dict[str, Any], sqlite: dict[str, Any]) -> dict[str, float]:
+    """PostgreSQL's rate of decided alerts over SQLite's, per request size."""
+    return {
+        label: round(
+            postgresql[label]["decided_alerts_per_s"] / sqlite[label]["decided_alerts_per_s"], 3
+        )
+        for label in ("1_per_request", "100_per_request")
+        if label in postgresql and label in sqlite
+    }
+
+
 def _ratios(tocsin: dict[str, Any], am: dict[str, Any]) -> dict[str, float]:
     return {
         label: round(tocsin[label]["alerts_per_s"] / am[label]["alerts_per_s"], 3)
@@ -537,6 +577,8 @@ def main() -> None:
                 if backend in out and "skipped" not in out[backend]
             }
     sqlite = out.get("sqlite", {})
+    if "1_per_request" in sqlite and "1_per_request" in out.get("postgresql", {}):
+        out["postgresql_to_sqlite_decided"] = _decided_ratios(out["postgresql"], sqlite)
     if "1_per_request" in sqlite:
         one, hundred = sqlite["1_per_request"], sqlite["100_per_request"]
         out["targets_sqlite"] = {

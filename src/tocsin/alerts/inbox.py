@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
 from tocsin.alerts.bulk_models import InboxBatch
@@ -33,7 +33,9 @@ __all__ = [
     "CHUNK",
     "INBOX_QUEUED",
     "INBOX_THRESHOLD",
+    "Backlog",
     "Chunk",
+    "backlog",
     "chunk_done",
     "queue_batch",
     "queued_integrations",
@@ -97,6 +99,27 @@ def queued_integrations(*, session: Session, integration_ids: Iterable[int]) -> 
     One indexed read of the (nearly always empty) unfinished part of the inbox."""
     waiting = set(session.connection().execute(_ANY_WAITING).scalars())
     return waiting & set(integration_ids) if waiting else waiting
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """Alerts answered and stored, not decided yet."""
+
+    alerts: int
+    #: When the oldest body with alerts left arrived (None: nothing waits).
+    oldest: datetime | None
+
+
+_BACKLOG = select(
+    func.coalesce(func.sum(InboxBatch.total - InboxBatch.done), 0),
+    func.min(InboxBatch.received_at),
+).where(InboxBatch.__table__.c.finished_at.is_(None))
+
+
+def backlog(*, session: Session) -> Backlog:
+    """The unfinished part of the inbox, in one indexed read (it is nearly always empty)."""
+    alerts, oldest = session.execute(_BACKLOG).one()
+    return Backlog(int(alerts), oldest)
 
 
 def take_chunk(*, session: Session, size: int = CHUNK) -> Chunk | None:

@@ -22,6 +22,8 @@ from tocsin.metrics.stored_counters import add
 
 __all__ = [
     "ALERTS_DEDUPLICATED",
+    "ALERTS_QUEUED",
+    "ALERTS_QUEUED_OLDEST",
     "ALERTS_RECEIVED",
     "CATALOG",
     "DELIVERIES",
@@ -205,6 +207,20 @@ DELIVERIES_QUEUED = Metric(
     "Deliveries waiting to be sent (state pending: due, delayed or waiting for a retry) "
     "or being sent (state sending), by channel.",
 )
+ALERTS_QUEUED = Metric(
+    "tocsin_alerts_queued",
+    Kind.gauge,
+    (),
+    "Alerts accepted (answered 2xx, stored) but not decided yet: the backlog of large "
+    "or queued webhook bodies, decided a chunk at a time, oldest first.",
+)
+ALERTS_QUEUED_OLDEST = Metric(
+    "tocsin_alerts_queued_oldest_seconds",
+    Kind.gauge,
+    (),
+    "How long the oldest body with alerts not decided yet has waited (0 when none "
+    "waits): alerts that wait are not paged for yet.",
+)
 
 CATALOG: tuple[Metric, ...] = (
     INCIDENTS,
@@ -221,4 +237,6 @@ CATALOG: tuple[Metric, ...] = (
     INCIDENTS_OPEN,
     NOTIFICATIONS_PENDING,
     DELIVERIES_QUEUED,
+    ALERTS_QUEUED,
+    ALERTS_QUEUED_OLDEST,
 )

@@ -79,10 +79,11 @@ class Snapshot:
         }
 
 
-def take_snapshot(*, session: Session) -> Snapshot:
+def take_snapshot(*, session: Session, extra: Mapping[str, Series] | None = None) -> Snapshot:
     """Read the stored totals and the gauges (a handful of small queries; the gauges'
-    conditions are the partial indexes' own text, which SQLite needs to use them)."""
-    gauges: dict[str, Series] = {}
+    conditions are the partial indexes' own text, which SQLite needs to use them).
+    ``extra``: gauges the caller has read."""
+    gauges: dict[str, Series] = dict(extra or {})
     service = func.coalesce(IncidentService.service, literal(NO_SERVICE))
     gauges[catalog.INCIDENTS_OPEN.name] = {
         (severity, name): float(count)
@@ -132,6 +133,8 @@ def known_label_sets(policy: Policy) -> dict[str, list[tuple[str, ...]]]:
         catalog.DELIVERIES.name: list(product(channels, (o.value for o in DeliveryOutcome))),
         catalog.DELIVERIES_QUEUED.name: list(product(channels, _UNSENT)),
         catalog.DELIVERY_LATENCY.name: [(c,) for c in channels],
+        catalog.ALERTS_QUEUED.name: [()],
+        catalog.ALERTS_QUEUED_OLDEST.name: [()],
     }
 
 
@@ -182,10 +185,19 @@ class _Families:
         return family
 
 
-def exposition(*, session: Session, policy: Policy, per_process: bool) -> bytes:
-    """The text exposition; ``per_process``: with the process's own collectors."""
+def exposition(
+    *,
+    session: Session,
+    policy: Policy,
+    per_process: bool,
+    gauges: Mapping[str, Series] | None = None,
+) -> bytes:
+    """The text exposition; ``per_process``: with the process's own collectors.
+    ``gauges``: values read by the caller, of gauges about what lies above this
+    package (the alert inbox's backlog)."""
     registry = CollectorRegistry()
-    registry.register(_Families(take_snapshot(session=session), known_label_sets(policy)))
+    snapshot = take_snapshot(session=session, extra=gauges)
+    registry.register(_Families(snapshot, known_label_sets(policy)))
     if per_process:
         ProcessCollector(registry=registry)
         PlatformCollector(registry=registry)

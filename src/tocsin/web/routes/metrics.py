@@ -16,8 +16,10 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
+from tocsin.alerts import inbox
 from tocsin.metrics import prometheus
 from tocsin.metrics.budget import SloStatus
+from tocsin.metrics.catalog import ALERTS_QUEUED, ALERTS_QUEUED_OLDEST
 from tocsin.metrics.report import MEDIA_TYPES, ReportFormat, monthly_review, previous_month, render
 from tocsin.metrics.rules import MetricsSummary, Period
 from tocsin.metrics.service import metrics_summary, parse_window, slo_statuses
@@ -146,7 +148,15 @@ def prometheus_metrics(
     policy says ``prometheus: {public: true}``."""
     if not policy.prometheus.public:
         get_principal(request, context)  # 401 without a valid token
+    queued = inbox.backlog(session=session)
+    waited = (context.clock.now() - queued.oldest).total_seconds() if queued.oldest else 0.0
     body = prometheus.exposition(
-        session=session, policy=policy, per_process=multiprocessing.parent_process() is None
+        session=session,
+        policy=policy,
+        per_process=multiprocessing.parent_process() is None,
+        gauges={
+            ALERTS_QUEUED.name: {(): float(queued.alerts)},
+            ALERTS_QUEUED_OLDEST.name: {(): max(0.0, waited)},
+        },
     )
     return Response(body, media_type=PROMETHEUS_TEXT)
