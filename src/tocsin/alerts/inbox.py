@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy import exists, func, select
+from sqlalchemy.orm import Session, aliased, defer
 
 from tocsin.alerts.bulk_models import InboxBatch
 from tocsin.alerts.models import Integration
@@ -126,18 +126,29 @@ def take_chunk(*, session: Session, size: int = CHUNK) -> Chunk | None:
     """The next alerts of the oldest unfinished body, or None when all are done.
 
     Inside a write transaction: on PostgreSQL the body's row is locked and other
-    processes skip it; on SQLite the transaction is the only writer. Either way
-    ``done`` is read under the lock, so two drainers never decide the same alerts.
+    processes skip it, and the later bodies of its integration; on SQLite the
+    transaction is the only writer. Either way ``done`` is read under the lock, so two
+    drainers never decide the same alerts, nor one integration's alerts out of order.
     """
+    older = aliased(InboxBatch)
     query = (
         select(InboxBatch)
         .options(defer(InboxBatch.body))  # read only when its events are not in memory
-        .where(InboxBatch.finished_at.is_(None))
+        .where(
+            InboxBatch.finished_at.is_(None),
+            # The oldest unfinished body of its integration only: while another process
+            # decides one, the integration's later bodies wait for it (order).
+            ~exists().where(
+                older.integration_id == InboxBatch.integration_id,
+                older.finished_at.is_(None),
+                older.id < InboxBatch.id,
+            ),
+        )
         .order_by(InboxBatch.id)
         .limit(1)
     )
     if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
+        query = query.with_for_update(skip_locked=True, of=InboxBatch)
     batch = session.scalar(query)
     if batch is None:
         return None
