@@ -18,6 +18,7 @@ from tocsin.db import session_scope
 from tocsin.ingest import parse_alertmanager
 from tocsin.web.context import AppContext
 from tocsin.web.groupcommit import Delivery, GroupCommitter
+from tocsin.web.inbox_drain import MOST
 
 BOUND = 20.0
 
@@ -207,17 +208,17 @@ def test_a_few_alerts_are_decided_at_once_even_when_alerts_look_dear(
 def test_queued_chunks_shrink_after_an_overrun_and_grow_back_when_alerts_are_cheap(
     live_server: LiveServer,
 ) -> None:
-    committer = GroupCommitter(live_server.context)
-    first = committer._chunk_size
-    committer._resize_chunks(elapsed_ms=1000.0, size=first)  # each alert opened an incident
-    assert committer._chunk_size == max(1, first // 20)
-    committer._resize_chunks(elapsed_ms=5000.0, size=committer._chunk_size)
-    assert committer._chunk_size == 1
+    drainer = GroupCommitter(live_server.context).drainer
+    first = drainer.size
+    drainer.resize(elapsed_ms=1000.0, size=first)  # each alert opened an incident
+    assert drainer.size == max(1, first // 20)
+    drainer.resize(elapsed_ms=5000.0, size=drainer.size)
+    assert drainer.size == 1
     sizes = []
-    for _ in range(10):  # the alerts join a storm now: a few milliseconds a chunk
-        committer._resize_chunks(elapsed_ms=3.0, size=committer._chunk_size)
-        sizes.append(committer._chunk_size)
+    for _ in range(12):  # the alerts join a storm now: a few milliseconds a chunk
+        drainer.resize(elapsed_ms=3.0, size=drainer.size)
+        sizes.append(drainer.size)
     assert sizes[:4] == [2, 4, 8, 16]
-    assert sizes[-1] == 100  # the most a chunk holds
-    committer._resize_chunks(elapsed_ms=40.0, size=100)  # within the budget: kept
-    assert committer._chunk_size == 100
+    assert sizes[-1] == MOST  # the most a transaction of the inbox decides
+    drainer.resize(elapsed_ms=40.0, size=MOST)  # within the budget: kept
+    assert drainer.size == MOST

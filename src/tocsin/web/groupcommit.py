@@ -17,8 +17,8 @@ about :data:`MAX_ALERTS` alerts' worth of work (a repeat that the parse memo kno
 weighs a twentieth of a new alert), it takes the writer lock as *bulk* work, which steps
 aside for every other writer (:mod:`tocsin.db.writers`), and a body with more than
 :data:`~tocsin.alerts.inbox.INBOX_THRESHOLD` alerts is stored in the inbox as it came
-(:mod:`tocsin.alerts.inbox`) and decided afterwards by this same writer task, a chunk
-per transaction, between the groups of new requests.
+(:mod:`tocsin.alerts.inbox`) and decided afterwards by this same writer task
+(:mod:`tocsin.web.inbox_drain`), between the groups of new requests.
 
 Durability is unchanged: a request is answered 2xx only after the transaction that
 holds its alerts (or its queued body) committed. When that transaction fails, its
@@ -42,7 +42,6 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import event
 from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
@@ -54,6 +53,7 @@ from tocsin.db import session_scope
 from tocsin.errors import InvalidInput, NotFound, TocsinError
 from tocsin.ingest import PARSERS, AlertEvent
 from tocsin.web.context import AppContext
+from tocsin.web.inbox_drain import BUDGET_MS, CostEstimate, InboxDrainer, hold_loaded_objects
 
 __all__ = [
     "MAX_ALERTS",
@@ -74,10 +74,6 @@ MAX_REQUESTS = 256
 MAX_ALERTS = 300
 #: What a repeat the parse memo recognised weighs against a new alert.
 _REPEAT_WEIGHT = 0.05
-#: How long one ingest transaction should hold the writer lock, at most (estimated
-#: from the last transactions: a new alert that joins a storm costs a fraction of a
-#: millisecond, one that opens an incident of its own ten or more).
-BUDGET_MS = 50.0
 #: Requests of at most this many alerts go before larger ones of other integrations.
 _SMALL = 10
 #: What a client is told when the key is unknown, malformed or disabled (all alike).
@@ -158,31 +154,6 @@ class Pinged:
 _Result = list[alerts.IngestResult] | Pinged | Queued | Exception
 
 
-class CostEstimate:
-    """Milliseconds per unit of ingest work (a new alert), from the recent transactions
-    (an exponentially weighted average), so that a group can be sized to hold the
-    writer lock for about :data:`BUDGET_MS`, whatever an alert costs now."""
-
-    #: Transactions of less work than this say more about their fixed cost than about
-    #: what an alert costs: learning from them would shrink the chunks, which would
-    #: make alerts look dearer still.
-    MIN_UNITS = 20
-
-    def __init__(self, initial_ms: float = 0.5, weight_of_new: float = 0.2) -> None:
-        self.per_unit = initial_ms
-        self._alpha = weight_of_new
-
-    def observe(self, elapsed_ms: float, units: float) -> None:
-        if units >= self.MIN_UNITS:
-            self.per_unit += self._alpha * (elapsed_ms / units - self.per_unit)
-
-    def ms(self, units: float) -> float:
-        return units * self.per_unit
-
-    def units_within(self, ms: float) -> float:
-        return ms / max(self.per_unit, 0.001)
-
-
 class GroupCommitter:
     """The queue and the writer task of one application (one per event loop)."""
 
@@ -201,13 +172,10 @@ class GroupCommitter:
         #: The integrations whose requests a transaction is storing (their next
         #: requests wait for it: one integration's alerts are stored in order).
         self._busy: Counter[str] = Counter()
-        #: How many alerts of a queued body the next transaction decides (at first a
-        #: quarter of the most: what they cost is not known yet).
-        self._chunk_size = inbox.CHUNK // 4
         #: What a unit of :attr:`Delivery.size` has recently cost, in milliseconds.
         self.cost = CostEstimate()
-        #: Events of the bodies this process queued, by inbox id, until decided.
-        self._parsed: dict[int, Sequence[AlertEvent]] = {}
+        #: Decides the queued bodies (see :meth:`drain_chunk`).
+        self.drainer = InboxDrainer(context, self.cost)
 
     async def submit(self, delivery: Delivery) -> list[alerts.IngestResult] | Pinged | Queued:
         """Store ``delivery`` in the next group; returns once it is committed.
@@ -305,6 +273,10 @@ class GroupCommitter:
             if not isinstance(exc, _DATABASE_DOWN):
                 log.exception("looking for queued alerts failed")
             return False
+
+    def drain_chunk(self) -> bool:
+        """Decide the next queued alerts (:meth:`InboxDrainer.drain`)."""
+        return self.drainer.drain()
 
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         """One chunk of the inbox (then the requests that came meanwhile)."""
@@ -413,60 +385,6 @@ class GroupCommitter:
 
     # -- the transaction (worker thread) ---------------------------------------------
 
-    def _chunk_events(self, chunk: inbox.Chunk) -> Sequence[AlertEvent]:
-        """The chunk's events: kept from the request that queued the body when this
-        process took it, parsed again from the stored body otherwise (after a restart,
-        or a body another process took)."""
-        parsed = self._parsed.get(chunk.batch.id)
-        if parsed is not None:
-            return parsed[chunk.start : chunk.end]
-        body = chunk.batch.body
-        part = {**body, "alerts": body["alerts"][chunk.start : chunk.end]}
-        return PARSERS[chunk.batch.source](part)
-
-    def drain_chunk(self) -> bool:
-        """Decide the next chunk of the oldest queued body; False when none is left.
-        A database that cannot be reached leaves the chunk for a later try.
-
-        The chunk's size follows what the last ones took: halved (or more) after one
-        that overran :data:`BUDGET_MS`, down to a single alert when each opens an
-        incident of its own; doubled after one that took less than half of it, back
-        up to :data:`~tocsin.alerts.inbox.CHUNK` once the alerts are cheap again (they
-        joined a storm). Sizing it from the estimate of a group's cost would not do:
-        that estimate only learns from transactions of many alerts."""
-        context = self.context
-        try:
-            with session_scope(context.sessions, bulk=True) as session:
-                started = time.perf_counter()
-                _hold_loaded_objects(session)
-                chunk = inbox.take_chunk(session=session, size=self._chunk_size)
-                if chunk is None:
-                    return False
-                events = self._chunk_events(chunk)
-                alerts.ingest(
-                    session=session,
-                    policy=context.policy.current,
-                    integration=chunk.integration,
-                    events=events,
-                    now=context.clock.now(),
-                )
-                inbox.chunk_done(session=session, chunk=chunk, now=context.clock.now())
-                if chunk.batch.finished_at is not None:
-                    self._parsed.pop(chunk.batch.id, None)
-            elapsed = (time.perf_counter() - started) * 1000
-            self.cost.observe(elapsed, chunk.end - chunk.start)
-            self._resize_chunks(elapsed, chunk.end - chunk.start)
-        except _DATABASE_DOWN as exc:
-            log.warning("database unavailable while deciding queued alerts: %s", exc)
-            raise
-        return True
-
-    def _resize_chunks(self, elapsed_ms: float, size: int) -> None:
-        if elapsed_ms > BUDGET_MS:
-            self._chunk_size = max(1, min(size // 2, int(size * BUDGET_MS / elapsed_ms)))
-        elif elapsed_ms < BUDGET_MS / 2 and size >= self._chunk_size:
-            self._chunk_size = min(inbox.CHUNK, self._chunk_size * 2)
-
     def commit(self, deliveries: Sequence[Delivery], bulk: bool = True) -> list[_Result]:
         """Store ``deliveries`` in one transaction; on failure, one transaction each.
         ``bulk``: the transaction steps aside for every other writer."""
@@ -503,7 +421,7 @@ class GroupCommitter:
         queued: list[tuple[int, Sequence[AlertEvent]]] = []
         with session_scope(context.sessions, bulk=bulk) as session:
             started = time.perf_counter()  # the writer lock is held from here
-            _hold_loaded_objects(session)
+            hold_loaded_objects(session)
             policy = context.policy.current
             now = context.clock.now()
             found = self._integrations(session, {d.key for d in deliveries})
@@ -561,7 +479,7 @@ class GroupCommitter:
                 results[index] = outcome
         if bulk:  # what a few alerts cost says little about what a group's would
             self.cost.observe((time.perf_counter() - started) * 1000, weight)
-        self._parsed.update(queued)  # committed: the drain need not parse them again
+        self.drainer.parsed.update(queued)  # committed: no need to parse them again
         return [r if r is not None else InternalFailure("not handled") for r in results]
 
     @staticmethod
@@ -580,21 +498,3 @@ class GroupCommitter:
 def _is_bulk(group: Sequence[tuple[Delivery, Any]]) -> bool:
     """More than a few alerts: work that steps aside for every other writer."""
     return sum(delivery.size for delivery, _ in group) > _SMALL
-
-
-def _hold_loaded_objects(session: Session) -> None:
-    """Keep every object this transaction loads or creates alive until it ends.
-
-    SQLAlchemy's identity map holds objects weakly, so an incident that a group's
-    alerts look up one after another is loaded again (with its selectin relationships)
-    each time nothing else happens to reference it; a group of new alerts spent most
-    of its time doing that. A list on the session keeps them for the transaction only.
-    """
-    held: list[object] = []
-    session.info["tocsin_held"] = held
-
-    def hold(_session: Session, instance: object) -> None:
-        held.append(instance)
-
-    event.listen(session, "loaded_as_persistent", hold)
-    event.listen(session, "pending_to_persistent", hold)

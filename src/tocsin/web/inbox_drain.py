@@ -1,0 +1,164 @@
+"""Deciding the queued webhook bodies of the inbox (:mod:`tocsin.alerts.inbox`), a
+transaction at a time, between the group commits of new requests.
+
+One transaction decides up to :attr:`InboxDrainer.size` alerts, across as many queued
+bodies as that takes, in the order they came (each integration's oldest body first):
+a body of 100 alerts that repeat what is firing costs a few milliseconds, and a
+transaction per body made a queue of them drain several times slower than the same
+alerts decided in their requests. The size follows what the last transactions took,
+so that one holds the writer lock for about :data:`BUDGET_MS` whatever an alert costs
+now: a storm's alerts are cheap, alerts that each open an incident are not.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import event
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.orm import Session
+
+from tocsin.alerts import inbox
+from tocsin.alerts import service as alerts
+from tocsin.alerts.models import Integration
+from tocsin.db import session_scope
+from tocsin.ingest import PARSERS, AlertEvent
+from tocsin.web.context import AppContext
+
+__all__ = ["BUDGET_MS", "MOST", "CostEstimate", "InboxDrainer", "hold_loaded_objects"]
+
+log = logging.getLogger(__name__)
+
+#: How long one ingest transaction should hold the writer lock, at most (estimated
+#: from the last transactions: a new alert that joins a storm costs a fraction of a
+#: millisecond, one that opens an incident of its own ten or more).
+BUDGET_MS = 50.0
+#: The most alerts one transaction of the inbox decides.
+MOST = 300
+_DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+
+
+class CostEstimate:
+    """Milliseconds per unit of ingest work (a new alert), from the recent transactions
+    (an exponentially weighted average), so that a group can be sized to hold the
+    writer lock for about :data:`BUDGET_MS`, whatever an alert costs now."""
+
+    #: Transactions of less work than this say more about their fixed cost than about
+    #: what an alert costs: learning from them would shrink the chunks, which would
+    #: make alerts look dearer still.
+    MIN_UNITS = 20
+
+    def __init__(self, initial_ms: float = 0.5, weight_of_new: float = 0.2) -> None:
+        self.per_unit = initial_ms
+        self._alpha = weight_of_new
+
+    def observe(self, elapsed_ms: float, units: float) -> None:
+        if units >= self.MIN_UNITS:
+            self.per_unit += self._alpha * (elapsed_ms / units - self.per_unit)
+
+    def ms(self, units: float) -> float:
+        return units * self.per_unit
+
+    def units_within(self, ms: float) -> float:
+        return ms / max(self.per_unit, 0.001)
+
+
+class InboxDrainer:
+    """The inbox's decider for one application (called from its writer task)."""
+
+    def __init__(self, context: AppContext, cost: CostEstimate) -> None:
+        self.context = context
+        self.cost = cost
+        #: How many alerts the next transaction decides (at first a twelfth of the
+        #: most: what they cost is not known yet).
+        self.size = MOST // 12
+        #: Events of the bodies this process queued, by inbox id, until decided.
+        self.parsed: dict[int, Sequence[AlertEvent]] = {}
+
+    def drain(self) -> bool:
+        """Decide the next :attr:`size` queued alerts; False when none is left. A
+        database that cannot be reached leaves them for a later try.
+
+        The size follows what the last transactions took: halved (or more) after one
+        that overran :data:`BUDGET_MS`, down to a single alert when each opens an
+        incident of its own; doubled after one that took less than half of it, back
+        up to :data:`MOST` once the alerts are cheap again (they joined a storm, or
+        repeat what fires). Sizing it from the estimate of a group's cost would not
+        do: that estimate only learns from transactions of many alerts."""
+        context = self.context
+        try:
+            with session_scope(context.sessions, bulk=True) as session:
+                started = time.perf_counter()
+                hold_loaded_objects(session)
+                now = context.clock.now()
+                batches = self._take(session, now)
+                if not batches:
+                    return False
+                alerts.ingest_batches(
+                    session=session, policy=context.policy.current, batches=batches, now=now
+                )
+            decided = sum(len(events) for _, events in batches)
+            elapsed = (time.perf_counter() - started) * 1000
+            self.cost.observe(elapsed, decided)
+            self.resize(elapsed, decided)
+        except _DATABASE_DOWN as exc:
+            log.warning("database unavailable while deciding queued alerts: %s", exc)
+            raise
+        return True
+
+    def _take(
+        self, session: Session, now: datetime
+    ) -> list[tuple[Integration, Sequence[AlertEvent]]]:
+        """Chunks of the oldest bodies, up to :attr:`size` alerts, each recorded as
+        decided in this transaction (which decides them, or rolls back)."""
+        taken: list[tuple[Integration, Sequence[AlertEvent]]] = []
+        left = self.size
+        while left > 0:
+            chunk = inbox.take_chunk(session=session, size=left)
+            if chunk is None:
+                break
+            taken.append((chunk.integration, self._events(chunk)))
+            inbox.chunk_done(session=session, chunk=chunk, now=now)
+            if chunk.batch.finished_at is not None:
+                self.parsed.pop(chunk.batch.id, None)
+            left -= chunk.end - chunk.start
+        return taken
+
+    def _events(self, chunk: inbox.Chunk) -> Sequence[AlertEvent]:
+        """The chunk's events: kept from the request that queued the body when this
+        process took it, parsed again from the stored body otherwise (after a restart,
+        or a body another process took)."""
+        parsed = self.parsed.get(chunk.batch.id)
+        if parsed is not None:
+            return parsed[chunk.start : chunk.end]
+        body = chunk.batch.body
+        part = {**body, "alerts": body["alerts"][chunk.start : chunk.end]}
+        return PARSERS[chunk.batch.source](part)
+
+    def resize(self, elapsed_ms: float, size: int) -> None:
+        if elapsed_ms > BUDGET_MS:
+            self.size = max(1, min(size // 2, int(size * BUDGET_MS / elapsed_ms)))
+        elif elapsed_ms < BUDGET_MS / 2 and size >= self.size:
+            self.size = min(MOST, self.size * 2)
+
+
+def hold_loaded_objects(session: Session) -> None:
+    """Keep every object this transaction loads or creates alive until it ends.
+
+    SQLAlchemy's identity map holds objects weakly, so an incident that a group's
+    alerts look up one after another is loaded again (with its selectin relationships)
+    each time nothing else happens to reference it; a group of new alerts spent most
+    of its time doing that. A list on the session keeps them for the transaction only.
+    """
+    held: list[object] = []
+    session.info["tocsin_held"] = held
+
+    def hold(_session: Session, instance: object) -> None:
+        held.append(instance)
+
+    event.listen(session, "loaded_as_persistent", hold)
+    event.listen(session, "pending_to_persistent", hold)
