@@ -224,11 +224,14 @@ def test_killed_nodes_lose_no_alert_and_page_each_tier_once(
 
         # Every tier of every incident reached, by the nodes still alive: a send a killed
         # worker had claimed is taken over when its deadline passes.
-        wait_for(
-            lambda: set(_pages_received(hook)) >= expected,
-            CLAIM_DEADLINE_SECONDS + 15,
-            "every tier of every incident paged",
-        )
+        try:
+            wait_for(
+                lambda: set(_pages_received(hook)) >= expected,
+                CLAIM_DEADLINE_SECONDS + 15,
+                "every tier of every incident paged",
+            )
+        except AssertionError as missed:
+            raise AssertionError(_what_is_missing(api, hook, expected)) from missed
         stays(
             lambda: all(count == 1 for count in _pages_received(hook).values()),
             3.0,
@@ -244,6 +247,26 @@ def test_killed_nodes_lose_no_alert_and_page_each_tier_once(
         for node in nodes:
             node.stop()
         hook.stop()
+
+
+def _what_is_missing(
+    api: httpx.Client, hook: WebhookReceiver, expected: set[tuple[str, str]]
+) -> str:
+    """The pages never received, with what Tocsin says of their incidents' messages:
+    what a failure needs to be understood once the nodes are gone."""
+    missing = sorted(expected - set(_pages_received(hook)))
+    lines = [f"pages never received: {missing}"]
+    for ref in sorted({ref for ref, _ in missing}):
+        timeline = api.get(f"/api/v1/incidents/{ref}/timeline", params={"limit": 100})
+        notes = api.get(f"/api/v1/incidents/{ref}/notifications").json()["items"]
+        lines.append(f"{ref} timeline: {[e['kind'] for e in timeline.json()['items']]}")
+        for note in notes:
+            sends = [
+                (d["channel"], d["state"], d["attempts"], d.get("last_error"))
+                for d in note["deliveries"]
+            ]
+            lines.append(f"  {note['kind']} {note['person']} {note['state']}: {sends}")
+    return "\n".join(lines)
 
 
 def _start_all(nodes: Sequence[Node]) -> None:
