@@ -87,14 +87,14 @@ def test_a_busy_body_holds_back_its_integrations_later_bodies_only(
             assert _taken(inbox.take_chunk(session=busy, size=2)) == first
             with session_scope(sessions) as session:
                 # Not "edge"'s second body: its alerts would overtake the first's.
-                assert _taken(inbox.take_chunk(session=session)) == other
+                assert _taken(inbox.take_chunk(session=session, size=100)) == other
             with session_scope(sessions) as session:
-                chunk = inbox.take_chunk(session=session)
+                chunk = inbox.take_chunk(session=session, size=100)
                 assert _taken(chunk) == other  # nothing else may be taken yet
                 assert chunk is not None
                 inbox.chunk_done(session=session, chunk=chunk, now=NOW)
             with session_scope(sessions) as session:
-                assert inbox.take_chunk(session=session) is None
+                assert inbox.take_chunk(session=session, size=100) is None
         finally:
             busy.rollback()  # the process died: its chunk was never decided
             busy.close()
@@ -103,7 +103,7 @@ def test_a_busy_body_holds_back_its_integrations_later_bodies_only(
             assert chunk is not None and (chunk.batch.id, chunk.start, chunk.end) == (first, 0, 3)
             inbox.chunk_done(session=session, chunk=chunk, now=NOW)
         with session_scope(sessions) as session:
-            assert _taken(inbox.take_chunk(session=session)) == second
+            assert _taken(inbox.take_chunk(session=session, size=100)) == second
             assert session.get(InboxBatch, first).finished_at is not None  # type: ignore[union-attr]
     finally:
         engine.dispose()

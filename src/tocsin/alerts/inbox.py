@@ -4,7 +4,7 @@ Deciding thousands of new alerts takes far longer than storing them, and on SQLi
 write transaction holds every other writer (pages, escalations, a person's
 acknowledge) until it ends. A body with more than :data:`INBOX_THRESHOLD` alerts is
 therefore stored as it came (:func:`queue_batch`, one short transaction) and the
-request answered; :func:`take_chunk` then hands out the next :data:`CHUNK` alerts of
+request answered; :func:`take_chunk` then hands out the next alerts of
 the oldest unfinished body, and the caller decides them with
 :func:`tocsin.alerts.pipeline.ingest` in the same transaction that moves ``done`` on
 (:func:`chunk_done`). A crash loses nothing that was answered and decides nothing
@@ -30,7 +30,6 @@ from tocsin.alerts.models import Integration
 from tocsin.db.signals import CommitSignal
 
 __all__ = [
-    "CHUNK",
     "INBOX_QUEUED",
     "INBOX_THRESHOLD",
     "Backlog",
@@ -44,9 +43,6 @@ __all__ = [
 
 #: Bodies with more alerts than this are queued rather than decided in the request.
 INBOX_THRESHOLD = 300
-#: Alerts decided per transaction when draining the inbox.
-CHUNK = 100
-
 #: Set after a transaction that queued a body commits.
 INBOX_QUEUED = CommitSignal("inbox_queued")
 
@@ -122,8 +118,9 @@ def backlog(*, session: Session) -> Backlog:
     return Backlog(int(alerts), oldest)
 
 
-def take_chunk(*, session: Session, size: int = CHUNK) -> Chunk | None:
-    """The next alerts of the oldest unfinished body, or None when all are done.
+def take_chunk(*, session: Session, size: int) -> Chunk | None:
+    """The next ``size`` alerts (at most) of the oldest unfinished body, or None when
+    all are done.
 
     Inside a write transaction: on PostgreSQL the body's row is locked and other
     processes skip it, and the later bodies of its integration; on SQLite the

@@ -42,8 +42,7 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session
 
 from tocsin.alerts import inbox
@@ -53,7 +52,13 @@ from tocsin.db import session_scope
 from tocsin.errors import InvalidInput, NotFound, TocsinError
 from tocsin.ingest import PARSERS, AlertEvent
 from tocsin.web.context import AppContext
-from tocsin.web.inbox_drain import BUDGET_MS, CostEstimate, InboxDrainer, hold_loaded_objects
+from tocsin.web.inbox_drain import (
+    BUDGET_MS,
+    DATABASE_DOWN,
+    CostEstimate,
+    InboxDrainer,
+    hold_loaded_objects,
+)
 
 __all__ = [
     "MAX_ALERTS",
@@ -78,7 +83,6 @@ _REPEAT_WEIGHT = 0.05
 _SMALL = 10
 #: What a client is told when the key is unknown, malformed or disabled (all alike).
 UNKNOWN_KEY = "unknown integration key"
-_DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 #: After a failed chunk, the inbox is tried again this much later.
 _RETRY_INBOX_SECONDS = 2.0
 #: While idle, the inbox is looked at this often for bodies that another process left.
@@ -167,14 +171,14 @@ class GroupCommitter:
         self._queue: deque[tuple[Delivery, asyncio.Future[_Result]]] = deque()
         self._wakeup: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
-        #: Queued bodies may wait in the inbox (see :meth:`drain_chunk`).
+        #: Queued bodies may wait in the inbox (see :attr:`drainer`).
         self._inbox_pending = False
         #: The integrations whose requests a transaction is storing (their next
         #: requests wait for it: one integration's alerts are stored in order).
         self._busy: Counter[str] = Counter()
         #: What a unit of :attr:`Delivery.size` has recently cost, in milliseconds.
         self.cost = CostEstimate()
-        #: Decides the queued bodies (see :meth:`drain_chunk`).
+        #: Decides the queued bodies.
         self.drainer = InboxDrainer(context, self.cost)
 
     async def submit(self, delivery: Delivery) -> list[alerts.IngestResult] | Pinged | Queued:
@@ -270,18 +274,14 @@ class GroupCommitter:
             with session_scope(self.context.sessions, write=False) as session:
                 return inbox.backlog(session=session).alerts > 0
         except Exception as exc:  # the database is down (readyz says so), or a bug
-            if not isinstance(exc, _DATABASE_DOWN):
+            if not isinstance(exc, DATABASE_DOWN):
                 log.exception("looking for queued alerts failed")
             return False
-
-    def drain_chunk(self) -> bool:
-        """Decide the next queued alerts (:meth:`InboxDrainer.drain`)."""
-        return self.drainer.drain()
 
     async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         """One chunk of the inbox (then the requests that came meanwhile)."""
         try:
-            self._inbox_pending = await loop.run_in_executor(None, self.drain_chunk)
+            self._inbox_pending = await loop.run_in_executor(None, self.drainer.drain)
         except Exception:
             log.exception("deciding queued alerts failed; retrying shortly")
             self._inbox_pending = False
@@ -390,7 +390,7 @@ class GroupCommitter:
         ``bulk``: the transaction steps aside for every other writer."""
         try:
             return self._transaction(deliveries, bulk=bulk)
-        except _DATABASE_DOWN as exc:
+        except DATABASE_DOWN as exc:
             log.warning("database unavailable, %d request(s) refused: %s", len(deliveries), exc)
             return [DatabaseUnavailable("database unavailable")] * len(deliveries)
         except Exception as exc:
@@ -401,7 +401,7 @@ class GroupCommitter:
     def _alone(self, delivery: Delivery) -> _Result:
         try:
             return self._transaction([delivery])[0]
-        except _DATABASE_DOWN:
+        except DATABASE_DOWN:
             return DatabaseUnavailable("database unavailable")
         except Exception as exc:
             return self._failed_alone(exc)

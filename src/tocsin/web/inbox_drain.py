@@ -29,7 +29,14 @@ from tocsin.db import session_scope
 from tocsin.ingest import PARSERS, AlertEvent
 from tocsin.web.context import AppContext
 
-__all__ = ["BUDGET_MS", "MOST", "CostEstimate", "InboxDrainer", "hold_loaded_objects"]
+__all__ = [
+    "BUDGET_MS",
+    "DATABASE_DOWN",
+    "MOST",
+    "CostEstimate",
+    "InboxDrainer",
+    "hold_loaded_objects",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +46,8 @@ log = logging.getLogger(__name__)
 BUDGET_MS = 50.0
 #: The most alerts one transaction of the inbox decides.
 MOST = 300
-_DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
+#: What a transaction raises when the database cannot be reached.
+DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 
 
 class CostEstimate:
@@ -105,7 +113,7 @@ class InboxDrainer:
             elapsed = (time.perf_counter() - started) * 1000
             self.cost.observe(elapsed, decided)
             self.resize(elapsed, decided)
-        except _DATABASE_DOWN as exc:
+        except DATABASE_DOWN as exc:
             log.warning("database unavailable while deciding queued alerts: %s", exc)
             raise
         return True
