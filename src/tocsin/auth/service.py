@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from tocsin.auth.models import ApiToken
@@ -32,13 +32,15 @@ def create_token(
     return token
 
 
+_TOKEN = select(ApiToken.name, ApiToken.role, ApiToken.person).where(
+    ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None)
+)
+
+
 def authenticate(*, session: Session, token: str) -> Principal | None:
-    # Columns, not the row's object: every API request asks this.
-    row = session.execute(
-        select(ApiToken.name, ApiToken.role, ApiToken.person).where(
-            ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None)
-        )
-    ).first()
+    # Columns, not the row's object, and a statement built once: every API request
+    # asks this.
+    row = session.execute(_TOKEN, {"token_hash": hash_token(token)}).first()
     if row is None:
         return None
     return Principal(name=row.name, role=Role(row.role), person=row.person)

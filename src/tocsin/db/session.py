@@ -43,7 +43,10 @@ def session_scope(
             stack.enter_context(factory.writers.held(bulk=bulk, background=background))
         session = factory()
         try:
-            session.connection(execution_options={WRITE_OPTION: write})
+            if write:
+                session.connection(execution_options={WRITE_OPTION: True})
+            # A read's transaction begins at its first statement (a plain BEGIN, which
+            # takes SQLite's snapshot at the first read anyway): opening it does no I/O.
             yield session
             session.commit()
         except BaseException:

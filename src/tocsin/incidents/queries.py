@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, or_, select
 from sqlalchemy.orm import Session, lazyload, selectinload
 from sqlalchemy.orm.util import identity_key
 
@@ -61,10 +61,8 @@ def get(*, session: Session, ref: str, with_related: bool = True) -> Incident:
     number = parse_incident_id(ref)
     incident = None
     if number is not None:
-        query = select(Incident).where(Incident.number == number)
-        if not with_related:
-            query = query.options(*_ON_ACCESS)
-        incident = session.scalar(query)
+        query = _BY_NUMBER if with_related else _BY_NUMBER_ON_ACCESS
+        incident = session.scalar(query, {"number": number})
     if incident is None:
         raise NotFound(f"incident {ref!r} not found")
     return incident
@@ -76,8 +74,7 @@ def read(*, session: Session, ref: str) -> IncidentRead:
     number = parse_incident_id(ref)
     rows: Sequence[Row[*tuple[Any, ...]]] = ()
     if number is not None:
-        query = select(*_READ_COLUMNS).where(Incident.number == number)
-        rows = session.connection().execute(query).all()
+        rows = session.connection().execute(_READ_BY_NUMBER, {"number": number}).all()
     if not rows:
         raise NotFound(f"incident {ref!r} not found")
     return _reads(session, rows)[0]
@@ -85,6 +82,11 @@ def read(*, session: Session, ref: str) -> IncidentRead:
 
 #: Services and roles read when first touched, not with the incident.
 _ON_ACCESS = (lazyload(Incident.services), lazyload(Incident.roles))
+
+# The statements every read of one incident runs, built once: building a statement and
+# matching it to its compiled form cost a fifth of an incident read.
+_BY_NUMBER = select(Incident).where(Incident.number == bindparam("number"))
+_BY_NUMBER_ON_ACCESS = _BY_NUMBER.options(*_ON_ACCESS)
 
 
 def get_by_id(*, session: Session, incident_id: int, with_related: bool = True) -> Incident | None:
@@ -218,17 +220,10 @@ def _reads(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[Inci
     services: dict[int, list[str]] = {}
     roles: dict[int, dict[str, list[str]]] = {}
     if ids:
-        for incident_id, name in session.connection().execute(
-            select(IncidentService.incident_id, IncidentService.service)
-            .where(IncidentService.incident_id.in_(ids))
-            .order_by(IncidentService.service)
-        ):
+        connection = session.connection()
+        for incident_id, name in connection.execute(_SERVICES_OF, {"ids": ids}):
             services.setdefault(incident_id, []).append(name)
-        for incident_id, role, person in session.connection().execute(
-            select(IncidentRole.incident_id, IncidentRole.role, IncidentRole.person)
-            .where(IncidentRole.incident_id.in_(ids))
-            .order_by(IncidentRole.id)
-        ):
+        for incident_id, role, person in connection.execute(_ROLES_OF, {"ids": ids}):
             roles.setdefault(incident_id, {}).setdefault(role, []).append(person)
     return [_read(row, services.get(row.id, []), roles.get(row.id, {})) for row in rows]
 
@@ -256,12 +251,27 @@ _READ_COLUMNS = (
     Incident.drill_pages_oncall,
 )
 
+_READ_BY_NUMBER = select(*_READ_COLUMNS).where(Incident.number == bindparam("number"))
+_SERVICES_OF = (
+    select(IncidentService.incident_id, IncidentService.service)
+    .where(IncidentService.incident_id.in_(bindparam("ids", expanding=True)))
+    .order_by(IncidentService.service)
+)
+_ROLES_OF = (
+    select(IncidentRole.incident_id, IncidentRole.role, IncidentRole.person)
+    .where(IncidentRole.incident_id.in_(bindparam("ids", expanding=True)))
+    .order_by(IncidentRole.id)
+)
+
 
 def _read(
     row: Incident | Row[*tuple[Any, ...]], services: list[str], roles: dict[str, list[str]]
 ) -> IncidentRead:
-    """The read schema of an incident, from its object or a row of :data:`_READ_COLUMNS`."""
-    return IncidentRead(
+    """The read schema of an incident, from its object or a row of :data:`_READ_COLUMNS`.
+
+    Built without validation: every value comes from a typed column, and validating a
+    page of them again cost a fifth of the dashboard list's time."""
+    return IncidentRead.model_construct(
         id=format_incident_id(row.number),
         number=row.number,
         title=row.title,
@@ -281,7 +291,7 @@ def _read(
         created_at=row.created_at,
         updated_at=row.updated_at,
         created_by=row.created_by,
-        allowed_transitions=_TRANSITIONS[row.status],
+        allowed_transitions=list(_TRANSITIONS[row.status]),
         drill=bool(row.drill),
         drill_responders=list(row.drill_responders or ()),
         drill_pages_oncall=bool(row.drill_pages_oncall),
@@ -303,6 +313,8 @@ def timeline(
 ) -> list[TimelineEvent]:
     """The incident's timeline, oldest first: all of it, or up to ``limit`` events
     from the cursor ``after`` (:func:`timeline_cursor`)."""
+    if after is None and limit is None:
+        return list(session.scalars(_TIMELINE, {"incident_id": incident.id}))
     query = select(TimelineEvent).where(TimelineEvent.incident_id == incident.id)
     if after is not None:
         at_text, event_id = decode_cursor("after", after, (str, int))
@@ -320,6 +332,13 @@ def timeline(
     if limit is not None:
         query = query.limit(limit)
     return list(session.scalars(query))
+
+
+_TIMELINE = (
+    select(TimelineEvent)
+    .where(TimelineEvent.incident_id == bindparam("incident_id"))
+    .order_by(TimelineEvent.at, TimelineEvent.id)
+)
 
 
 def timeline_cursor(events: Sequence[TimelineEvent], limit: int) -> str | None:

@@ -69,7 +69,12 @@ async def get_session(request: Request, context: ContextDep) -> AsyncIterator[Se
     write = request.method not in _READ_METHODS
     scope = session_scope(context.sessions, write=write)
     limiter = lock_waits(request) if write else None
-    session = await anyio.to_thread.run_sync(scope.__enter__, limiter=limiter)
+    if write:
+        session = await anyio.to_thread.run_sync(scope.__enter__, limiter=limiter)
+    else:
+        # A read's session connects at its first statement, in the thread that runs
+        # it: opening it here waits for nothing, and needs no request thread.
+        session = scope.__enter__()
     setattr(request.state, _REQUEST_SESSION, session)
     # The end never waits for a request thread, and a cancelled request still ends its
     # transaction (and so hands the writer lock on).

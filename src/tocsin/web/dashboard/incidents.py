@@ -70,13 +70,18 @@ def order_labels(policy: Policy) -> dict[Order, str]:
     }
 
 
+def incident_rows(reads: list[IncidentRead], now: datetime) -> Markup:
+    """Incidents of the list, as HTML, in one rendering (one per row cost a fifth of
+    the list's time)."""
+    return render_fragment(
+        "dashboard/_incident_rows.html",
+        rows=[(read, age(read.started_at or read.detected_at, now)) for read in reads],
+    )
+
+
 def incident_row(read: IncidentRead, now: datetime) -> Markup:
     """One incident of the list, as HTML (also sent over SSE to update open lists)."""
-    return render_fragment(
-        "dashboard/_incident_row.html",
-        incident=read,
-        age=age(read.started_at or read.detected_at, now),
-    )
+    return incident_rows([read], now)
 
 
 def _filters(policy: Policy) -> dict[str, list[tuple[str, str]]]:
@@ -204,7 +209,7 @@ def incident_list(
         status_code=422 if error else 200,
         error=error,
         incidents=reads,
-        rows=[incident_row(r, now) for r in reads],
+        rows=incident_rows(reads, now),
         total=total,
         filters=_filters(policy),
         chosen={
