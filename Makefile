@@ -8,9 +8,9 @@ SYSTEM_PACKAGES ?= postgresql prometheus-alertmanager prometheus chromium
 # them (from any source) keeps its own.
 NODE_PACKAGES := $(if $(shell command -v npm 2>/dev/null),,nodejs npm)
 PYTEST_ARGS ?=
-# The unit and integration tests run in this many processes (each with its own
-# databases); the end-to-end and browser tests, which start servers and wait for them
-# with bounds, run one at a time.
+# The tests run in this many processes (each with its own servers and databases), but
+# those marked `alone` (they kill processes, or hold a storm or a failover to its
+# deadlines) run afterwards, one at a time, with no other test taking the machine.
 TEST_PROCESSES ?= 2
 # Where `make run` serves: `make run HOST=0.0.0.0 PORT=9000`. Plain assignments, so that
 # a HOST or PORT in the environment (a shell's own, say) does not change them.
@@ -51,7 +51,8 @@ test: $(INSTALL_STAMP) system-deps
 	$(BIN)/lint-imports
 	status=0; \
 	$(BIN)/python -m pytest -n $(TEST_PROCESSES) tests/unit tests/integration $(PYTEST_ARGS) || status=$$?; \
-	$(BIN)/python -m pytest tests --ignore=tests/unit --ignore=tests/integration $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/python -m pytest -n $(TEST_PROCESSES) -m 'not alone' tests --ignore=tests/unit --ignore=tests/integration $(PYTEST_ARGS) || status=$$?; \
+	$(BIN)/python -m pytest -m alone tests --ignore=tests/unit --ignore=tests/integration $(PYTEST_ARGS) || status=$$?; \
 	exit $$status
 
 lint: $(INSTALL_STAMP)

@@ -153,11 +153,13 @@ def test_at_375_px_wide_tables_scroll_by_keyboard_with_a_cue(
         expect(hint).to_have_class("scroll-hint")
         expect(hint).to_be_visible()
         region.focus()
-        before = region.evaluate("e => e.scrollLeft")
+        # Tabbing to a link at the table's right edge scrolled the region there: start
+        # from its left edge, so the arrow keys have somewhere to go.
+        region.evaluate("e => { e.scrollLeft = 0 }")
+        assert region.evaluate("e => e.scrollLeft") == 0
         for _ in range(5):
             phone.keyboard.press("ArrowRight")
         phone.wait_for_function("e => e.scrollLeft > 0", arg=region.element_handle())
-        assert region.evaluate("e => e.scrollLeft") > before
     screenshot(phone, f"a11y-{which}-scrolled-375")
 
 

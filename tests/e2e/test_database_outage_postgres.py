@@ -19,7 +19,7 @@ from tests.support.requirements import require
 from tests.support.servers import clean_env, free_port, run_tocsin, start_server, stop_server
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.alone]
 
 #: Tier 1 times out this long after the incident opens: during the outage.
 TIER_ONE_SECONDS = 4

@@ -30,7 +30,7 @@ from tests.support.receivers import WebhookReceiver
 from tests.support.servers import TOCSIN, clean_env, free_port, run_tocsin, start_server
 from tests.support.waiting import stays, wait_for
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.alone]
 
 TIERS = ("alice", "bob", "carol")
 POLICY = """

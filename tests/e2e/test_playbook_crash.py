@@ -12,8 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from tests.support.servers import clean_env, free_port, run_tocsin, start_server, stop_server
 from tests.support.waiting import stays, wait_for
+
+pytestmark = pytest.mark.alone
 
 PY = sys.executable
 

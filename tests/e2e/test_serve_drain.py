@@ -10,10 +10,13 @@ import socket
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, text
 from tests.e2e.test_crash_recovery import POLICY
 from tests.support.servers import clean_env, free_port, run_tocsin, start_server
 from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.alone
 
 
 def _webhook() -> bytes:

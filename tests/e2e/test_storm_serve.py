@@ -19,6 +19,8 @@ from tests.support.receivers import WebhookReceiver
 from tests.support.servers import clean_env, free_port, run_tocsin, start_server, stop_server
 from tests.support.waiting import wait_for
 
+pytestmark = pytest.mark.alone
+
 JSON = {"Content-Type": "application/json"}
 
 POLICY = """

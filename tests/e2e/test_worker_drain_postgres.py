@@ -22,7 +22,7 @@ from tests.support.servers import TOCSIN, clean_env, free_port, run_tocsin, star
 from tests.support.servers import stop_server as stop_serve
 from tests.support.waiting import wait_for
 
-pytestmark = pytest.mark.postgres
+pytestmark = [pytest.mark.postgres, pytest.mark.alone]
 
 PAGES = 3
 POLICY = """

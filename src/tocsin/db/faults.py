@@ -15,6 +15,7 @@ from sqlalchemy import exc as sa_exc
 
 __all__ = [
     "BUSY",
+    "DATABASE_DOWN",
     "DATABASE_FAULTS",
     "DISK_FULL",
     "READ_ONLY",
@@ -41,6 +42,15 @@ DATABASE_FAULTS: tuple[type[Exception], ...] = (
     sqlite3.OperationalError,
     psycopg.OperationalError,
     psycopg.InterfaceError,
+)
+
+#: What a transaction raises when the database cannot be reached or refuses the write
+#: (SQLAlchemy's wrapped errors, and its pool's timeout): alert intake answers these
+#: 503 and keeps what it had stored.
+DATABASE_DOWN: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
 )
 
 #: PostgreSQL SQLSTATEs (the class, or the exact code) and what they mean.

@@ -49,12 +49,12 @@ from tocsin.alerts import inbox
 from tocsin.alerts import service as alerts
 from tocsin.alerts.models import Integration
 from tocsin.db import session_scope
+from tocsin.db.faults import DATABASE_DOWN
 from tocsin.errors import InvalidInput, NotFound, TocsinError
 from tocsin.ingest import PARSERS, AlertEvent
 from tocsin.web.context import AppContext
 from tocsin.web.inbox_drain import (
     BUDGET_MS,
-    DATABASE_DOWN,
     CostEstimate,
     InboxDrainer,
     hold_loaded_objects,

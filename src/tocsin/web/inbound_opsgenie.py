@@ -29,11 +29,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
 from tocsin.alerts import service as alerts
 from tocsin.db import session_scope
+from tocsin.db.faults import DATABASE_DOWN
 from tocsin.errors import InvalidInput, TocsinError
 from tocsin.ingest import AlertEvent, IngestError
 from tocsin.ingest.events import Action
@@ -52,7 +50,6 @@ __all__ = ["OG_MAX_BODY_BYTES", "OpsgenieAlerts", "RequestStatus", "genie_key"]
 #: Opsgenie's own limit on a request body.
 OG_MAX_BODY_BYTES = 256 * 1024
 _RETRY_AFTER = "5"
-_DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 _ACTION_CODES: dict[str, str] = {"c": "Create", "x": "Close", "a": "Acknowledge"}
 _CODE_OF: dict[Action, str] = {"trigger": "c", "resolve": "x", "acknowledge": "a"}
 _IDENTIFIER_TYPES = ("id", "alias", "tiny")
@@ -171,7 +168,7 @@ class OpsgenieAlerts:
             found = await loop.run_in_executor(None, self._lookup, key, status)
         except _Refused as refused:
             return _refusal(refused, started)
-        except _DATABASE_DOWN:
+        except DATABASE_DOWN:
             return _refusal(_unavailable(), started)
         if status is None or found is None:
             body = og_error_body(
@@ -215,7 +212,7 @@ class OpsgenieAlerts:
             found = await loop.run_in_executor(
                 None, self._lookup, key, RequestStatus(int(identifier), "Close", _epoch())
             )
-        except _DATABASE_DOWN:
+        except DATABASE_DOWN:
             raise _unavailable() from None
         return None if found is None else found[1]
 

@@ -24,12 +24,10 @@ from collections import deque
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
-
 from tocsin.alerts import service as alerts
 from tocsin.changes import service as changes
 from tocsin.db import session_scope
+from tocsin.db.faults import DATABASE_DOWN
 from tocsin.errors import InvalidInput, TocsinError
 from tocsin.hints import service as hints
 from tocsin.ingest import (
@@ -51,7 +49,6 @@ __all__ = ["PagerDutyEvents", "RateLimiter"]
 _UNKNOWN_KEY = "routing_key: no enabled integration has this key"
 _HEARTBEAT_KEY = "routing_key: this is a heartbeat integration's key; it takes pings, not events"
 _RETRY_AFTER = "5"
-_DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 
 #: ``(status, body, headers)`` as the inbound lane sends them.
 Reply = tuple[int, dict[str, Any], tuple[tuple[str, str], ...]]
@@ -138,7 +135,7 @@ class PagerDutyEvents:
         loop = asyncio.get_running_loop()
         try:
             change_id = await loop.run_in_executor(None, self._store_change, routing_key, change)
-        except _DATABASE_DOWN:
+        except DATABASE_DOWN:
             return _unavailable()
         if change_id is None:
             return invalid(_UNKNOWN_KEY)

@@ -18,20 +18,18 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import event
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
 
 from tocsin.alerts import inbox
 from tocsin.alerts import service as alerts
 from tocsin.alerts.models import Integration
 from tocsin.db import session_scope
+from tocsin.db.faults import DATABASE_DOWN
 from tocsin.ingest import PARSERS, AlertEvent
 from tocsin.web.context import AppContext
 
 __all__ = [
     "BUDGET_MS",
-    "DATABASE_DOWN",
     "MOST",
     "CostEstimate",
     "InboxDrainer",
@@ -46,8 +44,6 @@ log = logging.getLogger(__name__)
 BUDGET_MS = 50.0
 #: The most alerts one transaction of the inbox decides.
 MOST = 300
-#: What a transaction raises when the database cannot be reached.
-DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeout)
 
 
 class CostEstimate:
