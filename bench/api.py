@@ -13,11 +13,18 @@ keep-alive clients for 20 s on each of:
 - ``dashboard_list``: the dashboard's incident list (signed in);
 - ``status``: the public status page.
 
+Each endpoint is first driven for ``--warm-up`` seconds (default 2) that are not
+counted: what a process caches on its first requests (compiled statements, templates,
+pooled connections, the database's pages) is the server's steady state, not history.
+
 Prints one JSON object: per database and endpoint, requests/s, p50/p99/max latency and
 the non-2xx count, next to the target (p99 < 100 ms on every endpoint).
 
-    .venv/bin/python bench/api.py [--incidents 100000] [--seconds 20]
-        [--backends sqlite,postgresql]
+    .venv/bin/python bench/api.py [--incidents 100000] [--seconds 20] [--warm-up 2]
+        [--backends sqlite,postgresql] [--workers N]
+
+``--workers N`` passes ``--workers N`` to ``tocsin serve`` (N HTTP processes); without
+it the server runs with its defaults.
 """
 
 from __future__ import annotations
@@ -275,9 +282,18 @@ def _sign_in(url: str) -> str:
         return "; ".join(f"{name}={value}" for name, value in browser.cookies.items())
 
 
+@dataclass(frozen=True)
+class Options:
+    incidents: int
+    seconds: float
+    warm_up: float
+    serve_args: tuple[str, ...]
+
+
 def bench_backend(
-    name: str, directory: Path, env: dict[str, str], incidents: int, seconds: float, load: Any
+    name: str, directory: Path, env: dict[str, str], options: Options, load: Any
 ) -> dict[str, Any]:
+    incidents = options.incidents
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     init = run_tocsin("init", "--url", url, cwd=directory, env=env)
@@ -291,7 +307,9 @@ def bench_backend(
     started = time.perf_counter()
     load()
     loaded = time.perf_counter() - started
-    server = start_server(directory, port, env, log=directory / "serve.log", timeout=120)
+    server = start_server(
+        directory, port, env, *options.serve_args, log=directory / "serve.log", timeout=120
+    )
     try:
         bearer = f"Authorization: Bearer {token}\r\n"
         cookie = f"Cookie: {_sign_in(url)}\r\n"
@@ -312,10 +330,11 @@ def bench_backend(
             "dashboard_list": (lambda: "/dashboard", cookie),
             "status": (lambda: "/status", ""),
         }
-        endpoints = {
-            endpoint: drive(Run("127.0.0.1", port, path, headers, seconds))
-            for endpoint, (path, headers) in paths.items()
-        }
+        endpoints = {}
+        for endpoint, (path, headers) in paths.items():
+            if options.warm_up > 0:
+                drive(Run("127.0.0.1", port, path, headers, options.warm_up))
+            endpoints[endpoint] = drive(Run("127.0.0.1", port, path, headers, options.seconds))
     finally:
         stop_server(server)
     return {
@@ -331,8 +350,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--incidents", type=int, default=100_000)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--warm-up", type=float, default=2.0)
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
+    serve_args = ("--workers", str(args.workers)) if args.workers else ()
+    options = Options(args.incidents, args.seconds, args.warm_up, serve_args)
     results = []
     for backend in args.backends.split(","):
         with tempfile.TemporaryDirectory(prefix="tocsin-bench-api-") as tmp:
@@ -342,7 +365,7 @@ def main() -> None:
                 database = directory / ".tocsin" / "tocsin.db"
                 results.append(
                     bench_backend(
-                        backend, directory, env, args.incidents, args.seconds,
+                        backend, directory, env, options,
                         lambda database=database: load_sqlite(database, args.incidents),
                     )
                 )  # fmt: skip
@@ -355,7 +378,7 @@ def main() -> None:
                 env = clean_env({"TOCSIN_DATABASE_URL": cluster.url("bench")})
                 results.append(
                     bench_backend(
-                        backend, directory, env, args.incidents, args.seconds,
+                        backend, directory, env, options,
                         lambda: load_postgres(cluster.conninfo("bench"), args.incidents),
                     )
                 )  # fmt: skip
@@ -366,6 +389,8 @@ def main() -> None:
                 "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                 "clients": CLIENTS,
                 "seconds_per_endpoint": args.seconds,
+                "warm_up_seconds": args.warm_up,
+                "serve_args": list(serve_args),
                 "target": {"p99_ms": P99_TARGET_MS},
                 "results": results,
             },

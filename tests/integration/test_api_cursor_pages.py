@@ -40,7 +40,9 @@ def test_incident_pages_by_cursor_hold_every_incident_once(api: httpx.Client) ->
         body = page(api, API, limit=3, after=body["next_cursor"])
         seen += [i["id"] for i in body["items"]]
     assert seen == list(reversed(first))
-    assert body["total"] == 9
+    # A page after a cursor does not count the matches again.
+    assert body["total"] is None
+    assert page(api, API, limit=3)["total"] == 9
     assert [i["id"] for i in page(api, API, limit=2)["items"]] == list(reversed(newer))
 
 
@@ -54,7 +56,7 @@ def test_a_filtered_list_pages_by_cursor(api: httpx.Client) -> None:
         if cursor:
             params["after"] = cursor
         body = page(api, API, **params)
-        assert body["total"] == len(sev1)
+        assert body["total"] == (len(sev1) if cursor is None else None)
         seen += [i["id"] for i in body["items"]]
         cursor = body["next_cursor"]
         if cursor is None:

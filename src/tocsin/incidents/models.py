@@ -340,7 +340,11 @@ class IncidentRead(BaseModel):
 
 class IncidentList(BaseModel):
     items: list[IncidentRead]
-    total: int
+    total: int | None = Field(
+        description="How many incidents match the filters; null on a page read with `after` "
+        "(a walk by cursor is counted once, on its first page, so a page costs the same "
+        "however long the history)."
+    )
     limit: int
     offset: int
     next_cursor: str | None = Field(

@@ -76,10 +76,13 @@ def list_incidents(
         limit=limit,
         offset=offset,
         after=after,
+        # A walk by cursor counted the matches on its first page: counting them again
+        # on every later page would make each page cost as much as the whole history.
+        with_total=after is None,
     )
     return IncidentList(
         items=reads,
-        total=total,
+        total=total if after is None else None,
         limit=limit,
         offset=offset,
         next_cursor=service.incidents_cursor(reads, limit),
