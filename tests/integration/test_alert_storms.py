@@ -16,7 +16,7 @@ from sqlalchemy import select
 from tests.integration.test_alert_pipeline import Harness, am, policy_text, webhook
 
 from tocsin.alerts import service as alerts
-from tocsin.alerts.models import Alert
+from tocsin.alerts.models import Alert, AlertLink
 from tocsin.alerts.pipeline import ingest
 from tocsin.clock import FakeClock
 from tocsin.db import session_scope
@@ -79,6 +79,43 @@ def test_a_storm_in_one_webhook_opens_one_incident_that_pages_once(harness: Harn
     assert "Alert storm" in harness.summaries(storm["id"])[-1] or any(
         s.startswith("Alert storm: more than 10") for s in harness.summaries(storm["id"])
     )
+
+
+def test_a_storms_members_written_in_bulk_keep_their_own_rows_and_links(
+    harness: Harness,
+) -> None:
+    """Hundreds of members joining in one transaction are written in bulk (on
+    PostgreSQL, one COPY): each answer names its own alert, each alert keeps its own
+    labels, the ids follow the order the alerts came in, and each link names its alert."""
+    harness.fire(*(storm_alert(i) for i in range(11)))  # the storm
+    with session_scope(harness.context.sessions) as session:
+        found = alerts.find_integration(session=session, key=harness.keys["prometheus"])
+        assert found is not None
+        results = alerts.ingest(
+            session=session,
+            policy=harness.policy,
+            integration=found,
+            events=webhook(*(storm_alert(i) for i in range(11, 311))),
+            now=harness.clock.now(),
+        )
+    [storm] = harness.incidents()
+    assert {r.incident for r in results} == {storm["id"]}
+    ids = [r.alert_id for r in results]
+    assert None not in ids and ids == sorted(ids) and len(set(ids)) == 300
+    with session_scope(harness.context.sessions, write=False) as session:
+        stored = {a.id: a for a in session.scalars(select(Alert).where(Alert.id.in_(ids)))}
+        linked = dict(
+            session.execute(
+                select(AlertLink.alert_id, AlertLink.incident_id).where(AlertLink.alert_id.in_(ids))
+            ).all()
+        )
+        storm_id = incidents.get(session=session, ref=storm["id"]).id
+    for n, result in enumerate(results, start=11):
+        alert = stored[result.alert_id]
+        assert alert.dedup_key == result.dedup_key
+        assert alert.labels["alertname"] == f"Storm{n:05d}"
+        assert alert.incident_id == storm_id and linked[alert.id] == storm_id
+    assert storm_of(harness, storm["id"]).alerts == 311
 
 
 def test_the_incidents_a_burst_opened_before_it_was_a_storm_are_merged(harness: Harness) -> None:

@@ -62,7 +62,7 @@ def _link_insert(_dialect: str) -> ClauseElement:
 
 
 #: A storm's links to its new members (thousands at a time).
-_LINK_INSERT = DirectStatement(_link_insert)
+_LINK_INSERT = DirectStatement(_link_insert, copy=True)
 
 #: A new alert inserted on a storm: (id, labels, severity).
 Member = tuple[int, Mapping[str, str], str]

@@ -9,6 +9,12 @@ page waits for — in that bookkeeping. A `DirectStatement` is compiled once per
 driver's cursor of the session's connection: the same SQL, the same stored values, the
 same transaction. Driver errors are raised as SQLAlchemy's, so the fault handling
 (disk full, database gone → 503) sees what it sees everywhere else.
+
+A plain INSERT built with ``copy=True`` goes to PostgreSQL as one ``COPY`` when it has
+many rows (an alert storm's thousands of members and their links): a pipelined
+``executemany`` still costs the driver about 0.1 ms of Python per row, ``COPY`` a few
+microseconds. Its ids, when it returns them, are taken from the table's sequence first
+(one query for the lot), so they still come back in the order of the rows.
 """
 
 from __future__ import annotations
@@ -17,10 +23,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exc
+from sqlalchemy import Table, exc
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
-from sqlalchemy.sql import ClauseElement
+from sqlalchemy.sql import ClauseElement, Insert
 from sqlalchemy.sql.compiler import SQLCompiler
 
 __all__ = ["DirectStatement"]
@@ -36,13 +42,17 @@ class _Compiled:
     defaults: Mapping[str, Any]
     processors: Mapping[str, Callable[[Any], Any]]
     returns: bool
+    #: ``COPY table (columns) FROM STDIN`` and the bind names in its column order, for
+    #: a plain INSERT built with ``copy=True`` (on PostgreSQL only).
+    copy: tuple[str, str, tuple[str, ...]] | None = None
 
 
 class DirectStatement:
     """One statement (built by `build(dialect_name)`), run with plain parameters."""
 
-    def __init__(self, build: Callable[[str], ClauseElement]) -> None:
+    def __init__(self, build: Callable[[str], ClauseElement], *, copy: bool = False) -> None:
         self._build = build
+        self._copy = copy
         self._compiled: dict[str, _Compiled] = {}
 
     def _compile(self, dialect: Dialect) -> _Compiled:
@@ -58,6 +68,7 @@ class DirectStatement:
             if processor is not None:
                 processors[name] = processor
         names = tuple(compiled.positiontup or ())
+        copy = self._copy and dialect.name == "postgresql"
         found = _Compiled(
             sql=compiled.string,
             names=names,
@@ -65,6 +76,7 @@ class DirectStatement:
             defaults=dict(compiled.params),
             processors=processors,
             returns=bool(compiled.effective_returning),
+            copy=_copy_of(statement, compiled) if copy else None,
         )
         self._compiled[dialect.name] = found
         return found
@@ -89,7 +101,9 @@ class DirectStatement:
         cursor = _cursor(connection)
         found: list[tuple[Any, ...]] = []
         try:
-            if connection.dialect.name == "postgresql" and len(arguments) > 1:
+            if compiled.copy is not None and len(arguments) >= COPY_FROM:
+                found = _copy(cursor, compiled.copy, compiled.returns, arguments)
+            elif connection.dialect.name == "postgresql" and len(arguments) > 1:
                 returning = compiled.returns
                 cursor.executemany(compiled.sql, arguments, returning=returning)
                 while returning:
@@ -117,6 +131,47 @@ class DirectStatement:
         finally:
             cursor.close()
         return found
+
+
+#: Rows from which a ``copy=True`` statement is one ``COPY`` (below, a pipelined
+#: ``executemany`` has fewer round trips to wait for).
+COPY_FROM = 32
+
+
+def _copy_of(statement: ClauseElement, compiled: SQLCompiler) -> tuple[str, str, tuple[str, ...]]:
+    """The ``COPY`` of a plain INSERT whose values are bind parameters named after their
+    columns, returning nothing or the table's ``id``; anything else is a mistake."""
+    if not isinstance(statement, Insert) or statement._post_values_clause is not None:
+        raise TypeError("copy=True needs a plain INSERT")
+    table = statement.table
+    assert isinstance(table, Table)
+    names = tuple(compiled.bind_names.values())
+    if any(name not in table.c for name in names):
+        raise TypeError("copy=True needs every value bound to a parameter named after its column")
+    returning = [column.name for column in compiled.effective_returning or ()]
+    if returning not in ([], ["id"]):
+        raise TypeError("copy=True returns nothing or the id")
+    columns = ("id", *names) if returning else names
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    return f'COPY "{table.name}" ({quoted}) FROM STDIN', table.name, names
+
+
+def _copy(
+    cursor: Any, copy: tuple[str, str, tuple[str, ...]], returns: bool, arguments: list[Any]
+) -> list[tuple[Any, ...]]:
+    sql, table, names = copy
+    ids: list[int] = []
+    if returns:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            (table, len(arguments)),
+        )
+        ids = sorted(row[0] for row in cursor.fetchall())
+    with cursor.copy(sql) as stream:
+        for index, argument in enumerate(arguments):
+            values = tuple(argument[name] for name in names)
+            stream.write_row((ids[index], *values) if returns else values)
+    return [(row_id,) for row_id in ids]
 
 
 def _arguments(compiled: _Compiled, params: Mapping[str, Any]) -> Any:

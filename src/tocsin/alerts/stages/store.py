@@ -90,7 +90,7 @@ def _member_insert(_dialect: str) -> ClauseElement:
 
 
 #: A storm's new members, in order, each returning its id (a storm inserts thousands).
-_MEMBER_INSERT = DirectStatement(_member_insert)
+_MEMBER_INSERT = DirectStatement(_member_insert, copy=True)
 
 
 def _stored_when_new(event: InboundAlert) -> bool:
