@@ -30,14 +30,16 @@ _COLUMNS = (
     "a.dedup_key, a.id, a.status, a.outcome, a.incident_id, a.heartbeat_id, i.number "
     "FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id "
 )
-_SELECT_PG = f"SELECT {_COLUMNS}WHERE a.integration_id = %(iid)s AND a.dedup_key = ANY(%(keys)s)"
+# Arrays go in binary (``%(…)b``): in text, the driver escapes every string of an array
+# with a regular expression, a fifth of a repeat's cost on PostgreSQL.
+_SELECT_PG = f"SELECT {_COLUMNS}WHERE a.integration_id = %(iid)s AND a.dedup_key = ANY(%(keys)b)"
 _SELECT_SQLITE = f"SELECT {_COLUMNS}WHERE a.integration_id = ? AND a.dedup_key IN "
 #: One statement for the whole batch: a round trip per row would cost more than the rows.
 _UPDATE_PG = (
     "UPDATE alerts AS a SET occurrences = a.occurrences + v.n, last_seen_at = %(seen)s, "
     "labels = v.labels, annotations = v.annotations "
-    "FROM unnest(%(ids)s::integer[], %(ns)s::integer[], %(labels)s::jsonb[], "
-    "%(annotations)s::jsonb[]) AS v(id, n, labels, annotations) WHERE a.id = v.id"
+    "FROM unnest(%(ids)b::integer[], %(ns)b::integer[], %(labels)b::jsonb[], "
+    "%(annotations)b::jsonb[]) AS v(id, n, labels, annotations) WHERE a.id = v.id"
 )
 _UPDATE_SQLITE = (
     "UPDATE alerts SET occurrences = occurrences + ?, last_seen_at = ?, "
