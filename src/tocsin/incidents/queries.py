@@ -313,9 +313,7 @@ def timeline(
 ) -> list[TimelineEvent]:
     """The incident's timeline, oldest first: all of it, or up to ``limit`` events
     from the cursor ``after`` (:func:`timeline_cursor`)."""
-    if after is None and limit is None:
-        return list(session.scalars(_TIMELINE, {"incident_id": incident.id}))
-    query = select(TimelineEvent).where(TimelineEvent.incident_id == incident.id)
+    query = _TIMELINE
     if after is not None:
         at_text, event_id = decode_cursor("after", after, (str, int))
         try:
@@ -328,10 +326,9 @@ def timeline(
                 and_(TimelineEvent.at == at, TimelineEvent.id > event_id),
             )
         )
-    query = query.order_by(TimelineEvent.at, TimelineEvent.id)
     if limit is not None:
         query = query.limit(limit)
-    return list(session.scalars(query))
+    return list(session.scalars(query, {"incident_id": incident.id}))
 
 
 _TIMELINE = (

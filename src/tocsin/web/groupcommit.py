@@ -53,12 +53,7 @@ from tocsin.db.faults import DATABASE_DOWN
 from tocsin.errors import InvalidInput, NotFound, TocsinError
 from tocsin.ingest import PARSERS, AlertEvent
 from tocsin.web.context import AppContext
-from tocsin.web.inbox_drain import (
-    BUDGET_MS,
-    CostEstimate,
-    InboxDrainer,
-    hold_loaded_objects,
-)
+from tocsin.web.inbox_drain import BUDGET_MS, CostEstimate, InboxDrainer, hold_loaded_objects
 
 __all__ = [
     "MAX_ALERTS",

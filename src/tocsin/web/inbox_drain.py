@@ -28,13 +28,7 @@ from tocsin.db.faults import DATABASE_DOWN
 from tocsin.ingest import PARSERS, AlertEvent
 from tocsin.web.context import AppContext
 
-__all__ = [
-    "BUDGET_MS",
-    "MOST",
-    "CostEstimate",
-    "InboxDrainer",
-    "hold_loaded_objects",
-]
+__all__ = ["BUDGET_MS", "MOST", "CostEstimate", "InboxDrainer", "hold_loaded_objects"]
 
 log = logging.getLogger(__name__)
 
