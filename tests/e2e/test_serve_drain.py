@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from tests.e2e.test_crash_recovery import POLICY
 from tests.support.servers import clean_env, free_port, run_tocsin, start_server
+from tests.support.sockets import accepted_by
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.alone
@@ -56,6 +57,9 @@ def test_a_request_in_flight_when_sigterm_comes_is_answered_and_stored(tmp_path:
                 f"Content-Length: {len(body)}\r\n\r\n".encode()
                 + body[:20]
             )
+            # Until the server accepts it, the connection waits in the kernel's queue,
+            # and a stopping server resets what it never accepted.
+            wait_for(lambda: accepted_by(server.pid, conn), 10, "the server accepting")
             server.terminate()
             wait_for(lambda: "Shutting down" in log.read_text(), 10, "the server stopping")
             conn.sendall(body[20:])
