@@ -222,3 +222,8 @@ def test_queued_chunks_shrink_after_an_overrun_and_grow_back_when_alerts_are_che
     assert sizes[-1] == MOST  # the most a transaction of the inbox decides
     drainer.resize(elapsed_ms=40.0, size=MOST)  # within the budget: kept
     assert drainer.size == MOST
+    drainer.size = 10
+    drainer.resize(elapsed_ms=30.0, size=10)  # 10 alerts took 30 of the 50 ms: 16 fit
+    assert drainer.size == 16
+    drainer.resize(elapsed_ms=45.0, size=16)  # nearly the whole budget: kept
+    assert drainer.size == 17

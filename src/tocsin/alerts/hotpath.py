@@ -75,7 +75,15 @@ def load_known(session: Session, *, integration_id: int, keys: Iterable[str]) ->
     connection = session.connection()
     rows: list[Sequence[Any]] = []
     if connection.dialect.name == "postgresql":
-        rows = list(connection.exec_driver_sql(_SELECT_PG, {"iid": integration_id, "keys": wanted}))
+        # Never a prepared statement's generic plan: planned without the keys, from a
+        # young table's statistics, it read every alert of the integration and
+        # filtered them (3.7 ms for 100 keys among 1,000 alerts, growing with them);
+        # planned with them, it looks up each key (0.3 ms).
+        driver = connection.connection.driver_connection
+        assert driver is not None
+        with driver.cursor() as cursor:
+            cursor.execute(_SELECT_PG, {"iid": integration_id, "keys": wanted}, prepare=False)
+            rows = cursor.fetchall()
     else:
         for start in range(0, len(wanted), _CHUNK):
             chunk = wanted[start : start + _CHUNK]
