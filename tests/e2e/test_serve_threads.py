@@ -23,6 +23,7 @@ from tests.support.servers import (
     start_server,
     stop_server,
 )
+from tests.support.waiting import wait_for
 
 PASSWORD = "threads password 1"
 ALERT = {
@@ -113,6 +114,69 @@ def test_one_thread_answers_every_kind_of_request_at_once(
         assert sum(1 for i in listed["items"] if i["title"].startswith("Threads ")) == 8
         browser.close()
         api.close()
+    finally:
+        stop_server(server)
+
+
+@pytest.mark.parametrize(
+    "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def test_more_readers_than_pooled_connections_are_all_answered_and_paging_goes_on(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> None:
+    """48 readers at once, one request thread. A read holds its connection from its
+    token's lookup to its end, across its wait for the thread: unbounded, the readers
+    took every pooled connection while the thread waited for one, and every request
+    (and the engine) stalled for the pool's 30 s timeout. Meanwhile an incident is
+    declared, and its page still goes out."""
+    extra = {}
+    if database == "postgres":
+        extra["TOCSIN_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    env = clean_env(extra)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    init = run_tocsin("init", "--url", url, cwd=tmp_path, env=env)
+    assert init.returncode == 0, init.stderr
+    token = json.loads((tmp_path / ".tocsin" / "credentials.json").read_text())["token"]
+    server = start_server(tmp_path, port, env, "--threads", "1", timeout=90)
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as api:
+            first = api.post(
+                "/api/v1/incidents",
+                json={"title": "Readers", "severity": "SEV3", "services": ["web-frontend"]},
+            )
+            assert first.status_code == 201, first.text
+        number = first.json()["id"]
+        paths = [
+            "/api/v1/incidents?limit=50",
+            f"/api/v1/incidents/{number}",
+            f"/api/v1/incidents/{number}/timeline",
+        ]
+
+        def read(n: int) -> int:
+            # Well under the pool's 30 s: a stall shows as a timeout, not a slow answer.
+            with httpx.Client(base_url=url, headers=headers, timeout=10) as client:
+                return client.get(paths[n % len(paths)]).status_code
+
+        with ThreadPoolExecutor(max_workers=48) as pool:
+            readers = pool.map(read, range(96))
+            with httpx.Client(base_url=url, headers=headers, timeout=10) as api:
+                declared = api.post(
+                    "/api/v1/incidents",
+                    json={"title": "Paged", "severity": "SEV1", "services": ["checkout-api"]},
+                )
+            statuses = list(readers)
+        assert statuses == [200] * 96
+        assert declared.status_code == 201, declared.text
+        paged = declared.json()["id"]
+
+        def delivered() -> bool:
+            with httpx.Client(base_url=url, headers=headers, timeout=10) as api:
+                sent = api.get(f"/api/v1/incidents/{paged}/notifications").json()
+            return any(n["kind"] == "page" and n["sent_at"] for n in sent["items"])
+
+        wait_for(delivered, 15, "the SEV1's first page sent")
     finally:
         stop_server(server)
 

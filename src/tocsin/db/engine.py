@@ -10,7 +10,14 @@ import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-__all__ = ["WRITE_OPTION", "create_db_engine", "is_postgres", "is_sqlite"]
+__all__ = [
+    "POOL_OVERFLOW",
+    "POOL_SIZE",
+    "WRITE_OPTION",
+    "create_db_engine",
+    "is_postgres",
+    "is_sqlite",
+]
 
 #: Connection execution option that marks a transaction that will write.
 #: On SQLite such a transaction starts with BEGIN IMMEDIATE, so two writers queue on the
@@ -36,12 +43,24 @@ def json_text(value: Any) -> str:
         return json.dumps(value)
 
 
+#: Connections a process keeps open to PostgreSQL, and how many more it may open at a
+#: peak (SQLite's pool is twice as large: its connections cost no server process).
+#: Room for :data:`tocsin.web.deps.READ_SESSIONS` read requests, the write transaction
+#: of the moment, the engine's, delivery's and runbook workers, the alert lanes and the
+#: dashboards' event streams; several processes on one PostgreSQL stay within its
+#: default of 100 connections at rest.
+POOL_SIZE = 10
+POOL_OVERFLOW = 10
+
+
 def create_db_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     kwargs.setdefault("json_serializer", json_text)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(url, **kwargs)
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_size", POOL_SIZE)
+    kwargs.setdefault("max_overflow", POOL_OVERFLOW)
     return create_engine(url, **kwargs)
 
 
@@ -52,8 +71,8 @@ def _sqlite_engine(url: str, **kwargs: Any) -> Engine:
     # Connections are kept, not reopened: a new SQLite connection parses the whole schema
     # again on its first query, and 16 concurrent readers would overflow the default pool
     # of 5 and pay that on most requests.
-    kwargs.setdefault("pool_size", 20)
-    kwargs.setdefault("max_overflow", 20)
+    kwargs.setdefault("pool_size", POOL_SIZE * 2)
+    kwargs.setdefault("max_overflow", POOL_OVERFLOW * 2)
     connect_args = kwargs.pop("connect_args", {})
     connect_args.setdefault("check_same_thread", False)
     connect_args.setdefault("timeout", 30)

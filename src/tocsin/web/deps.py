@@ -69,30 +69,58 @@ async def get_session(request: Request, context: ContextDep) -> AsyncIterator[Se
     write = request.method not in _READ_METHODS
     scope = session_scope(context.sessions, write=write)
     limiter = lock_waits(request) if write else None
-    if write:
-        session = await anyio.to_thread.run_sync(scope.__enter__, limiter=limiter)
-    else:
-        # A read's session connects at its first statement, in the thread that runs
-        # it: opening it here waits for nothing, and needs no request thread.
-        session = scope.__enter__()
-    setattr(request.state, _REQUEST_SESSION, session)
-    # The end never waits for a request thread, and a cancelled request still ends its
-    # transaction (and so hands the writer lock on).
-    ending = anyio.CapacityLimiter(1)
+    gate = None if write else read_sessions(request)
+    place = object()
+    if gate is not None:
+        await gate.acquire_on_behalf_of(place)
     try:
-        yield session
-    except BaseException as exc:
-        setattr(request.state, _REQUEST_SESSION, None)
-        with anyio.CancelScope(shield=True):
-            suppressed = await anyio.to_thread.run_sync(
-                scope.__exit__, type(exc), exc, exc.__traceback__, limiter=ending
-            )
-        if not suppressed:
-            raise
-    else:
-        setattr(request.state, _REQUEST_SESSION, None)
-        with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(scope.__exit__, None, None, None, limiter=ending)
+        if write:
+            session = await anyio.to_thread.run_sync(scope.__enter__, limiter=limiter)
+        else:
+            # A read's session connects at its first statement, in the thread that runs
+            # it: opening it here waits for nothing, and needs no request thread.
+            session = scope.__enter__()
+        setattr(request.state, _REQUEST_SESSION, session)
+        # The end never waits for a request thread, and a cancelled request still ends
+        # its transaction (and so hands the writer lock on).
+        ending = anyio.CapacityLimiter(1)
+        try:
+            yield session
+        except BaseException as exc:
+            setattr(request.state, _REQUEST_SESSION, None)
+            with anyio.CancelScope(shield=True):
+                suppressed = await anyio.to_thread.run_sync(
+                    scope.__exit__, type(exc), exc, exc.__traceback__, limiter=ending
+                )
+            if not suppressed:
+                raise
+        else:
+            setattr(request.state, _REQUEST_SESSION, None)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(scope.__exit__, None, None, None, limiter=ending)
+    finally:
+        if gate is not None:
+            gate.release_on_behalf_of(place)
+
+
+#: Read requests holding a session at once, at most (more wait for a place, on the event
+#: loop, holding nothing). A read's connection stays checked out from its first
+#: statement (an early dependency's: the caller's token) to its end, across its waits
+#: for a request thread; without a bound, 16 concurrent readers with one request thread
+#: held all 15 of PostgreSQL's pooled connections waiting for the thread, while the
+#: thread waited for a connection: every request, the engine's and the delivery
+#: worker's stalled for the pool's 30 s timeout. The pool keeps room beyond these for
+#: the writers, the workers and the event streams (:data:`tocsin.db.engine.POOL_SIZE`).
+READ_SESSIONS = 10
+
+
+def read_sessions(request: Request) -> anyio.CapacityLimiter:
+    """The application's limiter of open read sessions (see :data:`READ_SESSIONS`)."""
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "read_sessions", None)
+    if limiter is None:
+        limiter = anyio.CapacityLimiter(READ_SESSIONS)
+        request.app.state.read_sessions = limiter
+    return limiter
 
 
 #: Write requests waiting for the writer lock at once, at most (more wait for a place).
