@@ -41,10 +41,14 @@ SHUTDOWN_GRACE_SECONDS = 5
 #: Requests a process works on in threads at once (``tocsin serve --threads``).
 #: Python runs one thread at a time, and SQLite releases the interpreter at each row
 #: it reads: with many threads, each row read waits its turn behind every other
-#: thread. With four threads, 16 concurrent readers of the incident list got their
-#: pages at p99 207 ms where forty threads took 451 ms (100,000 incidents); a request
-#: beyond them waits for a thread, not for the interpreter.
-REQUEST_THREADS = 4
+#: thread, and handing the interpreter between them costs CPU of its own. Two threads
+#: keep both cores busy where a query runs without the interpreter (SQLite's count of a
+#: deep filter, PostgreSQL's answer on its way) and take few turns: with 16 concurrent
+#: clients over 100,000 incidents, the incident list answered 174 requests/s at p99 126
+#: ms with two threads, 147 at p99 169 ms with four (SQLite), and an incident's timeline
+#: on PostgreSQL 346/s at p99 67 ms against 272/s at p99 95 ms; forty threads took
+#: twice as long as four. A request beyond them waits for a thread, not the interpreter.
+REQUEST_THREADS = 2
 
 log = logging.getLogger("tocsin.web")
 
