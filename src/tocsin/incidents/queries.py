@@ -6,11 +6,12 @@ and turn rows into the API's read schemas. Nothing here writes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, bindparam, func, or_, select
 from sqlalchemy.orm import Session, lazyload, selectinload
 from sqlalchemy.orm.util import identity_key
 
@@ -139,31 +140,72 @@ def numbers_by_id(*, session: Session, ids: set[int | None]) -> dict[int, int]:
 
 def _matching(
     policy: Policy, statuses: Sequence[str], severity: str | None, service: str | None
-) -> list[ColumnElement[bool]]:
-    """The conditions of the incident list's filters (unknown values refused)."""
-    conditions: list[ColumnElement[bool]] = []
+) -> tuple[_Shape, dict[str, Any]]:
+    """Which of the incident list's filters are given, and their values (unknown values
+    refused): the conditions themselves are :func:`_conditions`."""
     wanted = _status_filter(statuses)
+    values: dict[str, Any] = {}
     if wanted:
-        conditions.append(Incident.status.in_(wanted))
+        values["statuses"] = wanted
     if severity:
-        conditions.append(Incident.severity == _severity_name(policy, severity))
+        values["severity"] = _severity_name(policy, severity)
     if service:
+        values["service"] = service
+    return _Shape(bool(wanted), bool(severity), bool(service)), values
+
+
+class _Shape(NamedTuple):
+    """Which filters a list has (their values are bound at each request)."""
+
+    statuses: bool
+    severity: bool
+    service: bool
+
+
+@functools.cache
+def _conditions(shape: _Shape) -> tuple[ColumnElement[bool], ...]:
+    """The filters' conditions, built once per shape with bound parameters: building
+    and keying a statement anew took a fifth of a list request."""
+    conditions: list[ColumnElement[bool]] = []
+    if shape.statuses:
+        conditions.append(Incident.status.in_(bindparam("statuses", expanding=True)))
+    if shape.severity:
+        conditions.append(Incident.severity == bindparam("severity"))
+    if shape.service:
         # EXISTS, not IN: the planner then walks the list's own order and stops at the
         # page, checking each incident's services by their key (SQLite otherwise reads
         # every incident of the service and sorts them).
         conditions.append(
             select(IncidentService.incident_id)
-            .where(IncidentService.incident_id == Incident.id, IncidentService.service == service)
+            .where(
+                IncidentService.incident_id == Incident.id,
+                IncidentService.service == bindparam("service"),
+            )
             .exists()
         )
-    return conditions
+    return tuple(conditions)
+
+
+@functools.cache
+def _read_statements(shape: _Shape, after: bool) -> tuple[Select[int], Select[*tuple[Any, ...]]]:
+    """The count and the page of :func:`list_reads` for one shape, built once."""
+    query = select(*_READ_COLUMNS).where(*_conditions(shape))
+    total = select(func.count()).select_from(query.subquery())
+    if after:
+        query = query.where(Incident.number < bindparam("after"))
+    page = query.order_by(Incident.number.desc()).limit(bindparam("limit"))
+    return total, page.offset(bindparam("offset"))
 
 
 def _page(query: _Query, *, limit: int, offset: int, after: str | None) -> _Query:
     if after is not None:
-        (number,) = decode_cursor("after", after, (int,))
-        query = query.where(Incident.number < number)
+        query = query.where(Incident.number < _after(after))
     return query.order_by(Incident.number.desc()).limit(limit).offset(offset)
+
+
+def _after(cursor: str) -> int:
+    (number,) = decode_cursor("after", cursor, (int,))
+    return int(number)
 
 
 def list_incidents(
@@ -181,7 +223,8 @@ def list_incidents(
     """A page of incidents, newest first, and how many match (-1 without
     ``with_total``: counting walks every match). ``after`` is a cursor this list
     returned (:func:`incidents_cursor`); ``limit=0`` only counts."""
-    query = select(Incident).where(*_matching(policy, statuses, severity, service))
+    shape, values = _matching(policy, statuses, severity, service)
+    query = select(Incident).where(*_conditions(shape)).params(values)
     total = count(session=session, query=query) if with_total else -1
     if limit == 0:
         return [], total
@@ -204,12 +247,16 @@ def list_reads(
     """:func:`list_incidents` as the API's read schema, read as columns: one query for
     the page, one for its services and one for its roles, and no ORM objects (loading
     and tracking them cost more than the query for a page of 50)."""
-    query = select(*_READ_COLUMNS).where(*_matching(policy, statuses, severity, service))
-    total = count(session=session, query=query) if with_total else -1
+    shape, values = _matching(policy, statuses, severity, service)
+    counting, paging = _read_statements(shape, after is not None)
+    # On the connection: columns need none of the ORM's result processing.
+    connection = session.connection()
+    total = connection.execute(counting, values).scalar_one() if with_total else -1
     if limit == 0:
         return [], total
-    # On the connection: columns need none of the ORM's result processing.
-    rows = session.connection().execute(_page(query, limit=limit, offset=offset, after=after)).all()
+    if after is not None:
+        values["after"] = _after(after)
+    rows = connection.execute(paging, {**values, "limit": limit, "offset": offset}).all()
     return _reads(session, rows), total
 
 
