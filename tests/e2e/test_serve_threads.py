@@ -53,6 +53,22 @@ def _signed_in(url: str) -> httpx.Client:
     return browser
 
 
+def _initialised(
+    tmp_path: Path, database: str, request: pytest.FixtureRequest
+) -> tuple[dict[str, str], int, str]:
+    """`tocsin init` in ``tmp_path`` on ``database``: the environment, the port the
+    server is to take, and the admin token."""
+    extra = {}
+    if database == "postgres":
+        extra["TOCSIN_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    env = clean_env(extra)
+    port = free_port()
+    init = run_tocsin("init", "--url", f"http://127.0.0.1:{port}", cwd=tmp_path, env=env)
+    assert init.returncode == 0, init.stderr
+    token = json.loads((tmp_path / ".tocsin" / "credentials.json").read_text())["token"]
+    return env, port, token
+
+
 @pytest.mark.parametrize(
     "database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 )
@@ -62,15 +78,8 @@ def test_one_thread_answers_every_kind_of_request_at_once(
     """On PostgreSQL a declaration holds the incident-number counter's row lock until
     it commits: the others wait for it in the request thread, and the one holding it
     must not need that thread again to finish."""
-    extra = {}
-    if database == "postgres":
-        extra["TOCSIN_DATABASE_URL"] = request.getfixturevalue("postgres_url")
-    env = clean_env(extra)
-    port = free_port()
+    env, port, token = _initialised(tmp_path, database, request)
     url = f"http://127.0.0.1:{port}"
-    init = run_tocsin("init", "--url", url, cwd=tmp_path, env=env)
-    assert init.returncode == 0, init.stderr
-    token = json.loads((tmp_path / ".tocsin" / "credentials.json").read_text())["token"]
     created = subprocess.run(
         [TOCSIN, "user", "create", "viewer", "--role", "viewer", "--password-stdin"],
         cwd=tmp_path, env=env, input=f"{PASSWORD}\n", capture_output=True, text=True,
@@ -129,15 +138,8 @@ def test_more_readers_than_pooled_connections_are_all_answered_and_paging_goes_o
     took every pooled connection while the thread waited for one, and every request
     (and the engine) stalled for the pool's 30 s timeout. Meanwhile an incident is
     declared, and its page still goes out."""
-    extra = {}
-    if database == "postgres":
-        extra["TOCSIN_DATABASE_URL"] = request.getfixturevalue("postgres_url")
-    env = clean_env(extra)
-    port = free_port()
+    env, port, token = _initialised(tmp_path, database, request)
     url = f"http://127.0.0.1:{port}"
-    init = run_tocsin("init", "--url", url, cwd=tmp_path, env=env)
-    assert init.returncode == 0, init.stderr
-    token = json.loads((tmp_path / ".tocsin" / "credentials.json").read_text())["token"]
     server = start_server(tmp_path, port, env, "--threads", "1", timeout=90)
     headers = {"Authorization": f"Bearer {token}"}
     try:
