@@ -46,9 +46,9 @@ def json_text(value: Any) -> str:
 #: Connections a process keeps open to PostgreSQL, and how many more it may open at a
 #: peak (SQLite's pool is twice as large: its connections cost no server process).
 #: Room for :data:`tocsin.web.deps.READ_SESSIONS` read requests, the write transaction
-#: of the moment, the engine's, delivery's and runbook workers, the alert lanes and the
-#: dashboards' event streams; several processes on one PostgreSQL stay within its
-#: default of 100 connections at rest.
+#: of the moment, the engine worker, the delivery worker, the runbook runner, the alert
+#: lanes and the dashboards' event streams; several processes on one PostgreSQL stay
+#: within its default of 100 connections at rest.
 POOL_SIZE = 10
 POOL_OVERFLOW = 10
 

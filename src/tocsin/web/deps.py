@@ -64,7 +64,8 @@ async def get_session(request: Request, context: ContextDep) -> AsyncIterator[Se
     A write transaction starts by waiting for the writer lock (:mod:`tocsin.db.writers`).
     That wait, and the commit, run outside the request threads (``serve --threads``):
     a request holding the lock needs a request thread for its handler, and requests
-    waiting for the lock in those threads would leave it none.
+    waiting for the lock in those threads would leave it none. A read first waits for
+    a place among :data:`READ_SESSIONS`, on the event loop.
     """
     write = request.method not in _READ_METHODS
     scope = session_scope(context.sessions, write=write)
