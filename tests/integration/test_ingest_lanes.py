@@ -225,5 +225,5 @@ def test_queued_chunks_shrink_after_an_overrun_and_grow_back_when_alerts_are_che
     drainer.size = 10
     drainer.resize(elapsed_ms=30.0, size=10)  # 10 alerts took 30 of the 50 ms: 16 fit
     assert drainer.size == 16
-    drainer.resize(elapsed_ms=45.0, size=16)  # nearly the whole budget: kept
+    drainer.resize(elapsed_ms=45.0, size=16)  # nearly the whole budget: one more fits
     assert drainer.size == 17
