@@ -190,22 +190,27 @@ def _conditions(shape: _Shape) -> tuple[ColumnElement[bool], ...]:
 def _read_statements(shape: _Shape, after: bool) -> tuple[Select[int], Select[*tuple[Any, ...]]]:
     """The count and the page of :func:`list_reads` for one shape, built once."""
     query = select(*_READ_COLUMNS).where(*_conditions(shape))
-    total = select(func.count()).select_from(query.subquery())
+    return select(func.count()).select_from(query.subquery()), _page(query, after)
+
+
+def _page(query: _Query, after: bool) -> _Query:
+    """``query``'s page, newest first, with its bound parameters (:func:`_page_values`)."""
     if after:
         query = query.where(Incident.number < bindparam("after"))
-    page = query.order_by(Incident.number.desc()).limit(bindparam("limit"))
-    return total, page.offset(bindparam("offset"))
+    return (
+        query.order_by(Incident.number.desc()).limit(bindparam("limit")).offset(bindparam("offset"))
+    )
 
 
-def _page(query: _Query, *, limit: int, offset: int, after: str | None) -> _Query:
+def _page_values(
+    values: dict[str, Any], *, limit: int, offset: int, after: str | None
+) -> dict[str, Any]:
+    """The filters' ``values`` and the page's, for :func:`_page`."""
+    paged = {**values, "limit": limit, "offset": offset}
     if after is not None:
-        query = query.where(Incident.number < _after(after))
-    return query.order_by(Incident.number.desc()).limit(limit).offset(offset)
-
-
-def _after(cursor: str) -> int:
-    (number,) = decode_cursor("after", cursor, (int,))
-    return int(number)
+        (number,) = decode_cursor("after", after, (int,))
+        paged["after"] = int(number)
+    return paged
 
 
 def list_incidents(
@@ -228,7 +233,8 @@ def list_incidents(
     total = count(session=session, query=query) if with_total else -1
     if limit == 0:
         return [], total
-    rows = session.scalars(_page(query, limit=limit, offset=offset, after=after))
+    page = _page(query, after is not None)
+    rows = session.scalars(page, _page_values(values, limit=limit, offset=offset, after=after))
     return list(rows), total
 
 
@@ -254,9 +260,8 @@ def list_reads(
     total = connection.execute(counting, values).scalar_one() if with_total else -1
     if limit == 0:
         return [], total
-    if after is not None:
-        values["after"] = _after(after)
-    rows = connection.execute(paging, {**values, "limit": limit, "offset": offset}).all()
+    paged = _page_values(values, limit=limit, offset=offset, after=after)
+    rows = connection.execute(paging, paged).all()
     return _reads(session, rows), total
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import asynccontextmanager, contextmanager, nullcontext
 from typing import Annotated
 
 import anyio
@@ -69,14 +69,9 @@ async def get_session(request: Request, context: ContextDep) -> AsyncIterator[Se
     """
     write = request.method not in _READ_METHODS
     scope = session_scope(context.sessions, write=write)
-    limiter = lock_waits(request) if write else None
-    gate = None if write else read_sessions(request)
-    place = object()
-    if gate is not None:
-        await gate.acquire_on_behalf_of(place)
-    try:
+    async with nullcontext() if write else _read_place(request):
         if write:
-            session = await anyio.to_thread.run_sync(scope.__enter__, limiter=limiter)
+            session = await anyio.to_thread.run_sync(scope.__enter__, limiter=lock_waits(request))
         else:
             # A read's session connects at its first statement, in the thread that runs
             # it: opening it here waits for nothing, and needs no request thread.
@@ -99,9 +94,6 @@ async def get_session(request: Request, context: ContextDep) -> AsyncIterator[Se
             setattr(request.state, _REQUEST_SESSION, None)
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(scope.__exit__, None, None, None, limiter=ending)
-    finally:
-        if gate is not None:
-            gate.release_on_behalf_of(place)
 
 
 #: Read requests holding a session at once, at most (more wait for a place, on the event
@@ -113,29 +105,36 @@ async def get_session(request: Request, context: ContextDep) -> AsyncIterator[Se
 #: worker's stalled for the pool's 30 s timeout. The pool keeps room beyond these for
 #: the writers, the workers and the event streams (:data:`tocsin.db.engine.POOL_SIZE`).
 READ_SESSIONS = 10
-
-
-def read_sessions(request: Request) -> anyio.CapacityLimiter:
-    """The application's limiter of open read sessions (see :data:`READ_SESSIONS`)."""
-    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "read_sessions", None)
-    if limiter is None:
-        limiter = anyio.CapacityLimiter(READ_SESSIONS)
-        request.app.state.read_sessions = limiter
-    return limiter
-
-
 #: Write requests waiting for the writer lock at once, at most (more wait for a place).
 LOCK_WAITS = 256
 
 
-def lock_waits(request: Request) -> anyio.CapacityLimiter:
-    """The application's limiter of writer-lock waits (one per application: a limiter
+def _app_limiter(request: Request, name: str, places: int) -> anyio.CapacityLimiter:
+    """The application's limiter called ``name`` (one per application: a limiter
     belongs to the event loop that serves it)."""
-    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "lock_waits", None)
+    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, name, None)
     if limiter is None:
-        limiter = anyio.CapacityLimiter(LOCK_WAITS)
-        request.app.state.lock_waits = limiter
+        limiter = anyio.CapacityLimiter(places)
+        setattr(request.app.state, name, limiter)
     return limiter
+
+
+def lock_waits(request: Request) -> anyio.CapacityLimiter:
+    """The application's limiter of writer-lock waits."""
+    return _app_limiter(request, "lock_waits", LOCK_WAITS)
+
+
+@asynccontextmanager
+async def _read_place(request: Request) -> AsyncIterator[None]:
+    """One of the :data:`READ_SESSIONS` places, held until the block ends (on behalf of
+    the request, whichever task ends it)."""
+    limiter = _app_limiter(request, "read_sessions", READ_SESSIONS)
+    place = object()
+    await limiter.acquire_on_behalf_of(place)
+    try:
+        yield
+    finally:
+        limiter.release_on_behalf_of(place)
 
 
 #: Where :func:`get_session` keeps the request's session for :func:`caller_session`.
