@@ -299,3 +299,28 @@ def test_a_sev1_raises_a_browser_notification_and_a_beep_once_enabled(
     assert major in shown or "Orders database is down" in shown, shown
     assert "Nightly export" not in shown
     assert page.evaluate("window.__beeps") >= 1
+
+
+def test_a_later_page_updates_its_rows_live_but_leaves_new_incidents_to_the_first(
+    tocsin: TocsinServer, user: str, page: Page
+) -> None:
+    sign_in(page, tocsin.url)
+    with tocsin.api() as api:
+        older = [
+            declare(api, f"Old batch job {n} failed", "SEV4", "web-frontend") for n in range(52)
+        ]
+        with page.expect_response(is_event_stream):
+            page.goto(f"{tocsin.url}/dashboard?service=web-frontend&sort=newest&page=2")
+        expect(page.locator("#incident-count")).to_contain_text("Showing 51-")
+        on_page_two = older[1]  # the 51st newest of web-frontend's incidents
+        expect(row(page, on_page_two)).to_be_visible()
+        newer = declare(api, "Brand new outage", "SEV4", "web-frontend")
+        started = time.monotonic()
+        acked = api.post(f"/api/v1/incidents/{on_page_two}/acknowledge", json={})
+        assert acked.status_code == 200, acked.text
+        # The acknowledgement came after the new incident: once it shows, the new one
+        # has been heard too, and belongs on the first page, not this one.
+        show_within(row(page, on_page_two).locator(".status"), started, "acknowledged")
+        expect(row(page, newer)).to_have_count(0)
+        page.get_by_role("link", name="← Newer").click()
+        expect(row(page, newer)).to_be_visible()

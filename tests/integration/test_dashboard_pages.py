@@ -15,6 +15,8 @@ from tests.support.api import ApiAs
 from tests.support.dashboard_session import Browser, add_user, cheap_hashing
 from tests.support.waiting import wait_for
 
+from tocsin.web.dashboard import incidents as dashboard_incidents
+
 if TYPE_CHECKING:
     from tests.conftest import LiveServer
 
@@ -99,6 +101,62 @@ def test_the_list_filters_by_status_severity_and_service(
     bad = rita.get("/dashboard?status=sleeping")
     assert bad.status_code == 422
     assert "status: unknown status 'sleeping'" in html.unescape(bad.text)
+
+
+def pages_of(page: str) -> dict[str, str]:
+    """The list's page links, by their ``rel``."""
+    return {
+        rel: html.unescape(href)
+        for href, rel in re.findall(r'<a href="([^"]+)" rel="(prev|next)">', page)
+    }
+
+
+def test_the_list_pages_through_its_order_with_the_filters_kept(
+    live_server: LiveServer, api: httpx.Client, rita: Browser, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dashboard_incidents, "PAGE_SIZE", 2)
+    monkeypatch.setattr(dashboard_incidents, "MOST_PAGES", 3)
+    old_sev1 = declare(api, "Old outage", "sev1", "checkout-api")
+    minor = [declare(api, f"Minor {n}", "sev4", "checkout-api") for n in range(4)]
+    sev2 = declare(api, "Checkout slow", "sev2", "checkout-api")
+    sev1 = declare(api, "Checkout down", "sev1", "checkout-api")
+    other = declare(api, "Login slow", "sev4", "auth-service")
+    assert api.post(f"{API}/incidents/{old_sev1}/resolve").status_code == 200
+
+    # Open SEV1/SEV2 first, then everything newest first, two to a page.
+    first = rita.get("/dashboard")
+    assert shown_ids(first.text) == [sev1, sev2]
+    assert "Showing 1-2 of 8 incidents." in first.text
+    assert pages_of(first.text) == {"next": "/dashboard?page=2"}
+    second = rita.get(pages_of(first.text)["next"])
+    assert shown_ids(second.text) == [other, minor[3]]
+    assert "Showing 3-4 of 8 incidents." in second.text
+    assert pages_of(second.text) == {"prev": "/dashboard", "next": "/dashboard?page=3"}
+    third = rita.get("/dashboard?page=3")
+    assert shown_ids(third.text) == minor[2:0:-1]
+    assert "Older" not in third.text  # the last page the list goes to...
+    assert "narrow the filters to see older ones" in third.text  # ...says so
+
+    # The filters and the order go along from page to page.
+    newest = rita.get("/dashboard?service=checkout-api&sort=newest&page=2")
+    assert shown_ids(newest.text) == [minor[3], minor[2]]
+    assert pages_of(newest.text) == {
+        "prev": "/dashboard?service=checkout-api&sort=newest",
+        "next": "/dashboard?service=checkout-api&sort=newest&page=3",
+    }
+    last = rita.get(pages_of(newest.text)["next"])
+    assert shown_ids(last.text) == [minor[1], minor[0]]
+    assert "narrow the filters" in last.text  # a fourth page would hold the old SEV1
+    few = rita.get("/dashboard?status=resolved")
+    assert shown_ids(few.text) == [old_sev1]
+    assert pages_of(few.text) == {} and "Showing" not in few.text
+
+    for bad in ("0", "4", "two"):
+        refused = rita.get(f"/dashboard?page={bad}")
+        assert refused.status_code == 422
+        assert f"page: '{bad}' is not a page of the list; pages go from 1 to 3" in html.unescape(
+            refused.text
+        )
 
 
 def test_the_incident_page_shows_what_the_api_has(

@@ -4,7 +4,9 @@ services as the API.
 The list is in one of three orders: ``urgent`` (the default: open incidents of the two
 worst severities first, worst first, then everything newest first), ``severity`` (worst
 first, newest first within a severity) or ``newest``. Each order is a few bounded reads
-of the incidents service, one per severity at most.
+of the incidents service, one per severity at most. It shows :data:`PAGE_SIZE`
+incidents a page, up to :data:`MOST_PAGES` pages: the open incidents of the moment are
+on the first, and older history is a matter for the filters (or the API's cursor).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
@@ -44,7 +47,12 @@ __all__ = ["incident_row", "router"]
 
 router = APIRouter(route_class=RequestThreadRoute, prefix="/dashboard", include_in_schema=False)
 
-LIST_LIMIT = 200
+#: Incidents on one page of the list (rendering 200 took four times as long, and the
+#: open incidents of the moment come first in the default order).
+PAGE_SIZE = 50
+#: The list pages through the first ``PAGE_SIZE * MOST_PAGES`` incidents of an order
+#: (deeper pages would read every row before them).
+MOST_PAGES = 40
 NOTIFICATION_LIMIT = 200
 #: The incident page lists this many of its alerts (an alert storm holds thousands).
 ALERT_LIMIT = 100
@@ -110,9 +118,11 @@ def _ordered(
     severity: str,
     service_name: str | None,
     order: Order,
+    offset: int = 0,
 ) -> tuple[list[IncidentRead], int]:
-    """At most :data:`LIST_LIMIT` incidents matching the filters, in ``order``; and how
-    many match in all. Raises :class:`InvalidInput` for an unknown filter value."""
+    """The :data:`PAGE_SIZE` incidents after the first ``offset`` matching the filters,
+    in ``order``; and how many match in all. Raises :class:`InvalidInput` for an
+    unknown filter value."""
     statuses = [status] if status else []
     if order is Order.newest:
         return list_reads(
@@ -121,7 +131,8 @@ def _ordered(
             statuses=statuses,
             severity=severity or None,
             service=service_name,
-            limit=LIST_LIMIT,
+            limit=PAGE_SIZE,
+            offset=offset,
         )
     try:
         chosen = policy.severity(severity).name if severity else None
@@ -132,12 +143,14 @@ def _ordered(
     if order is Order.urgent:
         first_statuses = _open_part(status)
         levels = [s for s in levels if s.rank <= URGENT_RANK] if first_statuses else []
-    # Each group is read only as far as the page still has room, and counted never: the
-    # one count is the whole filter's (a count walks every match, a page only its rows).
+    # Each group is read only as far as the pages up to this one still have room, and
+    # counted never: the one count is the whole filter's (a count walks every match, a
+    # page only its rows).
+    wanted = offset + PAGE_SIZE
     ordered: list[IncidentRead] = []
     seen: set[int] = set()
     for level in [*(level.name for level in levels), None]:
-        room = LIST_LIMIT - len(ordered)
+        room = wanted - len(ordered)
         if room <= 0:
             break
         last = level is None  # the rest, newest first
@@ -163,7 +176,45 @@ def _ordered(
         service=service_name,
         limit=0,
     )
-    return ordered[:LIST_LIMIT], total
+    return ordered[offset:wanted], total
+
+
+def _page_number(text: str) -> int:
+    """The ``page`` parameter: 1 (the first) when absent."""
+    if not text:
+        return 1
+    if not text.isdigit() or not 1 <= int(text) <= MOST_PAGES:
+        raise InvalidInput(
+            "page",
+            f"{text!r} is not a page of the list; pages go from 1 to {MOST_PAGES} "
+            f"({PAGE_SIZE} incidents each; narrow the filters to see older ones)",
+        )
+    return int(text)
+
+
+def _pages(
+    number: int, shown: int, total: int, chosen: dict[str, str]
+) -> dict[str, str | int | None]:
+    """What the list says about its place: the rows shown, and the links to the newer
+    and older pages (with the same filters)."""
+    first = (number - 1) * PAGE_SIZE + 1
+
+    def link(to: int) -> str:
+        query = urlencode(
+            {name: value for name, value in chosen.items() if value}
+            | ({"page": to} if to > 1 else {})
+        )
+        return f"/dashboard?{query}" if query else "/dashboard"
+
+    more = first - 1 + shown < total
+    return {
+        "number": number,
+        "first": first,
+        "last": first - 1 + shown,
+        "newer": link(number - 1) if number > 1 else None,
+        "older": link(number + 1) if more and number < MOST_PAGES else None,
+        "capped": more and number >= MOST_PAGES,
+    }
 
 
 @router.get("")
@@ -177,13 +228,16 @@ def incident_list(
     severity: Filter = "",
     service_name: Annotated[str, Query(alias="service", max_length=100)] = "",
     sort: Filter = "",
+    page_number: Annotated[str, Query(alias="page", max_length=20)] = "",
 ) -> HTMLResponse:
     now = clock.now()
     error = None
     reads: list[IncidentRead] = []
     total = 0
     order = Order.urgent
+    number = 1
     try:
+        number = _page_number(page_number)
         if sort:
             try:
                 order = Order(sort)
@@ -198,9 +252,11 @@ def incident_list(
             severity=severity,
             service_name=service_name or None,
             order=order,
+            offset=(number - 1) * PAGE_SIZE,
         )
     except InvalidInput as exc:
         error = str(exc)
+    chosen = {"status": status, "severity": severity, "service": service_name, "sort": sort}
     return page(
         request,
         "dashboard/incidents.html",
@@ -211,6 +267,7 @@ def incident_list(
         incidents=reads,
         rows=incident_rows(reads, now),
         total=total,
+        pages=_pages(number, len(reads), total, chosen),
         filters=_filters(policy),
         chosen={
             "status": status,

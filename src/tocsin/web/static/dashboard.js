@@ -158,9 +158,11 @@
     Array.prototype.forEach.call(list.children, function (child) {
       if (child.getAttribute("data-incident") === data.id) existing = child;
     });
+    // A later page shows older incidents: a new one belongs on the first.
+    var later = Number(list.getAttribute("data-page-number") || "1") > 1;
     if (!matchesFilters(data)) {
       if (existing) existing.remove();
-    } else {
+    } else if (existing || !later) {
       var row = rowFrom(data.html);
       if (existing) existing.remove();
       place(list, row);
