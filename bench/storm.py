@@ -27,7 +27,10 @@ alerts, separately; declare -> first delivery attempt and probe alert -> first d
 attempt (from just before the request was written to the moment the receiver read the
 page whose body names the incident id the request's answer gave); non-2xx answers; the
 peak RSS of the server's process tree (``VmHWM`` of every process in it, from /proc,
-added up; plus the largest sum of ``VmRSS`` sampled every 0.25 s); and the write wait:
+added up; plus the largest sum of ``VmRSS`` sampled every 0.25 s); the server's own
+count of write transactions by kind of writer, their mean wait for the writer lock and
+how many waited past 250 ms (``tocsin_writer_wait_seconds`` on ``/metrics``, before and
+after: every wait, on both databases); and the write wait seen from outside:
 on PostgreSQL, the age of the oldest ungranted lock (``pg_locks.waitstart``) sampled
 every 0.1 s; on SQLite, only with ``--write-wait-probe``, how long a separate process
 queued for the server's writer lock file (``tocsin.db.writer-lock``, ``flock``) taking
@@ -82,6 +85,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from ruamel.yaml import YAML
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
@@ -121,6 +125,8 @@ TARGETS: dict[str, str] = {
     "probe_request_p99_ms": "< 250 (declares and probe alerts, each)",
     "probe_to_first_delivery_p99_ms": "< 1000 (every probe paged)",
     "peak_rss_mib": "< 300",
+    "writes_waiting_over_250ms": "0 (foreground and background writers, from the server's "
+    "tocsin_writer_wait_seconds)",
     "postgres_vs_sqlite": "PostgreSQL within 2x of SQLite",
 }
 
@@ -225,6 +231,53 @@ class Server:
             answer.raise_for_status()
             key: str = answer.json()["key"]
             return key
+
+    def writer_waits(self) -> dict[str, dict[str, float]]:
+        """The server's ``tocsin_writer_wait_seconds`` so far, by writer: how many write
+        transactions waited, for how long in all, and how many waited past 250 ms."""
+        with httpx.Client(
+            base_url=self.url,
+            timeout=60,
+            headers={"Authorization": f"Bearer {self.token}"},
+            trust_env=False,
+        ) as api:
+            answer = api.get("/metrics")
+            answer.raise_for_status()
+        found: dict[str, dict[str, float]] = {}
+        for family in text_string_to_metric_families(answer.text):
+            if family.name != WRITER_WAIT:
+                continue
+            for sample in family.samples:
+                waits = found.setdefault(sample.labels["writer"], {})
+                if sample.name.endswith("_count"):
+                    waits["count"] = sample.value
+                elif sample.name.endswith("_sum"):
+                    waits["sum_s"] = sample.value
+                elif sample.labels.get("le") == "0.25":
+                    waits["within_250ms"] = sample.value
+        return found
+
+
+WRITER_WAIT = "tocsin_writer_wait_seconds"
+
+
+def writer_waits_between(
+    before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]
+) -> dict[str, Any]:
+    """What the writers waited while the scenario ran, from the server's histogram (each
+    write transaction's wait for its turn; bulk is the ingestion itself)."""
+    out: dict[str, Any] = {}
+    for writer, now in sorted(after.items()):
+        was = before.get(writer, {})
+        count = now.get("count", 0.0) - was.get("count", 0.0)
+        within = now.get("within_250ms", 0.0) - was.get("within_250ms", 0.0)
+        total = now.get("sum_s", 0.0) - was.get("sum_s", 0.0)
+        out[writer] = {
+            "transactions": int(count),
+            "mean_wait_ms": round(total * 1000 / count, 1) if count else None,
+            "waited_over_250ms": int(count - within),
+        }
+    return out
 
 
 @contextlib.contextmanager
@@ -850,6 +903,7 @@ def run_storm(
             try:
                 loadavg = os.getloadavg()[0]
                 log(f"{name}: {alerts} alerts, {args.per_request}/request, {args.senders} senders")
+                waits_before = server.writer_waits()
                 with Sampler(server, args.write_wait_probe) as sampler:
                     runner = _event_loop_runner()
                     with runner:
@@ -862,6 +916,7 @@ def run_storm(
                         + "; waiting for the probes' pages"
                     )
                     waited = pages.wait_for([*declares.sent_at, *probes.sent_at], args.page_wait)
+                waits = writer_waits_between(waits_before, server.writer_waits())
                 peak = tree_peak_rss_mib(server.process.pid)
                 opened = incidents_on(engine, STORM_SERVICE)
                 storm_report = storm.report()
@@ -889,6 +944,7 @@ def run_storm(
                     "webhook_requests_received": pages.requests,
                     "notifications_by_state": notifications(engine),
                     "write_wait": sampler.report(),
+                    "writer_waits": waits,
                     "peak_rss_mib": peak,
                     "max_sampled_rss_mib": round(sampler.max_rss, 1),
                 }
@@ -912,6 +968,10 @@ def _probe_checks(result: dict[str, Any], kinds: Sequence[str]) -> dict[str, Any
             delivery["note"] = f"{probe['not_paged']} not paged, {probe['non_2xx']} non-2xx"
         checks[f"{kind}_to_first_delivery_p99_ms"] = delivery
     checks["peak_rss_mib"] = _check(result["peak_rss_mib"], 300, "<")
+    waits = result["writer_waits"]
+    # People's writes and the engine's wait for at most one bulk transaction.
+    over = sum(waits.get(w, {}).get("waited_over_250ms", 0) for w in ("foreground", "background"))
+    checks["writes_waiting_over_250ms"] = _check(over, 0, "<=")
     return checks
 
 
@@ -998,6 +1058,7 @@ def run_big(database_url: str | None, workdir: Path, args: argparse.Namespace) -
             try:
                 loadavg = os.getloadavg()[0]
                 log(f"big: one request of {args.big_alerts} alerts")
+                waits_before = server.writer_waits()
                 with Sampler(server, args.write_wait_probe) as sampler:
                     runner = _event_loop_runner()
                     with runner:
@@ -1008,6 +1069,7 @@ def run_big(database_url: str | None, workdir: Path, args: argparse.Namespace) -
                         f"{outcome['processed_s']} s; waiting for the probes' pages"
                     )
                     waited = pages.wait_for(list(declares.sent_at), args.page_wait)
+                waits = writer_waits_between(waits_before, server.writer_waits())
                 peak = tree_peak_rss_mib(server.process.pid)
                 result: dict[str, Any] = {
                     "loadavg_1m_before": round(loadavg, 2),
@@ -1018,6 +1080,7 @@ def run_big(database_url: str | None, workdir: Path, args: argparse.Namespace) -
                     "waited_for_pages_s": waited,
                     "notifications_by_state": notifications(engine),
                     "write_wait": sampler.report(),
+                    "writer_waits": waits,
                     "peak_rss_mib": peak,
                     "max_sampled_rss_mib": round(sampler.max_rss, 1),
                 }

@@ -16,12 +16,15 @@ page changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from sqlalchemy.orm import Session
 
 from tocsin.chatops import slack_channels
 from tocsin.checklists import events as checklists
 from tocsin.checklists import service as checklist_service
 from tocsin.checklists.facts import FACTS, FactSources
+from tocsin.db.session import WAIT_OBSERVERS
 from tocsin.hints import service as hints
 from tocsin.incidents import downstream
 from tocsin.incidents.hooks import REGISTRY, HookRegistry, IncidentEvent
@@ -43,6 +46,7 @@ def wire(
     sources: MetricsSources = SOURCES,
     outbox: OutboxObservers = OBSERVERS,
     facts: FactSources = FACTS,
+    writer_waits: list[Callable[[Session, str, float], None]] = WAIT_OBSERVERS,
 ) -> None:
     """Register every incident hook in `registry`, every metrics source in `sources` and
     every outbox observer in `outbox` (the process's own by default). Idempotent: wiring
@@ -90,6 +94,8 @@ def wire(
     registry.register(IncidentEvent.escalated, event_metrics.on_escalated)
     outbox.on_queued(event_metrics.on_queued)
     outbox.on_delivery(event_metrics.on_delivery)
+    if event_metrics.on_writer_wait not in writer_waits:
+        writer_waits.append(event_metrics.on_writer_wait)
 
     # Checklists: attached on declaration and role changes, ticked by the events that
     # satisfy their items (after chat and the status page above have done their part);

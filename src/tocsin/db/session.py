@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 
 from sqlalchemy import Engine
@@ -11,7 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from tocsin.db.engine import WRITE_OPTION, is_sqlite
 from tocsin.db.writers import WriterLock, writer_lock_for, writers_of_process
 
-__all__ = ["SessionFactory", "session_scope"]
+__all__ = ["WAIT_OBSERVERS", "WRITERS", "SessionFactory", "session_scope"]
+
+#: The kinds of writer (:mod:`tocsin.db.writers`), as the wait observers name them.
+WRITERS = ("foreground", "background", "bulk")
+#: Told, inside each write transaction, how long it waited for its turn to write:
+#: ``(session, writer, seconds)`` (the metrics count it when the transaction commits).
+WAIT_OBSERVERS: list[Callable[[Session, str, float], None]] = []
 
 
 class SessionFactory:
@@ -39,12 +46,19 @@ def session_scope(
     step aside for a person's (:mod:`tocsin.db.writers`).
     """
     with ExitStack() as stack:
+        waited: float | None = None
         if write and factory.writers is not None:
+            queued = time.perf_counter()
             stack.enter_context(factory.writers.held(bulk=bulk, background=background))
+            waited = time.perf_counter() - queued
         session = factory()
         try:
             if write:
                 session.connection(execution_options={WRITE_OPTION: True})
+            if waited is not None:
+                writer = WRITERS[2] if bulk else WRITERS[1] if background else WRITERS[0]
+                for observe in WAIT_OBSERVERS:
+                    observe(session, writer, waited)
             # A read's transaction begins at its first statement (a plain BEGIN, which
             # takes SQLite's snapshot at the first read anyway): opening it does no I/O.
             yield session

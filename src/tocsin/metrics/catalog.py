@@ -40,6 +40,8 @@ __all__ = [
     "SEVERITY_CHANGES",
     "TIME_TO_ACKNOWLEDGE",
     "TIME_TO_RESOLVE",
+    "WAIT_BUCKETS",
+    "WRITER_WAIT",
     "Kind",
     "Metric",
 ]
@@ -102,6 +104,10 @@ DURATION_BUCKETS: tuple[float, ...] = (
 )
 #: Delivery latency, in seconds: 100 ms to 15 minutes.
 LATENCY_BUCKETS: tuple[float, ...] = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900)
+
+#: Waits for the writer lock, in seconds: 1 ms to 30 s (a writer gives up waiting on
+#: the other threads of its process after 30 s).
+WAIT_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 30)
 
 INCIDENTS = Metric(
     "tocsin_incidents_total",
@@ -221,6 +227,18 @@ ALERTS_QUEUED_OLDEST = Metric(
     "How long the oldest body with alerts not decided yet has waited (0 when none "
     "waits): alerts that wait are not paged for yet.",
 )
+WRITER_WAIT = Metric(
+    "tocsin_writer_wait_seconds",
+    Kind.histogram,
+    ("writer",),
+    "How long write transactions waited for their turn to write, by the kind of writer: "
+    "foreground (a person's action through the API, the dashboard, the CLI or chat-ops, "
+    "and requests of a few alerts), background (the engine's timers and the delivery "
+    "worker) or bulk (alert ingestion of many alerts, which steps aside for the others). "
+    "Foreground and background writers wait at most for one bulk transaction, which is "
+    "kept to about 50 ms; waits past 250 ms mean pages are waiting for the database.",
+    WAIT_BUCKETS,
+)
 
 CATALOG: tuple[Metric, ...] = (
     INCIDENTS,
@@ -239,4 +257,5 @@ CATALOG: tuple[Metric, ...] = (
     DELIVERIES_QUEUED,
     ALERTS_QUEUED,
     ALERTS_QUEUED_OLDEST,
+    WRITER_WAIT,
 )

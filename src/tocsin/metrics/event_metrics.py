@@ -27,6 +27,7 @@ from tocsin.metrics.catalog import (
     SEVERITY_CHANGES,
     TIME_TO_ACKNOWLEDGE,
     TIME_TO_RESOLVE,
+    WRITER_WAIT,
 )
 from tocsin.metrics.records import DRILL_TAG
 from tocsin.notify.models import Delivery, Notification
@@ -43,6 +44,7 @@ __all__ = [
     "on_queued",
     "on_resolved",
     "on_severity_changed",
+    "on_writer_wait",
 ]
 
 #: The ``service`` label of an incident that names no service.
@@ -118,6 +120,14 @@ def on_delivery(*, session: Session, row: Delivery, outcome: DeliveryOutcome) ->
     seconds = _seconds(message.created_at if message else None, row.sent_at)
     if seconds is not None:
         DELIVERY_LATENCY.observe(session, {"channel": row.channel}, seconds)
+
+
+# ---------------------------------------------------------------- the writers
+
+
+def on_writer_wait(session: Session, writer: str, seconds: float) -> None:
+    """A write transaction waited ``seconds`` for its turn (counted if it commits)."""
+    WRITER_WAIT.observe(session, {"writer": writer}, seconds)
 
 
 # ---------------------------------------------------------------- alert intake

@@ -35,6 +35,7 @@ from prometheus_client.process_collector import ProcessCollector
 from sqlalchemy import func, literal, select, text
 from sqlalchemy.orm import Session
 
+from tocsin.db.session import WRITERS
 from tocsin.incidents.models import OPEN_INCIDENT_SQL, Incident, IncidentService
 from tocsin.metrics import catalog
 from tocsin.metrics.catalog import CATALOG, Kind, Metric
@@ -135,6 +136,7 @@ def known_label_sets(policy: Policy) -> dict[str, list[tuple[str, ...]]]:
         catalog.DELIVERY_LATENCY.name: [(c,) for c in channels],
         catalog.ALERTS_QUEUED.name: [()],
         catalog.ALERTS_QUEUED_OLDEST.name: [()],
+        catalog.WRITER_WAIT.name: [(w,) for w in WRITERS],
     }
 
 
