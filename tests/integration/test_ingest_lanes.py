@@ -32,14 +32,19 @@ class Gated(GroupCommitter):
         self.gate = threading.Event()
         self.held = threading.Event()
         self.calls: list[tuple[list[str], int, bool]] = []
+        #: Whether each transaction also decided the inbox's next chunk.
+        self.chunks: list[bool] = []
 
-    def commit(self, deliveries: Sequence[Delivery], bulk: bool = True) -> list[Any]:
+    def commit(
+        self, deliveries: Sequence[Delivery], bulk: bool = True, chunk: Any = None
+    ) -> list[Any]:
         alerts_in = sum(d.count for d in deliveries)
         self.calls.append(([d.key for d in deliveries], alerts_in, bulk))
+        self.chunks.append(chunk is not None)
         if alerts_in > 10:
             self.held.set()
             assert self.gate.wait(BOUND), "the gate was never opened"
-        return super().commit(deliveries, bulk)
+        return super().commit(deliveries, bulk, chunk)
 
 
 def _create(server: LiveServer, name: str, service: str) -> str:
@@ -203,6 +208,35 @@ def test_a_few_alerts_are_decided_at_once_even_when_alerts_look_dear(
     assert type(large).__name__ == "Queued" and large.accepted == 50
     assert isinstance(few, list) and [r.dedup_key for r in few] == ["few-0", "few-1", "few-2"]
     assert all(r.incident for r in few)
+
+
+def test_a_storm_request_behind_queued_bodies_shares_the_transaction_of_the_next_chunk(
+    live_server: LiveServer,
+) -> None:
+    """While bodies wait in the inbox, a later request of many alerts is queued behind
+    them in the transaction that decides the next chunk: storing it does not cost a
+    turn of the writer of its own. Its alerts are still decided after the earlier ones."""
+    storm_key, _, committer = _two_integrations(live_server)
+    committer.gate.set()
+    committer.cost.per_unit = 40.0  # alerts look dear: a large request is queued
+
+    def decided() -> int:
+        return len(_alert_ids(live_server, "first-") + _alert_ids(live_server, "second-"))
+
+    async def scenario() -> tuple[Any, Any]:
+        first = await committer.submit(_for(storm_key, _alerts("first", 50, "checkout-api")))
+        second = await committer.submit(_for(storm_key, _alerts("second", 50, "checkout-api")))
+        await _until(lambda: decided() == 100)
+        return first, second
+
+    first, second = asyncio.run(scenario())
+    assert type(first).__name__ == "Queued" and type(second).__name__ == "Queued"
+    assert committer.calls[0] == ([storm_key], 50, True) and not committer.chunks[0]
+    # Every later transaction decided a chunk, the second request's included.
+    assert [alerts_in for _, alerts_in, _ in committer.calls].count(50) == 2
+    assert all(committer.chunks[1:])
+    firsts, seconds = _alert_ids(live_server, "first-"), _alert_ids(live_server, "second-")
+    assert max(firsts) < min(seconds)
 
 
 def test_queued_chunks_shrink_after_an_overrun_and_grow_back_when_alerts_are_cheap(

@@ -18,7 +18,8 @@ weighs a twentieth of a new alert), it takes the writer lock as *bulk* work, whi
 aside for every other writer (:mod:`tocsin.db.writers`), and a body with more than
 :data:`~tocsin.alerts.inbox.INBOX_THRESHOLD` alerts is stored in the inbox as it came
 (:mod:`tocsin.alerts.inbox`) and decided afterwards by this same writer task
-(:mod:`tocsin.web.inbox_drain`), between the groups of new requests.
+(:mod:`tocsin.web.inbox_drain`): a chunk at a time, in the transaction of the next
+group of many alerts (whose requests would only queue their bodies behind it), or alone.
 
 Durability is unchanged: a request is answered 2xx only after the transaction that
 holds its alerts (or its queued body) committed. When that transaction fails, its
@@ -136,6 +137,15 @@ class Delivery:
         return self.source in PARSERS and isinstance(self.body, dict) and "alerts" in self.body
 
 
+@dataclass
+class _Chunk:
+    """What came of deciding the inbox's next chunk in a group's transaction: ``more``
+    True when one was decided (more may wait), False when none was left, None when it
+    could not be decided (tried again shortly)."""
+
+    more: bool | None = None
+
+
 @dataclass(frozen=True)
 class Queued:
     """Stored in the inbox, to be decided after the answer (in order)."""
@@ -229,13 +239,18 @@ class GroupCommitter:
         drained = False
         while True:
             if bulk is None:
-                # A chunk of the inbox and a group of requests take turns.
-                group = [] if self._inbox_pending and not drained else self._take()
-                if group:
+                # While bodies wait in the inbox, a group of many alerts is stored in
+                # the transaction that decides the next chunk (its requests would only
+                # queue their bodies behind it: a transaction of their own would cost a
+                # turn of the writer, as long again as the chunk's, for a few
+                # milliseconds of work). A group of a few alerts and a chunk alone
+                # take turns.
+                group = self._take()
+                if group and (not self._inbox_pending or (drained and not _is_bulk(group))):
                     bulk = loop.create_task(self._commit_group(loop, group, bulk=_is_bulk(group)))
                     drained = False
-                elif self._inbox_pending:
-                    bulk = loop.create_task(self._drain(loop))
+                elif group or self._inbox_pending:
+                    bulk = loop.create_task(self._commit_group(loop, group, bulk=True, drain=True))
                     drained = True
             if small is None and bulk is not None:
                 # Only beside another transaction: alone, one lane groups them all (a
@@ -273,14 +288,14 @@ class GroupCommitter:
                 log.exception("looking for queued alerts failed")
             return False
 
-    async def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
-        """One chunk of the inbox (then the requests that came meanwhile)."""
-        try:
-            self._inbox_pending = await loop.run_in_executor(None, self.drainer.drain)
-        except Exception:
-            log.exception("deciding queued alerts failed; retrying shortly")
+    def _chunk_decided(self, loop: asyncio.AbstractEventLoop, chunk: _Chunk) -> None:
+        """After a transaction that was to decide a chunk: whether more waits, or (it
+        failed) a try again shortly."""
+        if chunk.more is None:
             self._inbox_pending = False
             loop.call_later(_RETRY_INBOX_SECONDS, self._retry_inbox)
+        else:
+            self._inbox_pending = chunk.more
 
     def _retry_inbox(self) -> None:
         self._inbox_pending = True
@@ -293,16 +308,22 @@ class GroupCommitter:
         group: list[tuple[Delivery, asyncio.Future[_Result]]],
         *,
         bulk: bool,
+        drain: bool = False,
     ) -> None:
+        """Store ``group`` (and, with ``drain``, decide the inbox's next chunk in the same
+        transaction), then answer its requests."""
         deliveries = [delivery for delivery, _ in group]
         keys = [d.key for d in deliveries]
         self._busy.update(keys)
+        chunk = _Chunk() if drain else None
         try:
-            results = await loop.run_in_executor(None, self.commit, deliveries, bulk)
+            results = await loop.run_in_executor(None, self.commit, deliveries, bulk, chunk)
         except Exception as exc:  # a bug in commit itself: fail the group, go on
             log.exception("group commit failed")
             results = [InternalFailure(f"not stored: {type(exc).__name__}")] * len(group)
         finally:
+            if chunk is not None:
+                self._chunk_decided(loop, chunk)
             self._busy.subtract(keys)
             self._busy += Counter()  # drop the keys no transaction holds any more
             if self._wakeup is not None:
@@ -380,18 +401,37 @@ class GroupCommitter:
 
     # -- the transaction (worker thread) ---------------------------------------------
 
-    def commit(self, deliveries: Sequence[Delivery], bulk: bool = True) -> list[_Result]:
+    def commit(
+        self, deliveries: Sequence[Delivery], bulk: bool = True, chunk: _Chunk | None = None
+    ) -> list[_Result]:
         """Store ``deliveries`` in one transaction; on failure, one transaction each.
-        ``bulk``: the transaction steps aside for every other writer."""
+        ``bulk``: the transaction steps aside for every other writer. ``chunk``: it
+        first decides the inbox's next chunk (what came of that is noted in it); if the
+        transaction fails, the chunk is tried in one of its own."""
         try:
-            return self._transaction(deliveries, bulk=bulk)
+            return self._transaction(deliveries, bulk=bulk, chunk=chunk)
         except DATABASE_DOWN as exc:
-            log.warning("database unavailable, %d request(s) refused: %s", len(deliveries), exc)
+            if deliveries:
+                log.warning("database unavailable, %d request(s) refused: %s", len(deliveries), exc)
+            else:
+                log.warning("database unavailable while deciding queued alerts: %s", exc)
             return [DatabaseUnavailable("database unavailable")] * len(deliveries)
         except Exception as exc:
+            if chunk is not None:
+                chunk.more = self._chunk_alone()
+            if not deliveries:
+                return []
             if len(deliveries) == 1:
                 return [self._failed_alone(exc)]
         return [self._alone(delivery) for delivery in deliveries]
+
+    def _chunk_alone(self) -> bool | None:
+        """The inbox's next chunk in a transaction of its own; None if that failed."""
+        try:
+            return self.drainer.drain()
+        except Exception:
+            log.exception("deciding queued alerts failed; retrying shortly")
+            return None
 
     def _alone(self, delivery: Delivery) -> _Result:
         try:
@@ -409,16 +449,26 @@ class GroupCommitter:
         log.error("ingest failed", exc_info=exc)
         return InternalFailure(f"not stored: {type(exc).__name__}")
 
-    def _transaction(self, deliveries: Sequence[Delivery], *, bulk: bool = True) -> list[_Result]:
+    def _transaction(
+        self, deliveries: Sequence[Delivery], *, bulk: bool = True, chunk: _Chunk | None = None
+    ) -> list[_Result]:
         context = self.context
         results: list[_Result | None] = [None] * len(deliveries)
         weight = 0.0
         queued: list[tuple[int, Sequence[AlertEvent]]] = []
+        budget = BUDGET_MS
+        # A group of a few alerts is decided at once, also when it shares a chunk's
+        # transaction: only a group of many alerts queues what looks too dear.
+        many = bulk and sum(d.size for d in deliveries) > _SMALL
         with session_scope(context.sessions, bulk=bulk) as session:
-            started = time.perf_counter()  # the writer lock is held from here
             hold_loaded_objects(session)
             policy = context.policy.current
             now = context.clock.now()
+            if chunk is not None:
+                took = self.drainer.decide_in(session, now)
+                chunk.more = took is not None
+                budget -= took or 0.0  # what is left for deciding requests at once
+            started = time.perf_counter()  # the requests' part of the transaction
             found = self._integrations(session, {d.key for d in deliveries})
             # Only while this process has bodies in the inbox (it queued them, or found
             # some at start-up) can a request have to queue behind one: the requests of
@@ -428,7 +478,7 @@ class GroupCommitter:
                     session=session,
                     integration_ids=(i.id for i in found.values() if i is not None),
                 )
-                if self._inbox_pending
+                if self._inbox_pending or chunk is not None
                 else set()
             )
             batches: list[tuple[Integration, Sequence[AlertEvent]]] = []
@@ -452,7 +502,7 @@ class GroupCommitter:
                 elif delivery.queueable and (
                     integration.id in behind
                     or len(delivery.events) > inbox.INBOX_THRESHOLD
-                    or (bulk and delivery.count > 1 and self.cost.ms(delivery.size) > BUDGET_MS)
+                    or (many and delivery.count > 1 and self.cost.ms(delivery.size) > budget)
                 ):
                     batch = inbox.queue_batch(
                         session=session,
@@ -472,7 +522,7 @@ class GroupCommitter:
             stored = alerts.ingest_batches(session=session, policy=policy, batches=batches, now=now)
             for index, outcome in zip(positions, stored, strict=True):
                 results[index] = outcome
-        if bulk:  # what a few alerts cost says little about what a group's would
+        if bulk and weight:  # what a few alerts cost says little about what a group's would
             self.cost.observe((time.perf_counter() - started) * 1000, weight)
         self.drainer.parsed.update(queued)  # committed: no need to parse them again
         return [r if r is not None else InternalFailure("not handled") for r in results]

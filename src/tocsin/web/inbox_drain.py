@@ -1,5 +1,5 @@
 """Deciding the queued webhook bodies of the inbox (:mod:`tocsin.alerts.inbox`), a
-transaction at a time, between the group commits of new requests.
+chunk per transaction: one of its own, or the group commit's of new requests.
 
 One transaction decides up to :attr:`InboxDrainer.size` alerts, across as many queued
 bodies as that takes, in the order they came (each integration's oldest body first):
@@ -78,36 +78,43 @@ class InboxDrainer:
         self.parsed: dict[int, Sequence[AlertEvent]] = {}
 
     def drain(self) -> bool:
-        """Decide the next :attr:`size` queued alerts; False when none is left. A
-        database that cannot be reached leaves them for a later try.
-
-        The size follows what the last transactions took: halved (or more) after one
-        that overran :data:`BUDGET_MS`, down to a single alert when each opens an
-        incident of its own; after a full one within it, grown to what the budget
-        holds at that pace (at most doubled), back up to :data:`MOST` once the alerts
-        are cheap again (they joined a storm, or repeat what fires). Sizing it from the
-        estimate of a group's cost would not do: that estimate only learns from
-        transactions of many alerts."""
+        """Decide the next :attr:`size` queued alerts in a transaction of their own;
+        False when none is left. A database that cannot be reached leaves them for a
+        later try."""
         context = self.context
         try:
             with session_scope(context.sessions, bulk=True) as session:
-                started = time.perf_counter()
                 hold_loaded_objects(session)
-                now = context.clock.now()
-                batches = self._take(session, now)
-                if not batches:
-                    return False
-                alerts.ingest_batches(
-                    session=session, policy=context.policy.current, batches=batches, now=now
-                )
-            decided = sum(len(events) for _, events in batches)
-            elapsed = (time.perf_counter() - started) * 1000
-            self.cost.observe(elapsed, decided)
-            self.resize(elapsed, decided)
+                return self.decide_in(session, context.clock.now()) is not None
         except DATABASE_DOWN as exc:
             log.warning("database unavailable while deciding queued alerts: %s", exc)
             raise
-        return True
+
+    def decide_in(self, session: Session, now: datetime) -> float | None:
+        """Decide the next :attr:`size` queued alerts in ``session``'s transaction (a
+        bulk one, with the writer lock held: a group of new requests shares it, so that
+        storing their bodies behind a backlog does not cost a turn of the writer of its
+        own); the milliseconds it took, or None when none was left.
+
+        The size follows what the last chunks took: halved (or more) after one that
+        overran :data:`BUDGET_MS`, down to a single alert when each opens an incident
+        of its own; after a full one within it, grown to what the budget holds at that
+        pace (at most doubled), back up to :data:`MOST` once the alerts are cheap again
+        (they joined a storm, or repeat what fires). Sizing it from the estimate of a
+        group's cost would not do: that estimate only learns from transactions of many
+        alerts."""
+        started = time.perf_counter()
+        batches = self._take(session, now)
+        if not batches:
+            return None
+        alerts.ingest_batches(
+            session=session, policy=self.context.policy.current, batches=batches, now=now
+        )
+        decided = sum(len(events) for _, events in batches)
+        elapsed = (time.perf_counter() - started) * 1000
+        self.cost.observe(elapsed, decided)
+        self.resize(elapsed, decided)
+        return elapsed
 
     def _take(
         self, session: Session, now: datetime
