@@ -19,6 +19,7 @@ from tests.support.delivery_harness import ChannelHarness
 from tests.support.receivers import SmtpReceiver, WebhookReceiver
 
 from tocsin.clock import FakeClock
+from tocsin.db import session as db_session
 from tocsin.db import session_scope
 from tocsin.engine.delivery import Outcome
 from tocsin.incidents import service
@@ -253,6 +254,35 @@ def test_a_signed_webhook_carries_the_message(h: Harness, hook: WebhookReceiver)
     assert body["recipient"]["name"] == "alice" and body["recipient"]["phone"] == "+15555550101"
     assert body["subject"] == f"[SEV1] {ref}: API down"
     assert SECRET not in request.body.decode()
+
+
+def test_a_page_is_claimed_in_the_transaction_that_expands_it(
+    h: Harness, hook: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From the outbox to the send is one turn of the writer: on the worst day each
+    turn is waited for, so a second one (claiming apart from expanding) made every page
+    wait twice."""
+    h.configure(
+        webhook_channel("ops", hook.url),
+        rest="notification_rules:\n  '*':\n    - notify: [{channel: ops}]\n",
+    )
+    h.declare("SEV1")
+    turns: list[str] = []
+    caller = threading.get_ident()
+
+    def count(_session: object, writer: str, _seconds: float) -> None:
+        if threading.get_ident() == caller:  # not the send's outcome, in the pool
+            turns.append(writer)
+
+    monkeypatch.setattr(db_session, "WAIT_OBSERVERS", [*db_session.WAIT_OBSERVERS, count])
+    monkeypatch.setattr(h.delivery.feed, "needed", lambda **_: False)  # broadcasts aside
+    assert h.delivery.run_due(wait=False) == 1  # the page's send started...
+    assert turns == ["background"]  # ...after one write transaction
+    h.delivery.run_due()
+    [request] = hook.requests
+    assert request.status == 200
+    [delivery] = h.deliveries()
+    assert delivery.state == "sent" and delivery.attempts == 1
 
 
 def test_a_receiver_that_fails_twice_gets_the_message_exactly_once(

@@ -50,10 +50,10 @@ from tocsin.db import SessionFactory, session_scope
 from tocsin.engine.comms import BroadcastFeed
 from tocsin.engine.delivery_timeline import fail_delivery, record_failure, record_page_delivered
 from tocsin.engine.expansion import expand, outbound_message, recipient
+from tocsin.engine.holdbacks import cancel_if_moot, delay_if_throttled
 from tocsin.engine.outcomes import OutcomeRecorder
 from tocsin.engine.worker import BATCH_BUDGET_SECONDS
-from tocsin.incidents.rules import IncidentStatus, format_incident_id
-from tocsin.incidents.service import get_by_id, hold_incidents
+from tocsin.incidents.service import hold_incidents
 from tocsin.notify import deliveries, outbox
 from tocsin.notify.channels import (
     Channel,
@@ -66,9 +66,8 @@ from tocsin.notify.channels import (
 )
 from tocsin.notify.models import Delivery, DeliveryState
 from tocsin.notify.retry import after_error, after_lost_send, error_kind
-from tocsin.notify.rules import rate_limit_text, throttled_until
 from tocsin.policy import Policy, PolicyStore
-from tocsin.policy.channels import ChannelConfig, RateLimit, RetrySettings
+from tocsin.policy.channels import ChannelConfig, RetrySettings
 from tocsin.policy.reach import ChannelStatus, channel_status
 
 __all__ = ["AfterSend", "DeliveryWorker", "Outcome"]
@@ -78,8 +77,6 @@ log = logging.getLogger("tocsin.delivery")
 #: How long a stopping worker waits for its sends under way to finish before it hands
 #: them back (each send is also bounded by its channel's timeout).
 DRAIN_SECONDS = 5.0
-
-_DONE_STATES = {IncidentStatus.resolved.value, IncidentStatus.closed.value}
 
 
 @dataclass(frozen=True)
@@ -172,10 +169,14 @@ class DeliveryWorker:
                 feed = self.feed.needed(session=session, policy=self.policy.current, now=now)
             if work.expired_sends:
                 self._recover()
-            more = work.unexpanded and self._expand_all()
+            dispatched = 0
+            more = False
+            if work.unexpanded:
+                more, dispatched = self._expand_all()
             if feed:
-                more = self._feed() or more
-            dispatched = self._dispatch()
+                fed_more, fed = self._feed()
+                more, dispatched = more or fed_more, dispatched + fed
+            dispatched += self._dispatch()
             started += dispatched
             if not wait:
                 return started
@@ -326,12 +327,16 @@ class DeliveryWorker:
 
     # ------------------------------------------------------------ 2. expand
 
-    def _expand_all(self) -> bool:
+    def _expand_all(self) -> tuple[bool, int]:
         """Expand due messages, a batch per transaction, for about
-        :data:`BATCH_BUDGET_SECONDS`; True when some are left (for after the dispatch
-        of those expanded, which a deep backlog must not hold up)."""
+        :data:`BATCH_BUDGET_SECONDS`; whether some are left (for after the dispatch of
+        those expanded, which a deep backlog must not hold up), and how many sends
+        started. The last transaction also claims what is due (see :meth:`_claim_due`):
+        a page goes out one turn of the writer after it was queued, not two."""
         started = time.monotonic()
+        sends = 0
         while True:
+            claimed: list[tuple[str, int, list[_Claim]]] = []
             with self._transaction() as session:
                 now = self.clock.now()
                 rows = outbox.claim_expansions(session=session, now=now, limit=self.batch)
@@ -339,7 +344,7 @@ class DeliveryWorker:
                 configured = self._channels()
                 for done, row in enumerate(rows):
                     if done and time.monotonic() - started > BATCH_BUDGET_SECONDS:
-                        return True  # left pending for the next round
+                        return True, sends  # left pending for the next round
                     expand(
                         session=session,
                         policy=configured.policy,
@@ -348,14 +353,18 @@ class DeliveryWorker:
                         now=now,
                         fallback=configured.status.fallback,
                     )
-            if len(rows) < self.batch:
-                return False
+                last = len(rows) < self.batch
+                if last and rows:
+                    claimed = self._claim_due(session, now)
+            sends += self._start(claimed)  # only after the claims committed
+            if last:
+                return False, sends
             if time.monotonic() - started > BATCH_BUDGET_SECONDS:
-                return True
+                return True, sends
 
     # ------------------------------------------------------------ 3. feed
 
-    def _feed(self) -> bool:
+    def _feed(self) -> tuple[bool, int]:
         configured = self._channels()
         with self._transaction() as session:
             self.feed.run(
@@ -387,7 +396,27 @@ class DeliveryWorker:
         except SQLAlchemyError:
             log.exception("delivery: dispatching failed; trying again shortly")
             return 0
-        for channel, concurrency, claims in claimed:  # only after the claims committed
+        return self._start(claimed)
+
+    def _claim_due(self, session: Session, now: datetime) -> list[tuple[str, int, list[_Claim]]]:
+        """Claim what is due on every channel in ``session``'s transaction (the one that
+        expanded the messages), in a savepoint: if claiming fails, what was expanded
+        still commits and the dispatch claims it."""
+        channels = outbox.due_channels(session=session, now=now)
+        if not channels:
+            return []
+        try:
+            with session.begin_nested():
+                return [
+                    (channel, *self._claim_channel(session, channel, now)) for channel in channels
+                ]
+        except SQLAlchemyError:
+            log.exception("delivery: claiming with the expansion failed; dispatching instead")
+            return []
+
+    def _start(self, claimed: list[tuple[str, int, list[_Claim]]]) -> int:
+        """Start the sends of committed claims; how many."""
+        for channel, concurrency, claims in claimed:
             for claim in claims:
                 self._submit(channel, concurrency, claim)
         return sum(len(claims) for _, _, claims in claimed)
@@ -436,7 +465,7 @@ class DeliveryWorker:
         for row in rows:
             if len(claims) >= free:
                 break
-            if self._moot(session, row):
+            if cancel_if_moot(session=session, row=row):
                 continue
             if row.target is None and row.person:
                 person = recipient(self.policy.current, row.person)
@@ -448,7 +477,9 @@ class DeliveryWorker:
                 error = f"{row.person} has no address for {channel}"
                 fail_delivery(session=session, row=row, error=error, now=now)
                 continue
-            if self._throttled(session, row, channel, config, now):
+            if delay_if_throttled(
+                session=session, row=row, channel=channel, config=config, now=now
+            ):
                 continue
             claims.append(self._claim(session, row, adapter, config, now))
         with self._lock:
@@ -457,52 +488,6 @@ class DeliveryWorker:
             else:
                 self._full.discard(channel)
         return config.concurrency, claims
-
-    def _moot(self, session: Session, row: Delivery) -> bool:
-        """Cancel a delayed step the incident's progress made moot; True if it did."""
-        if row.unless is None or row.incident_id is None:
-            return False
-        incident = get_by_id(session=session, incident_id=row.incident_id, with_related=False)
-        if incident is None:
-            reason = "skipped: the incident no longer exists"
-        else:
-            moot = incident.status in _DONE_STATES or (
-                row.unless == "acknowledged" and incident.status != IncidentStatus.triggered
-            )
-            if not moot:
-                return False
-            reason = f"skipped: {format_incident_id(incident.number)} was {incident.status}"
-        deliveries.cancel(session=session, row=row, reason=reason)
-        return True
-
-    def _throttled(
-        self,
-        session: Session,
-        row: Delivery,
-        channel: str,
-        config: ChannelConfig,
-        now: datetime,
-    ) -> bool:
-        """Delay ``row`` if a rate limit holds it back; True if it did. (The sends
-        claimed earlier in this transaction count: the query autoflushes them.)"""
-        checks: list[tuple[RateLimit, list[datetime], str | None]] = []
-        if config.rate_limit is not None:
-            since = now - config.rate_limit.per
-            recent = outbox.recent_starts(session=session, channel=channel, since=since)
-            checks.append((config.rate_limit, recent, None))
-        if config.person_rate_limit is not None and row.person:
-            since = now - config.person_rate_limit.per
-            recent = outbox.recent_starts(
-                session=session, channel=channel, since=since, person=row.person
-            )
-            checks.append((config.person_rate_limit, recent, row.person))
-        for limit, recent, person in checks:
-            until = throttled_until(limit, recent, now)
-            if until is not None:
-                reason = rate_limit_text(limit, channel, person)
-                deliveries.delay(session=session, row=row, until=until, reason=reason)
-                return True
-        return False
 
     def _claim(
         self,
