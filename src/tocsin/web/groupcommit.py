@@ -411,6 +411,8 @@ class GroupCommitter:
         try:
             return self._transaction(deliveries, bulk=bulk, chunk=chunk)
         except DATABASE_DOWN as exc:
+            if chunk is not None:
+                chunk.more = None  # not decided, or not committed: tried again shortly
             if deliveries:
                 log.warning("database unavailable, %d request(s) refused: %s", len(deliveries), exc)
             else:
@@ -468,6 +470,8 @@ class GroupCommitter:
                 took = self.drainer.decide_in(session, now)
                 chunk.more = took is not None
                 budget -= took or 0.0  # what is left for deciding requests at once
+                if not deliveries:
+                    return []
             started = time.perf_counter()  # the requests' part of the transaction
             found = self._integrations(session, {d.key for d in deliveries})
             # Only while this process has bodies in the inbox (it queued them, or found
