@@ -217,13 +217,17 @@ class Server:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def integration(self, name: str, service: str) -> str:
-        with httpx.Client(
+    def api(self) -> httpx.Client:
+        """A client of the server's API with the admin token."""
+        return httpx.Client(
             base_url=self.url,
             timeout=60,
             headers={"Authorization": f"Bearer {self.token}"},
             trust_env=False,
-        ) as api:
+        )
+
+    def integration(self, name: str, service: str) -> str:
+        with self.api() as api:
             answer = api.post(
                 "/api/v1/integrations",
                 json={"name": name, "service": service, "kind": "alertmanager"},
@@ -235,12 +239,7 @@ class Server:
     def writer_waits(self) -> dict[str, dict[str, float]]:
         """The server's ``tocsin_writer_wait_seconds`` so far, by writer: how many write
         transactions waited, for how long in all, and how many waited past 250 ms."""
-        with httpx.Client(
-            base_url=self.url,
-            timeout=60,
-            headers={"Authorization": f"Bearer {self.token}"},
-            trust_env=False,
-        ) as api:
+        with self.api() as api:
             answer = api.get("/metrics")
             answer.raise_for_status()
         found: dict[str, dict[str, float]] = {}

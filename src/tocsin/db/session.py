@@ -56,7 +56,7 @@ def session_scope(
             if write:
                 session.connection(execution_options={WRITE_OPTION: True})
             if waited is not None:
-                writer = WRITERS[2] if bulk else WRITERS[1] if background else WRITERS[0]
+                writer = "bulk" if bulk else "background" if background else "foreground"
                 for observe in WAIT_OBSERVERS:
                     observe(session, writer, waited)
             # A read's transaction begins at its first statement (a plain BEGIN, which
