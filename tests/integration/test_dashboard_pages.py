@@ -151,7 +151,7 @@ def test_the_list_pages_through_its_order_with_the_filters_kept(
     assert shown_ids(few.text) == [old_sev1]
     assert pages_of(few.text) == {} and "Showing" not in few.text
 
-    for bad in ("0", "4", "two"):
+    for bad in ("0", "4", "two", "²"):
         refused = rita.get(f"/dashboard?page={bad}")
         assert refused.status_code == 422
         assert f"page: '{bad}' is not a page of the list; pages go from 1 to 3" in html.unescape(

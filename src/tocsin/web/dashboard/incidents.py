@@ -183,7 +183,7 @@ def _page_number(text: str) -> int:
     """The ``page`` parameter: 1 (the first) when absent."""
     if not text:
         return 1
-    if not text.isdigit() or not 1 <= int(text) <= MOST_PAGES:
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MOST_PAGES:
         raise InvalidInput(
             "page",
             f"{text!r} is not a page of the list; pages go from 1 to {MOST_PAGES} "
