@@ -15,6 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 from tests.conftest import LiveServer
+from tests.support.alertmanager import firing_body
 from tests.support.prometheus import samples, value
 
 from tocsin.alerts import inbox
@@ -28,27 +29,12 @@ NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 BOUND = 15.0  # seconds for a server to find and decide a body
 
 
-def _body(prefix: str, count: int) -> dict[str, Any]:
-    return {
-        "status": "firing",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": f"{prefix}{n}", "service": "checkout-api"},
-                "startsAt": "2026-03-02T08:00:00Z",
-                "fingerprint": f"{prefix}-{n}",
-            }
-            for n in range(count)
-        ],
-    }
-
-
 def _queue(session: Session, name: str, prefix: str, count: int) -> int:
     batch = inbox.queue_batch(
         session=session,
         integration=get_integration(session=session, name=name),
         source="alertmanager",
-        body=_body(prefix, count),
+        body=firing_body(prefix, count),
         total=count,
         now=NOW,
     )
@@ -125,7 +111,7 @@ def test_a_body_another_process_left_is_decided_without_a_restart(
             assert created.status_code == 201, created.text
         key = created.json()["key"]
         # One ordinary request: the server's writer is running, then idle.
-        sent = api.post(f"/api/v1/integrations/{key}/alertmanager", json=_body("live", 1))
+        sent = api.post(f"/api/v1/integrations/{key}/alertmanager", json=firing_body("live", 1))
         assert sent.status_code == 202 and sent.json()["accepted"] == 1, sent.text
         with session_scope(live_server.context.sessions) as session:
             _queue(session, "left", "left", 4)

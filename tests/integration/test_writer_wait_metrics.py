@@ -8,10 +8,10 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import httpx
 from tests.conftest import LiveServer
+from tests.support.alertmanager import firing_body
 from tests.support.prometheus import SampleKey, samples, value
 from tests.support.waiting import wait_for
 
@@ -31,21 +31,6 @@ def _count(found: dict[SampleKey, float], writer: str, le: str = "+Inf") -> floa
     return value(found, f"{NAME}_bucket", writer=writer, le=le)
 
 
-def _alerts(count: int) -> dict[str, Any]:
-    return {
-        "status": "firing",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": f"Disk{n}", "service": "checkout-api"},
-                "startsAt": "2026-03-02T08:00:00Z",
-                "fingerprint": f"disk-{n}",
-            }
-            for n in range(count)
-        ],
-    }
-
-
 def test_writes_are_counted_by_kind_and_a_wait_behind_a_held_writer_shows_past_250_ms(
     live_server: LiveServer,
 ) -> None:
@@ -62,7 +47,7 @@ def test_writes_are_counted_by_kind_and_a_wait_behind_a_held_writer_shows_past_2
         )
         assert created.status_code == 201, created.text
         key = created.json()["key"]
-        sent = api.post(f"/api/v1/integrations/{key}/alertmanager", json=_alerts(40))
+        sent = api.post(f"/api/v1/integrations/{key}/alertmanager", json=firing_body("disk", 40))
         assert sent.status_code in (200, 202), sent.text
         counted = _scrape(api)
         assert _count(counted, "foreground") > _count(before, "foreground")

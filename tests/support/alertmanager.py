@@ -23,6 +23,23 @@ BINARY = "/usr/bin/prometheus-alertmanager"
 HOW_TO_GET = "apt-get install prometheus-alertmanager (or make system-deps)"
 
 
+def firing_body(prefix: str, count: int, service: str = "checkout-api") -> dict[str, Any]:
+    """A webhook body as Alertmanager sends it, with ``count`` firing alerts of
+    ``service`` named ``{prefix}{n}`` (fingerprints ``{prefix}-{n}``)."""
+    return {
+        "status": "firing",
+        "alerts": [
+            {
+                "status": "firing",
+                "labels": {"alertname": f"{prefix}{n}", "service": service},
+                "startsAt": "2026-03-02T08:00:00Z",
+                "fingerprint": f"{prefix}-{n}",
+            }
+            for n in range(count)
+        ],
+    }
+
+
 def find_alertmanager() -> str | None:
     """The Alertmanager binary: Debian's path, else ``alertmanager`` on PATH."""
     if Path(BINARY).is_file():

@@ -35,7 +35,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from contextlib import contextmanager
@@ -387,12 +387,9 @@ class DeliveryWorker:
             channels = outbox.due_channels(session=session, now=self.clock.now())
         if not channels:
             return 0
-        claimed: list[tuple[str, int, list[_Claim]]] = []
         try:
             with self._transaction() as session:
-                now = self.clock.now()
-                for channel in channels:
-                    claimed.append((channel, *self._claim_channel(session, channel, now)))
+                claimed = self._claim_channels(session, channels, self.clock.now())
         except SQLAlchemyError:
             log.exception("delivery: dispatching failed; trying again shortly")
             return 0
@@ -407,12 +404,16 @@ class DeliveryWorker:
             return []
         try:
             with session.begin_nested():
-                return [
-                    (channel, *self._claim_channel(session, channel, now)) for channel in channels
-                ]
+                return self._claim_channels(session, channels, now)
         except SQLAlchemyError:
             log.exception("delivery: claiming with the expansion failed; dispatching instead")
             return []
+
+    def _claim_channels(
+        self, session: Session, channels: Iterable[str], now: datetime
+    ) -> list[tuple[str, int, list[_Claim]]]:
+        """Each channel's sends to start: (the channel, its concurrency, the claims)."""
+        return [(channel, *self._claim_channel(session, channel, now)) for channel in channels]
 
     def _start(self, claimed: list[tuple[str, int, list[_Claim]]]) -> int:
         """Start the sends of committed claims; how many."""

@@ -37,7 +37,7 @@ import asyncio
 import logging
 import time
 from collections import Counter, defaultdict, deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -461,7 +461,7 @@ class GroupCommitter:
         budget = BUDGET_MS
         # A group of a few alerts is decided at once, also when it shares a chunk's
         # transaction: only a group of many alerts queues what looks too dear.
-        many = bulk and sum(d.size for d in deliveries) > _SMALL
+        many = bulk and _many(deliveries)
         with session_scope(context.sessions, bulk=bulk) as session:
             hold_loaded_objects(session)
             policy = context.policy.current
@@ -546,4 +546,9 @@ class GroupCommitter:
 
 def _is_bulk(group: Sequence[tuple[Delivery, Any]]) -> bool:
     """More than a few alerts: work that steps aside for every other writer."""
-    return sum(delivery.size for delivery, _ in group) > _SMALL
+    return _many(delivery for delivery, _ in group)
+
+
+def _many(deliveries: Iterable[Delivery]) -> bool:
+    """Whether ``deliveries`` weigh more than a few alerts."""
+    return sum(delivery.size for delivery in deliveries) > _SMALL
