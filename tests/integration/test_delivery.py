@@ -285,6 +285,59 @@ def test_a_page_is_claimed_in_the_transaction_that_expands_it(
     assert delivery.state == "sent" and delivery.attempts == 1
 
 
+def test_a_page_and_its_announcement_start_after_one_write_transaction(
+    h: Harness, hook: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The broadcast feed runs in the transaction that expands the page: the
+    announcement of a new incident costs no turn of the writer of its own."""
+    h.configure(
+        webhook_channel("ops", hook.url),
+        rest="notification_rules:\n  '*':\n    - notify: [{channel: ops}]\n"
+        "broadcasts:\n  - {name: ops, severities: [SEV1], to: [{channel: ops}]}\n",
+    )
+    h.declare("SEV1")
+    turns: list[str] = []
+    caller = threading.get_ident()
+
+    def count(_session: object, writer: str, _seconds: float) -> None:
+        if threading.get_ident() == caller:  # not the sends' outcomes, in the pool
+            turns.append(writer)
+
+    monkeypatch.setattr(db_session, "WAIT_OBSERVERS", [*db_session.WAIT_OBSERVERS, count])
+    assert h.delivery.run_due(wait=False) == 2  # the page's send and the announcement's...
+    assert turns == ["background"]  # ...after one write transaction
+    h.delivery.run_due()
+    assert sorted(p["kind"] for p in hook.processed) == ["broadcast", "page"]
+
+
+def test_a_failing_broadcast_feed_holds_back_no_page(
+    h: Harness,
+    hook: WebhookReceiver,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The feed shares the page's transaction, in a savepoint of its own: when it fails,
+    the page still goes, and the announcement follows once the feed works again."""
+    h.configure(
+        webhook_channel("ops", hook.url),
+        rest="notification_rules:\n  '*':\n    - notify: [{channel: ops}]\n"
+        "broadcasts:\n  - {name: ops, severities: [SEV1], to: [{channel: ops}]}\n",
+    )
+    h.declare("SEV1")
+    working = h.delivery.feed.run
+
+    def broken(**_kwargs: object) -> int:
+        raise RuntimeError("a template that cannot render")
+
+    monkeypatch.setattr(h.delivery.feed, "run", broken)
+    h.delivery.run_due()
+    assert [p["kind"] for p in hook.processed] == ["page"]
+    assert "announcing new timeline events failed" in caplog.text
+    monkeypatch.setattr(h.delivery.feed, "run", working)
+    h.delivery.run_due()
+    assert sorted(p["kind"] for p in hook.processed) == ["broadcast", "page"]
+
+
 def test_a_receiver_that_fails_twice_gets_the_message_exactly_once(
     h: Harness, hook: WebhookReceiver
 ) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.clock import FakeClock
 from tocsin.db import SessionFactory, create_db_engine, session_scope
+from tocsin.db import session as db_session
 from tocsin.db.jobs import Job, schedule
 from tocsin.engine.handlers import EngineContext
 from tocsin.engine.worker import Worker
@@ -100,6 +101,36 @@ def test_two_workers_handle_two_thousand_due_jobs_exactly_once(
         )
     assert states == {"done": 2000}
     sessions.engine.dispose()
+
+
+def test_a_worker_takes_the_writer_only_when_a_job_is_due(
+    database_url: str, policy_file: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every write transaction waits its turn behind the others (on the worst day, behind
+    a storm's): a round that finds nothing due, or the look after the last due job, must
+    not take one."""
+    sessions = _setup(database_url)
+    turns: list[str] = []
+    monkeypatch.setattr(
+        db_session,
+        "WAIT_OBSERVERS",
+        [*db_session.WAIT_OBSERVERS, lambda _session, writer, _seconds: turns.append(writer)],
+    )
+    worker = Worker(
+        sessions=sessions, policy=PolicyStore(policy_file), clock=clock, handlers={PROBE: _probe}
+    )
+    try:
+        worker.run_due()  # sets up the standing jobs (one transaction), none due now
+        turns.clear()
+        assert worker.run_due() == 0
+        assert turns == []
+        _enqueue(sessions, clock, 3)
+        turns.clear()
+        assert worker.run_due() == 3
+        assert turns == ["background"]  # the batch, and no second look with the writer
+        assert _hits(sessions) == {"probe/0": 1, "probe/1": 1, "probe/2": 1}
+    finally:
+        sessions.engine.dispose()
 
 
 def test_scheduling_the_same_key_twice_makes_one_job(database_url: str, clock: FakeClock) -> None:

@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.clock import Clock
 from tocsin.db import SessionFactory, session_scope
+from tocsin.db.faults import database_fault
 from tocsin.engine.comms import BroadcastFeed
 from tocsin.engine.delivery_timeline import fail_delivery, record_failure, record_page_delivered
 from tocsin.engine.expansion import expand, outbound_message, recipient
@@ -171,11 +172,8 @@ class DeliveryWorker:
                 self._recover()
             dispatched = 0
             more = False
-            if work.unexpanded:
-                more, dispatched = self._expand_all()
-            if feed:
-                fed_more, fed = self._feed()
-                more, dispatched = more or fed_more, dispatched + fed
+            if work.unexpanded or feed:
+                more, dispatched = self._expand_all(feed=feed)
             dispatched += self._dispatch()
             started += dispatched
             if not wait:
@@ -327,18 +325,24 @@ class DeliveryWorker:
 
     # ------------------------------------------------------------ 2. expand
 
-    def _expand_all(self) -> tuple[bool, int]:
+    def _expand_all(self, *, feed: bool = False) -> tuple[bool, int]:
         """Expand due messages, a batch per transaction, for about
         :data:`BATCH_BUDGET_SECONDS`; whether some are left (for after the dispatch of
         those expanded, which a deep backlog must not hold up), and how many sends
-        started. The last transaction also claims what is due (see :meth:`_claim_due`):
-        a page goes out one turn of the writer after it was queued, not two."""
+        started. With ``feed``, the first transaction first turns new timeline events
+        into broadcasts (see :meth:`_announce`), expanded with the rest. The last
+        transaction also claims what is due (see :meth:`_claim_due`): a page, and the
+        announcement of its incident, go out one turn of the writer after they were
+        queued, not two or three (on the worst day each turn is waited for)."""
         started = time.monotonic()
         sends = 0
         while True:
             claimed: list[tuple[str, int, list[_Claim]]] = []
             with self._transaction() as session:
                 now = self.clock.now()
+                if feed:
+                    self._announce(session, now)
+                    feed = False
                 rows = outbox.claim_expansions(session=session, now=now, limit=self.batch)
                 _held = hold_incidents(session=session, ids=(r.incident_id for r in rows))
                 configured = self._channels()
@@ -364,18 +368,23 @@ class DeliveryWorker:
 
     # ------------------------------------------------------------ 3. feed
 
-    def _feed(self) -> tuple[bool, int]:
+    def _announce(self, session: Session, now: datetime) -> None:
+        """One pass of the broadcast feed, in a savepoint of the expansion's transaction:
+        a feed that fails (a broken template, say) is logged and tried again next round,
+        and never holds back the pages expanded after it."""
         configured = self._channels()
-        with self._transaction() as session:
-            self.feed.run(
-                session=session,
-                policy=configured.policy,
-                now=self.clock.now(),
-                can_send=configured.status.can_send,
-            )
-        # What the feed queued is expanded at once, and what was queued meanwhile (pages
-        # in a flood of incidents: without this pass they waited a round longer).
-        return self._expand_all()
+        try:
+            with session.begin_nested():
+                self.feed.run(
+                    session=session,
+                    policy=configured.policy,
+                    now=now,
+                    can_send=configured.status.can_send,
+                )
+        except Exception as exc:
+            if database_fault(exc) is not None:
+                raise  # the transaction is lost: retried whole, like any other
+            log.exception("delivery: announcing new timeline events failed; retrying shortly")
 
     # ------------------------------------------------------------ 4. dispatch
 

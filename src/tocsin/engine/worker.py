@@ -84,9 +84,20 @@ class Worker:
         its batch's transaction, so a stopping worker holds none once that commits."""
         self._ensure_standing_jobs()
         handled = 0
-        while not (stop is not None and stop.is_set()) and (count := self._run_batch()):
+        while (
+            not (stop is not None and stop.is_set())
+            and self._any_due()
+            and (count := self._run_batch())
+        ):
             handled += count
         return handled
+
+    def _any_due(self) -> bool:
+        """Whether a job is due, read without the writer: every write transaction waits
+        its turn behind the others, so one that would find nothing is not started."""
+        with session_scope(self.sessions, write=False) as session:
+            due = next_due_at(session=session)
+        return due is not None and due <= self.clock.now()
 
     def run_forever(self, stop: threading.Event, *, poll: float = 0.5) -> None:
         woken = threading.Event()
