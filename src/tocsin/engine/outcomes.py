@@ -5,9 +5,10 @@ of pages go out, those transactions queue for the writer one behind the other: o
 PostgreSQL a storm's trace showed five send threads at a time waiting for their turn,
 each turn several round trips. Here a thread that finishes a send adds its outcome to
 a shared list and waits for the recorder's turn; whichever thread gets the turn first
-records every outcome in the list in one transaction (in id order, so two workers never
-lock the same rows in opposite orders), and the others find theirs recorded already. A
-thread returns only once its outcome is committed, as before.
+records, once its transaction has the writer, every outcome in the list by then (in id
+order, so two workers never lock the same rows in opposite orders), and the others
+find theirs recorded already. A thread returns only once its outcome is committed, as
+before.
 
 If that transaction fails, each outcome is tried again in a transaction of its own, so
 one bad row costs only its own outcome; an outcome that cannot be recorded is left to
@@ -60,9 +61,9 @@ class OutcomeRecorder(Generic[_Item]):
             self._pending.append(item)
         with self._turn:
             with self._pending_lock:
-                batch, self._pending = self._pending, []
-            if batch:  # else the thread that had the turn before recorded this one too
-                failed = self._record(sorted(batch, key=self._key))
+                waiting = bool(self._pending)
+            if waiting:  # else the thread that had the turn before recorded this one too
+                failed = self._record()
                 with self._pending_lock:
                     self._failed |= failed
         with self._pending_lock:
@@ -71,14 +72,25 @@ class OutcomeRecorder(Generic[_Item]):
                 return False
         return True
 
-    def _record(self, batch: list[_Item]) -> set[int]:
-        """Record ``batch``; the keys of the items that could not be."""
+    def _take(self) -> list[_Item]:
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+        return sorted(batch, key=self._key)
+
+    def _record(self) -> set[int]:
+        """Record what is pending; the keys of the items that could not be. The batch is
+        taken once the transaction has its turn of the writer, so that the outcomes that
+        arrived while it waited (on the worst day, for a while) go in it too."""
+        batch: list[_Item] = []
         try:
             with self._transaction() as session:
+                batch = self._take()
                 for item in batch:
                     self._write(session, item)
             return set()
         except Exception:
+            if not batch:  # failed before taking it: nothing of it was written
+                batch = self._take()
             if len(batch) == 1:
                 self._log(batch[0])
                 return {self._key(batch[0])}
