@@ -285,27 +285,30 @@ def test_a_page_is_claimed_in_the_transaction_that_expands_it(
     assert delivery.state == "sent" and delivery.attempts == 1
 
 
-def test_a_page_and_its_announcement_start_after_one_write_transaction(
+def test_an_announcement_starts_one_write_transaction_after_the_page(
     h: Harness, hook: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The broadcast feed runs in the transaction that expands the page: the
-    announcement of a new incident costs no turn of the writer of its own."""
+    """The page is claimed in the transaction that expands it; the broadcast feed then
+    queues, expands and claims the announcement in one more (it had two of its own), and
+    never delays the page."""
     h.configure(
         webhook_channel("ops", hook.url),
         rest="notification_rules:\n  '*':\n    - notify: [{channel: ops}]\n"
         "broadcasts:\n  - {name: ops, severities: [SEV1], to: [{channel: ops}]}\n",
     )
     h.declare("SEV1")
-    turns: list[str] = []
+    turns: list[list[tuple[str, str]]] = []
     caller = threading.get_ident()
 
-    def count(_session: object, writer: str, _seconds: float) -> None:
+    def count(_session: object, _writer: str, _seconds: float) -> None:
         if threading.get_ident() == caller:  # not the sends' outcomes, in the pool
-            turns.append(writer)
+            turns.append(sorted((d.channel, d.state) for d in h.deliveries()))
 
     monkeypatch.setattr(db_session, "WAIT_OBSERVERS", [*db_session.WAIT_OBSERVERS, count])
     assert h.delivery.run_due(wait=False) == 2  # the page's send and the announcement's...
-    assert turns == ["background"]  # ...after one write transaction
+    assert len(turns) == 2  # ...after two write transactions
+    assert turns[0] == []  # the first expands the page and claims it...
+    assert turns[1] == [("ops", "sending")]  # ...before the feed's pass
     h.delivery.run_due()
     assert sorted(p["kind"] for p in hook.processed) == ["broadcast", "page"]
 

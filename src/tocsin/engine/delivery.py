@@ -172,8 +172,11 @@ class DeliveryWorker:
                 self._recover()
             dispatched = 0
             more = False
-            if work.unexpanded or feed:
-                more, dispatched = self._expand_all(feed=feed)
+            if work.unexpanded:
+                more, dispatched = self._expand_all()
+            if feed:  # after the pages: the feed's pass would have delayed them
+                fed_more, fed = self._expand_all(feed=True)
+                more, dispatched = more or fed_more, dispatched + fed
             dispatched += self._dispatch()
             started += dispatched
             if not wait:
@@ -331,9 +334,10 @@ class DeliveryWorker:
         those expanded, which a deep backlog must not hold up), and how many sends
         started. With ``feed``, the first transaction first turns new timeline events
         into broadcasts (see :meth:`_announce`), expanded with the rest. The last
-        transaction also claims what is due (see :meth:`_claim_due`): a page, and the
-        announcement of its incident, go out one turn of the writer after they were
-        queued, not two or three (on the worst day each turn is waited for)."""
+        transaction also claims what is due (see :meth:`_claim_due`): a page goes out
+        one turn of the writer after it was queued, and the announcement of its
+        incident one turn after that, not two (on the worst day each turn is waited
+        for)."""
         started = time.monotonic()
         sends = 0
         while True:
