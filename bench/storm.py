@@ -758,6 +758,14 @@ INCIDENTS_SQL = text(
     "SELECT COUNT(DISTINCT incident_id) FROM incident_services WHERE service = :service"
 )
 NOTIFICATIONS_SQL = text("SELECT state, COUNT(*) FROM notifications GROUP BY state")
+#: What the wait for the last decision polls: the rows alone, read from the unique
+#: index on (integration, dedup key). The full check above reads every row (16 ms at
+#: 10,000 alerts on PostgreSQL) and, polled every 0.05 s, took a quarter of a core from
+#: the server it was waiting for.
+COUNT_SQL = text(
+    "SELECT COUNT(*) FROM alerts WHERE integration_id = "
+    "(SELECT id FROM integrations WHERE name = :name)"
+)
 
 
 def stored(engine: Engine, integration: str, expected: int) -> dict[str, Any]:
@@ -786,7 +794,7 @@ def notifications(engine: Engine) -> dict[str, int]:
 
 def stored_count(engine: Engine, integration: str) -> int:
     with engine.connect() as conn:
-        count: int = conn.execute(STORED_SQL, {"name": integration}).one()[0]
+        count: int = conn.execute(COUNT_SQL, {"name": integration}).scalar_one()
         return count
 
 
