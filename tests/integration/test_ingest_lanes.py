@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import fields
 from typing import Any
 
 import httpx
@@ -15,7 +16,8 @@ from tests.conftest import LiveServer
 
 from tocsin.alerts import service as alerts
 from tocsin.db import session_scope
-from tocsin.ingest import parse_alertmanager
+from tocsin.ingest import AlertEvent, parse_alertmanager
+from tocsin.ingest.memo import KeptEvent
 from tocsin.web.context import AppContext
 from tocsin.web.groupcommit import Delivery, GroupCommitter
 from tocsin.web.inbox_drain import MOST
@@ -261,3 +263,43 @@ def test_queued_chunks_shrink_after_an_overrun_and_grow_back_when_alerts_are_che
     assert drainer.size == 16
     drainer.resize(elapsed_ms=45.0, size=16)  # nearly the whole budget: one more fits
     assert drainer.size == 17
+
+
+def _drain(committer: GroupCommitter, size: float) -> int:
+    """Decide everything queued, starting at ``size`` units a transaction; how many
+    transactions that took."""
+    committer.drainer.size = size
+    transactions = 0
+    while committer.drainer.drain():
+        transactions += 1
+    return transactions
+
+
+def test_queued_repeats_the_memo_knows_weigh_a_twentieth_of_new_alerts(
+    live_server: LiveServer,
+) -> None:
+    """A chunk of the inbox is sized in units of work, as a group of requests is: a
+    body of 1,000 repeats that the parse memo recognised is one transaction (sized in
+    alerts, it was four: a queue of repeats drained 300 alerts a turn of the writer).
+    A body read back from storage (after a restart) counts each alert as new."""
+    key = _create(live_server, "repeats", "checkout-api")
+    committer = GroupCommitter(live_server.context)
+    sent = _for(key, _alerts("rep-", 1000, "checkout-api"))
+    [queued] = committer.commit([sent])
+    assert type(queued).__name__ == "Queued"
+    _drain(committer, MOST)  # the first sight of the 1,000
+    kept = [
+        KeptEvent(**{f.name: getattr(event, f.name) for f in fields(AlertEvent)})
+        for event in sent.events or ()
+    ]
+    repeats = Delivery(key, kept, source=sent.source, body=sent.body)
+    [queued] = committer.commit([repeats])
+    assert type(queued).__name__ == "Queued"
+    assert _drain(committer, MOST) == 1
+    [queued] = committer.commit([repeats])
+    committer.drainer.parsed.clear()  # as after a restart: parsed again from the body
+    assert _drain(committer, MOST) >= 4
+    with session_scope(live_server.context.sessions, write=False) as session:
+        items, _ = alerts.list_alerts(session=session, limit=1000)
+    counted = [a.occurrences for a in items if a.dedup_key.startswith("rep-")]
+    assert counted == [3] * 1000

@@ -3,6 +3,7 @@ is stored, and one integration's alerts never stand in for another's."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
 from pathlib import Path
@@ -10,6 +11,11 @@ from typing import Any
 
 import httpx
 from tests.conftest import LiveServer
+
+from tocsin.alerts.inbox import INBOX_THRESHOLD
+from tocsin.ingest.memo import KeptEvent
+from tocsin.web.groupcommit import GroupCommitter
+from tocsin.web.inbound import Inbound
 
 FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "alertmanager"
 
@@ -67,3 +73,27 @@ def test_repeats_answered_by_the_memo_store_what_changed(live_server: LiveServer
             "/api/v1/integrations/tcsi_nobody/alertmanager", json=copy.deepcopy(changed)
         )
         assert unknown.status_code == 404
+
+
+def test_a_body_queued_to_the_inbox_teaches_the_memo_its_alerts(live_server: LiveServer) -> None:
+    """A queued body is stored as surely as one decided at once, so its alerts are kept
+    too: without them, a flood of repeats that overflowed into the inbox stayed there,
+    each repeat weighing as much as a new alert and each later body queued behind it."""
+    headers = {"Authorization": f"Bearer {live_server.admin_token}"}
+    with httpx.Client(base_url=live_server.url, timeout=10, headers=headers) as api:
+        key = create(api, "prom-flood")
+    template = firing()["alerts"][0]
+    body = firing()
+    body["alerts"] = [
+        {
+            **copy.deepcopy(template),
+            "labels": {**template["labels"], "instance": f"host-{n}"},
+            "fingerprint": f"flood-{n}",
+        }
+        for n in range(INBOX_THRESHOLD + 100)
+    ]
+    inbound = Inbound(GroupCommitter(live_server.context))
+    answer = asyncio.run(inbound.alerts("alertmanager", key, json.dumps(body).encode()))
+    assert answer.status == 202 and answer.body["queued"] == INBOX_THRESHOLD + 100
+    again = inbound.memo.lookup("alertmanager", key)
+    assert all(isinstance(again(element), KeptEvent) for element in body["alerts"])

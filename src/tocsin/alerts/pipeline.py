@@ -29,6 +29,7 @@ of the same alerts in different orders. (SQLite has one writer at a time anyway.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -46,10 +47,19 @@ from tocsin.incidents.drills import DrillPlan
 from tocsin.metrics.event_metrics import alerts_taken_in
 from tocsin.policy import Policy
 
-__all__ = ["IngestNote", "IngestResult", "Outcome", "ingest", "ingest_batches"]
+__all__ = [
+    "IngestNote",
+    "IngestResult",
+    "Outcome",
+    "ingest",
+    "ingest_batches",
+    "lock_wait_ms",
+]
 
 #: Any constant, distinct from the migration lock; the second key is the integration.
 _INGEST_LOCK = 7_460_002
+#: ``Session.info`` key: the milliseconds the transaction waited for those locks.
+_LOCK_WAIT = "tocsin.ingest_lock_wait_ms"
 #: ``last_seen_at`` of an integration is refreshed at most this often by alerts.
 _TOUCH_EVERY = timedelta(seconds=1)
 
@@ -106,16 +116,27 @@ def ingest_batches(
     return results
 
 
+def lock_wait_ms(session: Session) -> float:
+    """How long ``session``'s transaction has waited, so far, for another process's
+    batch of the same integration (PostgreSQL): time spent, but no measure of what its
+    own alerts cost to decide, which is what the group commit sizes groups by."""
+    waited: float = session.info.get(_LOCK_WAIT, 0.0)
+    return waited
+
+
 def _run(batch: Batch, events: Sequence[InboundAlert]) -> list[IngestResult]:
     integration, session = batch.integration, batch.session
     if integration.last_seen_at is None or (batch.now - integration.last_seen_at >= _TOUCH_EVERY):
         integration.last_seen_at = batch.now
     session.flush()  # the hot path reads with plain SQL: it must see everything
     if session.get_bind().dialect.name == "postgresql":
+        asked = time.perf_counter()
         session.execute(
             text("SELECT pg_advisory_xact_lock(:a, :b)"),
             {"a": _INGEST_LOCK, "b": integration.id},
         )
+        waited = (time.perf_counter() - asked) * 1000
+        session.info[_LOCK_WAIT] = session.info.get(_LOCK_WAIT, 0.0) + waited
     keys = [clean_text(e.dedup_key) for e in events]
     dedup.load(batch, set(keys))
     if all(dedup.plain_repeat(batch, k, e) for k, e in zip(keys, events, strict=True)):

@@ -27,7 +27,7 @@ from tocsin.alerts.integrations import (
 )
 from tocsin.alerts.linking import IngestNote, Outcome
 from tocsin.alerts.models import Alert, AlertLink, AlertRead, Integration, StormRead
-from tocsin.alerts.pipeline import IngestResult, ingest, ingest_batches
+from tocsin.alerts.pipeline import IngestResult, ingest, ingest_batches, lock_wait_ms
 from tocsin.alerts.rules.storms import top_counts
 from tocsin.alerts.silencing import (
     add_silence,
@@ -66,6 +66,7 @@ __all__ = [
     "list_alerts",
     "list_integrations",
     "list_silences",
+    "lock_wait_ms",
     "ping",
     "recent_alerts",
     "silence_to_read",

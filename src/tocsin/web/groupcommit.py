@@ -54,7 +54,13 @@ from tocsin.db.faults import DATABASE_DOWN
 from tocsin.errors import InvalidInput, NotFound, TocsinError
 from tocsin.ingest import PARSERS, AlertEvent
 from tocsin.web.context import AppContext
-from tocsin.web.inbox_drain import BUDGET_MS, CostEstimate, InboxDrainer, hold_loaded_objects
+from tocsin.web.inbox_drain import (
+    BUDGET_MS,
+    CostEstimate,
+    InboxDrainer,
+    hold_loaded_objects,
+    units_of,
+)
 
 __all__ = [
     "MAX_ALERTS",
@@ -73,8 +79,6 @@ log = logging.getLogger(__name__)
 #: At most this many requests, and about this many new alerts, per transaction.
 MAX_REQUESTS = 256
 MAX_ALERTS = 300
-#: What a repeat the parse memo recognised weighs against a new alert.
-_REPEAT_WEIGHT = 0.05
 #: Requests of at most this many alerts go before larger ones of other integrations.
 _SMALL = 10
 #: What a client is told when the key is unknown, malformed or disabled (all alike).
@@ -125,7 +129,7 @@ class Delivery:
         computed once, though the writer task looks at a queued request many times."""
         if self.events is None:
             return 1
-        weight = sum(_REPEAT_WEIGHT if getattr(e, "maps_clean", False) else 1 for e in self.events)
+        weight = sum(units_of(event) for event in self.events)
         return max(1.0, weight)
 
     @property
@@ -473,6 +477,7 @@ class GroupCommitter:
                 if not deliveries:
                     return []
             started = time.perf_counter()  # the requests' part of the transaction
+            waited = alerts.lock_wait_ms(session)
             found = self._integrations(session, {d.key for d in deliveries})
             # Only while this process has bodies in the inbox (it queued them, or found
             # some at start-up) can a request have to queue behind one: the requests of
@@ -526,8 +531,10 @@ class GroupCommitter:
             stored = alerts.ingest_batches(session=session, policy=policy, batches=batches, now=now)
             for index, outcome in zip(positions, stored, strict=True):
                 results[index] = outcome
+            work = (time.perf_counter() - started) * 1000
+            work -= alerts.lock_wait_ms(session) - waited  # another process's turn
         if bulk and weight:  # what a few alerts cost says little about what a group's would
-            self.cost.observe((time.perf_counter() - started) * 1000, weight)
+            self.cost.observe(work, weight)
         self.drainer.parsed.update(queued)  # committed: no need to parse them again
         return [r if r is not None else InternalFailure("not handled") for r in results]
 

@@ -126,6 +126,8 @@ class Inbound:
             results = await self.committer.submit(Delivery(key, events, source, data))
         except TocsinError as exc:
             return _refusal(exc)
+        if memo is not None:  # stored (decided, or queued to be): worth parsing once only
+            memo.keep(source, key, data["alerts"], events)
         if isinstance(results, Queued):
             return Answer(
                 202,
@@ -138,8 +140,6 @@ class Inbound:
                 },
             )
         assert isinstance(results, list)
-        if memo is not None:
-            memo.keep(source, key, data["alerts"], events)
         return Answer(
             202,
             {

@@ -1,20 +1,25 @@
 """Deciding the queued webhook bodies of the inbox (:mod:`tocsin.alerts.inbox`), a
 chunk per transaction: one of its own, or the group commit's of new requests.
 
-One transaction decides up to :attr:`InboxDrainer.size` alerts, across as many queued
-bodies as that takes, in the order they came (each integration's oldest body first):
-a body of 100 alerts that repeat what is firing costs a few milliseconds, and a
+One transaction decides up to :attr:`InboxDrainer.size` units of work, across as many
+queued bodies as that takes, in the order they came (each integration's oldest body
+first): a body of 100 alerts that repeat what is firing costs a few milliseconds, and a
 transaction per body made a queue of them drain several times slower than the same
 alerts decided in their requests. The size follows what the last transactions took,
 so that one holds the writer lock for about :data:`BUDGET_MS` whatever an alert costs
-now: a storm's alerts are cheap, alerts that each open an incident are not.
+now: a storm's alerts are cheap, alerts that each open an incident are not. A unit is
+a new alert; a repeat that the parse memo recognised weighs :data:`REPEAT_WEIGHT`, as
+in a group of requests (counted in alerts, a queue of repeats drained 300 a
+transaction, where a group of the same requests takes thousands).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from sqlalchemy import event
@@ -28,7 +33,15 @@ from tocsin.db.faults import DATABASE_DOWN
 from tocsin.ingest import PARSERS, AlertEvent
 from tocsin.web.context import AppContext
 
-__all__ = ["BUDGET_MS", "MOST", "CostEstimate", "InboxDrainer", "hold_loaded_objects"]
+__all__ = [
+    "BUDGET_MS",
+    "MOST",
+    "REPEAT_WEIGHT",
+    "CostEstimate",
+    "InboxDrainer",
+    "hold_loaded_objects",
+    "units_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +49,16 @@ log = logging.getLogger(__name__)
 #: from the last transactions: a new alert that joins a storm costs a fraction of a
 #: millisecond, one that opens an incident of its own ten or more).
 BUDGET_MS = 50.0
-#: The most alerts one transaction of the inbox decides.
+#: The most units of work (new alerts) one transaction of the inbox decides.
 MOST = 300
+#: What a repeat the parse memo recognised (labels and annotations known, storable as
+#: they are) weighs against a new alert.
+REPEAT_WEIGHT = 0.05
+
+
+def units_of(event: AlertEvent) -> float:
+    """An event's weight in a transaction's budget."""
+    return REPEAT_WEIGHT if getattr(event, "maps_clean", False) else 1.0
 
 
 class CostEstimate:
@@ -104,35 +125,46 @@ class InboxDrainer:
         group's cost would not do: that estimate only learns from transactions of many
         alerts."""
         started = time.perf_counter()
-        batches = self._take(session, now)
+        waited = alerts.lock_wait_ms(session)
+        batches, units, full = self._take(session, now)
         if not batches:
             return None
         alerts.ingest_batches(
             session=session, policy=self.context.policy.current, batches=batches, now=now
         )
-        decided = sum(len(events) for _, events in batches)
-        elapsed = (time.perf_counter() - started) * 1000
-        self.cost.observe(elapsed, decided)
-        self.resize(elapsed, decided)
+        # Waiting for another process's batch of the integration is not what these cost.
+        elapsed = (time.perf_counter() - started) * 1000 - (alerts.lock_wait_ms(session) - waited)
+        self.cost.observe(elapsed, units)
+        self.resize(elapsed, self.size if full else int(units))
         return elapsed
 
     def _take(
         self, session: Session, now: datetime
-    ) -> list[tuple[Integration, Sequence[AlertEvent]]]:
-        """Chunks of the oldest bodies, up to :attr:`size` alerts, each recorded as
-        decided in this transaction (which decides them, or rolls back)."""
+    ) -> tuple[list[tuple[Integration, Sequence[AlertEvent]]], float, bool]:
+        """Chunks of the oldest bodies, up to :attr:`size` units, each recorded as
+        decided in this transaction (which decides them, or rolls back); their units,
+        and whether the size (not the inbox) ended them."""
         taken: list[tuple[Integration, Sequence[AlertEvent]]] = []
-        left = self.size
+        left = float(self.size)
+        units = 0.0
         while left > 0:
-            chunk = inbox.take_chunk(session=session, size=left)
+            chunk = inbox.take_chunk(session=session, size=math.ceil(left / REPEAT_WEIGHT))
             if chunk is None:
-                break
-            taken.append((chunk.integration, self._events(chunk)))
+                return taken, units, False
+            if chunk.batch.id not in self.parsed:  # parsed again: each counts as new
+                chunk = replace(chunk, end=min(chunk.end, chunk.start + math.ceil(left)))
+            events = self._events(chunk)
+            count, weight = _fitting(events, left)
+            chunk = replace(chunk, end=chunk.start + count)
+            taken.append((chunk.integration, events[:count]))
             inbox.chunk_done(session=session, chunk=chunk, now=now)
             if chunk.batch.finished_at is not None:
                 self.parsed.pop(chunk.batch.id, None)
-            left -= chunk.end - chunk.start
-        return taken
+            units += weight
+            left -= weight
+            if count < len(events):
+                break  # the next alert does not fit
+        return taken, units, True
 
     def _events(self, chunk: inbox.Chunk) -> Sequence[AlertEvent]:
         """The chunk's events: kept from the request that queued the body when this
@@ -156,6 +188,18 @@ class InboxDrainer:
         elif size >= self.size:
             fits = int(size * BUDGET_MS / max(elapsed_ms, 0.001))
             self.size = min(MOST, max(self.size, min(size * 2, fits)))
+
+
+def _fitting(events: Sequence[AlertEvent], left: float) -> tuple[int, float]:
+    """How many of ``events``, from the first, fit in ``left`` units (at least one), and
+    their units."""
+    total = 0.0
+    for count, alert in enumerate(events):
+        weight = units_of(alert)
+        if count and total + weight > left:
+            return count, total
+        total += weight
+    return len(events), total
 
 
 def hold_loaded_objects(session: Session) -> None:
