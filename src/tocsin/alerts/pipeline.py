@@ -48,6 +48,7 @@ from tocsin.metrics.event_metrics import alerts_taken_in
 from tocsin.policy import Policy
 
 __all__ = [
+    "INGEST_LOCK",
     "IngestNote",
     "IngestResult",
     "Outcome",
@@ -57,7 +58,7 @@ __all__ = [
 ]
 
 #: Any constant, distinct from the migration lock; the second key is the integration.
-_INGEST_LOCK = 7_460_002
+INGEST_LOCK = 7_460_002
 #: ``Session.info`` key: the milliseconds the transaction waited for those locks.
 _LOCK_WAIT = "tocsin.ingest_lock_wait_ms"
 #: ``last_seen_at`` of an integration is refreshed at most this often by alerts.
@@ -133,7 +134,7 @@ def _run(batch: Batch, events: Sequence[InboundAlert]) -> list[IngestResult]:
         asked = time.perf_counter()
         session.execute(
             text("SELECT pg_advisory_xact_lock(:a, :b)"),
-            {"a": _INGEST_LOCK, "b": integration.id},
+            {"a": INGEST_LOCK, "b": integration.id},
         )
         waited = (time.perf_counter() - asked) * 1000
         session.info[_LOCK_WAIT] = session.info.get(_LOCK_WAIT, 0.0) + waited
