@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 from tests.conftest import LiveServer
+from tests.support.alertmanager import firing_body
 
 from tocsin.alerts.inbox import INBOX_THRESHOLD
 from tocsin.ingest.memo import KeptEvent
@@ -82,16 +83,7 @@ def test_a_body_queued_to_the_inbox_teaches_the_memo_its_alerts(live_server: Liv
     headers = {"Authorization": f"Bearer {live_server.admin_token}"}
     with httpx.Client(base_url=live_server.url, timeout=10, headers=headers) as api:
         key = create(api, "prom-flood")
-    template = firing()["alerts"][0]
-    body = firing()
-    body["alerts"] = [
-        {
-            **copy.deepcopy(template),
-            "labels": {**template["labels"], "instance": f"host-{n}"},
-            "fingerprint": f"flood-{n}",
-        }
-        for n in range(INBOX_THRESHOLD + 100)
-    ]
+    body = firing_body("flood-", INBOX_THRESHOLD + 100)
     inbound = Inbound(GroupCommitter(live_server.context))
     answer = asyncio.run(inbound.alerts("alertmanager", key, json.dumps(body).encode()))
     assert answer.status == 202 and answer.body["queued"] == INBOX_THRESHOLD + 100

@@ -55,6 +55,8 @@ __all__ = [
     "ingest",
     "ingest_batches",
     "lock_wait_ms",
+    "work_mark",
+    "work_ms",
 ]
 
 #: Any constant, distinct from the migration lock; the second key is the integration.
@@ -123,6 +125,21 @@ def lock_wait_ms(session: Session) -> float:
     own alerts cost to decide, which is what the group commit sizes groups by."""
     waited: float = session.info.get(_LOCK_WAIT, 0.0)
     return waited
+
+
+WorkMark = tuple[float, float]
+
+
+def work_mark(session: Session) -> WorkMark:
+    """Where :func:`work_ms` counts from in ``session``'s transaction."""
+    return time.perf_counter(), lock_wait_ms(session)
+
+
+def work_ms(session: Session, mark: WorkMark) -> float:
+    """Milliseconds of ingest work since ``mark``: the time passed, less the waits for
+    another process's batch (:func:`lock_wait_ms`)."""
+    started, waited = mark
+    return (time.perf_counter() - started) * 1000 - (lock_wait_ms(session) - waited)
 
 
 def _run(batch: Batch, events: Sequence[InboundAlert]) -> list[IngestResult]:

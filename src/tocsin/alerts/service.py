@@ -27,7 +27,14 @@ from tocsin.alerts.integrations import (
 )
 from tocsin.alerts.linking import IngestNote, Outcome
 from tocsin.alerts.models import Alert, AlertLink, AlertRead, Integration, StormRead
-from tocsin.alerts.pipeline import IngestResult, ingest, ingest_batches, lock_wait_ms
+from tocsin.alerts.pipeline import (
+    IngestResult,
+    ingest,
+    ingest_batches,
+    lock_wait_ms,
+    work_mark,
+    work_ms,
+)
 from tocsin.alerts.rules.storms import top_counts
 from tocsin.alerts.silencing import (
     add_silence,
@@ -71,6 +78,8 @@ __all__ = [
     "recent_alerts",
     "silence_to_read",
     "storm_for_incident",
+    "work_mark",
+    "work_ms",
 ]
 
 ALERT_STATUSES: tuple[str, ...] = ("firing", "resolved")

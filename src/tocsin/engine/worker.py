@@ -77,6 +77,8 @@ class Worker:
         self.batch = batch
         self.max_attempts = max_attempts
         self._prepared_for: Policy | None = None
+        #: The earliest due time of a pending job at the last look.
+        self._next_due: datetime | None = None
 
     def run_due(self, stop: threading.Event | None = None) -> int:
         """Handle every job due now (including ones that fall due meanwhile); return the
@@ -94,10 +96,11 @@ class Worker:
 
     def _any_due(self) -> bool:
         """Whether a job is due, read without the writer: every write transaction waits
-        its turn behind the others, so one that would find nothing is not started."""
+        its turn behind the others, so one that would find nothing is not started. The
+        earliest due time read is kept for :meth:`run_forever`'s wait."""
         with session_scope(self.sessions, write=False) as session:
-            due = next_due_at(session=session)
-        return due is not None and due <= self.clock.now()
+            self._next_due = next_due_at(session=session)
+        return self._next_due is not None and self._next_due <= self.clock.now()
 
     def run_forever(self, stop: threading.Event, *, poll: float = 0.5) -> None:
         woken = threading.Event()
@@ -107,8 +110,7 @@ class Worker:
             while not stop.is_set():
                 try:
                     self.run_due(stop)
-                    with session_scope(self.sessions, write=False) as session:
-                        due = next_due_at(session=session)
+                    due = self._next_due  # read by the round's last look
                 except SQLAlchemyError as exc:
                     log.warning("worker: database unavailable (%s); retrying", type(exc).__name__)
                     stop.wait(1.0)

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -476,8 +475,7 @@ class GroupCommitter:
                 budget -= took or 0.0  # what is left for deciding requests at once
                 if not deliveries:
                     return []
-            started = time.perf_counter()  # the requests' part of the transaction
-            waited = alerts.lock_wait_ms(session)
+            mark = alerts.work_mark(session)  # the requests' part of the transaction
             found = self._integrations(session, {d.key for d in deliveries})
             # Only while this process has bodies in the inbox (it queued them, or found
             # some at start-up) can a request have to queue behind one: the requests of
@@ -531,8 +529,7 @@ class GroupCommitter:
             stored = alerts.ingest_batches(session=session, policy=policy, batches=batches, now=now)
             for index, outcome in zip(positions, stored, strict=True):
                 results[index] = outcome
-            work = (time.perf_counter() - started) * 1000
-            work -= alerts.lock_wait_ms(session) - waited  # another process's turn
+            work = alerts.work_ms(session, mark)
         if bulk and weight:  # what a few alerts cost says little about what a group's would
             self.cost.observe(work, weight)
         self.drainer.parsed.update(queued)  # committed: no need to parse them again

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import logging
 import math
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
@@ -124,16 +123,14 @@ class InboxDrainer:
         (they joined a storm, or repeat what fires). Sizing it from the estimate of a
         group's cost would not do: that estimate only learns from transactions of many
         alerts."""
-        started = time.perf_counter()
-        waited = alerts.lock_wait_ms(session)
+        mark = alerts.work_mark(session)
         batches, units, full = self._take(session, now)
         if not batches:
             return None
         alerts.ingest_batches(
             session=session, policy=self.context.policy.current, batches=batches, now=now
         )
-        # Waiting for another process's batch of the integration is not what these cost.
-        elapsed = (time.perf_counter() - started) * 1000 - (alerts.lock_wait_ms(session) - waited)
+        elapsed = alerts.work_ms(session, mark)
         self.cost.observe(elapsed, units)
         self.resize(elapsed, self.size if full else int(units))
         return elapsed
