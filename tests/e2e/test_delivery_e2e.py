@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 from tests.support.receivers import SmtpReceiver, WebhookReceiver
@@ -42,6 +43,13 @@ broadcasts:
 """
 
 
+def _sent_page(api: httpx.Client, ref: str) -> dict[str, Any]:
+    """The incident's page once its outcome is recorded as sent, else nothing (empty)."""
+    items: list[dict[str, Any]] = api.get(f"/api/v1/incidents/{ref}/notifications").json()["items"]
+    page = next(p for p in items if p["kind"] == "page")
+    return page if page["state"] == "sent" else {}
+
+
 def test_serve_delivers_a_page_by_email_and_webhook(tmp_path: Path) -> None:
     hook = WebhookReceiver(secret="whsec-e2e").start()
     try:
@@ -73,9 +81,11 @@ def test_serve_delivers_a_page_by_email_and_webhook(tmp_path: Path) -> None:
                         3.0,
                         "the page by email and webhook, and the broadcast, delivered",
                     )
-                    pages = api.get(f"/api/v1/incidents/{ref}/notifications").json()["items"]
-                    page = next(p for p in pages if p["kind"] == "page")
-                    assert page["state"] == "sent"
+                    # The receivers have it before the server has written down that it
+                    # went: wait, bounded, for the outcome to be recorded.
+                    page = wait_for(
+                        lambda: _sent_page(api, ref), 3.0, "the page's outcome recorded as sent"
+                    )
                     assert sorted(d["channel"] for d in page["deliveries"]) == ["email", "ops"]
             finally:
                 output = stop_server(server)
