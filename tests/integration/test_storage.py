@@ -14,8 +14,10 @@ from sqlalchemy import select
 from tocsin.db import SessionFactory, create_db_engine, session_scope
 from tocsin.db.base import UTCDateTime
 from tocsin.db.counters import next_number
+from tocsin.db.direct import DirectStatement
 from tocsin.db.migrate import alembic_config, current_revision, head_revision, upgrade
 from tocsin.incidents.models import Incident
+from tocsin.notify.models import DeliveryCursor
 from tocsin.tables import metadata
 
 
@@ -132,5 +134,46 @@ def test_incidents_tagged_drill_before_drills_existed_become_drills(database_url
         with engine.connect() as conn:
             rows = conn.execute(sa.text("SELECT number, drill FROM incidents ORDER BY number"))
             assert [(n, bool(d)) for n, d in rows] == [(1, True), (2, False)]
+    finally:
+        engine.dispose()
+
+
+def test_a_direct_query_sees_what_its_transaction_added_but_has_not_written(
+    database_url: str,
+) -> None:
+    """The delivery worker claims, in the transaction that expanded them, the sends it
+    has just added: a query on the driver's cursor must see them as the session's own
+    queries do, or each page takes a second turn of the writer."""
+    engine = create_db_engine(database_url)
+    sessions = SessionFactory(engine)
+    behind = DirectStatement(
+        lambda _dialect: (
+            select(DeliveryCursor.name)
+            .where(DeliveryCursor.position.between(5, sa.bindparam("position")))
+            .order_by(DeliveryCursor.name)
+            .limit(sa.bindparam("limit"))
+        )
+    )
+    now = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    try:
+        with session_scope(sessions) as session:
+            for name, position in (("feed", 10), ("mail", 20), ("status", 300)):
+                session.add(DeliveryCursor(name=name, position=position, updated_at=now))
+            assert behind.fetch(session, {"position": 100, "limit": 10}) == [
+                ("feed",),
+                ("mail",),
+            ]
+            with session.no_autoflush:
+                session.add(DeliveryCursor(name="chat", position=7, updated_at=now))
+                assert behind.fetch(session, {"position": 100, "limit": 10}) == [
+                    ("feed",),
+                    ("mail",),
+                ]
+        with session_scope(sessions, write=False) as session:
+            assert behind.fetch(session, {"position": 1000, "limit": 3}) == [
+                ("chat",),
+                ("feed",),
+                ("mail",),
+            ]
     finally:
         engine.dispose()

@@ -86,6 +86,25 @@ class DirectStatement:
         rows = self.execute_many(session, [params])
         return rows[0] if rows else None
 
+    def fetch(self, session: Session, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """Run a query once in the session's transaction; every row, as the driver
+        returns it (no result processing: for ids, counts and plain text). Like the
+        session's own queries, it first writes what the session holds unwritten (unless
+        autoflush is off): what this transaction added must be seen."""
+        if session.autoflush:
+            session.flush()
+        connection = session.connection()
+        compiled = self._compile(connection.dialect)
+        argument = _arguments(compiled, params)
+        cursor = _cursor(connection)
+        try:
+            cursor.execute(compiled.sql, argument)
+            return [tuple(row) for row in cursor.fetchall()]
+        except connection.dialect.loaded_dbapi.Error as error:
+            raise _raised(connection, compiled, [argument], error, cursor) from error
+        finally:
+            cursor.close()
+
     def execute_many(
         self, session: Session, many: Sequence[Mapping[str, Any]]
     ) -> list[tuple[Any, ...]]:
@@ -120,17 +139,25 @@ class DirectStatement:
                         if row is not None:
                             found.append(tuple(row))
         except connection.dialect.loaded_dbapi.Error as error:
-            raise exc.DBAPIError.instance(
-                compiled.sql,
-                arguments[:1],
-                error,
-                connection.dialect.loaded_dbapi.Error,
-                dialect=connection.dialect,
-                connection_invalidated=connection.dialect.is_disconnect(error, None, cursor),
-            ) from error
+            raise _raised(connection, compiled, arguments, error, cursor) from error
         finally:
             cursor.close()
         return found
+
+
+def _raised(
+    connection: Connection, compiled: _Compiled, arguments: list[Any], error: Any, cursor: Any
+) -> exc.StatementError:
+    """A driver's error as SQLAlchemy's (what the fault handling knows)."""
+    raised: exc.StatementError = exc.DBAPIError.instance(
+        compiled.sql,
+        arguments[:1],
+        error,
+        connection.dialect.loaded_dbapi.Error,
+        dialect=connection.dialect,
+        connection_invalidated=connection.dialect.is_disconnect(error, None, cursor),
+    )
+    return raised
 
 
 #: Rows from which a ``copy=True`` statement is one ``COPY`` (below, a pipelined

@@ -10,6 +10,7 @@ same key is ignored.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,6 +18,7 @@ from sqlalchemy import (
     CheckConstraint,
     Index,
     Integer,
+    Select,
     String,
     Table,
     Text,
@@ -30,7 +32,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from tocsin.db.base import Base, JSONValue, UTCDateTime
 from tocsin.db.direct import DirectStatement
-from tocsin.db.lanes import claim_in_turns
+from tocsin.db.lanes import Turns
 from tocsin.db.signals import CommitSignal
 
 __all__ = [
@@ -183,7 +185,12 @@ def lock_due(*, session: Session, now: datetime, limit: int) -> list[Job]:
     nothing waits for a lease to run out. Jobs are taken in turns across lanes
     (:mod:`tocsin.db.lanes`): a flood of one incident's kind cannot hold another's.
     """
-    return claim_in_turns(session, Job, (Job.state == JobState.pending, Job.due_at <= now), limit)
+    return _due_jobs().claim(session, limit, now=now)
+
+
+@functools.cache
+def _due_jobs() -> Turns[Job]:
+    return Turns(Job, (Job.state == JobState.pending, Job.due_at <= bindparam("now")))
 
 
 def purge_finished(*, session: Session, before: datetime) -> int:
@@ -193,9 +200,14 @@ def purge_finished(*, session: Session, before: datetime) -> int:
 
 
 def next_due_at(*, session: Session) -> datetime | None:
-    return session.scalar(
-        select(Job.due_at).where(Job.state == JobState.pending).order_by(Job.due_at).limit(1)
-    )
+    due: datetime | None = session.connection().execute(_next_due()).scalar()
+    return due
+
+
+@functools.cache
+def _next_due() -> Select[datetime]:
+    """Built once: the engine asks before every batch."""
+    return select(Job.due_at).where(Job.state == JobState.pending).order_by(Job.due_at).limit(1)
 
 
 #: Set after a transaction that scheduled a job commits (wakes this process's worker).

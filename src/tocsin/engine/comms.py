@@ -13,15 +13,17 @@ does not replay history.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
+from tocsin.db.direct import DirectStatement
 from tocsin.errors import InvalidInput
 from tocsin.incidents.drills import is_drill
 from tocsin.incidents.models import Incident, TimelineEvent
@@ -171,22 +173,20 @@ class BroadcastFeed:
         still catches up once :data:`OVERLAP` events are past it, so reading past it
         stays short. Without broadcasts the cursor keeps up with every event, so that
         enabling them later announces nothing of the past."""
-        cursor = session.get(DeliveryCursor, FEED)
-        latest = session.scalar(select(func.max(TimelineEvent.id))) or 0
-        if cursor is None:
+        cursor = _CURSOR_AT.fetch(session, {"name": FEED})
+        latest = _LATEST_EVENT.fetch(session, {})[0][0] or 0
+        if not cursor:
             return True
+        position: int = cursor[0][0]
         if not policy.broadcasts:
-            return cursor.position < latest
-        if latest - cursor.position > OVERLAP:
+            return position < latest
+        if latest - position > OVERLAP:
             return True
-        recent = session.scalars(
-            select(TimelineEvent.id).where(
-                TimelineEvent.id > cursor.position - OVERLAP,
-                or_(TimelineEvent.id > cursor.position, TimelineEvent.at >= now - RECENT),
-                TimelineEvent.kind.in_(BROADCAST_EVENTS),
-            )
+        recent = session.connection().execute(
+            _recent_events(),
+            {"start": position - OVERLAP, "position": position, "since": now - RECENT},
         )
-        return any(event_id not in self._done for event_id in recent)
+        return any(event_id not in self._done for event_id in recent.scalars())
 
     def run(
         self,
@@ -306,3 +306,20 @@ class BroadcastFeed:
                 lane=incident.lane,
             )
         return queued
+
+
+# The feed's questions before each delivery round, built once (asked many times a second
+# under load, building and keying them anew cost more than the database's answer).
+_CURSOR_AT = DirectStatement(
+    lambda _dialect: select(DeliveryCursor.position).where(DeliveryCursor.name == bindparam("name"))
+)
+_LATEST_EVENT = DirectStatement(lambda _dialect: select(func.max(TimelineEvent.id)))
+
+
+@functools.cache
+def _recent_events() -> Select[int]:
+    return select(TimelineEvent.id).where(
+        TimelineEvent.id > bindparam("start"),
+        or_(TimelineEvent.id > bindparam("position"), TimelineEvent.at >= bindparam("since")),
+        TimelineEvent.kind.in_(BROADCAST_EVENTS),
+    )

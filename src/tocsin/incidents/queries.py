@@ -123,10 +123,16 @@ def hold_incidents(
     ]
     missing = wanted - {incident.id for incident in held}
     if missing:
-        options = _TOGETHER if with_related else _ON_ACCESS
-        query = select(Incident).where(Incident.id.in_(missing)).options(*options)
-        held.extend(session.scalars(query))
+        held.extend(session.scalars(_held(with_related), {"ids": sorted(missing)}))
     return held
+
+
+@functools.cache
+def _held(with_related: bool) -> Select[Incident]:
+    """:func:`hold_incidents`'s query, built once (every delivery round asks it)."""
+    options = _TOGETHER if with_related else _ON_ACCESS
+    ids: Any = bindparam("ids", expanding=True)
+    return select(Incident).where(Incident.id.in_(ids)).options(*options)
 
 
 def numbers_by_id(*, session: Session, ids: set[int | None]) -> dict[int, int]:

@@ -12,15 +12,17 @@ outcome in a second, short transaction after the send. Every function takes the
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, or_, select, update
+from sqlalchemy import Select, bindparam, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from tocsin.db.lanes import claim_in_turns
+from tocsin.db.direct import DirectStatement
+from tocsin.db.lanes import Turns
 from tocsin.db.signals import CommitSignal
 from tocsin.notify.models import (
     ChannelThrottle,
@@ -72,12 +74,19 @@ def _locked(session: Session, query: _Q) -> _Q:
 def claim_expansions(*, session: Session, now: datetime, limit: int) -> list[Notification]:
     """Due notifications not yet split into deliveries, locked for this transaction,
     in turns across lanes (:mod:`tocsin.db.lanes`)."""
-    where = (
-        Notification.state == NotificationState.pending.value,
-        Notification.expanded_at.is_(None),
-        Notification.due_at <= now,
+    return _unexpanded().claim(session, limit, now=now)
+
+
+@functools.cache
+def _unexpanded() -> Turns[Notification]:
+    return Turns(
+        Notification,
+        (
+            Notification.state == NotificationState.pending.value,
+            Notification.expanded_at.is_(None),
+            Notification.due_at <= bindparam("now"),
+        ),
     )
-    return claim_in_turns(session, Notification, where, limit)
 
 
 def hold_notifications(*, session: Session, ids: Iterable[int]) -> list[Notification]:
@@ -160,21 +169,37 @@ def _sum_up(notification: Notification, rows: Sequence[Delivery]) -> None:
 
 
 def due_channels(*, session: Session, now: datetime) -> list[str]:
-    return list(
-        session.scalars(
-            select(Delivery.channel)
-            .where(Delivery.state == _PENDING, Delivery.due_at <= now)
-            .distinct()
-            .order_by(Delivery.channel)
-        )
+    return [row[0] for row in _DUE_CHANNELS.fetch(session, {"now": now})]
+
+
+#: Built once (the delivery worker asks many times a second under load), like the
+#: other questions it asks before it takes the writer.
+_DUE_CHANNELS = DirectStatement(
+    lambda _dialect: (
+        select(Delivery.channel)
+        .where(Delivery.state == _PENDING, Delivery.due_at <= bindparam("now"))
+        .distinct()
+        .order_by(Delivery.channel)
     )
+)
 
 
 def due_candidates(*, session: Session, channel: str, now: datetime, limit: int) -> list[Delivery]:
     """Due pending deliveries on one channel, locked for this transaction, in turns
     across lanes (:mod:`tocsin.db.lanes`): oldest first within a turn."""
-    where = (Delivery.channel == channel, Delivery.state == _PENDING, Delivery.due_at <= now)
-    return claim_in_turns(session, Delivery, where, limit)
+    return _due_on_channel().claim(session, limit, channel=channel, now=now)
+
+
+@functools.cache
+def _due_on_channel() -> Turns[Delivery]:
+    return Turns(
+        Delivery,
+        (
+            Delivery.channel == bindparam("channel"),
+            Delivery.state == _PENDING,
+            Delivery.due_at <= bindparam("now"),
+        ),
+    )
 
 
 def recent_starts(
@@ -244,19 +269,29 @@ class PendingWork:
 
 def pending_work(*, session: Session, now: datetime) -> PendingWork:
     """Whether recovery or expansion has anything to do (cheap, read-only)."""
-    expired = session.scalar(
-        select(Delivery.id).where(Delivery.state == _SENDING, Delivery.deadline_at <= now).limit(1)
+    expired = _ANY_EXPIRED.fetch(session, {"now": now})
+    unexpanded = _ANY_UNEXPANDED.fetch(session, {"now": now})
+    return PendingWork(expired_sends=bool(expired), unexpanded=bool(unexpanded))
+
+
+_ANY_EXPIRED = DirectStatement(
+    lambda _dialect: (
+        select(Delivery.id)
+        .where(Delivery.state == _SENDING, Delivery.deadline_at <= bindparam("now"))
+        .limit(1)
     )
-    unexpanded = session.scalar(
+)
+_ANY_UNEXPANDED = DirectStatement(
+    lambda _dialect: (
         select(Notification.id)
         .where(
             Notification.state == NotificationState.pending.value,
             Notification.expanded_at.is_(None),
-            Notification.due_at <= now,
+            Notification.due_at <= bindparam("now"),
         )
         .limit(1)
     )
-    return PendingWork(expired_sends=expired is not None, unexpanded=unexpanded is not None)
+)
 
 
 def next_wakeup_at(*, session: Session, waiting: Collection[str] = ()) -> datetime | None:
