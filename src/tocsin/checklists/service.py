@@ -6,11 +6,12 @@ and skip is a timeline entry naming who (or which event) did it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Select, Table, Update, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.sql import ClauseElement
@@ -245,17 +246,43 @@ def _mark(
         "settled_by": actor,
         "reason": reason or None,
     }
-    changed = session.execute(
-        update(ChecklistItem)
-        .where(ChecklistItem.id == item.id, ChecklistItem.state == ItemState.open.value)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+    bound = {"item": item.id, "to": state.value, "at": now, "by": actor, "why": reason or None}
+    changed = session.execute(_settle_open(), bound)
     if not changed.rowcount:  # type: ignore[attr-defined]
         return False
     for name, value in values.items():  # what the row holds now, without writing it again
         set_committed_value(item, name, value)
     return True
+
+
+@functools.cache
+def _settle_open() -> Update:
+    """:func:`_mark`'s statement, built once (a declaration ticks several items)."""
+    return (
+        update(ChecklistItem)
+        .where(ChecklistItem.id == bindparam("item"), ChecklistItem.state == ItemState.open.value)
+        .values(
+            state=bindparam("to"),
+            settled_at=bindparam("at"),
+            settled_by=bindparam("by"),
+            reason=bindparam("why"),
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+@functools.cache
+def _open_for_events() -> Select[ChecklistItem]:
+    """:func:`auto_tick`'s candidates, built once (every declaration asks)."""
+    return (
+        select(ChecklistItem)
+        .where(
+            ChecklistItem.incident_id == bindparam("incident"),
+            ChecklistItem.state == ItemState.open.value,
+            ChecklistItem.done_when.in_(bindparam("events", expanding=True)),
+        )
+        .order_by(ChecklistItem.number)
+    )
 
 
 def settle(
@@ -301,15 +328,7 @@ def auto_tick(
     names = [e.value for e in events]
     if not names:
         return []
-    candidates = session.scalars(
-        select(ChecklistItem)
-        .where(
-            ChecklistItem.incident_id == incident.id,
-            ChecklistItem.state == ItemState.open.value,
-            ChecklistItem.done_when.in_(names),
-        )
-        .order_by(ChecklistItem.number)
-    )
+    candidates = session.scalars(_open_for_events(), {"incident": incident.id, "events": names})
     ticked = []
     for item in list(candidates):
         if not _mark(session, item, ItemState.done, SYSTEM_ACTOR, now, ""):

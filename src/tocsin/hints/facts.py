@@ -7,11 +7,12 @@ A few bounded queries per incident, never per alert.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from tocsin.alerts.models import Alert
@@ -122,16 +123,8 @@ def change_facts(
     """Changes to ``services`` that happened in ``[since, until)``."""
     if not services:
         return []
-    rows = session.scalars(
-        select(Change)
-        .where(
-            Change.service.in_(sorted(services)),
-            Change.timestamp >= since,
-            Change.timestamp < until,
-        )
-        .order_by(Change.timestamp.desc(), Change.id.desc())
-        .limit(ALERT_LIMIT)
-    )
+    values = {"services": sorted(services), "since": since, "until": until}
+    rows = session.scalars(_statements().changes, values)
     return [
         ChangeFact(
             id=c.id,
@@ -154,17 +147,7 @@ def open_incident_facts(
     if not services:
         return []
     rows = session.scalars(
-        select(Incident)
-        .join(IncidentService, IncidentService.incident_id == Incident.id)
-        .where(
-            IncidentService.service.in_(sorted(services)),
-            Incident.status.in_(_ACTIVE),
-            Incident.drill.is_(False),
-            Incident.id != exclude,
-        )
-        .order_by(Incident.id)
-        .distinct()
-        .limit(OPEN_INCIDENT_LIMIT)
+        _statements().open_incidents, {"services": sorted(services), "exclude": exclude}
     )
     return [
         IncidentFact(
@@ -184,17 +167,8 @@ def has_past(*, session: Session, incident: Incident) -> bool:
     services = sorted(s.service for s in incident.services)
     if not services:
         return False
-    found = session.scalar(
-        select(Incident.id)
-        .join(IncidentService, IncidentService.incident_id == Incident.id)
-        .where(
-            IncidentService.service.in_(services),
-            Incident.status.not_in(_ACTIVE),
-            Incident.number < incident.number,
-        )
-        .limit(1)
-    )
-    return found is not None
+    values = {"services": services, "number": incident.number}
+    return session.connection().execute(_statements().any_past, values).first() is not None
 
 
 def alert_facts(
@@ -261,25 +235,8 @@ def alert_facts(
         )
     if services:
         # Columns only: the alerts around are many and their rows are not needed.
-        rows = session.execute(
-            select(
-                Alert.id,
-                Alert.service,
-                Alert.title,
-                Alert.starts_at,
-                Alert.fired_at,
-                Alert.status,
-                Alert.labels,
-                Alert.summary,
-            )
-            .where(
-                Alert.service.in_(sorted(services)),
-                Alert.status == "firing",
-                Alert.fired_at >= since,
-                Alert.drill.is_(False),
-            )
-            .order_by(Alert.fired_at.desc())
-            .limit(AROUND_LIMIT)
+        rows = session.connection().execute(
+            _statements().alerts_around, {"services": sorted(services), "since": since}
         )
         for row in rows:
             add(
@@ -378,3 +335,64 @@ def _first_line(text: str | None) -> str | None:
     if not line or line.startswith("*["):  # the draft's placeholder, not an answer
         return None
     return line[:200]
+
+
+class _Statements(NamedTuple):
+    changes: Select[Change]
+    open_incidents: Select[Incident]
+    any_past: Select[int]
+    alerts_around: Select[*tuple[Any, ...]]
+
+
+@functools.cache
+def _statements() -> _Statements:
+    """The facts' queries, built once with bound parameters: every declaration asks
+    them, and building and keying them anew cost more than the database's answers."""
+    return _Statements(
+        changes=select(Change)
+        .where(
+            Change.service.in_(bindparam("services", expanding=True)),
+            Change.timestamp >= bindparam("since"),
+            Change.timestamp < bindparam("until"),
+        )
+        .order_by(Change.timestamp.desc(), Change.id.desc())
+        .limit(ALERT_LIMIT),
+        open_incidents=select(Incident)
+        .join(IncidentService, IncidentService.incident_id == Incident.id)
+        .where(
+            IncidentService.service.in_(bindparam("services", expanding=True)),
+            Incident.status.in_(_ACTIVE),
+            Incident.drill.is_(False),
+            Incident.id != bindparam("exclude"),
+        )
+        .order_by(Incident.id)
+        .distinct()
+        .limit(OPEN_INCIDENT_LIMIT),
+        any_past=select(Incident.id)
+        .join(IncidentService, IncidentService.incident_id == Incident.id)
+        .where(
+            IncidentService.service.in_(bindparam("services", expanding=True)),
+            Incident.status.not_in(_ACTIVE),
+            Incident.number < bindparam("number"),
+        )
+        .limit(1),
+        # Columns only: the alerts around are many and their rows are not needed.
+        alerts_around=select(
+            Alert.id,
+            Alert.service,
+            Alert.title,
+            Alert.starts_at,
+            Alert.fired_at,
+            Alert.status,
+            Alert.labels,
+            Alert.summary,
+        )
+        .where(
+            Alert.service.in_(bindparam("services", expanding=True)),
+            Alert.status == "firing",
+            Alert.fired_at >= bindparam("since"),
+            Alert.drill.is_(False),
+        )
+        .order_by(Alert.fired_at.desc())
+        .limit(AROUND_LIMIT),
+    )

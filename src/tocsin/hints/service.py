@@ -11,6 +11,7 @@ rejected one stays, ruled out.
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from collections.abc import Mapping
@@ -18,7 +19,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 
 from tocsin.changes.models import Change
@@ -209,7 +210,7 @@ def _store(
 def hints_for(*, session: Session, incident: Incident) -> list[IncidentHint]:
     """Confirmed hints first, then the open ones by rank, then those ruled out."""
     order = {HintStatus.confirmed: 0, HintStatus.open: 1, HintStatus.rejected: 2}
-    rows = session.scalars(select(IncidentHint).where(IncidentHint.incident_id == incident.id))
+    rows = session.scalars(_HINTS_OF(), {"incident": incident.id})
     return sorted(rows, key=lambda h: (order.get(h.status, 3), h.rank or 10_000, h.key))
 
 
@@ -288,14 +289,26 @@ def recent_changes(
     if not scope:
         return []
     start = (incident.started_at or incident.detected_at) - policy.hints.recent_changes
-    return list(
-        session.scalars(
-            select(Change)
-            .where(Change.service.in_(sorted(scope)), Change.timestamp >= start)
-            .order_by(Change.timestamp.desc(), Change.id.desc())
-            .limit(limit)
+    values = {"services": sorted(scope), "start": start, "limit": limit}
+    return list(session.scalars(_CHANGES_SINCE(), values))
+
+
+# Built once: every declaration asks them (for the incident channel's summary), and
+# building and keying them anew cost more than the database's answers.
+_HINTS_OF = functools.cache(
+    lambda: select(IncidentHint).where(IncidentHint.incident_id == bindparam("incident"))
+)
+_CHANGES_SINCE = functools.cache(
+    lambda: (
+        select(Change)
+        .where(
+            Change.service.in_(bindparam("services", expanding=True)),
+            Change.timestamp >= bindparam("start"),
         )
+        .order_by(Change.timestamp.desc(), Change.id.desc())
+        .limit(bindparam("limit"))
     )
+)
 
 
 # ---------------------------------------------------------------- the hooks

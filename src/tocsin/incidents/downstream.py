@@ -17,11 +17,12 @@ hints, the chat channel's summary) ask for them several times.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, event, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, event, func, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from tocsin.incidents.findings import IncidentLink
@@ -91,14 +92,34 @@ def reachable(start: Iterable[str], edges: Mapping[str, Sequence[str]]) -> set[s
     return seen
 
 
-def _open_of(services: set[str], exclude: int) -> tuple[ColumnElement[bool], ...]:
-    """The open incidents (drills left out) of ``services`` other than ``exclude``."""
+def _open_of() -> tuple[ColumnElement[bool], ...]:
+    """The open incidents (drills left out) of the bound ``services`` other than the
+    bound ``exclude``."""
     return (
-        IncidentService.service.in_(sorted(services)),
+        IncidentService.service.in_(bindparam("services", expanding=True)),
         Incident.status.in_(_ACTIVE),
         Incident.drill.is_(False),
-        Incident.id != exclude,
+        Incident.id != bindparam("exclude"),
     )
+
+
+@functools.cache
+def _open_statements() -> tuple[Select[int, str], Select[int, str]]:
+    """:func:`_open_on`'s and :func:`_first_open_on`'s queries, built once: every
+    declaration asks both, and building them anew cost more than the answers."""
+    every = (
+        select(Incident.id, IncidentService.service)
+        .join(IncidentService, IncidentService.incident_id == Incident.id)
+        .where(*_open_of())
+        .order_by(Incident.id)
+    )
+    first = (
+        select(func.min(Incident.id), IncidentService.service)
+        .join(IncidentService, IncidentService.incident_id == Incident.id)
+        .where(*_open_of())
+        .group_by(IncidentService.service)
+    )
+    return every, first
 
 
 def _open_on(session: Session, services: set[str], exclude: int) -> list[tuple[int, str]]:
@@ -106,12 +127,8 @@ def _open_on(session: Session, services: set[str], exclude: int) -> list[tuple[i
     ``services``: columns only, as a new incident usually finds none."""
     if not services:
         return []
-    rows = session.execute(
-        select(Incident.id, IncidentService.service)
-        .join(IncidentService, IncidentService.incident_id == Incident.id)
-        .where(*_open_of(services, exclude))
-        .order_by(Incident.id)
-    ).all()
+    values = {"services": sorted(services), "exclude": exclude}
+    rows = session.execute(_open_statements()[0], values).all()
     return [(row[0], row[1]) for row in rows]
 
 
@@ -121,12 +138,8 @@ def _first_open_on(session: Session, services: set[str], exclude: int) -> list[t
     incident of a busy upstream would make each declaration cost more than the last."""
     if not services:
         return []
-    rows = session.execute(
-        select(func.min(Incident.id), IncidentService.service)
-        .join(IncidentService, IncidentService.incident_id == Incident.id)
-        .where(*_open_of(services, exclude))
-        .group_by(IncidentService.service)
-    ).all()
+    values = {"services": sorted(services), "exclude": exclude}
+    rows = session.execute(_open_statements()[1], values).all()
     return sorted((row[0], row[1]) for row in rows)
 
 
