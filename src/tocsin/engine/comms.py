@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from tocsin.db.direct import DirectStatement
@@ -31,7 +31,7 @@ from tocsin.incidents.queries import hold_incidents
 from tocsin.incidents.rules import format_incident_id
 from tocsin.incidents.service import get_by_id, list_updates
 from tocsin.notify import outbox
-from tocsin.notify.models import DeliveryCursor, NotificationKind
+from tocsin.notify.models import NotificationKind
 from tocsin.notify.rules import plan_broadcasts
 from tocsin.notify.service import enqueue
 from tocsin.policy import Policy, UnknownSeverity
@@ -173,19 +173,15 @@ class BroadcastFeed:
         still catches up once :data:`OVERLAP` events are past it, so reading past it
         stays short. Without broadcasts the cursor keeps up with every event, so that
         enabling them later announces nothing of the past."""
-        cursor = _CURSOR_AT.fetch(session, {"name": FEED})
+        position = outbox.cursor_position(session=session, name=FEED)
         latest = _LATEST_EVENT.fetch(session, {})[0][0] or 0
-        if not cursor:
+        if position is None:
             return True
-        position: int = cursor[0][0]
         if not policy.broadcasts:
             return position < latest
         if latest - position > OVERLAP:
             return True
-        recent = session.connection().execute(
-            _recent_events(),
-            {"start": position - OVERLAP, "position": position, "since": now - RECENT},
-        )
+        recent = session.connection().execute(_recent_events(), _window(position, now, limit=None))
         return any(event_id not in self._done for event_id in recent.scalars())
 
     def run(
@@ -207,19 +203,9 @@ class BroadcastFeed:
                 outbox.advance_cursor(session=session, name=FEED, position=latest, now=now)
             return 0
         position = outbox.read_cursor(session=session, name=FEED, default=0, now=now)
-        latest = session.scalar(select(func.max(TimelineEvent.id))) or 0
-        events = list(
-            session.scalars(
-                select(TimelineEvent)
-                .where(
-                    TimelineEvent.id > position - OVERLAP,
-                    or_(TimelineEvent.id > position, TimelineEvent.at >= now - RECENT),
-                    TimelineEvent.kind.in_(BROADCAST_EVENTS),
-                )
-                .order_by(TimelineEvent.id)
-                .limit(self.batch)
-            )
-        )
+        latest = _LATEST_EVENT.fetch(session, {})[0][0] or 0
+        window = _window(position, now, limit=self.batch)
+        events = list(session.scalars(_feed_events(), window))
         held = hold_incidents(
             session=session,
             ids=[e.incident_id for e in events if e.id not in self._done],
@@ -310,16 +296,38 @@ class BroadcastFeed:
 
 # The feed's questions before each delivery round, built once (asked many times a second
 # under load, building and keying them anew cost more than the database's answer).
-_CURSOR_AT = DirectStatement(
-    lambda _dialect: select(DeliveryCursor.position).where(DeliveryCursor.name == bindparam("name"))
-)
 _LATEST_EVENT = DirectStatement(lambda _dialect: select(func.max(TimelineEvent.id)))
+
+
+def _window(position: int, now: datetime, *, limit: int | None) -> dict[str, Any]:
+    """The values of :func:`_announced_kinds`' window around the cursor ``position``."""
+    window: dict[str, Any] = {"start": position - OVERLAP, "position": position}
+    window["since"] = now - RECENT
+    if limit is not None:
+        window["limit"] = limit
+    return window
+
+
+def _announced_kinds() -> tuple[ColumnElement[bool], ...]:
+    """Events of the kinds broadcasts announce, past the cursor (or recent, within
+    :data:`OVERLAP` before it: a slower transaction may commit a lower id late)."""
+    return (
+        TimelineEvent.id > bindparam("start"),
+        or_(TimelineEvent.id > bindparam("position"), TimelineEvent.at >= bindparam("since")),
+        TimelineEvent.kind.in_(BROADCAST_EVENTS),
+    )
 
 
 @functools.cache
 def _recent_events() -> Select[int]:
-    return select(TimelineEvent.id).where(
-        TimelineEvent.id > bindparam("start"),
-        or_(TimelineEvent.id > bindparam("position"), TimelineEvent.at >= bindparam("since")),
-        TimelineEvent.kind.in_(BROADCAST_EVENTS),
+    return select(TimelineEvent.id).where(*_announced_kinds())
+
+
+@functools.cache
+def _feed_events() -> Select[TimelineEvent]:
+    return (
+        select(TimelineEvent)
+        .where(*_announced_kinds())
+        .order_by(TimelineEvent.id)
+        .limit(bindparam("limit"))
     )

@@ -40,6 +40,7 @@ __all__ = [
     "cancel_deliveries",
     "channel_block",
     "claim_expansions",
+    "cursor_position",
     "deliveries_of",
     "due_candidates",
     "due_channels",
@@ -318,22 +319,40 @@ def next_wakeup_at(*, session: Session, waiting: Collection[str] = ()) -> dateti
 # ---------------------------------------------------------------- feed cursors
 
 
+def cursor_position(*, session: Session, name: str) -> int | None:
+    """Where the cursor ``name`` stands (None before its first read)."""
+    found = _CURSOR_AT.fetch(session, {"name": name})
+    return int(found[0][0]) if found else None
+
+
 def read_cursor(*, session: Session, name: str, default: int, now: datetime) -> int:
-    row = session.get(DeliveryCursor, name)
-    if row is None:
+    position = cursor_position(session=session, name=name)
+    if position is None:
         session.add(DeliveryCursor(name=name, position=default, updated_at=now))
         session.flush()
         return default
-    return row.position
+    return position
 
 
 def advance_cursor(*, session: Session, name: str, position: int, now: datetime) -> None:
     """Move the cursor forward (never back: two workers may race)."""
-    session.execute(
+    _ADVANCE.execute(session, {"cursor": name, "to": position, "at": now})
+
+
+# The feed's cursor is read before every delivery round and moved after each pass:
+# built once, like the other questions asked before the writer is taken.
+_CURSOR_AT = DirectStatement(
+    lambda _dialect: select(DeliveryCursor.position).where(DeliveryCursor.name == bindparam("name"))
+)
+_ADVANCE = DirectStatement(
+    lambda _dialect: (
         update(DeliveryCursor)
-        .where(DeliveryCursor.name == name, DeliveryCursor.position < position)
-        .values(position=position, updated_at=now)
+        .where(
+            DeliveryCursor.name == bindparam("cursor"), DeliveryCursor.position < bindparam("to")
+        )
+        .values(position=bindparam("to"), updated_at=bindparam("at"))
     )
+)
 
 
 # ---------------------------------------------------------------- cancelling
