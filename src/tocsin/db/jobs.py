@@ -200,8 +200,7 @@ def purge_finished(*, session: Session, before: datetime) -> int:
 
 
 def next_due_at(*, session: Session) -> datetime | None:
-    due: datetime | None = session.connection().execute(_next_due()).scalar()
-    return due
+    return session.scalar(_next_due())
 
 
 @functools.cache

@@ -40,7 +40,6 @@ class Turns(Generic[_Row]):
     def __init__(self, model: type[_Row], where: Sequence[ColumnElement[bool]]) -> None:
         mapper = inspect(model)
         table = cast(Table, mapper.local_table)
-        self._model = model
         self._key = mapper.primary_key_from_instance
         turn = func.row_number().over(
             partition_by=table.c.lane, order_by=(table.c.due_at, table.c.id)

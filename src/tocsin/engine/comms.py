@@ -181,8 +181,8 @@ class BroadcastFeed:
             return position < latest
         if latest - position > OVERLAP:
             return True
-        recent = session.connection().execute(_recent_events(), _window(position, now, limit=None))
-        return any(event_id not in self._done for event_id in recent.scalars())
+        recent = session.scalars(_recent_events(), _window(position, now, limit=None))
+        return any(event_id not in self._done for event_id in recent)
 
     def run(
         self,
@@ -301,8 +301,11 @@ _LATEST_EVENT = DirectStatement(lambda _dialect: select(func.max(TimelineEvent.i
 
 def _window(position: int, now: datetime, *, limit: int | None) -> dict[str, Any]:
     """The values of :func:`_announced_kinds`' window around the cursor ``position``."""
-    window: dict[str, Any] = {"start": position - OVERLAP, "position": position}
-    window["since"] = now - RECENT
+    window: dict[str, Any] = {
+        "start": position - OVERLAP,
+        "position": position,
+        "since": now - RECENT,
+    }
     if limit is not None:
         window["limit"] = limit
     return window

@@ -168,7 +168,7 @@ def has_past(*, session: Session, incident: Incident) -> bool:
     if not services:
         return False
     values = {"services": services, "number": incident.number}
-    return session.connection().execute(_statements().any_past, values).first() is not None
+    return session.execute(_statements().any_past, values).first() is not None
 
 
 def alert_facts(
@@ -235,7 +235,7 @@ def alert_facts(
         )
     if services:
         # Columns only: the alerts around are many and their rows are not needed.
-        rows = session.connection().execute(
+        rows = session.execute(
             _statements().alerts_around, {"services": sorted(services), "since": since}
         )
         for row in rows:
