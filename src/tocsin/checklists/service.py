@@ -240,19 +240,18 @@ def _mark(
     session: Session, item: ChecklistItem, state: ItemState, actor: str, now: datetime, reason: str
 ) -> bool:
     """Settle ``item`` if it is still open; False if someone (or something) was first."""
-    values = {
-        "state": state.value,
-        "settled_at": now,
-        "settled_by": actor,
-        "reason": reason or None,
-    }
-    bound = {"item": item.id, "to": state.value, "at": now, "by": actor, "why": reason or None}
-    changed = session.execute(_settle_open(), bound)
+    values = dict(zip(_SETTLED, (state.value, now, actor, reason or None), strict=True))
+    bound = {f"new_{name}": value for name, value in values.items()}
+    changed = session.execute(_settle_open(), {"item": item.id, **bound})
     if not changed.rowcount:  # type: ignore[attr-defined]
         return False
     for name, value in values.items():  # what the row holds now, without writing it again
         set_committed_value(item, name, value)
     return True
+
+
+#: What settling an item writes (:func:`_mark`).
+_SETTLED = ("state", "settled_at", "settled_by", "reason")
 
 
 @functools.cache
@@ -262,10 +261,8 @@ def _settle_open() -> Update:
         update(ChecklistItem)
         .where(ChecklistItem.id == bindparam("item"), ChecklistItem.state == ItemState.open.value)
         .values(
-            state=bindparam("to"),
-            settled_at=bindparam("at"),
-            settled_by=bindparam("by"),
-            reason=bindparam("why"),
+            # Not the columns' own names: those are reserved for the SET clause.
+            {name: bindparam(f"new_{name}") for name in _SETTLED}
         )
         .execution_options(synchronize_session=False)
     )

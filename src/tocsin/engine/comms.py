@@ -194,16 +194,16 @@ class BroadcastFeed:
     ) -> int:
         """One pass; returns the number of messages queued. Destinations on channels
         that cannot send (``can_send``: not configured) are skipped: nothing is queued."""
+        newest_event: int | None = _LATEST_EVENT.fetch(session, {})[0][0]
         if not policy.broadcasts:
             # Nothing to announce: keep the cursor moving so enabling broadcasts later
             # does not announce the past.
-            latest = session.scalar(select(TimelineEvent.id).order_by(TimelineEvent.id.desc()))
-            if latest is not None:
-                outbox.read_cursor(session=session, name=FEED, default=latest, now=now)
-                outbox.advance_cursor(session=session, name=FEED, position=latest, now=now)
+            if newest_event is not None:
+                outbox.read_cursor(session=session, name=FEED, default=newest_event, now=now)
+                outbox.advance_cursor(session=session, name=FEED, position=newest_event, now=now)
             return 0
         position = outbox.read_cursor(session=session, name=FEED, default=0, now=now)
-        latest = _LATEST_EVENT.fetch(session, {})[0][0] or 0
+        latest = newest_event or 0
         window = _window(position, now, limit=self.batch)
         events = list(session.scalars(_feed_events(), window))
         held = hold_incidents(
