@@ -118,6 +118,46 @@ def test_a_storms_members_written_in_bulk_keep_their_own_rows_and_links(
     assert storm_of(harness, storm["id"]).alerts == 311
 
 
+def _ingest_part(harness: Harness, part: range, upcoming: range) -> set[str | None]:
+    """Decide the alerts ``part`` of a storm with ``upcoming`` arrived after them (the
+    rest of a queued body); the incidents they landed on."""
+    with session_scope(harness.context.sessions) as session:
+        found = alerts.find_integration(session=session, key=harness.keys["prometheus"])
+        assert found is not None
+        results = alerts.ingest(
+            session=session,
+            policy=harness.policy,
+            integration=found,
+            events=webhook(*(storm_alert(i) for i in part)),
+            now=harness.clock.now(),
+            upcoming=webhook(*(storm_alert(i) for i in upcoming)),
+        )
+    return {r.incident for r in results}
+
+
+def test_a_storm_queued_in_one_body_is_recognised_by_its_first_chunk(harness: Harness) -> None:
+    """A body of 100 alerts decided two at a time: the first two see the 98 that
+    arrived with them and open the storm, instead of ten incidents that page and are
+    merged later."""
+    landed = _ingest_part(harness, range(2), upcoming=range(2, 100))
+    [storm] = harness.incidents()
+    assert landed == {storm["id"]} and storm["title"].startswith("Alert storm on checkout-api")
+    for start in range(2, 100, 2):
+        assert _ingest_part(harness, range(start, start + 2), range(start + 2, 100)) == landed
+    assert len(harness.incidents()) == 1
+    assert page_count(harness, storm["id"]) == 1
+    assert storm_of(harness, storm["id"]).alerts == 100
+
+
+def test_alerts_still_to_come_that_repeat_firing_alerts_make_no_storm(harness: Harness) -> None:
+    harness.fire(*(storm_alert(i) for i in range(5)))  # five incidents of their own
+    assert len(harness.incidents()) == 5
+    # Two new alerts followed by repeats of the five that fire: 7 new groups, no storm.
+    landed = _ingest_part(harness, range(5, 7), upcoming=range(5))
+    assert len(landed) == 2 and len(active(harness)) == 7
+    assert not any(i["title"].startswith("Alert storm") for i in harness.incidents())
+
+
 def test_the_incidents_a_burst_opened_before_it_was_a_storm_are_merged(harness: Harness) -> None:
     for i in range(10):  # one at a time: each opens its own incident, as it should
         harness.at(i * 0.1)

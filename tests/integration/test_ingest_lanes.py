@@ -12,10 +12,13 @@ from dataclasses import fields
 from typing import Any
 
 import httpx
+from sqlalchemy import select
 from tests.conftest import LiveServer
 
 from tocsin.alerts import service as alerts
 from tocsin.db import session_scope
+from tocsin.incidents import queries as incidents
+from tocsin.incidents.models import IncidentService
 from tocsin.ingest import AlertEvent, parse_alertmanager
 from tocsin.ingest.memo import KeptEvent
 from tocsin.web.context import AppContext
@@ -31,6 +34,9 @@ class Gated(GroupCommitter):
 
     def __init__(self, context: AppContext) -> None:
         super().__init__(context)
+        # Alerts are known to be cheap (as once a storm's first transactions have shown
+        # it): a group of many is decided at once unless a test says otherwise.
+        self.cost.per_unit = 0.5
         self.gate = threading.Event()
         self.held = threading.Event()
         self.calls: list[tuple[list[str], int, bool]] = []
@@ -263,6 +269,42 @@ def test_queued_chunks_shrink_after_an_overrun_and_grow_back_when_alerts_are_che
     assert drainer.size == 16
     drainer.resize(elapsed_ms=45.0, size=16)  # nearly the whole budget: one more fits
     assert drainer.size == 17
+
+
+def test_a_fresh_server_does_not_bet_a_long_transaction_on_alerts_being_cheap(
+    live_server: LiveServer,
+) -> None:
+    """Before any transaction has shown what an alert costs, alerts are assumed to
+    open incidents of their own: a request of 100 new alerts is queued and decided a
+    few at a time (at first), not in one transaction (which held the writer for 2.6 s
+    on PostgreSQL while a declared incident's page waited). Once they have shown
+    themselves cheap, the chunks grow and a group of many is decided at once again."""
+    key = _create(live_server, "fresh", "checkout-api")
+    committer = GroupCommitter(live_server.context)
+    [queued] = committer.commit([_for(key, _alerts("fresh-", 100, "checkout-api"))])
+    assert type(queued).__name__ == "Queued" and queued.accepted == 100
+    sizes = []
+    while True:
+        sizes.append(committer.drainer.size)
+        if not committer.drainer.drain():
+            break
+    assert sizes[0] <= 3  # 50 ms at what an alert opening an incident costs
+    assert max(sizes) > sizes[0]  # they were cheaper than feared: the chunks grew
+    assert len(_alert_ids(live_server, "fresh-")) == 100
+    # The first chunk saw the alerts queued behind it: one storm, nothing merged into it.
+    with session_scope(live_server.context.sessions, write=False) as session:
+        items, _ = alerts.list_alerts(session=session, limit=500)
+        homes = {a.incident_id for a in items if a.dedup_key.startswith("fresh-")}
+        [home] = homes
+        storm = incidents.get_by_id(session=session, incident_id=home)
+        assert storm is not None and storm.title.startswith("Alert storm on checkout-api")
+        on_service = select(IncidentService.incident_id).where(
+            IncidentService.service == "checkout-api"
+        )
+        assert set(session.scalars(on_service)) == {home}
+    committer.cost.observe(elapsed_ms=10.0, units=100)  # a storm's group: cheap
+    [stored] = committer.commit([_for(key, _alerts("later-", 50, "checkout-api"))])
+    assert isinstance(stored, list) and len(stored) == 50
 
 
 def _drain(committer: GroupCommitter, size: float) -> int:

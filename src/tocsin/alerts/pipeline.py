@@ -30,7 +30,7 @@ of the same alerts in different orders. (SQLite has one writer at a time anyway.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -75,14 +75,17 @@ def ingest(
     events: Sequence[InboundAlert],
     now: datetime,
     drill: DrillPlan | None = None,
+    upcoming: Sequence[InboundAlert] = (),
 ) -> list[IngestResult]:
     """Store and act on one batch of events from ``integration``, in order. Never
     commits: the caller commits the whole batch at once (or nothing of it). ``drill``:
     a game day's alerts, which open that drill's incidents and correlate with no real
-    alert."""
+    alert. ``upcoming``: events of the integration that arrived after these and are
+    decided later (the rest of a queued body): a storm they would make is recognised
+    now, so that these alerts do not open incidents only to be merged into it."""
     if not events:
         return []
-    results = _run(Batch(session, policy, integration, now, drill), events)
+    results = _run(Batch(session, policy, integration, now, drill), events, upcoming)
     repeats = sum(1 for r in results if r.outcome == AlertOutcome.deduplicated)
     alerts_taken_in(session, source=integration.kind, received=len(results), deduplicated=repeats)
     return results
@@ -94,12 +97,14 @@ def ingest_batches(
     policy: Policy,
     batches: Sequence[tuple[Integration, Sequence[InboundAlert]]],
     now: datetime,
+    upcoming: Mapping[int, Sequence[InboundAlert]] | None = None,
 ) -> list[list[IngestResult]]:
     """Group commit: the batches of several requests in one transaction.
 
     Batches for the same integration are run as one :func:`ingest` call (in the order
     given), which costs little more than one of them alone; the results are split back
-    per batch. The integrations must belong to ``session``.
+    per batch. The integrations must belong to ``session``. ``upcoming``: by
+    integration id, what arrived after its batches (see :func:`ingest`).
     """
     by_integration: dict[int, list[int]] = {}
     for position, (integration, _) in enumerate(batches):
@@ -109,7 +114,12 @@ def ingest_batches(
         integration = batches[positions[0]][0]
         events = [event for p in positions for event in batches[p][1]]
         merged = ingest(
-            session=session, policy=policy, integration=integration, events=events, now=now
+            session=session,
+            policy=policy,
+            integration=integration,
+            events=events,
+            now=now,
+            upcoming=(upcoming or {}).get(integration.id, ()),
         )
         start = 0
         for p in positions:
@@ -142,7 +152,9 @@ def work_ms(session: Session, mark: WorkMark) -> float:
     return (time.perf_counter() - started) * 1000 - (lock_wait_ms(session) - waited)
 
 
-def _run(batch: Batch, events: Sequence[InboundAlert]) -> list[IngestResult]:
+def _run(
+    batch: Batch, events: Sequence[InboundAlert], upcoming: Sequence[InboundAlert]
+) -> list[IngestResult]:
     integration, session = batch.integration, batch.session
     if integration.last_seen_at is None or (batch.now - integration.last_seen_at >= _TOUCH_EVERY):
         integration.last_seen_at = batch.now
@@ -156,10 +168,11 @@ def _run(batch: Batch, events: Sequence[InboundAlert]) -> list[IngestResult]:
         waited = (time.perf_counter() - asked) * 1000
         session.info[_LOCK_WAIT] = session.info.get(_LOCK_WAIT, 0.0) + waited
     keys = [clean_text(e.dedup_key) for e in events]
-    dedup.load(batch, set(keys))
+    later = [clean_text(e.dedup_key) for e in upcoming]
+    dedup.load(batch, {*keys, *later})
     if all(dedup.plain_repeat(batch, k, e) for k, e in zip(keys, events, strict=True)):
         return dedup.count_all(batch, keys, events)
-    correlate.look_ahead(batch, keys, events)
+    correlate.look_ahead(batch, keys, events, list(zip(later, upcoming, strict=True)))
     store.insert_new(batch, keys, events)
     handled = [
         decide.handle(batch, i, k, e) for i, (k, e) in enumerate(zip(keys, events, strict=True))

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from tocsin.alerts import inbox
 from tocsin.alerts import service as alerts
 from tocsin.alerts.models import Integration
+from tocsin.alerts.rules.storms import storm_look_ahead
 from tocsin.db import session_scope
 from tocsin.db.faults import DATABASE_DOWN
 from tocsin.ingest import PARSERS, AlertEvent
@@ -61,22 +62,42 @@ def units_of(event: AlertEvent) -> float:
 
 
 class CostEstimate:
-    """Milliseconds per unit of ingest work (a new alert), from the recent transactions
-    (an exponentially weighted average), so that a group can be sized to hold the
-    writer lock for about :data:`BUDGET_MS`, whatever an alert costs now."""
+    """Milliseconds per unit of ingest work (a new alert), from the recent transactions,
+    so that a group can be sized to hold the writer lock for about :data:`BUDGET_MS`,
+    whatever an alert costs now.
+
+    Until a transaction has shown what an alert costs, it is assumed dear
+    (:data:`UNKNOWN_MS`, about what an alert that opens an incident of its own costs):
+    a fresh server that assumed storm alerts (a fraction of a millisecond) decided its
+    first request of 100 alerts that each opened an incident in one transaction, which
+    held the writer for 2.6 s on PostgreSQL while a declared incident's page waited.
+    Starting dear costs a cheap storm a few short transactions while it is learnt. For
+    the same reason a transaction that shows alerts dearer than thought is believed at
+    once; one that shows them cheaper moves the estimate a step (an exponentially
+    weighted average), so that one quick transaction does not let the next group of a
+    flood of new incidents hold the writer for seconds."""
 
     #: Transactions of less work than this say more about their fixed cost than about
     #: what an alert costs: learning from them would shrink the chunks, which would
     #: make alerts look dearer still.
     MIN_UNITS = 20
+    #: What a unit is assumed to cost before a transaction has shown it, milliseconds.
+    UNKNOWN_MS = 20.0
 
-    def __init__(self, initial_ms: float = 0.5, weight_of_new: float = 0.2) -> None:
+    def __init__(self, initial_ms: float = UNKNOWN_MS, weight_of_new: float = 0.2) -> None:
         self.per_unit = initial_ms
         self._alpha = weight_of_new
+        self._known = False
 
     def observe(self, elapsed_ms: float, units: float) -> None:
-        if units >= self.MIN_UNITS:
-            self.per_unit += self._alpha * (elapsed_ms / units - self.per_unit)
+        if units < self.MIN_UNITS:
+            return
+        seen = elapsed_ms / units
+        if not self._known or seen > self.per_unit:
+            self.per_unit = seen
+        else:
+            self.per_unit += self._alpha * (seen - self.per_unit)
+        self._known = True
 
     def ms(self, units: float) -> float:
         return units * self.per_unit
@@ -91,9 +112,9 @@ class InboxDrainer:
     def __init__(self, context: AppContext, cost: CostEstimate) -> None:
         self.context = context
         self.cost = cost
-        #: How many alerts the next transaction decides (at first a twelfth of the
-        #: most: what they cost is not known yet).
-        self.size = MOST // 12
+        #: How many alerts the next transaction decides (at first what the budget holds
+        #: at the estimate's pessimistic start: what they cost is not known yet).
+        self.size = max(1, min(MOST, int(cost.units_within(BUDGET_MS))))
         #: Events of the bodies this process queued, by inbox id, until decided.
         self.parsed: dict[int, Sequence[AlertEvent]] = {}
 
@@ -124,11 +145,12 @@ class InboxDrainer:
         group's cost would not do: that estimate only learns from transactions of many
         alerts."""
         mark = alerts.work_mark(session)
-        batches, units, full = self._take(session, now)
+        policy = self.context.policy.current
+        batches, units, full, upcoming = self._take(session, now, storm_look_ahead(policy))
         if not batches:
             return None
         alerts.ingest_batches(
-            session=session, policy=self.context.policy.current, batches=batches, now=now
+            session=session, policy=policy, batches=batches, now=now, upcoming=upcoming
         )
         elapsed = alerts.work_ms(session, mark)
         self.cost.observe(elapsed, units)
@@ -136,24 +158,30 @@ class InboxDrainer:
         return elapsed
 
     def _take(
-        self, session: Session, now: datetime
-    ) -> tuple[list[tuple[Integration, Sequence[AlertEvent]]], float, bool]:
+        self, session: Session, now: datetime, look_ahead: int
+    ) -> tuple[
+        list[tuple[Integration, Sequence[AlertEvent]]], float, bool, dict[int, Sequence[AlertEvent]]
+    ]:
         """Chunks of the oldest bodies, up to :attr:`size` units, each recorded as
         decided in this transaction (which decides them, or rolls back); their units,
-        and whether the size (not the inbox) ended them."""
+        whether the size (not the inbox) ended them, and by integration up to
+        ``look_ahead`` of the alerts that follow its last chunk in its body (for the
+        storm rule: a storm queued in one body is recognised by its first chunk)."""
         taken: list[tuple[Integration, Sequence[AlertEvent]]] = []
+        upcoming: dict[int, Sequence[AlertEvent]] = {}
         left = float(self.size)
         units = 0.0
         while left > 0:
             chunk = inbox.take_chunk(session=session, size=math.ceil(left / REPEAT_WEIGHT))
             if chunk is None:
-                return taken, units, False
+                return taken, units, False, upcoming
             if chunk.batch.id not in self.parsed:  # parsed again: each counts as new
                 chunk = replace(chunk, end=min(chunk.end, chunk.start + math.ceil(left)))
             events = self._events(chunk)
             count, weight = _fitting(events, left)
             chunk = replace(chunk, end=chunk.start + count)
             taken.append((chunk.integration, events[:count]))
+            upcoming[chunk.integration.id] = self._following(chunk, look_ahead)
             inbox.chunk_done(session=session, chunk=chunk, now=now)
             if chunk.batch.finished_at is not None:
                 self.parsed.pop(chunk.batch.id, None)
@@ -161,7 +189,18 @@ class InboxDrainer:
             left -= weight
             if count < len(events):
                 break  # the next alert does not fit
-        return taken, units, True
+        return taken, units, True, upcoming
+
+    def _following(self, chunk: inbox.Chunk, most: int) -> Sequence[AlertEvent]:
+        """Up to ``most`` of the events after ``chunk`` in its body."""
+        if most <= 0:
+            return ()
+        parsed = self.parsed.get(chunk.batch.id)
+        if parsed is not None:
+            return parsed[chunk.end : chunk.end + most]
+        body = chunk.batch.body
+        following = body["alerts"][chunk.end : chunk.end + most]
+        return PARSERS[chunk.batch.source]({**body, "alerts": following}) if following else ()
 
     def _events(self, chunk: inbox.Chunk) -> Sequence[AlertEvent]:
         """The chunk's events: kept from the request that queued the body when this

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
 
-from tocsin.policy import format_duration
+from tocsin.policy import Policy, format_duration
+from tocsin.policy.alerting import Route
 
 __all__ = [
     "KEEP_VALUES",
@@ -20,6 +21,7 @@ __all__ = [
     "describe_storm",
     "merge_counts",
     "storm_begins",
+    "storm_look_ahead",
     "storm_title",
     "top_counts",
 ]
@@ -36,6 +38,22 @@ def storm_begins(opened: int, threshold: int) -> bool:
     """True when one more new alert group, after ``opened`` within the window, makes
     the burst a storm ("more than ``threshold``")."""
     return opened >= threshold
+
+
+def storm_look_ahead(policy: Policy) -> int:
+    """How many of the alerts that arrived after a chunk (and wait in the inbox) its
+    storm judgement must see: one more than the largest threshold of a storm rule
+    that is on (for ``alerting.storm`` or a route's), 0 when none is. Enough to know
+    whether the burst crosses a threshold, whatever the chunk's size."""
+    rules = [policy.alerting.storm]
+    routes: list[Route] = [policy.routes] if policy.routes is not None else []
+    while routes:
+        route = routes.pop()
+        if route.storm is not None:
+            rules.append(route.storm)
+        routes.extend(route.routes)
+    thresholds = [rule.threshold for rule in rules if rule.enabled]
+    return max(thresholds) + 1 if thresholds else 0
 
 
 def count_alert(

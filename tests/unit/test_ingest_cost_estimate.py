@@ -1,0 +1,44 @@
+"""What a new alert is believed to cost, which sizes the transactions of alert
+ingestion: pessimistic until shown, dearer believed at once, cheaper learnt in steps."""
+
+from __future__ import annotations
+
+import pytest
+
+from tocsin.web.inbox_drain import BUDGET_MS, CostEstimate
+
+
+def test_an_unknown_cost_is_taken_for_an_alert_that_opens_an_incident() -> None:
+    cost = CostEstimate()
+    assert cost.units_within(BUDGET_MS) <= 3
+    assert cost.ms(100) >= 1000  # a request of 100 new alerts is not decided at once
+
+
+def test_the_first_transaction_replaces_the_guess() -> None:
+    cost = CostEstimate()
+    cost.observe(elapsed_ms=20.0, units=100)
+    assert cost.per_unit == pytest.approx(0.2)
+
+
+def test_alerts_dearer_than_believed_are_believed_at_once() -> None:
+    cost = CostEstimate()
+    cost.observe(elapsed_ms=20.0, units=100)  # a storm: 0.2 ms a new alert
+    cost.observe(elapsed_ms=2_600.0, units=100)  # now each opens an incident
+    assert cost.per_unit == pytest.approx(26.0)
+    assert cost.units_within(BUDGET_MS) < 2
+
+
+def test_cheaper_alerts_move_the_estimate_a_step_at_a_time() -> None:
+    cost = CostEstimate()
+    cost.observe(elapsed_ms=1_000.0, units=100)  # 10 ms each
+    cost.observe(elapsed_ms=20.0, units=100)  # one quick transaction
+    assert 2.0 < cost.per_unit < 10.0
+    for _ in range(40):
+        cost.observe(elapsed_ms=20.0, units=100)
+    assert cost.per_unit == pytest.approx(0.2, rel=0.05)
+
+
+def test_a_transaction_of_a_few_alerts_teaches_nothing() -> None:
+    cost = CostEstimate()
+    cost.observe(elapsed_ms=1.0, units=CostEstimate.MIN_UNITS - 1)
+    assert cost.per_unit == CostEstimate.UNKNOWN_MS
