@@ -33,7 +33,6 @@ from tocsin.cli.output import NONE, data_table, format_time, get_console
 from tocsin.cli.policy import print_policy_warnings
 from tocsin.clock import SystemClock
 from tocsin.db.wakeups import listen as listen_for_wakeups
-from tocsin.switching import switch_threads_often
 from tocsin.web.timeouts import BODY_TIMEOUT_SECONDS, HEADER_TIMEOUT_SECONDS, REQUEST_THREADS
 
 if TYPE_CHECKING:
@@ -205,7 +204,6 @@ def serve(
             out.print(f"Admin token: see {settings.state_dir}/credentials.json")
 
     signal.signal(signal.SIGHUP, lambda _s, _f: _reload(context))
-    switch_threads_often()
     listen_for_wakeups(context.sessions.engine)  # PostgreSQL: wake-ups from other hosts
     stop = threading.Event()
     worker_thread = None
@@ -322,7 +320,6 @@ def worker(policy: Path | None = PolicyOption) -> None:
     signal.signal(signal.SIGINT, lambda _s, _f: stop.set())
     signal.signal(signal.SIGHUP, lambda _s, _f: _reload(context))
     out.print(f"Tocsin worker (policy {settings.policy})")
-    switch_threads_often()
     listen_for_wakeups(context.sessions.engine)
     delivery_thread = _start_delivery(context, stop)
     _start_runs(context, stop)

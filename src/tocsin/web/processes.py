@@ -44,7 +44,6 @@ from tocsin.config import Settings
 from tocsin.db.jobs import JOB_SCHEDULED
 from tocsin.db.wakeups import listen
 from tocsin.notify.outbox import NOTIFICATION_ENQUEUED
-from tocsin.switching import switch_threads_often
 from tocsin.web.timeouts import (
     BODY_TIMEOUT_SECONDS,
     HEADER_TIMEOUT_SECONDS,
@@ -188,7 +187,6 @@ def _child(settings: Settings, listener: socket.socket, options: HttpOptions, pa
     from tocsin.web.limits import set_body_timeout
 
     context = AppContext.from_settings(settings)
-    switch_threads_often()
     _follow_reloads(context, parent)
     _forward_wakeups(parent)
     _stop_without(parent)
