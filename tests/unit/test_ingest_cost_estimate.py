@@ -38,7 +38,16 @@ def test_cheaper_alerts_move_the_estimate_a_step_at_a_time() -> None:
     assert cost.per_unit == pytest.approx(0.2, rel=0.05)
 
 
-def test_a_transaction_of_a_few_alerts_teaches_nothing() -> None:
+def test_a_transaction_of_a_few_alerts_only_shows_them_cheaper_a_step_at_a_time() -> None:
+    """Its fixed cost makes each alert look dearer: a few slow alerts say nothing, a
+    few quick ones let the groups grow until one is large enough to learn from."""
     cost = CostEstimate()
-    cost.observe(elapsed_ms=1.0, units=CostEstimate.MIN_UNITS - 1)
+    cost.observe(elapsed_ms=200.0, units=2)  # 100 ms an alert, or a slow commit
     assert cost.per_unit == CostEstimate.UNKNOWN_MS
+    cost.observe(elapsed_ms=4.0, units=2)  # 2 ms each, fixed cost included
+    assert 2.0 < cost.per_unit < CostEstimate.UNKNOWN_MS
+    for _ in range(30):
+        cost.observe(elapsed_ms=4.0, units=2)
+    assert cost.per_unit == pytest.approx(2.0, rel=0.05)
+    cost.observe(elapsed_ms=10.0, units=100)  # the first group large enough: believed
+    assert cost.per_unit == pytest.approx(0.1)

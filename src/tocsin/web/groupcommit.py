@@ -530,7 +530,7 @@ class GroupCommitter:
             for index, outcome in zip(positions, stored, strict=True):
                 results[index] = outcome
             work = alerts.work_ms(session, mark)
-        if bulk and weight:  # what a few alerts cost says little about what a group's would
+        if weight:  # (a few alerts can only show that alerts are cheaper than believed)
             self.cost.observe(work, weight)
         self.drainer.parsed.update(queued)  # committed: no need to parse them again
         return [r if r is not None else InternalFailure("not handled") for r in results]

@@ -78,8 +78,8 @@ class CostEstimate:
     flood of new incidents hold the writer for seconds."""
 
     #: Transactions of less work than this say more about their fixed cost than about
-    #: what an alert costs: learning from them would shrink the chunks, which would
-    #: make alerts look dearer still.
+    #: what an alert costs: learning that alerts are dear from them would shrink the
+    #: chunks, which would make alerts look dearer still.
     MIN_UNITS = 20
     #: What a unit is assumed to cost before a transaction has shown it, milliseconds.
     UNKNOWN_MS = 20.0
@@ -90,9 +90,16 @@ class CostEstimate:
         self._known = False
 
     def observe(self, elapsed_ms: float, units: float) -> None:
-        if units < self.MIN_UNITS:
+        if units <= 0:
             return
         seen = elapsed_ms / units
+        if units < self.MIN_UNITS:
+            # Its fixed cost makes an alert look dearer than it is: it may only show
+            # that alerts are cheaper than believed (a step), so that groups of many
+            # small requests grow out of the guess until one is large enough to learn.
+            if seen < self.per_unit:
+                self.per_unit += self._alpha * (seen - self.per_unit)
+            return
         if not self._known or seen > self.per_unit:
             self.per_unit = seen
         else:
