@@ -1,5 +1,5 @@
 """What a new alert is believed to cost, which sizes the transactions of alert
-ingestion: pessimistic until shown, dearer believed at once, cheaper learnt in steps."""
+ingestion: pessimistic until shown, then learnt in steps."""
 
 from __future__ import annotations
 
@@ -20,12 +20,16 @@ def test_the_first_transaction_replaces_the_guess() -> None:
     assert cost.per_unit == pytest.approx(0.2)
 
 
-def test_alerts_dearer_than_believed_are_believed_at_once() -> None:
+def test_one_slow_transaction_moves_the_estimate_a_step() -> None:
+    """A commit that waited for the disk must not shrink the next groups of a flood of
+    cheap repeats to a few requests; alerts that stay dear are learnt within a few."""
     cost = CostEstimate()
     cost.observe(elapsed_ms=20.0, units=100)  # a storm: 0.2 ms a new alert
-    cost.observe(elapsed_ms=2_600.0, units=100)  # now each opens an incident
-    assert cost.per_unit == pytest.approx(26.0)
-    assert cost.units_within(BUDGET_MS) < 2
+    cost.observe(elapsed_ms=200.0, units=100)  # one slow commit
+    assert cost.units_within(BUDGET_MS) > 20
+    for _ in range(8):
+        cost.observe(elapsed_ms=2_600.0, units=100)  # now each opens an incident
+    assert cost.units_within(BUDGET_MS) < 3
 
 
 def test_cheaper_alerts_move_the_estimate_a_step_at_a_time() -> None:

@@ -71,11 +71,11 @@ class CostEstimate:
     a fresh server that assumed storm alerts (a fraction of a millisecond) decided its
     first request of 100 alerts that each opened an incident in one transaction, which
     held the writer for 2.6 s on PostgreSQL while a declared incident's page waited.
-    Starting dear costs a cheap storm a few short transactions while it is learnt. For
-    the same reason a transaction that shows alerts dearer than thought is believed at
-    once; one that shows them cheaper moves the estimate a step (an exponentially
-    weighted average), so that one quick transaction does not let the next group of a
-    flood of new incidents hold the writer for seconds."""
+    Starting dear costs a cheap storm a few short transactions while it is learnt: the
+    first transaction of :data:`MIN_UNITS` replaces the guess, later ones move the
+    estimate a step (an exponentially weighted average; believing a dearer one at once
+    let one slow commit shrink the groups of a flood of repeats, which then took 16,500
+    alerts/s instead of 23,000 to 29,000 in 100-alert requests)."""
 
     #: Transactions of less work than this say more about their fixed cost than about
     #: what an alert costs: learning that alerts are dear from them would shrink the
@@ -100,10 +100,10 @@ class CostEstimate:
             if seen < self.per_unit:
                 self.per_unit += self._alpha * (seen - self.per_unit)
             return
-        if not self._known or seen > self.per_unit:
-            self.per_unit = seen
-        else:
+        if self._known:
             self.per_unit += self._alpha * (seen - self.per_unit)
+        else:
+            self.per_unit = seen
         self._known = True
 
     def ms(self, units: float) -> float:
