@@ -88,16 +88,7 @@ def test_a_storms_members_written_in_bulk_keep_their_own_rows_and_links(
     PostgreSQL, one COPY): each answer names its own alert, each alert keeps its own
     labels, the ids follow the order the alerts came in, and each link names its alert."""
     harness.fire(*(storm_alert(i) for i in range(11)))  # the storm
-    with session_scope(harness.context.sessions) as session:
-        found = alerts.find_integration(session=session, key=harness.keys["prometheus"])
-        assert found is not None
-        results = alerts.ingest(
-            session=session,
-            policy=harness.policy,
-            integration=found,
-            events=webhook(*(storm_alert(i) for i in range(11, 311))),
-            now=harness.clock.now(),
-        )
+    results = _ingest_part(harness, range(11, 311))
     [storm] = harness.incidents()
     assert {r.incident for r in results} == {storm["id"]}
     ids = [r.alert_id for r in results]
@@ -118,13 +109,13 @@ def test_a_storms_members_written_in_bulk_keep_their_own_rows_and_links(
     assert storm_of(harness, storm["id"]).alerts == 311
 
 
-def _ingest_part(harness: Harness, part: range, upcoming: range) -> set[str | None]:
-    """Decide the alerts ``part`` of a storm with ``upcoming`` arrived after them (the
-    rest of a queued body); the incidents they landed on."""
+def _ingest_part(harness: Harness, part: range, upcoming: range = range(0)) -> list[Any]:
+    """Decide the storm's alerts ``part`` in one call, with ``upcoming`` arrived after
+    them (the rest of a queued body); the results."""
     with session_scope(harness.context.sessions) as session:
         found = alerts.find_integration(session=session, key=harness.keys["prometheus"])
         assert found is not None
-        results = alerts.ingest(
+        return alerts.ingest(
             session=session,
             policy=harness.policy,
             integration=found,
@@ -132,18 +123,22 @@ def _ingest_part(harness: Harness, part: range, upcoming: range) -> set[str | No
             now=harness.clock.now(),
             upcoming=webhook(*(storm_alert(i) for i in upcoming)),
         )
-    return {r.incident for r in results}
+
+
+def _landed(harness: Harness, part: range, upcoming: range) -> set[str | None]:
+    """The incidents the alerts ``part`` landed on (see :func:`_ingest_part`)."""
+    return {r.incident for r in _ingest_part(harness, part, upcoming)}
 
 
 def test_a_storm_queued_in_one_body_is_recognised_by_its_first_chunk(harness: Harness) -> None:
     """A body of 100 alerts decided two at a time: the first two see the 98 that
     arrived with them and open the storm, instead of ten incidents that page and are
     merged later."""
-    landed = _ingest_part(harness, range(2), upcoming=range(2, 100))
+    landed = _landed(harness, range(2), upcoming=range(2, 100))
     [storm] = harness.incidents()
     assert landed == {storm["id"]} and storm["title"].startswith("Alert storm on checkout-api")
     for start in range(2, 100, 2):
-        assert _ingest_part(harness, range(start, start + 2), range(start + 2, 100)) == landed
+        assert _landed(harness, range(start, start + 2), range(start + 2, 100)) == landed
     assert len(harness.incidents()) == 1
     assert page_count(harness, storm["id"]) == 1
     assert storm_of(harness, storm["id"]).alerts == 100
@@ -153,7 +148,7 @@ def test_alerts_still_to_come_that_repeat_firing_alerts_make_no_storm(harness: H
     harness.fire(*(storm_alert(i) for i in range(5)))  # five incidents of their own
     assert len(harness.incidents()) == 5
     # Two new alerts followed by repeats of the five that fire: 7 new groups, no storm.
-    landed = _ingest_part(harness, range(5, 7), upcoming=range(5))
+    landed = _landed(harness, range(5, 7), upcoming=range(5))
     assert len(landed) == 2 and len(active(harness)) == 7
     assert not any(i["title"].startswith("Alert storm") for i in harness.incidents())
 
