@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from tocsin.alerts import inbox
 from tocsin.alerts import service as alerts
+from tocsin.alerts.bulk_models import InboxBatch
 from tocsin.alerts.models import Integration
 from tocsin.alerts.rules.storms import storm_look_ahead
 from tocsin.db import session_scope
@@ -175,20 +176,22 @@ class InboxDrainer:
         ``look_ahead`` of the alerts that follow its last chunk in its body (for the
         storm rule: a storm queued in one body is recognised by its first chunk)."""
         taken: list[tuple[Integration, Sequence[AlertEvent]]] = []
-        upcoming: dict[int, Sequence[AlertEvent]] = {}
+        last: dict[int, inbox.Chunk] = {}  # each integration's last chunk
         left = float(self.size)
         units = 0.0
+        full = True
         while left > 0:
             chunk = inbox.take_chunk(session=session, size=math.ceil(left / REPEAT_WEIGHT))
             if chunk is None:
-                return taken, units, False, upcoming
+                full = False
+                break
             if chunk.batch.id not in self.parsed:  # parsed again: each counts as new
                 chunk = replace(chunk, end=min(chunk.end, chunk.start + math.ceil(left)))
-            events = self._events(chunk)
+            events = self._part(chunk.batch, chunk.start, chunk.end)
             count, weight = _fitting(events, left)
             chunk = replace(chunk, end=chunk.start + count)
             taken.append((chunk.integration, events[:count]))
-            upcoming[chunk.integration.id] = self._following(chunk, look_ahead)
+            last[chunk.integration.id] = chunk
             inbox.chunk_done(session=session, chunk=chunk, now=now)
             if chunk.batch.finished_at is not None:
                 self.parsed.pop(chunk.batch.id, None)
@@ -196,29 +199,22 @@ class InboxDrainer:
             left -= weight
             if count < len(events):
                 break  # the next alert does not fit
-        return taken, units, True, upcoming
+        upcoming = {
+            integration: self._part(chunk.batch, chunk.end, chunk.end + look_ahead)
+            for integration, chunk in last.items()
+            if look_ahead > 0 and chunk.batch.finished_at is None  # (its body let go)
+        }
+        return taken, units, full, upcoming
 
-    def _following(self, chunk: inbox.Chunk, most: int) -> Sequence[AlertEvent]:
-        """Up to ``most`` of the events after ``chunk`` in its body."""
-        if most <= 0:
-            return ()
-        parsed = self.parsed.get(chunk.batch.id)
+    def _part(self, batch: InboxBatch, start: int, end: int) -> Sequence[AlertEvent]:
+        """Events ``start`` to ``end`` of a queued body: kept from the request that
+        queued it when this process took it, parsed again from the stored body
+        otherwise (after a restart, or a body another process took)."""
+        parsed = self.parsed.get(batch.id)
         if parsed is not None:
-            return parsed[chunk.end : chunk.end + most]
-        body = chunk.batch.body
-        following = body["alerts"][chunk.end : chunk.end + most]
-        return PARSERS[chunk.batch.source]({**body, "alerts": following}) if following else ()
-
-    def _events(self, chunk: inbox.Chunk) -> Sequence[AlertEvent]:
-        """The chunk's events: kept from the request that queued the body when this
-        process took it, parsed again from the stored body otherwise (after a restart,
-        or a body another process took)."""
-        parsed = self.parsed.get(chunk.batch.id)
-        if parsed is not None:
-            return parsed[chunk.start : chunk.end]
-        body = chunk.batch.body
-        part = {**body, "alerts": body["alerts"][chunk.start : chunk.end]}
-        return PARSERS[chunk.batch.source](part)
+            return parsed[start:end]
+        alerts = batch.body["alerts"][start:end]
+        return PARSERS[batch.source]({**batch.body, "alerts": alerts}) if alerts else ()
 
     def resize(self, elapsed_ms: float, size: int) -> None:
         """Halve (or more) after an overrun; after a full chunk within the budget, grow
