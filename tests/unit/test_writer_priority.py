@@ -16,8 +16,9 @@ from tocsin.db.writers import WriterLock
 
 @pytest.fixture
 def patient(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Bulk writers step aside for as long as the test takes."""
+    """Bulk and background writers step aside for as long as the test takes."""
     monkeypatch.setattr(writers, "BULK_PATIENCE", 60.0)
+    monkeypatch.setattr(writers, "BACKGROUND_PATIENCE", 60.0)
 
 
 def _wait_until(condition: object, timeout: float = 10) -> None:
@@ -217,3 +218,87 @@ def test_bulk_work_waits_for_every_writer_that_was_already_waiting(
     assert order[0] == "holder"
     assert order[-1] == "bulk"
     assert sorted(order[1:-1]) == [f"engine-{n}" for n in range(4)]
+
+
+def test_a_stream_of_people_and_probe_alerts_never_starves_the_engine(tmp_path: Path) -> None:
+    """Foreground writers go before the engine and the delivery worker, but a server
+    that no longer keeps up with them must still page: the engine's turn comes."""
+    lock = WriterLock(tmp_path / "db.writer-lock")
+    stop = threading.Event()
+    paged = threading.Event()
+
+    def people() -> None:  # two threads, so that one always waits while the other writes
+        while not stop.is_set():
+            with lock.held():
+                time.sleep(0.001)
+
+    def engine() -> None:
+        with lock.held(background=True):
+            paged.set()
+
+    crowd = [threading.Thread(target=people) for _ in range(2)]
+    for thread in crowd:
+        thread.start()
+    _wait_until(lambda: lock._foreground_waiting >= 1)
+    pager = threading.Thread(target=engine)
+    pager.start()
+    try:
+        assert paged.wait(5), "the engine never got the lock"
+    finally:
+        stop.set()
+        for thread in [*crowd, pager]:
+            thread.join(10)
+
+
+def _turns(lock: WriterLock, early: int, late: int) -> list[str]:
+    """The order in which writers got the lock: a person holds it; ``early`` people
+    queue, then the engine; once the engine's patience has run out ``late`` people
+    queue too; then the holder lets go."""
+    order: list[str] = []
+    release = threading.Event()
+
+    def holder() -> None:
+        with lock.held():
+            order.append("holder")
+            release.wait(10)
+
+    def writer(name: str, background: bool) -> None:
+        with lock.held(background=background):
+            order.append(name)
+
+    first = threading.Thread(target=holder)
+    first.start()
+    _wait_until(lambda: order == ["holder"])
+    before = [threading.Thread(target=writer, args=(f"early-{n}", False)) for n in range(early)]
+    for thread in before:
+        thread.start()
+    _wait_until(lambda: lock._foreground_waiting == early)
+    engine = threading.Thread(target=writer, args=("engine", True))
+    engine.start()
+    _wait_until(lambda: lock._priority_waiting == early + 1)
+    time.sleep(writers.BACKGROUND_PATIENCE * 3)  # its patience runs out while it waits
+    after = [threading.Thread(target=writer, args=(f"late-{n}", False)) for n in range(late)]
+    for thread in after:
+        thread.start()
+    _wait_until(lambda: lock._foreground_waiting == early + late)
+    release.set()
+    for thread in [first, *before, engine, *after]:
+        thread.join(10)
+    return order
+
+
+def test_the_engine_lets_the_people_already_waiting_go_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writers, "BULK_MAX_PATIENCE", 60.0)  # only the rule itself
+    order = _turns(WriterLock(tmp_path / "db.writer-lock"), early=2, late=0)
+    assert (order[0], order[-1]) == ("holder", "engine")
+    assert sorted(order[1:-1]) == ["early-0", "early-1"]
+
+
+def test_once_its_patience_ran_out_the_engine_goes_before_people_who_come_later(
+    tmp_path: Path,
+) -> None:
+    order = _turns(WriterLock(tmp_path / "db.writer-lock"), early=0, late=3)
+    assert order[:2] == ["holder", "engine"]
+    assert sorted(order[2:]) == ["late-0", "late-1", "late-2"]

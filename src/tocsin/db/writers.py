@@ -17,8 +17,12 @@ bulk transaction per round of writers however busy ingestion is; and
 among those, *background* writers (the engine's timers and the delivery worker, which
 can have thousands of transactions queued on the worst day) step aside for the
 *foreground* ones (a person's action through the API, the dashboard, the CLI or
-chat-ops). Within a process a writer does not take the lock while one of a higher
-kind waits for it; across processes
+chat-ops, and the few alerts of a quiet service) in the same way: for those already
+waiting and those arriving within :data:`BACKGROUND_PATIENCE`, then the next turn is
+theirs. Without that bound a steady stream of foreground writers (people and probe
+alerts, in a server that can no longer keep up) held every page back for as long as
+it lasted. Within a process a writer does not take the lock while one of a higher
+kind waits for it (and is not overdue); across processes
 a priority writer holds a shared ``flock`` on a second file (``.writer-gate``) while
 it waits, and a bulk writer must get that file exclusively before it queues for the
 main lock. A priority writer therefore waits for at most the one bulk transaction
@@ -57,6 +61,9 @@ WAIT_SECONDS = 30.0
 BULK_PATIENCE = 0.01
 #: ...and at most, whatever they do (the thread lock does not queue them in order).
 BULK_MAX_PATIENCE = 0.25
+#: How long the engine and the delivery worker step aside for people's writes (and the
+#: writes waiting when they came) before they take the next turn.
+BACKGROUND_PATIENCE = 0.05
 
 _registry: dict[Path, WriterLock] = {}
 _registry_lock = threading.Lock()
@@ -79,9 +86,12 @@ class WriterLock:
         self._priority_waiting = 0
         self._foreground_waiting = 0
         self._overdue_bulk = 0
-        #: Tickets of the priority writers waiting for their turn, in arrival order.
+        self._overdue_background = 0
+        #: Tickets of the priority writers waiting for their turn, in arrival order, and
+        #: those of the foreground writers among them.
         self._next_ticket = 0
         self._waiting_tickets: set[int] = set()
+        self._foreground_tickets: set[int] = set()
         self._fd: int | None = None
         self._gate_fd: int | None = None
         self._unusable = lock_file is None
@@ -109,17 +119,21 @@ class WriterLock:
 
     def _acquire_thread(self, bulk: bool, background: bool = False) -> bool:
         """Take the thread-level turn: foreground writers first, then background ones,
-        then bulk; a bulk writer that has stepped aside for :data:`BULK_PATIENCE` and
-        for every priority writer that was waiting when it came becomes *overdue*, and
-        then the next turn is its (writers that arrive meanwhile wait for it)."""
+        then bulk. A writer of a lower kind becomes *overdue* once it has stepped aside
+        for its patience and for every writer of a higher kind that was waiting when it
+        came (bulk: :data:`BULK_PATIENCE`, and at most :data:`BULK_MAX_PATIENCE`;
+        background: :data:`BACKGROUND_PATIENCE`); then the next turn is its, and writers
+        that arrive meanwhile wait for it."""
         start = time.monotonic()
-        deadline, patient_until = start + WAIT_SECONDS, start + BULK_PATIENCE
-        last_patience = start + BULK_MAX_PATIENCE
+        deadline = start + WAIT_SECONDS
+        patience = BULK_PATIENCE if bulk else BACKGROUND_PATIENCE
+        patient_until = start + patience
+        last_patience = start + max(patience, BULK_MAX_PATIENCE)
         overdue = False
         foreground = not bulk and not background
         ticket = -1
         with self._state:
-            barrier = self._next_ticket  # priority writers before this one go first
+            barrier = self._next_ticket  # writers before this one go first
             if not bulk:
                 self._priority_waiting += 1
                 ticket = self._next_ticket
@@ -127,36 +141,45 @@ class WriterLock:
                 self._waiting_tickets.add(ticket)
             if foreground:
                 self._foreground_waiting += 1
+                self._foreground_tickets.add(ticket)
+            ahead = self._waiting_tickets if bulk else self._foreground_tickets
             try:
                 while True:
                     now = time.monotonic()
                     if (
-                        bulk
+                        not foreground
                         and not overdue
                         and now >= patient_until
-                        and (
-                            min(self._waiting_tickets, default=barrier) >= barrier
-                            or now >= last_patience
-                        )
+                        and (min(ahead, default=barrier) >= barrier or now >= last_patience)
                     ):
                         overdue = True
-                        self._overdue_bulk += 1
-                    if bulk:
-                        blocked = self._busy or (self._priority_waiting > 0 and not overdue)
+                        if bulk:
+                            self._overdue_bulk += 1
+                        else:
+                            self._overdue_background += 1
+                    if overdue:
+                        blocked = self._busy
+                    elif bulk:
+                        blocked = self._busy or self._priority_waiting > 0
                     elif background:
                         blocked = (
-                            self._busy or self._overdue_bulk > 0 or self._foreground_waiting > 0
+                            self._busy
+                            or self._overdue_bulk > 0
+                            or self._overdue_background > 0
+                            or self._foreground_waiting > 0
                         )
                     else:
-                        blocked = self._busy or self._overdue_bulk > 0
+                        blocked = (
+                            self._busy or self._overdue_bulk > 0 or self._overdue_background > 0
+                        )
                     if not blocked:
                         break
                     if now >= deadline:
                         return False
-                    # Until its patience ends; after that a bulk writer that still waits
-                    # for earlier writers is woken when one of them lets go, or at last.
+                    # Until its patience ends; after that a writer that still waits for
+                    # earlier ones is woken when one of them lets go, or at last.
                     until = deadline
-                    if bulk and not overdue:
+                    if not foreground and not overdue:
                         until = patient_until if now < patient_until else last_patience
                     self._state.wait(max(0.001, until - now))
                 self._busy = True
@@ -167,8 +190,12 @@ class WriterLock:
                     self._waiting_tickets.discard(ticket)
                 if foreground:
                     self._foreground_waiting -= 1
+                    self._foreground_tickets.discard(ticket)
                 if overdue:
-                    self._overdue_bulk -= 1
+                    if bulk:
+                        self._overdue_bulk -= 1
+                    else:
+                        self._overdue_background -= 1
                     self._state.notify_all()
 
     def _open(self, path: Path) -> int | None:
