@@ -290,6 +290,7 @@ def _turns(lock: WriterLock, early: int, late: int) -> list[str]:
 def test_the_engine_lets_the_people_already_waiting_go_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(writers, "BACKGROUND_PATIENCE", 0.05)
     monkeypatch.setattr(writers, "BULK_MAX_PATIENCE", 60.0)  # only the rule itself
     order = _turns(WriterLock(tmp_path / "db.writer-lock"), early=2, late=0)
     assert (order[0], order[-1]) == ("holder", "engine")
@@ -297,8 +298,9 @@ def test_the_engine_lets_the_people_already_waiting_go_first(
 
 
 def test_once_its_patience_ran_out_the_engine_goes_before_people_who_come_later(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(writers, "BACKGROUND_PATIENCE", 0.05)
     order = _turns(WriterLock(tmp_path / "db.writer-lock"), early=0, late=3)
     assert order[:2] == ["holder", "engine"]
     assert sorted(order[2:]) == ["late-0", "late-1", "late-2"]

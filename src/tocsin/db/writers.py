@@ -9,27 +9,27 @@ idle much of the time. Write transactions therefore first take this lock: a thre
 lock within the process, then ``flock`` on a file beside the database, for
 which the kernel wakes the next waiter the moment the holder lets go.
 
-Writers come in three kinds. *Bulk* writers (the ingestion of alerts, whose
-transactions are kept short) step aside for *priority* writers (everything else): for
-every one already waiting when the bulk writer arrived, and for those arriving within
-:data:`BULK_PATIENCE` after it, so that a page in the making waits for at most one
-bulk transaction per round of writers however busy ingestion is; and
-among those, *background* writers (the engine's timers and the delivery worker, which
-can have thousands of transactions queued on the worst day) step aside for the
-*foreground* ones (a person's action through the API, the dashboard, the CLI or
-chat-ops, and the few alerts of a quiet service) in the same way: for those already
+Writers come in three kinds. *Bulk* writers (the ingestion of alerts, whose transactions
+are kept short) step aside for *priority* writers (everything else): for every one
+already waiting when the bulk writer arrived, and for those arriving within
+:data:`BULK_PATIENCE` after it, so that a page in the making waits for at most one bulk
+transaction per round of writers however busy ingestion is; and among those,
+*background* writers (the engine's timers and the delivery worker, which can have
+thousands of transactions queued on the worst day) step aside for the *foreground* ones
+(a person's action through the API, the dashboard, the CLI or chat-ops, and the few
+alerts of a quiet service) in the same way, with a longer patience: for those already
 waiting and those arriving within :data:`BACKGROUND_PATIENCE`, then the next turn is
 theirs. Without that bound a steady stream of foreground writers (people and probe
-alerts, in a server that can no longer keep up) held every page back for as long as
-it lasted. Within a process a writer does not take the lock while one of a higher
-kind waits for it (and is not overdue); across processes
-a priority writer holds a shared ``flock`` on a second file (``.writer-gate``) while
-it waits, and a bulk writer must get that file exclusively before it queues for the
-main lock. A priority writer therefore waits for at most the one bulk transaction
-that holds the lock when it arrives. Bulk work is never starved, though: once the
-writers that were waiting before it have had their turn and it has stepped aside for
-:data:`BULK_PATIENCE` seconds, a bulk writer takes the next turn (writers arriving
-later wait for it), so that a flood of deliveries cannot stop alerts from being stored.
+alerts, in a server that can no longer keep up) held every page back for as long as it
+lasted. Within a process a writer does not take the lock while one of a higher kind
+waits for it (and is not overdue); across processes a priority writer holds a shared
+``flock`` on a second file (``.writer-gate``) while it waits, and a bulk writer must get
+that file exclusively before it queues for the main lock. A priority writer therefore
+waits for at most the one bulk transaction that holds the lock when it arrives. Bulk
+work is never starved, though: once the writers that were waiting before it have had
+their turn and it has stepped aside for :data:`BULK_PATIENCE` seconds, a bulk writer
+takes the next turn (writers arriving later wait for it), so that a flood of deliveries
+cannot stop alerts from being stored.
 
 The lock only orders writers; SQLite's own locking still guarantees correctness, so a
 writer that cannot get the thread lock within :data:`WAIT_SECONDS` (or cannot open the
@@ -62,8 +62,11 @@ BULK_PATIENCE = 0.01
 #: ...and at most, whatever they do (the thread lock does not queue them in order).
 BULK_MAX_PATIENCE = 0.25
 #: How long the engine and the delivery worker step aside for people's writes (and the
-#: writes waiting when they came) before they take the next turn.
-BACKGROUND_PATIENCE = 0.05
+#: writes waiting when they came) before they take the next turn. A safety net, not a
+#: share: a bound of 50 or 200 ms made every waiting background writer overdue in a busy
+#: server, which then put the engine before people as a rule, and probes' pages came
+#: later (their incidents are opened by foreground writes).
+BACKGROUND_PATIENCE = 1.0
 
 _registry: dict[Path, WriterLock] = {}
 _registry_lock = threading.Lock()
