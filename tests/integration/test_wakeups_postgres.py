@@ -90,22 +90,51 @@ def test_a_commit_elsewhere_wakes_this_process_and_a_rollback_does_not(
         listener.stop()
 
 
-def test_one_notification_per_transaction_and_signal(engine: Engine) -> None:
-    """A webhook that opens a hundred incidents sets hundreds of timers: it announces
-    once per kind of work, not once per row."""
-    sent: list[str] = []
+def _notifications(engine: Engine) -> list[list[str]]:
+    """The signals each ``pg_notify`` statement sends, statement by statement."""
+    sent: list[list[str]] = []
 
-    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+    def count(_conn: object, _cursor: object, statement: str, params: object, *_: object) -> None:
         if "pg_notify" in statement:
-            sent.append(statement)
+            assert isinstance(params, dict)
+            sent.append([params[k] for k in sorted(params)])
 
     event.listen(engine, "before_cursor_execute", count)
+    return sent
+
+
+def test_one_notification_per_transaction_and_signal_sent_in_one_statement(
+    engine: Engine,
+) -> None:
+    """A webhook that opens a hundred incidents sets hundreds of timers: it announces
+    once per kind of work, not once per row, and all its kinds in one statement."""
+    sent = _notifications(engine)
     with session_scope(SessionFactory(engine)) as session:
         for index in range(50):
             schedule(session=session, kind="k", due_at=NOW, payload={}, key=f"j{index}", now=NOW)
         TIMELINE_APPENDED.raise_in(session)
         TIMELINE_APPENDED.raise_in(session)
-    assert len(sent) == 2  # one for the timers, one for the timeline
+    assert sent == [[JOB_SCHEDULED.name, TIMELINE_APPENDED.name]]
+
+
+def test_a_savepoint_rolled_back_keeps_the_wake_ups_of_what_came_before_it(
+    engine: Engine,
+) -> None:
+    """The engine runs each timer in a savepoint: one that fails must not silence the
+    pages the timers before it queued, in this process or in the others."""
+    sent = _notifications(engine)
+    pages = Heard(NOTIFICATION_ENQUEUED)
+    try:
+        with session_scope(SessionFactory(engine)) as session:
+            NOTIFICATION_ENQUEUED.raise_in(session)
+            with pytest.raises(RuntimeError), session.begin_nested():
+                TIMELINE_APPENDED.raise_in(session)
+                raise RuntimeError("a timer failed")
+        assert pages.event.is_set(), "this process's delivery worker was not woken"
+    finally:
+        pages.close()
+    # Sent with the commit, for the other processes.
+    assert len(sent) == 1 and NOTIFICATION_ENQUEUED.name in sent[0]
 
 
 def test_sqlite_needs_no_listener(tmp_path: object) -> None:

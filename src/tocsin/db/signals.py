@@ -2,15 +2,20 @@
 transaction has committed new work for it (a timer, a message), instead of polling.
 
 On PostgreSQL the transaction also sends a notification on :data:`CHANNEL`, delivered
-at commit to the other processes' listeners (:mod:`tocsin.db.wakeups`)."""
+at commit to the other processes' listeners (:mod:`tocsin.db.wakeups`). The signals a
+transaction raised are sent together, in one statement just before it commits: a
+declared incident raises three or four, and each statement costs a round trip and a
+quarter of a millisecond of the process's time on PostgreSQL. Each signal is still its
+own notification, so listeners of every version understand them."""
 
 from __future__ import annotations
 
+import functools
 import threading
 from typing import Protocol
 
-from sqlalchemy import event, text
-from sqlalchemy.orm import Session
+from sqlalchemy import TextClause, event, text
+from sqlalchemy.orm import Session, SessionTransaction
 
 __all__ = ["CHANNEL", "CommitSignal", "Wakeable", "all_signals"]
 
@@ -18,7 +23,21 @@ _signals: list[CommitSignal] = []
 
 #: The PostgreSQL notification channel every Tocsin process listens on.
 CHANNEL = "tocsin_wake"
-_NOTIFY = text(f"SELECT pg_notify('{CHANNEL}', :payload)")
+#: The names of the signals a transaction raised, to be sent as it commits...
+_UNSENT = "tocsin_signals:unsent"
+#: ...and, once they were sent, that a signal raised later goes out at once.
+_SENT = "tocsin_signals:sent"
+
+
+@functools.cache
+def _notify(count: int) -> TextClause:
+    """One statement that sends ``count`` notifications (parameters ``p0``...)."""
+    calls = ", ".join(f"pg_notify('{CHANNEL}', :p{n})" for n in range(count))
+    return text(f"SELECT {calls}")
+
+
+def _send(session: Session, names: list[str]) -> None:
+    session.connection().execute(_notify(len(names)), {f"p{n}": v for n, v in enumerate(names)})
 
 
 def all_signals() -> list[CommitSignal]:
@@ -48,7 +67,10 @@ class CommitSignal:
         session.info[self._key] = True
         if session.get_bind().dialect.name == "postgresql":
             # Delivered to the other processes when (and only if) this commits.
-            session.connection().execute(_NOTIFY, {"payload": self.name})
+            if session.info.get(_SENT):
+                _send(session, [self.name])  # raised by another hook as it commits
+            else:
+                session.info.setdefault(_UNSENT, []).append(self.name)
 
     def subscribe(self, waiting: Wakeable) -> None:
         with self._lock:
@@ -73,13 +95,31 @@ class CommitSignal:
         session.info.pop(self._key, None)
 
 
+@event.listens_for(Session, "before_commit")
+def _before_commit(session: Session) -> None:
+    if session.get_nested_transaction() is not None:
+        return  # a savepoint is released; the transaction goes on
+    unsent = session.info.pop(_UNSENT, None)
+    session.info[_SENT] = True
+    if unsent:
+        _send(session, unsent)
+
+
 @event.listens_for(Session, "after_commit")
 def _after_commit(session: Session) -> None:
+    session.info.pop(_SENT, None)
     for signal in _signals:
         signal._committed(session)
 
 
-@event.listens_for(Session, "after_rollback")
-def _after_rollback(session: Session) -> None:
+@event.listens_for(Session, "after_soft_rollback")
+def _after_rollback(session: Session, previous: SessionTransaction) -> None:
+    """The transaction rolled back: its signals are forgotten. A savepoint's rollback
+    forgets nothing (the transaction may still commit what it did before; a wake-up for
+    what the savepoint undid only makes a worker look)."""
+    if previous.nested:
+        return
+    session.info.pop(_UNSENT, None)
+    session.info.pop(_SENT, None)
     for signal in _signals:
         signal._rolled_back(session)
