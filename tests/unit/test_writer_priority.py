@@ -7,6 +7,7 @@ import multiprocessing
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,34 +31,54 @@ def _wait_until(condition: object, timeout: float = 10) -> None:
     raise AssertionError("not reached")
 
 
+class Queue:
+    """Writers of ``lock`` that note the order in which they got it. The first, of
+    kind ``holder`` (keywords of :meth:`WriterLock.held`), holds it until
+    :meth:`let_go`; the others queue behind it with :meth:`write`."""
+
+    def __init__(self, lock: WriterLock, **holder: bool) -> None:
+        self.lock = lock
+        self.order: list[str] = []
+        self._release = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._start(self._hold, holder)
+        _wait_until(lambda: self.order == ["holder"])
+
+    def write(self, name: str, lasting: float = 0, **kind: bool) -> None:
+        """Queue a writer of ``kind`` that holds the lock for ``lasting`` seconds."""
+        self._start(self._write, kind, name, lasting)
+
+    def let_go(self) -> list[str]:
+        self._release.set()
+        for thread in self._threads:
+            thread.join(10)
+        return self.order
+
+    def _start(self, target: Any, *args: Any) -> None:
+        thread = threading.Thread(target=target, args=args)
+        thread.start()
+        self._threads.append(thread)
+
+    def _hold(self, kind: dict[str, bool]) -> None:
+        with self.lock.held(**kind):
+            self.order.append("holder")
+            self._release.wait(10)
+
+    def _write(self, kind: dict[str, bool], name: str, lasting: float) -> None:
+        with self.lock.held(**kind):
+            self.order.append(name)
+            time.sleep(lasting)
+
+
 def test_a_priority_writer_goes_before_a_bulk_writer_that_waited_longer(
     tmp_path: Path, patient: None
 ) -> None:
     lock = WriterLock(tmp_path / "db.writer-lock")
-    order: list[str] = []
-    release = threading.Event()
-
-    def holder() -> None:
-        with lock.held(bulk=True):
-            order.append("holder")
-            release.wait(10)
-
-    def writer(name: str, bulk: bool) -> None:
-        with lock.held(bulk=bulk):
-            order.append(name)
-
-    first = threading.Thread(target=holder)
-    first.start()
-    _wait_until(lambda: order == ["holder"])
-    bulk = threading.Thread(target=writer, args=("bulk", True))
-    bulk.start()
-    priority = threading.Thread(target=writer, args=("priority", False))
-    priority.start()
+    queue = Queue(lock, bulk=True)
+    queue.write("bulk", bulk=True)
+    queue.write("priority")
     _wait_until(lambda: lock._priority_waiting == 1)
-    release.set()
-    for thread in (first, bulk, priority):
-        thread.join(10)
-    assert order == ["holder", "priority", "bulk"]
+    assert queue.let_go() == ["holder", "priority", "bulk"]
 
 
 def _priority_in_other_process(lock_file: str, log: str, started: object) -> None:
@@ -124,61 +145,52 @@ def _gate_held_shared(gate: Path) -> bool:
     return False
 
 
-def test_a_flood_of_priority_writers_never_starves_bulk_work(tmp_path: Path) -> None:
-    lock = WriterLock(tmp_path / "db.writer-lock")
+def _turn_during_a_flood(
+    lock: WriterLock, flood: dict[str, bool], writer: dict[str, bool], flooding: object
+) -> bool:
+    """Whether a writer of kind ``writer`` gets the lock within 5 s while two threads
+    write as ``flood`` without pause (one always waits while the other writes);
+    ``flooding()`` says when the flood's writers are waiting."""
     stop = threading.Event()
-    stored = threading.Event()
+    turn = threading.Event()
 
-    def flood() -> None:  # two threads, so that one always waits while the other writes
+    def flood_writes() -> None:
         while not stop.is_set():
-            with lock.held(bulk=False):
+            with lock.held(**flood):
                 time.sleep(0.001)  # a short transaction
 
-    def bulk() -> None:
-        with lock.held(bulk=True):
-            stored.set()
+    def one_write() -> None:
+        with lock.held(**writer):
+            turn.set()
 
-    flooders = [threading.Thread(target=flood) for _ in range(2)]
-    for thread in flooders:
+    crowd = [threading.Thread(target=flood_writes) for _ in range(2)]
+    for thread in crowd:
         thread.start()
-    _wait_until(lambda: lock._priority_waiting >= 1)
-    alerts = threading.Thread(target=bulk)
-    alerts.start()
+    _wait_until(flooding)
+    waiting = threading.Thread(target=one_write)
+    waiting.start()
     try:
-        assert stored.wait(5), "bulk work never got the lock"
+        return turn.wait(5)
     finally:
         stop.set()
-        for thread in [*flooders, alerts]:
+        for thread in [*crowd, waiting]:
             thread.join(10)
+
+
+def test_a_flood_of_priority_writers_never_starves_bulk_work(tmp_path: Path) -> None:
+    lock = WriterLock(tmp_path / "db.writer-lock")
+    stored = _turn_during_a_flood(lock, {}, {"bulk": True}, lambda: lock._priority_waiting >= 1)
+    assert stored, "bulk work never got the lock"
 
 
 def test_a_person_goes_before_the_engine_and_deliveries(tmp_path: Path, patient: None) -> None:
     lock = WriterLock(tmp_path / "db.writer-lock")
-    order: list[str] = []
-    release = threading.Event()
-
-    def holder() -> None:
-        with lock.held(background=True):
-            order.append("holder")
-            release.wait(10)
-
-    def writer(name: str, background: bool) -> None:
-        with lock.held(background=background):
-            order.append(name)
-
-    first = threading.Thread(target=holder)
-    first.start()
-    _wait_until(lambda: order == ["holder"])
-    engine = threading.Thread(target=writer, args=("engine", True))
-    engine.start()
+    queue = Queue(lock, background=True)
+    queue.write("engine", background=True)
     _wait_until(lambda: lock._priority_waiting == 1)
-    person = threading.Thread(target=writer, args=("person", False))
-    person.start()
+    queue.write("person")
     _wait_until(lambda: lock._foreground_waiting == 1)
-    release.set()
-    for thread in (first, engine, person):
-        thread.join(10)
-    assert order == ["holder", "person", "engine"]
+    assert queue.let_go() == ["holder", "person", "engine"]
 
 
 def test_bulk_work_waits_for_every_writer_that_was_already_waiting(
@@ -189,32 +201,13 @@ def test_bulk_work_waits_for_every_writer_that_was_already_waiting(
     bulk transaction per round, not one per writer ahead of it."""
     monkeypatch.setattr(writers, "BULK_MAX_PATIENCE", 60.0)  # only the rule itself
     lock = WriterLock(tmp_path / "db.writer-lock")
-    order: list[str] = []
-    release = threading.Event()
-
-    def holder() -> None:
-        with lock.held(background=True):
-            order.append("holder")
-            release.wait(10)
-
-    def writer(name: str, bulk: bool) -> None:
-        with lock.held(bulk=bulk, background=not bulk):
-            order.append(name)
-            time.sleep(0.02)  # longer than the bulk writer's patience
-
-    first = threading.Thread(target=holder)
-    first.start()
-    _wait_until(lambda: order == ["holder"])
-    waiting = [threading.Thread(target=writer, args=(f"engine-{n}", False)) for n in range(4)]
-    for thread in waiting:
-        thread.start()
+    queue = Queue(lock, background=True)
+    for n in range(4):  # each longer than the bulk writer's patience
+        queue.write(f"engine-{n}", lasting=0.02, background=True)
     _wait_until(lambda: lock._priority_waiting == 4)
-    alerts = threading.Thread(target=writer, args=("bulk", True))
-    alerts.start()
+    queue.write("bulk", bulk=True)
     time.sleep(writers.BULK_PATIENCE * 3)  # its patience has run out while they wait
-    release.set()
-    for thread in [first, *waiting, alerts]:
-        thread.join(10)
+    order = queue.let_go()
     assert order[0] == "holder"
     assert order[-1] == "bulk"
     assert sorted(order[1:-1]) == [f"engine-{n}" for n in range(4)]
@@ -224,67 +217,26 @@ def test_a_stream_of_people_and_probe_alerts_never_starves_the_engine(tmp_path: 
     """Foreground writers go before the engine and the delivery worker, but a server
     that no longer keeps up with them must still page: the engine's turn comes."""
     lock = WriterLock(tmp_path / "db.writer-lock")
-    stop = threading.Event()
-    paged = threading.Event()
-
-    def people() -> None:  # two threads, so that one always waits while the other writes
-        while not stop.is_set():
-            with lock.held():
-                time.sleep(0.001)
-
-    def engine() -> None:
-        with lock.held(background=True):
-            paged.set()
-
-    crowd = [threading.Thread(target=people) for _ in range(2)]
-    for thread in crowd:
-        thread.start()
-    _wait_until(lambda: lock._foreground_waiting >= 1)
-    pager = threading.Thread(target=engine)
-    pager.start()
-    try:
-        assert paged.wait(5), "the engine never got the lock"
-    finally:
-        stop.set()
-        for thread in [*crowd, pager]:
-            thread.join(10)
+    engine = {"background": True}
+    paged = _turn_during_a_flood(lock, {}, engine, lambda: lock._foreground_waiting >= 1)
+    assert paged, "the engine never got the lock"
 
 
 def _turns(lock: WriterLock, early: int, late: int) -> list[str]:
     """The order in which writers got the lock: a person holds it; ``early`` people
     queue, then the engine; once the engine's patience has run out ``late`` people
     queue too; then the holder lets go."""
-    order: list[str] = []
-    release = threading.Event()
-
-    def holder() -> None:
-        with lock.held():
-            order.append("holder")
-            release.wait(10)
-
-    def writer(name: str, background: bool) -> None:
-        with lock.held(background=background):
-            order.append(name)
-
-    first = threading.Thread(target=holder)
-    first.start()
-    _wait_until(lambda: order == ["holder"])
-    before = [threading.Thread(target=writer, args=(f"early-{n}", False)) for n in range(early)]
-    for thread in before:
-        thread.start()
+    queue = Queue(lock)
+    for n in range(early):
+        queue.write(f"early-{n}")
     _wait_until(lambda: lock._foreground_waiting == early)
-    engine = threading.Thread(target=writer, args=("engine", True))
-    engine.start()
+    queue.write("engine", background=True)
     _wait_until(lambda: lock._priority_waiting == early + 1)
     time.sleep(writers.BACKGROUND_PATIENCE * 3)  # its patience runs out while it waits
-    after = [threading.Thread(target=writer, args=(f"late-{n}", False)) for n in range(late)]
-    for thread in after:
-        thread.start()
+    for n in range(late):
+        queue.write(f"late-{n}")
     _wait_until(lambda: lock._foreground_waiting == early + late)
-    release.set()
-    for thread in [first, *before, engine, *after]:
-        thread.join(10)
-    return order
+    return queue.let_go()
 
 
 def test_the_engine_lets_the_people_already_waiting_go_first(
