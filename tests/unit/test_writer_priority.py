@@ -222,37 +222,18 @@ def test_a_stream_of_people_and_probe_alerts_never_starves_the_engine(tmp_path: 
     assert paged, "the engine never got the lock"
 
 
-def _turns(lock: WriterLock, early: int, late: int) -> list[str]:
-    """The order in which writers got the lock: a person holds it; ``early`` people
-    queue, then the engine; once the engine's patience has run out ``late`` people
-    queue too; then the holder lets go."""
-    queue = Queue(lock)
-    for n in range(early):
-        queue.write(f"early-{n}")
-    _wait_until(lambda: lock._foreground_waiting == early)
-    queue.write("engine", background=True)
-    _wait_until(lambda: lock._priority_waiting == early + 1)
-    time.sleep(writers.BACKGROUND_PATIENCE * 3)  # its patience runs out while it waits
-    for n in range(late):
-        queue.write(f"late-{n}")
-    _wait_until(lambda: lock._foreground_waiting == early + late)
-    return queue.let_go()
-
-
-def test_the_engine_lets_the_people_already_waiting_go_first(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(writers, "BACKGROUND_PATIENCE", 0.05)
-    monkeypatch.setattr(writers, "BULK_MAX_PATIENCE", 60.0)  # only the rule itself
-    order = _turns(WriterLock(tmp_path / "db.writer-lock"), early=2, late=0)
-    assert (order[0], order[-1]) == ("holder", "engine")
-    assert sorted(order[1:-1]) == ["early-0", "early-1"]
-
-
 def test_once_its_patience_ran_out_the_engine_goes_before_people_who_come_later(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(writers, "BACKGROUND_PATIENCE", 0.05)
-    order = _turns(WriterLock(tmp_path / "db.writer-lock"), early=0, late=3)
+    lock = WriterLock(tmp_path / "db.writer-lock")
+    queue = Queue(lock)
+    queue.write("engine", background=True)
+    _wait_until(lambda: lock._priority_waiting == 1)
+    time.sleep(writers.BACKGROUND_PATIENCE * 3)  # its patience runs out while it waits
+    for n in range(3):
+        queue.write(f"late-{n}")
+    _wait_until(lambda: lock._foreground_waiting == 3)
+    order = queue.let_go()
     assert order[:2] == ["holder", "engine"]
     assert sorted(order[2:]) == ["late-0", "late-1", "late-2"]

@@ -17,9 +17,8 @@ transaction per round of writers however busy ingestion is; and among those,
 *background* writers (the engine's timers and the delivery worker, which can have
 thousands of transactions queued on the worst day) step aside for the *foreground* ones
 (a person's action through the API, the dashboard, the CLI or chat-ops, and the few
-alerts of a quiet service) in the same way, with a longer patience: for those already
-waiting and those arriving within :data:`BACKGROUND_PATIENCE`, then the next turn is
-theirs. Without that bound a steady stream of foreground writers (people and probe
+alerts of a quiet service), but for at most :data:`BACKGROUND_PATIENCE`; then the next
+turn is theirs. Without that bound a steady stream of foreground writers (people and probe
 alerts, in a server that can no longer keep up) held every page back for as long as it
 lasted. Within a process a writer does not take the lock while one of a higher kind
 waits for it (and is not overdue); across processes a priority writer holds a shared
@@ -90,11 +89,9 @@ class WriterLock:
         self._foreground_waiting = 0
         self._overdue_bulk = 0
         self._overdue_background = 0
-        #: Tickets of the priority writers waiting for their turn, in arrival order, and
-        #: those of the foreground writers among them.
+        #: Tickets of the priority writers waiting for their turn, in arrival order.
         self._next_ticket = 0
         self._waiting_tickets: set[int] = set()
-        self._foreground_tickets: set[int] = set()
         self._fd: int | None = None
         self._gate_fd: int | None = None
         self._unusable = lock_file is None
@@ -122,21 +119,20 @@ class WriterLock:
 
     def _acquire_thread(self, bulk: bool, background: bool = False) -> bool:
         """Take the thread-level turn: foreground writers first, then background ones,
-        then bulk. A writer of a lower kind becomes *overdue* once it has stepped aside
-        for its patience and for every writer of a higher kind that was waiting when it
-        came (bulk: :data:`BULK_PATIENCE`, and at most :data:`BULK_MAX_PATIENCE`;
-        background: :data:`BACKGROUND_PATIENCE`); then the next turn is its, and writers
-        that arrive meanwhile wait for it."""
+        then bulk. A bulk writer becomes *overdue* once it has stepped aside for
+        :data:`BULK_PATIENCE` and for every priority writer that was waiting when it
+        came, or for :data:`BULK_MAX_PATIENCE` whatever they do; a background writer,
+        once it has stepped aside for :data:`BACKGROUND_PATIENCE`. Then the next turn is
+        its, and writers that arrive meanwhile wait for it."""
         start = time.monotonic()
         deadline = start + WAIT_SECONDS
-        patience = BULK_PATIENCE if bulk else BACKGROUND_PATIENCE
-        patient_until = start + patience
-        last_patience = start + max(patience, BULK_MAX_PATIENCE)
+        patient_until = start + (BULK_PATIENCE if bulk else BACKGROUND_PATIENCE)
+        last_patience = start + (BULK_MAX_PATIENCE if bulk else BACKGROUND_PATIENCE)
         overdue = False
         foreground = not bulk and not background
         ticket = -1
         with self._state:
-            barrier = self._next_ticket  # writers before this one go first
+            barrier = self._next_ticket  # priority writers before this one go first
             if not bulk:
                 self._priority_waiting += 1
                 ticket = self._next_ticket
@@ -144,8 +140,6 @@ class WriterLock:
                 self._waiting_tickets.add(ticket)
             if foreground:
                 self._foreground_waiting += 1
-                self._foreground_tickets.add(ticket)
-            ahead = self._waiting_tickets if bulk else self._foreground_tickets
             try:
                 while True:
                     now = time.monotonic()
@@ -153,7 +147,10 @@ class WriterLock:
                         not foreground
                         and not overdue
                         and now >= patient_until
-                        and (min(ahead, default=barrier) >= barrier or now >= last_patience)
+                        and (
+                            min(self._waiting_tickets, default=barrier) >= barrier
+                            or now >= last_patience
+                        )
                     ):
                         overdue = True
                         if bulk:
@@ -179,8 +176,8 @@ class WriterLock:
                         break
                     if now >= deadline:
                         return False
-                    # Until its patience ends; after that a writer that still waits for
-                    # earlier ones is woken when one of them lets go, or at last.
+                    # Until its patience ends; after that a bulk writer that still waits
+                    # for earlier writers is woken when one of them lets go, or at last.
                     until = deadline
                     if not foreground and not overdue:
                         until = patient_until if now < patient_until else last_patience
@@ -193,7 +190,6 @@ class WriterLock:
                     self._waiting_tickets.discard(ticket)
                 if foreground:
                     self._foreground_waiting -= 1
-                    self._foreground_tickets.discard(ticket)
                 if overdue:
                     if bulk:
                         self._overdue_bulk -= 1
