@@ -87,8 +87,8 @@ class WriterLock:
         self._busy = False
         self._priority_waiting = 0
         self._foreground_waiting = 0
-        self._overdue_bulk = 0
-        self._overdue_background = 0
+        #: Bulk and background writers whose patience ran out: the next turns are theirs.
+        self._overdue = 0
         #: Tickets of the priority writers waiting for their turn, in arrival order.
         self._next_ticket = 0
         self._waiting_tickets: set[int] = set()
@@ -153,25 +153,15 @@ class WriterLock:
                         )
                     ):
                         overdue = True
-                        if bulk:
-                            self._overdue_bulk += 1
-                        else:
-                            self._overdue_background += 1
+                        self._overdue += 1
                     if overdue:
                         blocked = self._busy
                     elif bulk:
                         blocked = self._busy or self._priority_waiting > 0
                     elif background:
-                        blocked = (
-                            self._busy
-                            or self._overdue_bulk > 0
-                            or self._overdue_background > 0
-                            or self._foreground_waiting > 0
-                        )
+                        blocked = self._busy or self._overdue > 0 or self._foreground_waiting > 0
                     else:
-                        blocked = (
-                            self._busy or self._overdue_bulk > 0 or self._overdue_background > 0
-                        )
+                        blocked = self._busy or self._overdue > 0
                     if not blocked:
                         break
                     if now >= deadline:
@@ -191,10 +181,7 @@ class WriterLock:
                 if foreground:
                     self._foreground_waiting -= 1
                 if overdue:
-                    if bulk:
-                        self._overdue_bulk -= 1
-                    else:
-                        self._overdue_background -= 1
+                    self._overdue -= 1
                     self._state.notify_all()
 
     def _open(self, path: Path) -> int | None:
