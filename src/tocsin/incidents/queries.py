@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, lazyload, selectinload
 from sqlalchemy.orm.util import identity_key
 
 from tocsin.errors import InvalidInput, NotFound
+from tocsin.incidents.list_memory import memory
 from tocsin.incidents.models import (
     Incident,
     IncidentRead,
@@ -258,17 +259,35 @@ def list_reads(
 ) -> tuple[list[IncidentRead], int]:
     """:func:`list_incidents` as the API's read schema, read as columns: one query for
     the page, one for its services and one for its roles, and no ORM objects (loading
-    and tracking them cost more than the query for a page of 50)."""
+    and tracking them cost more than the query for a page of 50). The count, and where
+    a page at an offset begins, are learned once until an incident changes
+    (:mod:`tocsin.incidents.list_memory`)."""
     shape, values = _matching(policy, statuses, severity, service)
     counting, paging = _read_statements(shape, after is not None)
     # On the connection: columns need none of the ORM's result processing.
     connection = session.connection()
-    total = connection.execute(counting, values).scalar_one() if with_total else -1
+    key = (shape, tuple((name, _hashable(value)) for name, value in sorted(values.items())))
+    total = -1
+    if with_total:
+        total = memory.count(
+            session, key, lambda: int(connection.execute(counting, values).scalar_one())
+        )
     if limit == 0:
         return [], total
-    paged = _page_values(values, limit=limit, offset=offset, after=after)
+    start = memory.page_start(session, key, offset) if after is None and offset else None
+    if start is None:
+        paged = _page_values(values, limit=limit, offset=offset, after=after)
+    else:  # a page begun before: read from where it begins, as a cursor would
+        paging = _read_statements(shape, True)[1]
+        paged = {**values, "limit": limit, "offset": 0, "after": start}
     rows = connection.execute(paging, paged).all()
+    if after is None:
+        memory.learn_page(session, key, offset, [row.number for row in rows])
     return _reads(session, rows), total
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _reads(session: Session, rows: Sequence[Row[*tuple[Any, ...]]]) -> list[IncidentRead]:
