@@ -105,9 +105,9 @@ def test_every_change_that_moves_a_total_shows_at_once(engine: Engine, policy: P
     assert _total(engine, policy) == 2 and _total(engine, policy, statuses=["active"]) == 2
     assert counted.statements == made, "a kept count was made again"
 
-    _change(engine, first, title="renamed", updated_at=NOW)  # moves no total
+    _change(engine, first, description="more", updated_at=NOW)  # moves no total
     assert _total(engine, policy) == 2
-    assert counted.statements == made, "a new title threw the counts away"
+    assert counted.statements == made, "a new description threw the counts away"
 
     _open(engine, "three")
     assert _total(engine, policy) == 3
@@ -194,27 +194,33 @@ _OTHER_PROCESS = textwrap.dedent(
 )
 
 
-@pytest.mark.postgres
 def test_an_incident_another_process_opened_shows_in_the_total(
-    postgres_url: str, policy: Policy
+    engine: Engine, database_url: str, policy: Policy
 ) -> None:
-    engine = create_db_engine(postgres_url)
-    listener = Listener(engine).start()
+    """On PostgreSQL its commit is heard (LISTEN/NOTIFY); on SQLite the change log its
+    transaction wrote is read in the list's own snapshot: the next list counts it."""
+    listener = Listener(engine).start() if engine.dialect.name == "postgresql" else None
     try:
-        wait_for(listener.listening.is_set, 10, "the listener is listening")
+        if listener is not None:
+            wait_for(listener.listening.is_set, 10, "the listener is listening")
         _open(engine, "here")
         assert _total(engine, policy) == 1
+        assert _numbers(engine, policy, limit=1, offset=1) == []
         generation = memory.generation
         done = subprocess.run(
-            [sys.executable, "-c", _OTHER_PROCESS, postgres_url],
+            [sys.executable, "-c", _OTHER_PROCESS, database_url],
             capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
-        wait_for(lambda: memory.generation != generation, 10, "the other commit is heard")
+        if listener is not None:
+            wait_for(lambda: memory.generation != generation, 10, "the other commit is heard")
+        else:
+            assert memory.generation == generation  # nothing told this process
         assert _total(engine, policy) == 2
+        assert len(_numbers(engine, policy, limit=1, offset=1)) == 1
     finally:
-        listener.stop()
-        engine.dispose()
+        if listener is not None:
+            listener.stop()
 
 
 def _numbers(engine: Engine, policy: Policy, **page: Any) -> list[int]:

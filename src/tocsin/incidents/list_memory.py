@@ -14,17 +14,21 @@ So a server process keeps them (:class:`ListMemory`):
   A page at an offset already served, or right after one (an offset walk), is then read
   as a cursor reads it, from that number through the index, however deep.
 
-It forgets everything when such a change commits:
+What a transaction learned is kept under its *era*, and used only by transactions of
+the same era. The era moves on with every such change:
 
 - in this process: the flush that writes it raises :data:`INCIDENTS_CHANGED`, which
   moves the process's *generation* on as the transaction commits;
-- in another process on PostgreSQL: the same signal arrives by LISTEN/NOTIFY
-  (:mod:`tocsin.db.wakeups`) within milliseconds of that commit.
+- on PostgreSQL, in another process: the same signal arrives by LISTEN/NOTIFY
+  (:mod:`tocsin.db.wakeups`) within milliseconds of that commit (a listener that lost
+  its connection moves every generation on once it is back);
+- on SQLite, in any process: the era also holds the last entry of the incident change
+  log (:mod:`tocsin.metrics.models`), which triggers write in the changing transaction
+  itself; read in the reader's own snapshot, it is exact.
 
-What a transaction learned is kept under the generation it began in, and used only by
-transactions that began in the same one, so nothing learned from a snapshot older than
-a change is used after it. Changes no signal reports (another process on SQLite, a
-listener reconnecting) are bounded by :data:`MAX_AGE`: nothing kept is older than that.
+A transaction's era is the generation it began in, so nothing learned from a snapshot
+older than a change is used after it. :data:`MAX_AGE` bounds anything else (a change
+written by hand, bypassing both).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from collections.abc import Callable, Hashable
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Mapper, Session, SessionTransaction, object_session
 from sqlalchemy.orm.attributes import get_history
@@ -49,8 +53,9 @@ __all__ = ["INCIDENTS_CHANGED", "MAX_AGE", "ListMemory", "memory"]
 
 #: Raised by a transaction that opened, deleted or re-filed an incident.
 INCIDENTS_CHANGED = CommitSignal("incidents_changed")
-#: Seconds anything learned may be used: the bound on changes no signal reports.
-MAX_AGE = 1.0
+#: Seconds anything learned may be used: the bound on changes neither the signal nor the
+#: log reports.
+MAX_AGE = 60.0
 #: Counts and page starts kept, the least recently used dropped first.
 MOST_KEPT = 2_048
 #: The columns the lists filter on: a change to another (a title, a timestamp) leaves
@@ -60,6 +65,10 @@ _FILTERED = ("status", "severity", "drill")
 _BEGAN = "tocsin_list_memory:began"
 #: Set by the flush that writes such a change.
 _CHANGING = "tocsin_list_memory:changing"
+#: The incident change log's last entry (SQLite).
+_LOGGED = text("SELECT max(seq) FROM incident_changes")
+#: A transaction's era: the generation it began in, and the log's last entry it sees.
+Era = tuple[int, int | None]
 
 
 class ListMemory:
@@ -70,7 +79,7 @@ class ListMemory:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._kept: OrderedDict[Hashable, tuple[int, float, int]] = OrderedDict()
+        self._kept: OrderedDict[Hashable, tuple[Era, float, int]] = OrderedDict()
         self._making: dict[Hashable, threading.Lock] = {}
         self.generation = 0
 
@@ -80,56 +89,63 @@ class ListMemory:
             self.generation += 1
             self._kept.clear()
 
-    def count(self, session: Session, key: Hashable, make: Callable[[], int]) -> int:
+    def era(self, session: Session) -> Era:
+        """The era of ``session``'s transaction (read once per list request: on SQLite
+        it costs a statement)."""
+        logged = None
+        if session.get_bind().dialect.name == "sqlite":
+            logged = session.connection().execute(_LOGGED).scalar()
+        return session.info.get(_BEGAN, -1), logged
+
+    def count(self, session: Session, era: Era, key: Hashable, make: Callable[[], int]) -> int:
         """How many incidents match the filter ``key``: ``make()`` unless it is kept."""
-        began = session.info.get(_BEGAN, -1)
         kept = (_database(session), "count", key)
-        found = self._get(kept, began)
+        found = self._get(kept, era)
         if found is not None:
             return found
         with self._lock:
             making = self._making.setdefault(kept, threading.Lock())
         with making:
-            found = self._get(kept, began)
+            found = self._get(kept, era)
             if found is None:
                 found = make()
-                self._put(kept, began, found)
+                self._put(kept, era, found)
             with self._lock:
                 self._making.pop(kept, None)
             return found
 
-    def page_start(self, session: Session, key: Hashable, offset: int) -> int | None:
+    def page_start(self, session: Session, era: Era, key: Hashable, offset: int) -> int | None:
         """The page of ``key`` at ``offset`` holds the incidents numbered below this, if
         it is known."""
-        began = session.info.get(_BEGAN, -1)
-        return self._get((_database(session), "start", key, offset), began)
+        return self._get((_database(session), "start", key, offset), era)
 
-    def learn_page(self, session: Session, key: Hashable, offset: int, numbers: list[int]) -> None:
+    def learn_page(
+        self, session: Session, era: Era, key: Hashable, offset: int, numbers: list[int]
+    ) -> None:
         """A page of ``key`` at ``offset`` held the incidents ``numbers`` (newest
         first): where it starts, and where the page after it starts."""
         if not numbers:
             return
-        began = session.info.get(_BEGAN, -1)
         database = _database(session)
-        self._put((database, "start", key, offset), began, numbers[0] + 1)
-        self._put((database, "start", key, offset + len(numbers)), began, numbers[-1])
+        self._put((database, "start", key, offset), era, numbers[0] + 1)
+        self._put((database, "start", key, offset + len(numbers)), era, numbers[-1])
 
-    def _get(self, kept: Hashable, began: int) -> int | None:
+    def _get(self, kept: Hashable, era: Era) -> int | None:
         with self._lock:
             found = self._kept.get(kept)
             if found is None:
                 return None
-            generation, until, value = found
-            if generation != began or began != self.generation or self._clock() >= until:
+            learned_in, until, value = found
+            if learned_in != era or era[0] != self.generation or self._clock() >= until:
                 return None
             self._kept.move_to_end(kept)
             return value
 
-    def _put(self, kept: Hashable, began: int, value: int) -> None:
+    def _put(self, kept: Hashable, era: Era, value: int) -> None:
         with self._lock:
-            if began != self.generation:
+            if era[0] != self.generation:
                 return  # learned from a snapshot older than a change
-            self._kept[kept] = (began, self._clock() + MAX_AGE, value)
+            self._kept[kept] = (era, self._clock() + MAX_AGE, value)
             self._kept.move_to_end(kept)
             while len(self._kept) > MOST_KEPT:
                 self._kept.popitem(last=False)

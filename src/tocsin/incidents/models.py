@@ -344,8 +344,7 @@ class IncidentList(BaseModel):
         description="How many incidents match the filters; null on a page read with `after` "
         "(a walk by cursor is counted once, on its first page, so a page costs the same "
         "however long the history). A server counts a filter once until an incident is "
-        "opened or deleted or changes status, severity or services; a change made through "
-        "another server process on SQLite shows within a second."
+        "opened or deleted or changes status, severity or services, in any process."
     )
     limit: int
     offset: int

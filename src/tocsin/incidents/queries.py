@@ -267,14 +267,15 @@ def list_reads(
     # On the connection: columns need none of the ORM's result processing.
     connection = session.connection()
     key = (shape, tuple((name, _hashable(value)) for name, value in sorted(values.items())))
+    era = memory.era(session)
     total = -1
     if with_total:
         total = memory.count(
-            session, key, lambda: int(connection.execute(counting, values).scalar_one())
+            session, era, key, lambda: int(connection.execute(counting, values).scalar_one())
         )
     if limit == 0:
         return [], total
-    start = memory.page_start(session, key, offset) if after is None and offset else None
+    start = memory.page_start(session, era, key, offset) if after is None and offset else None
     if start is None:
         paged = _page_values(values, limit=limit, offset=offset, after=after)
     else:  # a page begun before: read from where it begins, as a cursor would
@@ -282,7 +283,7 @@ def list_reads(
         paged = {**values, "limit": limit, "offset": 0, "after": start}
     rows = connection.execute(paging, paged).all()
     if after is None:
-        memory.learn_page(session, key, offset, [row.number for row in rows])
+        memory.learn_page(session, era, key, offset, [row.number for row in rows])
     return _reads(session, rows), total
 
 

@@ -2,8 +2,9 @@
 
 The metrics summary keeps a year of incident facts in memory per server process
 (:mod:`tocsin.metrics.cache`) and, on each request, re-reads only the incidents this log
-names after the last entry it has seen. On SQLite the log is written by triggers
-(migration 0009) in the same transaction as the change itself, so no code path can
+names after the last entry it has seen; the incident list keeps its counts until the
+log moves (:mod:`tocsin.incidents.list_memory`). On SQLite the log is written by triggers
+(migrations 0009 and 0026) in the same transaction as the change itself, so no code path can
 forget it, and SQLite's single writer makes ``seq`` follow commit order: a reader that
 sees entry ``n`` sees every entry before it. PostgreSQL has no such triggers (its
 sequence values are not handed out in commit order); there the summary reads from the
