@@ -91,7 +91,8 @@ def incident_rows(reads: list[IncidentRead], now: datetime) -> Markup:
     shows has changed; those that did in one rendering (one per row cost a fifth of the
     list's time)."""
     shown = [_shown(read, now) for read in reads]
-    missing = {key: read for key, read in zip(shown, reads, strict=True) if key not in _rendered}
+    rows = {key: _rendered.get(key) for key in shown}  # another request may clear them
+    missing = {key: read for key, read in zip(shown, reads, strict=True) if rows[key] is None}
     if missing:
         if len(_rendered) + len(missing) > MOST_ROWS_KEPT:
             _rendered.clear()
@@ -102,8 +103,8 @@ def incident_rows(reads: list[IncidentRead], now: datetime) -> Markup:
             )
         )
         for key, row in zip(missing, html.split(_ROW_END), strict=False):
-            _rendered[key] = row + _ROW_END
-    return Markup("".join(_rendered[key] for key in shown))
+            rows[key] = _rendered[key] = row + _ROW_END
+    return Markup("".join(rows[key] or "" for key in shown))
 
 
 #: How each row of ``_incident_rows.html`` ends (no row holds it before its end: every
