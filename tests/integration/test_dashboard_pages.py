@@ -16,6 +16,7 @@ from tests.support.dashboard_session import Browser, add_user, cheap_hashing
 from tests.support.waiting import wait_for
 
 from tocsin.web.dashboard import incidents as dashboard_incidents
+from tocsin.web.dashboard.views import REFRESH_HEADER
 
 if TYPE_CHECKING:
     from tests.conftest import LiveServer
@@ -60,6 +61,10 @@ def shown_ids(page: str) -> list[str]:
 def incident(api: httpx.Client, ref: str) -> dict[str, Any]:
     answer: dict[str, Any] = api.get(f"{API}/incidents/{ref}").json()
     return answer
+
+
+def has_flash(page: str) -> bool:
+    return re.search(r'<p class="flash flash-', page) is not None
 
 
 def flash(page: str) -> str:
@@ -474,3 +479,20 @@ def test_a_drill_wears_its_badge_in_the_list_and_on_its_page(
     assert '<span class="drill-badge" data-testid="drill-badge">DRILL</span>' in page
     assert "It pages bob." in page
     assert "drill-badge" not in rita.get(f"/dashboard/incidents/{real}").text
+
+
+def test_a_live_refresh_leaves_the_actions_message_to_the_page_it_leads_to(
+    api: httpx.Client, rita: Browser
+) -> None:
+    """The incident page's script refreshes the page when the incident changes: that
+    fetch may cross the redirect of an action that changed it, and must neither show
+    nor clear the action's message, which the page the redirect leads to shows."""
+    ref = declare(api, "Checkout down", "sev2", "checkout-api")
+    page = f"/dashboard/incidents/{ref}"
+    acknowledged = rita.submit(page, f"{page}/acknowledge")
+    assert acknowledged.status_code == 303
+    refreshed = rita.http.get(page, headers={REFRESH_HEADER: "1"})
+    assert refreshed.status_code == 200 and "acknowledged" in refreshed.text
+    assert not has_flash(refreshed.text)
+    assert flash(rita.follow(acknowledged).text) == f"ok: {ref} acknowledged."
+    assert not has_flash(rita.get(page).text)  # shown once

@@ -22,7 +22,16 @@ from tocsin.web.assets import asset_url
 from tocsin.web.dashboard.csrf import CSRF_FIELD
 from tocsin.web.dashboard.session import SignedIn, drop_flash, read_flash, set_flash
 
-__all__ = ["HEADERS", "NAV", "age", "environment", "page", "redirect_with", "render_fragment"]
+__all__ = [
+    "HEADERS",
+    "NAV",
+    "REFRESH_HEADER",
+    "age",
+    "environment",
+    "page",
+    "redirect_with",
+    "render_fragment",
+]
 
 HEADERS = {
     "Content-Security-Policy": (
@@ -87,6 +96,10 @@ def render_fragment(template: str, **context: Any) -> Markup:
     return Markup(environment().get_template(template).render(**context))
 
 
+#: Sent by the dashboard's script when it fetches the page it shows, to refresh it.
+REFRESH_HEADER = "x-tocsin-refresh"
+
+
 def page(
     request: Request,
     template: str,
@@ -97,20 +110,24 @@ def page(
     csrf: str | None = None,
     **context: Any,
 ) -> HTMLResponse:
-    """A full page inside the dashboard frame; shows (and clears) the flash message."""
+    """A full page inside the dashboard frame; shows (and clears) the flash message,
+    unless the page's own script fetched it to refresh its live parts: that fetch may
+    cross the redirect that brings the message, which belongs to the page it leads to."""
+    refresh = request.headers.get(REFRESH_HEADER) == "1"
     html = (
         environment()
         .get_template(template)
         .render(
             user=user,
             csrf=csrf if csrf is not None else (user.csrf if user else ""),
-            flash=read_flash(request),
+            flash=None if refresh else read_flash(request),
             active=active,
             **context,
         )
     )
     response = HTMLResponse(html, status_code=status_code, headers=HEADERS)
-    drop_flash(request, response)
+    if not refresh:
+        drop_flash(request, response)
     return response
 
 

@@ -183,7 +183,11 @@
       return;
     }
     refreshing = true;
-    fetch(window.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
+    // The header keeps a message the next page must show (after an action's redirect).
+    fetch(window.location.pathname, {
+      credentials: "same-origin",
+      headers: { Accept: "text/html", "X-Tocsin-Refresh": "1" },
+    })
       .then(function (response) {
         if (!response.ok) throw new Error("status " + response.status);
         return response.text();
