@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -154,8 +155,6 @@ def test_a_count_made_in_a_transaction_older_than_a_change_is_not_kept(
 
 
 def test_the_same_count_asked_by_many_at_once_is_made_once(engine: Engine, policy: Policy) -> None:
-    import threading
-
     _open(engine, "one")
     counted = Counted(engine)
     start = threading.Barrier(8)
