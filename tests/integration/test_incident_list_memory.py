@@ -271,3 +271,16 @@ def test_a_page_learned_before_a_status_change_is_not_used_after_it(
     assert len(first) == len(second) == 4
     _change(engine, ids[-1], status="resolved", resolved_at=NOW)  # the newest leaves
     assert _numbers(engine, policy, **active, offset=4) == [*second[1:], second[-1] - 1]
+
+
+def test_a_transaction_counts_its_own_changes_and_keeps_them_to_itself(
+    engine: Engine, policy: Policy
+) -> None:
+    _open(engine, "one")
+    assert _total(engine, policy) == 1  # kept
+    with pytest.raises(RuntimeError), session_scope(SessionFactory(engine)) as session:
+        _incident(session, "not yet committed")
+        _, total = list_reads(session=session, policy=policy, limit=5)
+        assert total == 2
+        raise RuntimeError("rolled back")
+    assert _total(engine, policy) == 1

@@ -72,6 +72,10 @@ class CommitSignal:
             else:
                 session.info.setdefault(_UNSENT, []).append(self.name)
 
+    def raised_in(self, session: Session) -> bool:
+        """Whether ``session``'s transaction raised this signal (and has not ended)."""
+        return self._key in session.info
+
     def subscribe(self, waiting: Wakeable) -> None:
         with self._lock:
             self._events.append(waiting)

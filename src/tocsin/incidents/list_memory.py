@@ -69,6 +69,8 @@ _CHANGING = "tocsin_list_memory:changing"
 _LOGGED = text("SELECT max(seq) FROM incident_changes")
 #: A transaction's era: the generation it began in, and the log's last entry it sees.
 Era = tuple[int, int | None]
+#: The era of a transaction with changes of its own: no generation is ever -1.
+_ITS_OWN: Era = (-1, None)
 
 
 class ListMemory:
@@ -91,7 +93,10 @@ class ListMemory:
 
     def era(self, session: Session) -> Era:
         """The era of ``session``'s transaction (read once per list request: on SQLite
-        it costs a statement)."""
+        it costs a statement). A transaction that changed incidents itself sees what no
+        other does until it commits: it neither uses nor keeps anything."""
+        if INCIDENTS_CHANGED.raised_in(session):
+            return _ITS_OWN
         logged = None
         if session.get_bind().dialect.name == "sqlite":
             logged = session.connection().execute(_LOGGED).scalar()
